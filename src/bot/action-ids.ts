@@ -1,0 +1,49 @@
+/**
+ * action_ids shared by the Block Kit builders and the listener registration, and the payload every
+ * response button carries. Values are compact because overflow-menu option values allow 150 chars.
+ */
+export const RESPONSES = ['isolate', 'snapshot', 'hunt', 'disable-key'] as const;
+export type ResponseKind = (typeof RESPONSES)[number];
+
+export const ACTION_ID: Record<ResponseKind, string> = {
+  isolate: 'ir_isolate',
+  snapshot: 'ir_snapshot',
+  hunt: 'ir_hunt',
+  'disable-key': 'ir_disable_key',
+};
+/** Overflow menu on a roll-up card's per-finding row. */
+export const FINDING_MENU_ACTION_ID = 'ir_finding_menu';
+
+export const RESPONSE_LABEL: Record<ResponseKind, string> = {
+  isolate: 'Isolate',
+  snapshot: 'Snapshot',
+  hunt: 'Hunt',
+  'disable-key': 'Disable key',
+};
+
+export interface ResponsePayload {
+  /** The response asked for. */
+  a: ResponseKind;
+  /** Finding key (see findings/model.ts findingKey). */
+  k: string;
+  /** The resource the response acts on: instance id, access key id, or omitted for hunts. */
+  r?: string;
+}
+
+export function encodePayload(p: ResponsePayload): string {
+  return JSON.stringify(p);
+}
+
+/** Button values come back from Slack's servers, but anyone can craft a request: validate. */
+export function decodePayload(value: string | undefined): ResponsePayload | undefined {
+  if (!value || value.length > 2000) return undefined;
+  try {
+    const p = JSON.parse(value) as Partial<ResponsePayload>;
+    if (!(RESPONSES as readonly string[]).includes(p.a as string)) return undefined;
+    if (typeof p.k !== 'string' || !/^[0-9a-f]{24}$/.test(p.k)) return undefined;
+    if (p.r !== undefined && (typeof p.r !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(p.r))) return undefined;
+    return { a: p.a as ResponseKind, k: p.k, r: p.r };
+  } catch {
+    return undefined;
+  }
+}

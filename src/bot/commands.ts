@@ -1,0 +1,54 @@
+/** `/ir` grammar, parsed without Slack so it can be tested and reused by the help text. */
+export type IrCommand =
+  | { kind: 'help' }
+  | { kind: 'isolate' | 'release' | 'snapshot'; instanceId: string; reason?: string }
+  | { kind: 'hunt'; template?: string; params: Record<string, string> }
+  | { kind: 'status'; jobId?: string };
+
+export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+
+export const HELP_TEXT = [
+  '*ir-bot* — incident response for EC2 from Slack',
+  '`/ir help` — this list',
+  '`/ir isolate <instance-id> [reason]` — quarantine an instance (plan, approval, undo)',
+  '`/ir release <instance-id>` — undo an isolation from the state recorded before it',
+  '`/ir snapshot <instance-id>` — snapshot every attached EBS volume',
+  '`/ir hunt <template> key=value…` — run an Athena hunt; `/ir hunt` lists the templates',
+  '`/ir status [job-id]` — running and recent jobs',
+].join('\n');
+
+export class CommandError extends Error {}
+
+export function parseIrCommand(text: string): IrCommand {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const [verb = 'help', ...rest] = words;
+  switch (verb.toLowerCase()) {
+    case 'help':
+      return { kind: 'help' };
+    case 'isolate':
+    case 'release':
+    case 'snapshot': {
+      const kind = verb.toLowerCase() as 'isolate' | 'release' | 'snapshot';
+      const [target, ...reason] = rest;
+      if (!target) throw new CommandError(`\`/ir ${kind}\` needs an instance id, e.g. \`/ir ${kind} i-0123456789abcdef0\``);
+      if (!INSTANCE_ID_PATTERN.test(target)) {
+        throw new CommandError(`"${target.slice(0, 40)}" is not an EC2 instance id (expected i- followed by 8 or 17 hex digits)`);
+      }
+      return { kind, instanceId: target, reason: reason.length ? reason.join(' ').slice(0, 500) : undefined };
+    }
+    case 'hunt': {
+      const [template, ...pairs] = rest;
+      const params: Record<string, string> = {};
+      for (const p of pairs) {
+        const eq = p.indexOf('=');
+        if (eq <= 0) throw new CommandError(`hunt parameters are key=value; "${p.slice(0, 40)}" is not`);
+        params[p.slice(0, eq)] = p.slice(eq + 1);
+      }
+      return { kind: 'hunt', template, params };
+    }
+    case 'status':
+      return { kind: 'status', jobId: rest[0] };
+    default:
+      throw new CommandError(`unknown command "${verb.slice(0, 40)}". Try \`/ir help\`.`);
+  }
+}

@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis, Result } from 'ioredis';
+import type { Finding } from '../findings/model';
+
+export type FindingStatus = 'new' | 'updated' | 'duplicate';
+
+export interface Assignment {
+  cardId: string;
+  status: FindingStatus;
+  /** The finding created this card (first post is due). */
+  cardCreated: boolean;
+}
+
+export interface CardState {
+  cardId: string;
+  channel: string;
+  ts?: string;
+  storm: boolean;
+  version: number;
+  renderedVersion: number;
+  findings: Finding[];
+}
+
+export interface ThreadRef {
+  channel: string;
+  ts: string;
+}
+
+export interface GroupingOptions {
+  windowMs: number;
+  maxCardsPerWindow: number;
+  retentionSeconds: number;
+}
+
+/**
+ * One atomic step per finding, so concurrent workers and re-delivered jobs agree:
+ * store the finding if it is newer, then keep its card or find/open the card it joins.
+ * Group keys (same resource, then same type+account) point at a card for `window` after the
+ * card opened; once a channel opened `maxCards` cards in the window, new findings roll up per account.
+ */
+const ASSIGN_LUA = `
+local fk = KEYS[1]
+local chcards = KEYS[2]
+local prefix, fkey, data = ARGV[1], ARGV[2], ARGV[3]
+local upd, cnt = tonumber(ARGV[4]), tonumber(ARGV[5])
+local channel, now, win = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local maxCards, newCard, retention, stormKey = tonumber(ARGV[9]), ARGV[10], tonumber(ARGV[11]), ARGV[12]
+
+local status = 'new'
+local prevU = redis.call('HGET', fk, 'u')
+if prevU then
+  local pu, pn = tonumber(prevU), tonumber(redis.call('HGET', fk, 'n') or '0')
+  if upd > pu or (upd == pu and cnt > pn) then status = 'updated' else status = 'duplicate' end
+end
+if status ~= 'duplicate' then
+  redis.call('HSET', fk, 'd', data, 'u', ARGV[4], 'n', ARGV[5])
+end
+redis.call('EXPIRE', fk, retention)
+
+local card = redis.call('HGET', fk, 'c')
+if card and redis.call('EXISTS', prefix .. 'card:' .. card) == 1 then
+  if status == 'updated' then redis.call('HINCRBY', prefix .. 'card:' .. card, 'v', 1) end
+  return {card, status, '0'}
+end
+
+local function open(gk)
+  local c = redis.call('GET', gk)
+  if c and redis.call('EXISTS', prefix .. 'card:' .. c) == 1 then return c end
+  return nil
+end
+
+local groupKeys = {}
+local chosen = nil
+for i = 13, #ARGV do
+  local gk = prefix .. 'grp:' .. channel .. ':' .. ARGV[i]
+  groupKeys[#groupKeys + 1] = gk
+  if not chosen then chosen = open(gk) end
+end
+
+local created = '0'
+local storm = '0'
+if not chosen then
+  redis.call('ZREMRANGEBYSCORE', chcards, '-inf', now - win)
+  if redis.call('ZCARD', chcards) >= maxCards then
+    local sk = prefix .. 'grp:' .. channel .. ':' .. stormKey
+    chosen = open(sk)
+    storm = '1'
+    groupKeys[#groupKeys + 1] = sk
+  end
+end
+if not chosen then
+  chosen = newCard
+  created = '1'
+  redis.call('HSET', prefix .. 'card:' .. chosen, 'ch', channel, 'v', '0', 'rv', '-1', 'created', ARGV[7], 'storm', storm)
+  redis.call('EXPIRE', prefix .. 'card:' .. chosen, retention)
+  redis.call('ZADD', chcards, now, chosen)
+  redis.call('PEXPIRE', chcards, win)
+end
+for _, gk in ipairs(groupKeys) do
+  redis.call('SET', gk, chosen, 'PX', win, 'NX')
+end
+local members = prefix .. 'card:' .. chosen .. ':f'
+redis.call('ZADD', members, 'NX', now, fkey)
+redis.call('EXPIRE', members, retention)
+redis.call('HSET', fk, 'c', chosen)
+redis.call('HINCRBY', prefix .. 'card:' .. chosen, 'v', 1)
+return {chosen, status, created}
+`;
+
+/** Redis keys are `${prefix}:…`; every deployment or test picks its own prefix. */
+export class CardStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    if (!redis.assignFinding) {
+      redis.defineCommand('assignFinding', { numberOfKeys: 2, lua: ASSIGN_LUA });
+    }
+  }
+
+  private k(...parts: string[]): string {
+    return [this.prefix, ...parts].join(':');
+  }
+
+  /** Group keys for a finding, most specific first. */
+  static groupKeys(f: Finding): string[] {
+    const keys: string[] = [];
+    if (f.instance) keys.push(`res:${f.instance.id}`);
+    if (f.principal?.accessKeyId) keys.push(`res:${f.principal.accessKeyId}`);
+    keys.push(`ta:${f.accountId}:${f.type}`);
+    return keys;
+  }
+
+  async assign(f: Finding, channel: string, opts: GroupingOptions, now = Date.now()): Promise<Assignment> {
+    const [cardId, status, created] = (await this.redis.assignFinding(
+      this.k('f', f.key),
+      this.k('chcards', channel),
+      `${this.prefix}:`,
+      f.key,
+      JSON.stringify(f),
+      String(Date.parse(f.updatedAt)),
+      String(f.count),
+      channel,
+      String(now),
+      String(opts.windowMs),
+      String(opts.maxCardsPerWindow),
+      randomBytes(8).toString('hex'),
+      String(opts.retentionSeconds),
+      `acct:${f.accountId}`,
+      ...CardStore.groupKeys(f),
+    )) as [string, FindingStatus, string];
+    return { cardId, status, cardCreated: created === '1' };
+  }
+
+  async getFinding(key: string): Promise<Finding | undefined> {
+    const data = await this.redis.hget(this.k('f', key), 'd');
+    return data ? (JSON.parse(data) as Finding) : undefined;
+  }
+
+  async loadCard(cardId: string): Promise<CardState | undefined> {
+    const [card, members] = await this.redis
+      .multi()
+      .hgetall(this.k('card', cardId))
+      .zrange(this.k('card', cardId, 'f'), 0, -1)
+      .exec()
+      .then((r) => (r ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v;
+      }) as [Record<string, string>, string[]]);
+    if (!card?.ch) return undefined;
+    const pipeline = this.redis.pipeline();
+    for (const m of members) pipeline.hget(this.k('f', m), 'd');
+    const rows = (await pipeline.exec()) ?? [];
+    const findings = rows.map(([, v]) => v).filter((v): v is string => typeof v === 'string').map((v) => JSON.parse(v) as Finding);
+    return {
+      cardId,
+      channel: card.ch,
+      ts: card.ts || undefined,
+      storm: card.storm === '1',
+      version: Number(card.v ?? 0),
+      renderedVersion: Number(card.rv ?? -1),
+      findings,
+    };
+  }
+
+  /** Records the posted message so later responses reply in its thread. */
+  async markPosted(cardId: string, ts: string, version: number): Promise<void> {
+    await this.redis.hset(this.k('card', cardId), 'ts', ts, 'rv', String(version));
+  }
+
+  async markRendered(cardId: string, version: number): Promise<void> {
+    await this.redis.hset(this.k('card', cardId), 'rv', String(version));
+  }
+
+  /** The message was deleted in Slack: the next render posts it again. */
+  async forgetMessage(cardId: string): Promise<void> {
+    await this.redis.hdel(this.k('card', cardId), 'ts');
+  }
+
+  /** The thread a finding's card lives in, once the card is posted. */
+  async threadOf(findingKey: string): Promise<ThreadRef | undefined> {
+    const cardId = await this.redis.hget(this.k('f', findingKey), 'c');
+    if (!cardId) return undefined;
+    const [ch, ts] = await this.redis.hmget(this.k('card', cardId), 'ch', 'ts');
+    return ch && ts ? { channel: ch, ts } : undefined;
+  }
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    assignFinding(...args: string[]): Result<[string, string, string], Context>;
+  }
+}

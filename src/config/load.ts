@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { envSchema, fileSchema, type Env, type FileConfig } from './schema';
+
+export type SlackMode = 'socket' | 'http';
+
+export type Config = FileConfig & {
+  slackApp: {
+    botToken: string;
+    signingSecret?: string;
+    appToken?: string;
+    mode: SlackMode;
+    apiUrl?: string;
+  };
+  port: number;
+  redisUrl: string;
+  redisPrefix: string;
+  ingestApiKey: string;
+  logLevel: Env['LOG_LEVEL'];
+  awsRegion?: string;
+  configPath: string;
+};
+
+/** Every problem found, so an operator fixes them in one go instead of one restart per typo. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`ir-bot cannot start; fix these settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}
+
+function describeIssues(where: string, issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = formatPath(issue.path);
+    return `${where}${path ? ` ${path}` : ''}: ${issue.message}`;
+  });
+}
+
+type ReadFile = (path: string) => string;
+
+/** Validates env and the YAML file together; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Config {
+  const problems: string[] = [];
+  const envResult = envSchema.safeParse(env);
+  if (!envResult.success) problems.push(...describeIssues('env', envResult.error.issues));
+
+  let file: FileConfig | undefined;
+  const configPath = env.IR_CONFIG;
+  if (configPath) {
+    const where = `config file ${configPath}`;
+    let text: string | undefined;
+    try {
+      text = readFile(configPath);
+    } catch (err) {
+      problems.push(`${where}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (text !== undefined) {
+      const doc = parseDocument(text);
+      if (doc.errors.length > 0) {
+        problems.push(...doc.errors.map((e) => `${where}: YAML ${e.message.split('\n')[0]}`));
+      } else {
+        const fileResult = fileSchema.safeParse(doc.toJS() ?? {});
+        if (fileResult.success) file = fileResult.data;
+        else problems.push(...describeIssues(where, fileResult.error.issues));
+      }
+    }
+  }
+
+  if (problems.length > 0 || !envResult.success || !file) throw new ConfigError(problems);
+  const e = envResult.data;
+  return {
+    ...file,
+    slackApp: {
+      botToken: e.SLACK_BOT_TOKEN,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      appToken: e.SLACK_APP_TOKEN,
+      mode: e.SLACK_MODE ?? (e.SLACK_APP_TOKEN ? 'socket' : 'http'),
+      apiUrl: e.SLACK_API_URL,
+    },
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    ingestApiKey: e.INGEST_API_KEY,
+    logLevel: e.LOG_LEVEL,
+    awsRegion: e.AWS_REGION,
+    configPath: e.IR_CONFIG,
+  };
+}

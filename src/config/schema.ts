@@ -1,0 +1,161 @@
+import { z } from 'zod';
+
+/** Slack conversation IDs: public (C), private (G) channels. Names are refused so the finding→message map stays stable. */
+const channelId = z
+  .string()
+  .regex(/^[CG][A-Z0-9]{8,}$/, 'must be a Slack channel ID such as C01ALERTS (not a #name)');
+const subjectId = z
+  .string()
+  .regex(/^[UWS][A-Z0-9]{2,}$/, 'must be a Slack user ID (U…/W…) or user-group ID (S…)');
+const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID');
+/** Actions the pipeline knows; `requireApproval` may only name these. */
+export const ACTION_NAMES = [
+  'isolate',
+  'release',
+  'snapshot',
+  'stop',
+  'hunt',
+  'disable-key',
+  'deny-principal',
+  'revoke-sessions',
+] as const;
+
+const route = z
+  .object({
+    minSeverity: z.number().min(0).max(10).optional(),
+    findingTypePrefix: z.string().min(1).optional(),
+    account: awsAccount.optional(),
+    channel: channelId,
+  })
+  .strict()
+  .refine((r) => r.minSeverity !== undefined || r.findingTypePrefix !== undefined || r.account !== undefined, {
+    message: 'a route needs at least one of minSeverity, findingTypePrefix, account (use channels.default for the rest)',
+  });
+
+const severityLabel = z.enum(['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']);
+
+/** The YAML file named by IR_CONFIG. Defaults are the values a new deployment gets. */
+export const fileSchema = z
+  .object({
+    channels: z
+      .object({
+        default: channelId,
+        /** First match wins; conditions inside one route are ANDed. */
+        routes: z.array(route).default([]),
+      })
+      .strict(),
+    access: z
+      .object({
+        /** Empty list = anyone in the workspace may request actions. */
+        responders: z.array(subjectId).default([]),
+        approvers: z.array(subjectId).default([]),
+        twoPersonRule: z.boolean().default(true),
+        requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal']),
+      })
+      .strict()
+      .prefault({}),
+    isolation: z
+      .object({
+        quarantineGroupName: z.string().regex(/^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/).default('ir-quarantine'),
+        disassociateElasticIp: z.boolean().default(true),
+        detachFromAutoScaling: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    athena: z
+      .object({
+        workgroup: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+        database: z.string().regex(/^[a-z0-9_]{1,255}$/, 'must be lower-case letters, digits and _'),
+        outputLocation: z.string().regex(/^s3:\/\/[a-z0-9.\-]{3,63}(\/.*)?$/, 'must be an s3:// URL'),
+        tables: z
+          .object({
+            cloudtrail: z.string().regex(/^[a-z0-9_]{1,255}$/, 'must be lower-case letters, digits and _'),
+            vpcflow: z.string().regex(/^[a-z0-9_]{1,255}$/, 'must be lower-case letters, digits and _'),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
+    securityHub: z
+      .object({
+        poll: z
+          .object({
+            enabled: z.boolean().default(false),
+            intervalSeconds: z.number().int().min(30).max(3600).default(60),
+            /** Regions whose Security Hub is read; empty = the SDK's region (AWS_REGION). */
+            regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')).default([]),
+            minSeverityLabel: severityLabel.default('MEDIUM'),
+            /** Security Hub ProductName values to import. */
+            products: z.array(z.string().min(1)).min(1).default(['GuardDuty']),
+            /** How far back the first poll looks when no cursor is stored. */
+            initialLookbackMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    storm: z
+      .object({
+        /** Related findings arriving within this window of a card's creation join that card. */
+        windowSeconds: z.number().int().min(10).max(86400).default(900),
+        /** Once a channel has this many new cards inside the window, new findings roll up per account. */
+        maxCardsPerWindow: z.number().int().min(1).max(1000).default(10),
+        /** Findings listed by name on a roll-up card; the rest are counted. */
+        listLimit: z.number().int().min(1).max(40).default(15),
+      })
+      .strict()
+      .prefault({}),
+    slack: z
+      .object({
+        /** Slack's chat.postMessage special limit is ~1/s per channel. */
+        postIntervalMs: z.number().int().min(100).max(60000).default(1100),
+        /** chat.update is Tier 3 (~50/min per app); this is the app-wide budget. */
+        updatesPerMinute: z.number().int().min(1).max(600).default(50),
+        /** Updates to one card within this time are merged into one chat.update. */
+        coalesceMs: z.number().int().min(0).max(60000).default(2000),
+      })
+      .strict()
+      .prefault({}),
+    ingest: z
+      .object({
+        maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),
+        maxEventsPerRequest: z.number().int().min(1).max(1000).default(100),
+      })
+      .strict()
+      .prefault({}),
+    /** How long findings and their card mapping are kept in Redis. */
+    retentionDays: z.number().int().min(1).max(400).default(30),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof fileSchema>;
+
+/** Environment; AWS settings are left to the SDK's own chain. */
+export const envSchema = z
+  .object({
+    SLACK_BOT_TOKEN: z.string({ error: 'required' }).regex(/^xox[a-z]-/, 'must be a bot token (xoxb-…)'),
+    SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+    SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'must be an app-level token (xapp-…)').optional(),
+    SLACK_MODE: z.enum(['socket', 'http']).optional(),
+    SLACK_API_URL: z.url({ error: 'must be a URL such as http://localhost:4000/api/' }).optional(),
+    PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+    INGEST_API_KEY: z.string({ error: 'required' }).min(16, 'must be at least 16 characters'),
+    IR_CONFIG: z.string({ error: 'required (path of the YAML config file)' }).min(1),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Prefix of every Redis key and queue; lets several deployments (or tests) share one Redis. */
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only').default('irbot'),
+    AWS_REGION: z.string().optional(),
+  })
+  .superRefine((env, ctx) => {
+    const mode = env.SLACK_MODE ?? (env.SLACK_APP_TOKEN ? 'socket' : 'http');
+    if (mode === 'socket' && !env.SLACK_APP_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_APP_TOKEN'], message: 'required when SLACK_MODE=socket' });
+    }
+    if (mode === 'http' && !env.SLACK_SIGNING_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_SIGNING_SECRET'], message: 'required in HTTP mode (Slack signs every request)' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;

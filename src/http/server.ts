@@ -1,0 +1,59 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { sendJson } from './io';
+
+export type HealthCheck = () => Promise<Record<string, string>>;
+
+export interface HttpDeps {
+  log: Logger;
+  metrics: Metrics;
+  /** Each check answers 'ok' or the problem. */
+  health: Record<string, () => Promise<string>>;
+  awsEvents?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  slackEvents?: RequestListener;
+}
+
+async function runChecks(checks: HttpDeps['health']): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        return [name, await check()] as const;
+      } catch (err) {
+        return [name, (err as Error).message || 'failed'] as const;
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** One server for Slack (HTTP mode), EventBridge, health and metrics. */
+export function createHttpServer(deps: HttpDeps): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const handle = async () => {
+      if (path === '/slack/events' && deps.slackEvents) return deps.slackEvents(req, res);
+      if (path === '/aws/events' && deps.awsEvents) {
+        if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
+        return deps.awsEvents(req, res);
+      }
+      if (path === '/healthz' && req.method === 'GET') {
+        const checks = await runChecks(deps.health);
+        const ok = Object.values(checks).every((v) => v === 'ok');
+        return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', checks });
+      }
+      if (path === '/metrics' && req.method === 'GET') {
+        const text = await deps.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+      sendJson(res, 404, { error: `no route for ${req.method} ${path}` });
+    };
+    handle().catch((err: Error) => {
+      deps.log.error({ err: err.message, path }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.end();
+    });
+  });
+}

@@ -1,0 +1,82 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Queue } from 'bullmq';
+import { parseEvents } from '../findings/events';
+import { BodyTooLarge, readBody, sendJson } from '../http/io';
+import { FINDING_JOB_OPTIONS, findingJobId, type FindingJob } from '../jobs/queues';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+
+export interface AwsEventsDeps {
+  apiKey: string;
+  maxBodyBytes: number;
+  maxEventsPerRequest: number;
+  findings: Queue<FindingJob>;
+  metrics: Metrics;
+  log: Logger;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * POST /aws/events — the EventBridge API destination. A 202 goes out only after every accepted
+ * finding is on the queue in Redis; if Redis is unreachable the sender gets a 503 and retries.
+ */
+export function awsEventsRoute(deps: AwsEventsDeps) {
+  const expected = digest(deps.apiKey);
+  const keyMatches = (given: string | string[] | undefined) =>
+    typeof given === 'string' && timingSafeEqual(digest(given), expected);
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const end = deps.metrics.ingestLatency.startTimer();
+    const reply = (status: number, body: unknown, headers?: Record<string, string>) => {
+      sendJson(res, status, body, headers);
+      end({ status: String(status) });
+    };
+    if (!keyMatches(req.headers['x-api-key'])) {
+      req.resume();
+      return reply(401, { error: 'missing or wrong x-api-key header' });
+    }
+    const declared = Number(req.headers['content-length']);
+    if (declared > deps.maxBodyBytes) {
+      req.resume();
+      return reply(413, { error: `body of ${declared} bytes is over the ${deps.maxBodyBytes}-byte limit` }, { connection: 'close' });
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, deps.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return reply(413, { error: `body is over the ${deps.maxBodyBytes}-byte limit` }, { connection: 'close' });
+      throw err;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      return reply(400, { error: `invalid JSON: ${(err as Error).message}` });
+    }
+    const parsed = parseEvents(body, deps.maxEventsPerRequest);
+    if ('error' in parsed) return reply(400, { error: parsed.error });
+    deps.metrics.findingsRejected.inc(parsed.rejected.length);
+    if (parsed.findings.length === 0) {
+      return reply(400, { error: 'no finding accepted', rejected: parsed.rejected });
+    }
+    try {
+      await deps.findings.addBulk(
+        parsed.findings.map((finding) => ({
+          name: 'finding',
+          data: { finding, via: 'eventbridge' as const },
+          opts: { ...FINDING_JOB_OPTIONS, jobId: findingJobId(finding) },
+        })),
+      );
+    } catch (err) {
+      deps.log.error({ err: (err as Error).message }, 'could not queue findings; answering 503 so the sender retries');
+      return reply(503, { error: 'queue unavailable; nothing was accepted, retry later' }, { 'retry-after': '5' });
+    }
+    deps.metrics.findingsReceived.inc({ via: 'eventbridge' }, parsed.findings.length);
+    return reply(202, {
+      accepted: parsed.findings.map((f) => ({ id: f.id, key: f.key, type: f.type, severity: f.severity })),
+      rejected: parsed.rejected,
+    });
+  };
+}

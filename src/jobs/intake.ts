@@ -1,0 +1,43 @@
+import type { Job, Queue } from 'bullmq';
+import type { Config } from '../config/load';
+import type { CardStore } from '../cards/store';
+import { routeFinding } from '../findings/route';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { CARD_JOB_OPTIONS, type CardJob, type FindingJob } from './queues';
+
+export interface IntakeDeps {
+  config: Pick<Config, 'channels' | 'storm' | 'slack' | 'retentionDays'>;
+  store: CardStore;
+  cards: Queue<CardJob>;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * Renders are keyed by card: while one is waiting, more updates fold into it; while one is
+ * running, the newest request waits behind it (never two renders of a card at once).
+ */
+export async function enqueueRender(cards: Queue<CardJob>, cardId: string, delay: number): Promise<void> {
+  await cards.add('render', { cardId }, { ...CARD_JOB_OPTIONS, delay, deduplication: { id: `card-${cardId}`, keepLastIfActive: true } });
+}
+
+/** finding → stored, deduplicated, grouped onto a card, render queued. Safe to run twice. */
+export function findingProcessor(deps: IntakeDeps) {
+  const { config, store, cards, metrics } = deps;
+  const grouping = {
+    windowMs: config.storm.windowSeconds * 1000,
+    maxCardsPerWindow: config.storm.maxCardsPerWindow,
+    retentionSeconds: config.retentionDays * 86400,
+  };
+  return async (job: Job<FindingJob>) => {
+    const f = job.data.finding;
+    const route = routeFinding(f, config.channels);
+    const a = await store.assign(f, route.channel, grouping);
+    if (a.status === 'new') metrics.findingsPosted.inc();
+    else metrics.findingsDeduplicated.inc();
+    await enqueueRender(cards, a.cardId, a.cardCreated ? 0 : config.slack.coalesceMs);
+    deps.log.debug({ findingKey: f.key, findingId: f.id, channel: route.channel, cardId: a.cardId, status: a.status }, 'finding grouped');
+    return { cardId: a.cardId, status: a.status, channel: route.channel };
+  };
+}

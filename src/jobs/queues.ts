@@ -1,0 +1,73 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Finding } from '../findings/model';
+import type { Logger } from '../log';
+
+export const QUEUE = {
+  /** One job per finding version: store, dedupe, group. */
+  findings: 'findings',
+  /** One job per card (deduplicated): render and post/update in Slack. */
+  cards: 'cards',
+  /** Security Hub poll, driven by a job scheduler so one replica polls. */
+  poll: 'securityhub-poll',
+} as const;
+
+export interface FindingJob {
+  finding: Finding;
+  via: 'eventbridge' | 'securityhub-poll';
+}
+
+export interface CardJob {
+  cardId: string;
+}
+
+/**
+ * Producers in request handlers fail fast when Redis is down (the caller answers 503 and the
+ * sender retries); workers wait for Redis to come back instead of failing jobs.
+ */
+export function redisConnection(url: string, role: 'producer' | 'worker', log: Logger): Redis {
+  const opts: RedisOptions =
+    role === 'producer'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
+      : { maxRetriesPerRequest: null };
+  const conn = new Redis(url, { ...opts, lazyConnect: false });
+  let lastError = '';
+  conn.on('error', (err: Error) => {
+    // ioredis repeats the same error on every reconnect attempt; log each distinct one.
+    if (err.message !== lastError) log.warn({ err: err.message, role }, 'redis connection error');
+    lastError = err.message;
+  });
+  conn.on('ready', () => {
+    if (lastError) log.info({ role }, 'redis connection restored');
+    lastError = '';
+  });
+  return conn;
+}
+
+export function bullPrefix(redisPrefix: string): string {
+  return `${redisPrefix}:bull`;
+}
+
+/** Job ids may not contain ':'; finding keys are hex, so these are safe. */
+export function findingJobId(f: Finding): string {
+  return `f-${f.key}-${Date.parse(f.updatedAt)}-${f.count}`;
+}
+
+export const FINDING_JOB_OPTIONS: JobsOptions = {
+  attempts: 20,
+  backoff: { type: 'exponential', delay: 500 },
+  // Keep ids for an hour so an identical re-delivery (EventBridge retry) is absorbed at the queue.
+  removeOnComplete: { age: 3600, count: 100_000 },
+  removeOnFail: false,
+};
+
+export const CARD_JOB_OPTIONS: JobsOptions = {
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export function makeQueue<T>(name: string, connection: ConnectionOptions, prefix: string): Queue<T> {
+  return new Queue<T>(name, { connection, prefix: bullPrefix(prefix) });
+}

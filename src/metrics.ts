@@ -1,0 +1,74 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process; jobs-by-state is read from Redis at scrape time. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly findingsReceived = new Counter({
+    name: 'ir_findings_received_total',
+    help: 'Findings accepted for processing, by how they arrived',
+    labelNames: ['via'] as const,
+    registers: [this.registry],
+  });
+  readonly findingsRejected = new Counter({
+    name: 'ir_findings_rejected_total',
+    help: 'Events or findings refused at intake (malformed, unknown type)',
+    registers: [this.registry],
+  });
+  readonly findingsPosted = new Counter({
+    name: 'ir_findings_posted_total',
+    help: 'Distinct findings placed on a card for the first time',
+    registers: [this.registry],
+  });
+  readonly findingsDeduplicated = new Counter({
+    name: 'ir_findings_deduplicated_total',
+    help: 'Findings seen again (updates and repeats) that updated their existing card instead of posting',
+    registers: [this.registry],
+  });
+  readonly cardMessages = new Counter({
+    name: 'ir_card_messages_total',
+    help: 'Slack messages sent for cards',
+    labelNames: ['method'] as const,
+    registers: [this.registry],
+  });
+  readonly slackErrors = new Counter({
+    name: 'ir_slack_call_errors_total',
+    help: 'Slack Web API calls that failed, by method and error',
+    labelNames: ['method', 'error'] as const,
+    registers: [this.registry],
+  });
+  readonly awsErrors = new Counter({
+    name: 'ir_aws_call_errors_total',
+    help: 'AWS API calls that failed, by service and error',
+    labelNames: ['service', 'error'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestLatency = new Histogram({
+    name: 'ir_ingest_request_seconds',
+    help: 'POST /aws/events handling time',
+    labelNames: ['status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly jobs = new Gauge({
+    name: 'ir_jobs',
+    help: 'BullMQ jobs by queue and state',
+    labelNames: ['queue', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ir_process_' });
+  }
+
+  /** Queues whose job counts are reported; counted when /metrics is scraped. */
+  watchQueues(queues: { name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> }[]): void {
+    this.jobs.reset();
+    const gauge = this.jobs;
+    (gauge as unknown as { collect: () => Promise<void> }).collect = async () => {
+      for (const q of queues) {
+        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+        for (const [state, n] of Object.entries(counts)) gauge.set({ queue: q.name, state }, n);
+      }
+    };
+  }
+}

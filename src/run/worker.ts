@@ -1,0 +1,99 @@
+import { Worker } from 'bullmq';
+import { CardStore } from '../cards/store';
+import type { Config } from '../config/load';
+import { AwsClients } from '../aws/clients';
+import { createHttpServer } from '../http/server';
+import { pollProcessor } from '../ingest/securityhub-poller';
+import { findingProcessor } from '../jobs/intake';
+import { QUEUE, bullPrefix, makeQueue, redisConnection, type CardJob, type FindingJob } from '../jobs/queues';
+import { renderCardProcessor } from '../jobs/render-card';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { SlackRateLimiter } from '../slack/rate-limit';
+import { workerWebClient } from '../slack/web-client';
+import { closeServer, listen, type Running } from './bot';
+import { redisHealth, slackHealth } from './health';
+
+export interface WorkerOptions {
+  /** Serve /healthz and /metrics on config.port (worker-only processes). */
+  serveHttp: boolean;
+  concurrency?: { findings?: number; cards?: number };
+  aws?: AwsClients;
+}
+
+/** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
+export async function startWorker(config: Config, log: Logger, metrics: Metrics, opts: WorkerOptions): Promise<Running> {
+  const conn = redisConnection(config.redisUrl, 'worker', log.child({ component: 'redis' }));
+  const prefix = bullPrefix(config.redisPrefix);
+  const store = new CardStore(conn, config.redisPrefix);
+  const findingsQ = makeQueue<FindingJob>(QUEUE.findings, conn, config.redisPrefix);
+  const cardsQ = makeQueue<CardJob>(QUEUE.cards, conn, config.redisPrefix);
+  const pollQ = makeQueue(QUEUE.poll, conn, config.redisPrefix);
+  const slack = workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log);
+  const limiter = new SlackRateLimiter(conn, config.redisPrefix, config.slack);
+  const aws = opts.aws ?? new AwsClients();
+
+  const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
+  const common = { connection: conn, prefix };
+  const workers = [
+    new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings) }), {
+      ...common,
+      concurrency: opts.concurrency?.findings ?? 50,
+    }),
+    new Worker<CardJob>(
+      QUEUE.cards,
+      renderCardProcessor({ config, store, slack, limiter, metrics, log: workerLog(QUEUE.cards) }),
+      { ...common, concurrency: opts.concurrency?.cards ?? 10 },
+    ),
+    new Worker(
+      QUEUE.poll,
+      pollProcessor({
+        config,
+        securityHub: (r) => aws.securityHub(r),
+        redis: conn,
+        prefix: config.redisPrefix,
+        findings: findingsQ,
+        metrics,
+        log: workerLog(QUEUE.poll),
+      }),
+      { ...common, concurrency: 1 },
+    ),
+  ];
+  for (const w of workers) {
+    const wl = workerLog(w.name);
+    w.on('failed', (job, err) => wl.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => wl.error({ err: err.message }, 'worker error'));
+  }
+
+  // A scheduler rather than a timer per replica: Redis hands each tick to exactly one worker.
+  const poll = config.securityHub.poll;
+  if (poll.enabled) {
+    await pollQ.upsertJobScheduler(
+      'securityhub-poll',
+      { every: poll.intervalSeconds * 1000 },
+      { name: 'poll', opts: { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true, removeOnFail: 100 } },
+    );
+  } else {
+    await pollQ.removeJobScheduler('securityhub-poll');
+  }
+
+  let server: ReturnType<typeof createHttpServer> | undefined;
+  let port = 0;
+  if (opts.serveHttp) {
+    metrics.watchQueues([findingsQ, cardsQ]);
+    server = createHttpServer({ log, metrics, health: { redis: redisHealth(conn), slack: slackHealth(slack) } });
+    port = await listen(server, config.port);
+  }
+  log.info({ port: port || undefined, pollEnabled: poll.enabled }, 'worker running');
+  return {
+    port,
+    async stop() {
+      if (server) await closeServer(server);
+      // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([findingsQ.close(), cardsQ.close(), pollQ.close()]);
+      if (!opts.aws) aws.destroy();
+      await conn.quit().catch(() => conn.disconnect());
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { loadConfig, type Config } from '../../src/config/load';
+import { createLogger } from '../../src/log';
+import { Metrics } from '../../src/metrics';
+import { startBot, type Running } from '../../src/run/bot';
+import { startWorker } from '../../src/run/worker';
+import { SlackApiServer, type SlackApiOptions } from './slack-api-server';
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+export const INGEST_KEY = 'test-ingest-key-0123456789abcdef';
+
+export const BASE_FILE_CONFIG = {
+  channels: {
+    default: 'C01ALERTS',
+    routes: [
+      { minSeverity: 7, channel: 'C02CRIT' },
+      { findingTypePrefix: 'CryptoCurrency:', channel: 'C03CRYPTO' },
+    ],
+  },
+  access: { responders: ['U01ANA', 'S01SOC'], approvers: ['U02LEAD'], twoPersonRule: true },
+  // Tests run fast: short coalescing, generous update budget unless a test tightens it.
+  slack: { postIntervalMs: 1000, updatesPerMinute: 600, coalesceMs: 50 },
+};
+
+export function writeConfigFile(file: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'irbot-config-'));
+  const path = join(dir, 'ir-bot.yaml');
+  writeFileSync(path, stringify(file));
+  return path;
+}
+
+export function testEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    SLACK_BOT_TOKEN: 'xoxb-test-token',
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_MODE: 'http',
+    PORT: '0',
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    INGEST_API_KEY: INGEST_KEY,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    REDIS_PREFIX: `t${randomBytes(5).toString('hex')}`,
+    ...overrides,
+  };
+}
+
+export interface Harness {
+  config: Config;
+  slack: SlackApiServer;
+  bot: Running;
+  worker?: Running;
+  baseUrl: string;
+  redis: Redis;
+  postEvents(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+/** Bot (HTTP mode) + worker against the test Redis and a local Slack API server. */
+export async function startHarness(opts: {
+  file?: Record<string, unknown>;
+  env?: Record<string, string | undefined>;
+  slackOptions?: SlackApiOptions;
+  worker?: boolean;
+} = {}): Promise<Harness> {
+  const slack = new SlackApiServer(opts.slackOptions);
+  await slack.start();
+  const configPath = writeConfigFile({ ...BASE_FILE_CONFIG, ...(opts.file ?? {}) });
+  const config = loadConfig(testEnv({ SLACK_API_URL: slack.url, IR_CONFIG: configPath, ...(opts.env ?? {}) }));
+  const log = createLogger(config.logLevel);
+  const metrics = new Metrics(false);
+  const bot = await startBot(config, log, metrics);
+  const worker = opts.worker === false ? undefined : await startWorker(config, log, metrics, { serveHttp: false });
+  const baseUrl = `http://127.0.0.1:${bot.port}`;
+  const redis = new Redis(config.redisUrl);
+  return {
+    config,
+    slack,
+    bot,
+    worker,
+    baseUrl,
+    redis,
+    async postEvents(body, headers = {}) {
+      const res = await fetch(`${baseUrl}/aws/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': INGEST_KEY, ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async stop() {
+      await worker?.stop();
+      await bot.stop();
+      await slack.stop();
+      const keys = await redis.keys(`${config.redisPrefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
+}
+
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function fixture(name: string): any {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return JSON.parse(JSON.stringify(require(`../fixtures/${name}.json`)));
+}

@@ -1,0 +1,171 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SlackCall {
+  method: string;
+  args: Record<string, unknown>;
+  at: number;
+  /** What we answered. */
+  status: number;
+}
+
+export interface SlackMessage {
+  channel: string;
+  ts: string;
+  text: string;
+  blocks: unknown[];
+  thread_ts?: string;
+  updates: number;
+}
+
+export interface SlackApiOptions {
+  /** Enforce Slack's ~1 chat.postMessage per second per channel with 429 + Retry-After. */
+  postIntervalMs?: number;
+  /** Enforce an app-wide chat.update budget per minute with 429s. */
+  updatesPerMinute?: number;
+}
+
+/**
+ * A stand-in for slack.com/api that records what the bot sends and keeps messages, so tests
+ * can read the channel the way a person would see it. Point SLACK_API_URL at `url`.
+ */
+export class SlackApiServer {
+  readonly calls: SlackCall[] = [];
+  readonly messages = new Map<string, SlackMessage>();
+  /** Calls to response_url (slash-command and action responses). */
+  readonly responses: { path: string; body: Record<string, unknown> }[] = [];
+  private readonly lastPost = new Map<string, number>();
+  private updateTimes: number[] = [];
+  private readonly failures = new Map<string, string[]>();
+  private server?: Server;
+  private seq = 0;
+  url = '';
+  baseUrl = '';
+
+  constructor(private opts: SlackApiOptions = {}) {}
+
+  setOptions(opts: SlackApiOptions): void {
+    this.opts = opts;
+  }
+
+  /** The next calls of `method` fail with these Slack error codes, in order. */
+  failNext(method: string, ...errors: string[]): void {
+    this.failures.set(method, [...(this.failures.get(method) ?? []), ...errors]);
+  }
+
+  callsOf(method: string): SlackCall[] {
+    return this.calls.filter((c) => c.method === method && c.status === 200);
+  }
+
+  rateLimited(): SlackCall[] {
+    return this.calls.filter((c) => c.status === 429);
+  }
+
+  channelMessages(channel: string): SlackMessage[] {
+    return [...this.messages.values()].filter((m) => m.channel === channel && !m.thread_ts);
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const path = (req.url ?? '').split('?')[0];
+        const args = parseBody(raw, String(req.headers['content-type'] ?? ''));
+        if (path.startsWith('/respond/')) {
+          this.responses.push({ path, body: args });
+          return send(res, 200, { ok: true });
+        }
+        const method = path.replace(/^\/api\//, '');
+        const [status, body, headers] = this.handle(method, args, String(req.headers.authorization ?? ''));
+        this.calls.push({ method, args, at: Date.now(), status });
+        send(res, status, body, headers);
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = this.server.address() as AddressInfo;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    this.url = `${this.baseUrl}/api/`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server?.close(() => resolve());
+      this.server?.closeAllConnections();
+    });
+  }
+
+  private handle(method: string, args: Record<string, unknown>, auth: string): [number, unknown, Record<string, string>?] {
+    if (!/^Bearer xox[bp]-/.test(auth) && method !== 'api.test') return [200, { ok: false, error: 'not_authed' }];
+    const queued = this.failures.get(method);
+    if (queued?.length) {
+      const error = queued.shift()!;
+      if (error === 'ratelimited') return [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }];
+      return [200, { ok: false, error }];
+    }
+    const now = Date.now();
+    switch (method) {
+      case 'auth.test':
+        return [200, { ok: true, url: 'https://example.slack.com/', team: 'Example', user: 'ir-bot', team_id: 'T0EXAMPLE', user_id: 'U0BOT', bot_id: 'B0BOT' }];
+      case 'chat.postMessage': {
+        const channel = String(args.channel);
+        if (this.opts.postIntervalMs && !args.thread_ts) {
+          const last = this.lastPost.get(channel);
+          if (last !== undefined && now - last < this.opts.postIntervalMs) {
+            const retry = Math.max(1, Math.ceil((this.opts.postIntervalMs - (now - last)) / 1000));
+            return [429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retry) }];
+          }
+          this.lastPost.set(channel, now);
+        }
+        const ts = `${Math.floor(now / 1000)}.${String(++this.seq).padStart(6, '0')}`;
+        const msg: SlackMessage = {
+          channel,
+          ts,
+          text: String(args.text ?? ''),
+          blocks: (args.blocks as unknown[]) ?? [],
+          thread_ts: args.thread_ts ? String(args.thread_ts) : undefined,
+          updates: 0,
+        };
+        this.messages.set(`${channel}/${ts}`, msg);
+        return [200, { ok: true, channel, ts, message: { text: msg.text, ts } }];
+      }
+      case 'chat.update': {
+        if (this.opts.updatesPerMinute) {
+          this.updateTimes = this.updateTimes.filter((t) => now - t < 60_000);
+          if (this.updateTimes.length >= this.opts.updatesPerMinute) {
+            return [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }];
+          }
+          this.updateTimes.push(now);
+        }
+        const key = `${String(args.channel)}/${String(args.ts)}`;
+        const msg = this.messages.get(key);
+        if (!msg) return [200, { ok: false, error: 'message_not_found' }];
+        msg.text = String(args.text ?? msg.text);
+        msg.blocks = (args.blocks as unknown[]) ?? msg.blocks;
+        msg.updates += 1;
+        return [200, { ok: true, channel: msg.channel, ts: msg.ts }];
+      }
+      case 'chat.postEphemeral':
+        return [200, { ok: true, message_ts: `${Math.floor(now / 1000)}.${String(++this.seq).padStart(6, '0')}` }];
+      default:
+        return [200, { ok: true }];
+    }
+  }
+}
+
+function parseBody(raw: string, contentType: string): Record<string, unknown> {
+  if (!raw) return {};
+  if (contentType.includes('application/json')) return JSON.parse(raw) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    out[k] = (k === 'blocks' || k === 'attachments') && v.startsWith('[') ? JSON.parse(v) : v;
+  }
+  return out;
+}
+
+function send(res: import('node:http').ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(text);
+}

@@ -1,0 +1,43 @@
+import { createHmac } from 'node:crypto';
+
+/** Signs a request body exactly as Slack does (v0 scheme, HMAC-SHA256 over `v0:ts:body`). */
+export function slackSignature(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
+  const sig = createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex');
+  return { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': `v0=${sig}` };
+}
+
+/** A slash command as Slack posts it (form-encoded). */
+export function slashCommandBody(text: string, opts: { userId?: string; channelId?: string; responseUrl: string }): string {
+  return new URLSearchParams({
+    token: 'deprecated-verification-token',
+    team_id: 'T0EXAMPLE',
+    team_domain: 'example',
+    channel_id: opts.channelId ?? 'C01ALERTS',
+    channel_name: 'alerts',
+    user_id: opts.userId ?? 'U01ANA',
+    user_name: 'analyst',
+    command: '/ir',
+    text,
+    api_app_id: 'A0IRBOT',
+    response_url: opts.responseUrl,
+    trigger_id: '1234.5678.abcdef',
+  }).toString();
+}
+
+/** A block_actions interaction as Slack posts it: form field `payload` holding JSON. */
+export function blockActionBody(action: Record<string, unknown>, opts: { userId?: string; channelId?: string; messageTs?: string; responseUrl: string }): string {
+  const payload = {
+    type: 'block_actions',
+    team: { id: 'T0EXAMPLE', domain: 'example' },
+    user: { id: opts.userId ?? 'U01ANA', username: 'analyst', team_id: 'T0EXAMPLE' },
+    api_app_id: 'A0IRBOT',
+    token: 'deprecated-verification-token',
+    container: { type: 'message', message_ts: opts.messageTs ?? '1700000000.000100', channel_id: opts.channelId ?? 'C01ALERTS', is_ephemeral: false },
+    trigger_id: '1234.5678.abcdef',
+    channel: { id: opts.channelId ?? 'C01ALERTS', name: 'alerts' },
+    message: { type: 'message', ts: opts.messageTs ?? '1700000000.000100', text: 'card' },
+    response_url: opts.responseUrl,
+    actions: [{ block_id: 'b1', action_ts: String(Date.now() / 1000), ...action }],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
