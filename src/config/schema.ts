@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** Slack conversation IDs: public (C), private (G) channels. Names are refused so the finding→message map stays stable. */
 const channelId = z
   .string()
-  .regex(/^[CG][A-Z0-9]{8,}$/, 'must be a Slack channel ID such as C01ALERTS (not a #name)');
+  .regex(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel ID such as C01ALERTS (not a #name)');
 const subjectId = z
   .string()
   .regex(/^[UWS][A-Z0-9]{2,}$/, 'must be a Slack user ID (U…/W…) or user-group ID (S…)');
