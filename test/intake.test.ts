@@ -1,6 +1,10 @@
 import { CardStore } from '../src/cards/store';
 import { fixture, startHarness, waitFor, INGEST_KEY, type Harness } from './support/harness';
 
+async function oneCard(h: Harness, channel: string) {
+  return waitFor(() => (h.slack.channelMessages(channel).length === 1 ? h.slack.channelMessages(channel) : undefined), `a card in ${channel}`);
+}
+
 function blocksText(blocks: unknown[]): string {
   return JSON.stringify(blocks);
 }
@@ -22,7 +26,7 @@ describe('POST /aws/events → triage card in Slack', () => {
     expect(res.body.accepted[0]).toMatchObject({ id: event.detail.id, type: 'CryptoCurrency:EC2/BitcoinTool.B!DNS' });
 
     // severity 8 ≥ 7: the first route (C02CRIT) wins over the crypto prefix route.
-    const [card] = await waitFor(() => h.slack.channelMessages('C02CRIT').length === 1 && h.slack.channelMessages('C02CRIT'), 'card');
+    const [card] = await oneCard(h, 'C02CRIT');
     const text = blocksText(card.blocks);
     expect(text).toContain('CryptoCurrency:EC2/BitcoinTool.B!DNS');
     expect(text).toContain('i-0a1b2c3d4e5f60718');
@@ -46,7 +50,7 @@ describe('POST /aws/events → triage card in Slack', () => {
   it('updates the existing card in place when the same finding comes again with a higher count', async () => {
     const event = fixture('guardduty-backdoor-cc');
     await h.postEvents(event);
-    const [card] = await waitFor(() => h.slack.channelMessages('C02CRIT').length === 1 && h.slack.channelMessages('C02CRIT'), 'card');
+    const [card] = await oneCard(h, 'C02CRIT');
     expect(blocksText(card.blocks)).toContain('3×');
 
     event.detail.service.count = 9;
@@ -63,7 +67,7 @@ describe('POST /aws/events → triage card in Slack', () => {
 
   it('treats the Security Hub copy of a GuardDuty finding as the same finding (one card)', async () => {
     await h.postEvents(fixture('guardduty-backdoor-cc'));
-    const [card] = await waitFor(() => h.slack.channelMessages('C02CRIT').length === 1 && h.slack.channelMessages('C02CRIT'), 'card');
+    const [card] = await oneCard(h, 'C02CRIT');
     const res = await h.postEvents(fixture('securityhub-guardduty'));
     expect(res.status).toBe(202);
     await waitFor(() => card.updates >= 1, 'update from the ASFF copy');

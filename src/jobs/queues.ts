@@ -68,6 +68,9 @@ export const CARD_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-export function makeQueue<T>(name: string, connection: ConnectionOptions, prefix: string): Queue<T> {
-  return new Queue<T>(name, { connection, prefix: bullPrefix(prefix) });
+export function makeQueue<T>(name: string, connection: ConnectionOptions, prefix: string, log: Logger): Queue<T> {
+  const queue = new Queue<T>(name, { connection, prefix: bullPrefix(prefix) });
+  // The connection's own listener already reports outages; without one here BullMQ prints to stderr.
+  queue.on('error', (err: Error) => log.debug({ queue: name, err: err.message }, 'queue connection error'));
+  return queue;
 }

@@ -32,8 +32,8 @@ export function closeServer(server: Server): Promise<void> {
 /** The Slack-facing process: Bolt listeners, POST /aws/events, health and metrics. */
 export async function startBot(config: Config, log: Logger, metrics: Metrics): Promise<Running> {
   const producer = redisConnection(config.redisUrl, 'producer', log.child({ component: 'redis' }));
-  const findings = makeQueue<FindingJob>(QUEUE.findings, producer, config.redisPrefix);
-  const cards = makeQueue<CardJob>(QUEUE.cards, producer, config.redisPrefix);
+  const findings = makeQueue<FindingJob>(QUEUE.findings, producer, config.redisPrefix, log);
+  const cards = makeQueue<CardJob>(QUEUE.cards, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards]);
   const bolt = createBoltApp(config, log);
   const server = createHttpServer({

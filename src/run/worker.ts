@@ -26,9 +26,9 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const conn = redisConnection(config.redisUrl, 'worker', log.child({ component: 'redis' }));
   const prefix = bullPrefix(config.redisPrefix);
   const store = new CardStore(conn, config.redisPrefix);
-  const findingsQ = makeQueue<FindingJob>(QUEUE.findings, conn, config.redisPrefix);
-  const cardsQ = makeQueue<CardJob>(QUEUE.cards, conn, config.redisPrefix);
-  const pollQ = makeQueue(QUEUE.poll, conn, config.redisPrefix);
+  const findingsQ = makeQueue<FindingJob>(QUEUE.findings, conn, config.redisPrefix, log);
+  const cardsQ = makeQueue<CardJob>(QUEUE.cards, conn, config.redisPrefix, log);
+  const pollQ = makeQueue(QUEUE.poll, conn, config.redisPrefix, log);
   const slack = workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log);
   const limiter = new SlackRateLimiter(conn, config.redisPrefix, config.slack);
   const aws = opts.aws ?? new AwsClients();
