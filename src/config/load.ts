@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { envSchema, fileSchema, type Env, type FileConfig } from './schema';
+import { envModeProblems, envSchema, fileSchema, type Env, type FileConfig } from './schema';
 
 export type SlackMode = 'socket' | 'http';
 
@@ -50,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
   const problems: string[] = [];
   const envResult = envSchema.safeParse(env);
   if (!envResult.success) problems.push(...describeIssues('env', envResult.error.issues));
+  problems.push(...envModeProblems(env).map((p) => `env ${p.path}: ${p.message}`));
 
   let file: FileConfig | undefined;
   const configPath = env.IR_CONFIG;

@@ -147,15 +147,20 @@ export const envSchema = z
     /** Prefix of every Redis key and queue; lets several deployments (or tests) share one Redis. */
     REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only').default('irbot'),
     AWS_REGION: z.string().optional(),
-  })
-  .superRefine((env, ctx) => {
-    const mode = env.SLACK_MODE ?? (env.SLACK_APP_TOKEN ? 'socket' : 'http');
-    if (mode === 'socket' && !env.SLACK_APP_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_APP_TOKEN'], message: 'required when SLACK_MODE=socket' });
-    }
-    if (mode === 'http' && !env.SLACK_SIGNING_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_SIGNING_SECRET'], message: 'required in HTTP mode (Slack signs every request)' });
-    }
   });
+
+/**
+ * Cross-field rules, checked on the raw env so they are reported together with every other
+ * problem (zod skips refinements once a field has failed).
+ */
+export function envModeProblems(env: NodeJS.ProcessEnv): { path: string; message: string }[] {
+  const mode = env.SLACK_MODE ?? (env.SLACK_APP_TOKEN ? 'socket' : 'http');
+  const out: { path: string; message: string }[] = [];
+  if (mode === 'socket' && !env.SLACK_APP_TOKEN) out.push({ path: 'SLACK_APP_TOKEN', message: 'required when SLACK_MODE=socket' });
+  if (mode === 'http' && !env.SLACK_SIGNING_SECRET) {
+    out.push({ path: 'SLACK_SIGNING_SECRET', message: 'required in HTTP mode (Slack signs every request)' });
+  }
+  return out;
+}
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,118 @@
+import { renderCard, applicableResponses } from '../src/bot/views/card';
+import { escapeMrkdwn, code } from '../src/bot/views/mrkdwn';
+import { parseEvents } from '../src/findings/events';
+import type { Finding } from '../src/findings/model';
+import { preview } from '../src/preview';
+import { readFileSync } from 'node:fs';
+import { fixture } from './support/harness';
+
+function finding(name: string, mutate?: (e: any) => void): Finding {
+  const e = fixture(name);
+  mutate?.(e);
+  const parsed = parseEvents(e, 10);
+  if ('error' in parsed) throw new Error(parsed.error);
+  return parsed.findings[0];
+}
+
+/** Every mrkdwn text in the card, as Slack would parse it. */
+function mrkdwnTexts(blocks: any[]): string[] {
+  const out: string[] = [];
+  const walk = (v: any) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      if (v.type === 'mrkdwn' && typeof v.text === 'string') out.push(v.text);
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(blocks);
+  return out;
+}
+
+describe('escaping attacker-controlled text', () => {
+  it('escapes &, < and > so mentions and links are shown, not acted on', () => {
+    expect(escapeMrkdwn('<!channel> & <https://evil.example|click>')).toBe('&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;');
+    expect(code('a`b<c>')).toBe('`aˋb&lt;c&gt;`');
+  });
+
+  it('no finding string reaches the card as live mrkdwn', () => {
+    const f = finding('guardduty-credential-exfiltration', (e) => {
+      e.detail.title = 'Hi <!here> <@U02LEAD> & <https://evil.example|login>';
+      e.detail.description = '<!channel> please click <https://evil.example/x|here>';
+      e.detail.resource.instanceDetails.tags = [{ key: 'Name', value: '<!subteam^S01SOC>' }];
+    });
+    const view = renderCard([f], { storm: false, listLimit: 10 });
+    const texts = mrkdwnTexts(view.blocks).join('\n') + view.text;
+    expect(texts).not.toMatch(/<!(channel|here|subteam)/);
+    expect(texts).not.toContain('<@U02LEAD>');
+    expect(texts).not.toContain('<https://evil.example');
+    expect(texts).toContain('&lt;!here&gt;');
+    expect(texts).toContain('&lt;!channel&gt;');
+    // The user agent is shown in a code span, its own <…> escaped.
+    expect(texts).toContain('`aws-cli/2.15.0 Python/3.11 &lt;!channel&gt; &lt;https://evil.example|click me&gt;`');
+    // Our own console link is the only live link.
+    expect(texts.match(/<https:\/\/[^>]+\|/g)).toEqual(['<https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?macros=current&fId=5ef60718293a4b5c6d7e8f9012345678|']);
+  });
+
+  it('escapes ASFF titles on Security Hub cards', () => {
+    const view = renderCard([finding('securityhub-inspector')], { storm: false, listLimit: 10 });
+    expect(mrkdwnTexts(view.blocks).join()).toContain('openssh &lt;script&gt;alert(1)&lt;/script&gt; &amp; friends');
+  });
+});
+
+describe('card contents', () => {
+  it('offers only the responses that fit the resource', () => {
+    expect(applicableResponses(finding('guardduty-crypto-dns')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'hunt']);
+    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'disable-key', 'hunt']);
+    const noResource = finding('guardduty-port-probe', (e) => {
+      e.detail.resource = { resourceType: 'S3Bucket' };
+      delete e.detail.service.action;
+    });
+    expect(applicableResponses(noResource)).toEqual([]);
+    expect(renderCard([noResource], { storm: false, listLimit: 5 }).blocks.find((b) => b.type === 'actions')).toBeUndefined();
+  });
+
+  it('shows severity, account/region, resource, remote, times and count', () => {
+    const view = renderCard([finding('guardduty-ssh-bruteforce')], { storm: false, listLimit: 5 });
+    const header = (view.blocks[0] as any).text.text;
+    expect(header).toBe(':large_yellow_circle: LOW · UnauthorizedAccess:EC2/SSHBruteForce');
+    const all = mrkdwnTexts(view.blocks).join('\n');
+    expect(all).toContain('123456789012 / us-east-1');
+    expect(all).toContain('*i-0b2c3d4e5f6071829* (bastion-1) m5.xlarge');
+    expect(all).toContain('`198.51.100.44` (port 53412, Example Hosting, Netherlands)');
+    expect(all).toContain('*230×*');
+    expect(all).toContain('<!date^');
+  });
+
+  it('keeps a huge roll-up within Slack limits (50 blocks, 3,000 chars per text)', () => {
+    const many = Array.from({ length: 400 }, (_, i) =>
+      finding('guardduty-crypto-dns', (e) => {
+        e.detail.id = `${i.toString(16).padStart(8, '0')}${'b'.repeat(24)}`;
+        e.detail.resource.instanceDetails.instanceId = `i-${i.toString(16).padStart(8, '0')}`;
+        e.detail.resource.instanceDetails.tags = [{ key: 'Name', value: 'x'.repeat(500) }];
+      }),
+    );
+    const view = renderCard(many, { storm: false, listLimit: 40 });
+    expect(view.blocks.length).toBeLessThanOrEqual(50);
+    for (const t of mrkdwnTexts(view.blocks)) expect(t.length).toBeLessThanOrEqual(3000);
+    expect((view.blocks[0] as any).text.text).toContain('400 findings');
+    expect(JSON.stringify(view.blocks)).toContain('…and 360 more findings, all recorded');
+    for (const b of view.blocks as any[]) {
+      for (const o of b.accessory?.options ?? []) expect(o.value.length).toBeLessThanOrEqual(150);
+    }
+  });
+});
+
+describe('npm run preview', () => {
+  it('prints the route and the card for an event, using the example config', () => {
+    const config = readFileSync('config/ir-bot.example.yaml', 'utf8');
+    const { ok, output } = preview(JSON.stringify(fixture('guardduty-crypto-dns')), config) as any;
+    expect(ok).toBe(true);
+    expect(output.findings[0].route).toEqual({ channel: 'C02CRIT', matched: 'channels.routes[0]' });
+    expect(output.findings[0].card.blocks[0].type).toBe('header');
+  });
+
+  it('explains bad input', () => {
+    expect(preview('{', 'channels: { default: C01ALERTS }').output).toEqual({ error: expect.stringMatching(/^invalid JSON/) });
+    expect((preview('{}', 'channels: { default: general }').output as any).problems[0]).toMatch(/channels.default: must be a Slack channel ID/);
+  });
+});
