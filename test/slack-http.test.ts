@@ -100,7 +100,7 @@ describe('health and metrics', () => {
     h.slack.failNext('auth.test', 'invalid_auth');
     const res = await fetch(`${h.baseUrl}/healthz`);
     expect(res.status).toBe(503);
-    expect((await res.json()).checks.slack).toContain('invalid_auth');
+    expect(((await res.json()) as any).checks.slack).toContain('invalid_auth');
   });
 
   it('/metrics counts received and rejected findings and jobs by state', async () => {
