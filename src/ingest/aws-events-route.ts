@@ -62,13 +62,14 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
       return reply(400, { error: 'no finding accepted', rejected: parsed.rejected });
     }
     try {
-      await deps.findings.addBulk(
-        parsed.findings.map((finding) => ({
-          name: 'finding',
-          data: { finding, via: 'eventbridge' as const },
-          opts: { ...FINDING_JOB_OPTIONS, jobId: findingJobId(finding) },
-        })),
-      );
+      const jobs = parsed.findings.map((finding) => ({
+        name: 'finding',
+        data: { finding, via: 'eventbridge' as const },
+        opts: { ...FINDING_JOB_OPTIONS, jobId: findingJobId(finding) },
+      }));
+      // EventBridge API destinations send one event per request: a plain add skips MULTI's overhead.
+      if (jobs.length === 1) await deps.findings.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+      else await deps.findings.addBulk(jobs);
     } catch (err) {
       deps.log.error({ err: (err as Error).message }, 'could not queue findings; answering 503 so the sender retries');
       return reply(503, { error: 'queue unavailable; nothing was accepted, retry later' }, { 'retry-after': '5' });

@@ -1,0 +1,244 @@
+/**
+ * Intake benchmark (issue 2): 10,000 findings (2,000 distinct, each updated 5 times) posted to
+ * /aws/events one event per request, as EventBridge API destinations send them, over 50
+ * connections at once, against a local Slack server that enforces ~1 post/s per channel with
+ * 429s. Bot and worker run as two child processes, as docker-compose runs them.
+ */
+import { spawn, execSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { SlackApiServer } from '../test/support/slack-api-server';
+import { freePort, startRedisServer } from '../test/support/redis-server';
+
+const DISTINCT = Number(process.env.BENCH_DISTINCT ?? 2000);
+const UPDATES = 5;
+const CONNECTIONS = 50;
+const KEY = 'bench-ingest-key-0123456789abcdef';
+const ROOT = join(__dirname, '..');
+
+const TYPES = [
+  'CryptoCurrency:EC2/BitcoinTool.B!DNS', 'UnauthorizedAccess:EC2/SSHBruteForce', 'Backdoor:EC2/C&CActivity.B',
+  'Trojan:EC2/DNSDataExfiltration', 'Recon:EC2/PortProbeUnprotectedPort', 'UnauthorizedAccess:EC2/TorClient',
+  'Trojan:EC2/BlackholeTraffic', 'Backdoor:EC2/DenialOfService.Tcp', 'Recon:EC2/Portscan', 'Impact:EC2/PortSweep',
+];
+const ACCOUNTS = ['111111111111', '222222222222', '333333333333', '444444444444'];
+
+function event(i: number, version: number): string {
+  const e = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/guardduty-port-probe.json'), 'utf8'));
+  const hex = i.toString(16).padStart(8, '0');
+  const d = e.detail;
+  d.id = `${hex}${'c'.repeat(24)}`;
+  d.type = TYPES[i % TYPES.length];
+  d.accountId = ACCOUNTS[Math.floor(i / TYPES.length) % ACCOUNTS.length];
+  d.severity = [2, 5, 8][i % 3];
+  d.resource.instanceDetails.instanceId = `i-${hex}`;
+  d.service.count = version + 1;
+  d.updatedAt = new Date(Date.parse('2026-11-22T00:00:00Z') + version * 60_000).toISOString();
+  return JSON.stringify(e);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function main() {
+  execSync('npm run build --silent', { cwd: ROOT, stdio: 'inherit' });
+  const redisServer = await startRedisServer({ aof: false });
+  const slack = new SlackApiServer({ postIntervalMs: 1000 });
+  await slack.start();
+  const dir = mkdtempSync(join(tmpdir(), 'irbot-bench-'));
+  const configPath = join(dir, 'ir-bot.yaml');
+  writeFileSync(
+    configPath,
+    stringify({
+      channels: { default: 'C01ALERTS', routes: [{ minSeverity: 7, channel: 'C02CRIT' }, { minSeverity: 4, channel: 'C03MED' }] },
+    }),
+  );
+  const port = await freePort();
+  const workerPort = await freePort();
+  const prefix = 'bench';
+  // As docker-compose runs them: one bot process (HTTP intake) and one worker process.
+  const startProcess = (mode: 'bot' | 'worker', p: number) => spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/main.js', mode], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      SLACK_BOT_TOKEN: 'xoxb-bench',
+      SLACK_SIGNING_SECRET: 'bench-secret',
+      SLACK_MODE: 'http',
+      SLACK_API_URL: slack.url,
+      PORT: String(p),
+      REDIS_URL: redisServer.url,
+      REDIS_PREFIX: prefix,
+      INGEST_API_KEY: KEY,
+      IR_CONFIG: configPath,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const child = startProcess('bot', port);
+  const worker = startProcess('worker', workerPort);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      // starting
+    }
+    if (i > 200) throw new Error('bot did not become healthy');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  // 5 rounds; each round updates every distinct finding once (count and updatedAt rise).
+  const bodies: string[] = [];
+  for (let v = 0; v < UPDATES; v++) for (let i = 0; i < DISTINCT; i++) bodies.push(event(i, v));
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const latencies: number[] = [];
+  const started: number[] = [];
+  const statuses = new Map<number, number>();
+  let next = 0;
+  const send = (body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(
+        `${base}/aws/events`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++];
+        const s = performance.now();
+        const status = await send(body);
+        latencies.push(performance.now() - s);
+        started.push(s - t0);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }),
+  );
+  const intakeSeconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+
+  // Final: every card posted and its last change rendered, nothing left on the queues.
+  const redis = new Redis(redisServer.url);
+  const cardKeys = async () => (await redis.keys(`${prefix}:card:*`)).filter((k) => !k.endsWith(':f'));
+  let finalAt = 0;
+  for (;;) {
+    const keys = await cardKeys();
+    const states = await Promise.all(keys.map((k) => redis.hmget(k, 'ts', 'v', 'rv')));
+    const allFinal = keys.length > 0 && states.every(([ts, v, rv]) => ts && Number(rv) >= Number(v));
+    const waiting = (await redis.zcard(`${prefix}:bull:cards:delayed`)) + (await redis.llen(`${prefix}:bull:cards:wait`)) + (await redis.llen(`${prefix}:bull:findings:wait`)) + (await redis.llen(`${prefix}:bull:findings:active`)) + (await redis.llen(`${prefix}:bull:cards:active`));
+    if (allFinal && waiting === 0) {
+      finalAt = performance.now();
+      break;
+    }
+    if (performance.now() - t0 > 15 * 60_000) throw new Error('cards not final after 15 minutes');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const untilFinalSeconds = (finalAt - t0) / 1000;
+
+  // Zero lost: every distinct finding stored at its last version and on a posted card.
+  let lost = 0;
+  let stale = 0;
+  for (let i = 0; i < DISTINCT; i++) {
+    const parsed = JSON.parse(event(i, UPDATES - 1)).detail;
+    const { findingKey, guardDutyCanonicalId } = await import('../src/findings/model');
+    const key = findingKey(guardDutyCanonicalId(parsed.accountId, parsed.region, parsed.id));
+    const [card, n] = await redis.hmget(`${prefix}:f:${key}`, 'c', 'n');
+    const ts = card ? await redis.hget(`${prefix}:card:${card}`, 'ts') : null;
+    if (!ts) lost += 1;
+    else if (Number(n) !== UPDATES) stale += 1;
+  }
+  const peak = (pid?: number) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0);
+  const rss = peak(child.pid);
+  const workerRss = peak(worker.pid);
+  const cards = (await cardKeys()).length;
+  for (const c of [child, worker]) {
+    c.kill('SIGTERM');
+    await new Promise((r) => c.once('exit', r));
+  }
+  redis.disconnect();
+  await slack.stop();
+  await redisServer.stop();
+
+  const sorted = [...latencies].sort((a, b) => a - b);
+  // Latency once warm: requests started after the first second (JIT, connection set-up, pools).
+  const warm = latencies.filter((_, i) => started[i] >= 1000).sort((a, b) => a - b);
+  const slowest = latencies.map((l, i) => [l, started[i]]).sort((a, b) => b[0] - a[0]).slice(0, 5).map(([l, st]) => `${l.toFixed(0)}ms@${st.toFixed(0)}ms`);
+  const ok = statuses.get(202) ?? 0;
+  const posts = slack.callsOf('chat.postMessage').length;
+  const updates = slack.callsOf('chat.update').length;
+  const r429 = slack.rateLimited().length;
+  const figures = {
+    requests: bodies.length,
+    accepted202: ok,
+    otherStatuses: Object.fromEntries([...statuses].filter(([s]) => s !== 202)),
+    acceptedPerSecond: Math.round(ok / intakeSeconds),
+    p50ms: Number(percentile(sorted, 50).toFixed(2)),
+    p99ms: Number(percentile(sorted, 99).toFixed(2)),
+    warmP50ms: Number(percentile(warm, 50).toFixed(2)),
+    warmP99ms: Number(percentile(warm, 99).toFixed(2)),
+    slowest,
+    peakRssMiB: { bot: Math.round(rss / 1024), worker: Math.round(workerRss / 1024) },
+    intakeSeconds: Number(intakeSeconds.toFixed(2)),
+    secondsUntilEveryCardFinal: Number(untilFinalSeconds.toFixed(1)),
+    cards,
+    slackPosts: posts,
+    slackUpdates: updates,
+    slack429s: r429,
+    findingsLost: lost,
+    findingsNotAtLastVersion: stale,
+  };
+  console.log(JSON.stringify(figures, null, 2));
+
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, Redis ${execSync('redis-server --version').toString().match(/v=([\d.]+)/)?.[1]}`;
+  const section = [
+    `## Intake (issue 2) — ${date}`,
+    '',
+    `Machine: ${machine}. Bot and worker as two processes (\`node dist/main.js bot\` and \`… worker\`, as docker-compose runs them), all on the same 2 cores as Redis and the load generator, Redis without persistence, local Slack API server enforcing 1 \`chat.postMessage\`/s per channel with 429s; bot defaults (\`slack.updatesPerMinute: 50\`, \`coalesceMs: 2000\`, storm threshold 10 cards per channel per 15 min). Load: ${DISTINCT} distinct GuardDuty findings × ${UPDATES} versions = ${bodies.length} requests, one event each, ${CONNECTIONS} keep-alive connections. Findings spread over ${TYPES.length} types × ${ACCOUNTS.length} accounts and 3 channels (by severity).`,
+    '',
+    '| figure | result | target |',
+    '|---|---|---|',
+    `| findings accepted per second | ${figures.acceptedPerSecond} | ≥ 2,000 |`,
+    `| request latency p50 / p99, all requests | ${figures.p50ms} ms / ${figures.p99ms} ms | p99 < 50 ms |`,
+    `| request latency p50 / p99, after the first second | ${figures.warmP50ms} ms / ${figures.warmP99ms} ms | p99 < 50 ms |`,
+    `| peak RSS, bot / worker process | ${figures.peakRssMiB.bot} MiB / ${figures.peakRssMiB.worker} MiB | — |`,
+    `| requests answered 202 | ${ok} of ${bodies.length}${Object.keys(figures.otherStatuses).length ? ` (others: ${JSON.stringify(figures.otherStatuses)})` : ''} | all |`,
+    `| time until every card is final (from first request) | ${figures.secondsUntilEveryCardFinal} s (intake itself ${figures.intakeSeconds} s) | — |`,
+    `| cards / Slack posts / Slack updates | ${cards} / ${posts} / ${updates} | — |`,
+    `| Slack 429s met (all retried: every card final) | ${r429} | 0 left unretried |`,
+    `| findings lost / not at their last version | ${lost} / ${stale} | 0 / 0 |`,
+    '',
+    'Run with `npm run bench` (set `BENCH_DISTINCT` for a smaller run).',
+    '',
+  ].join('\n');
+  const resultsPath = join(ROOT, 'benchmarks/RESULTS.md');
+  let existing = '';
+  try {
+    existing = readFileSync(resultsPath, 'utf8');
+  } catch {
+    existing = '# Benchmark results\n\nNewest first. Each section names its machine and date.\n\n';
+  }
+  const marker = '## Intake (issue 2)';
+  const head = existing.includes(marker) ? existing.slice(0, existing.indexOf(marker)) : existing;
+  const rest = existing.includes(marker) ? existing.slice(existing.indexOf(marker)).replace(/^## Intake \(issue 2\)[\s\S]*?(?=\n## |$)/, '') : '';
+  writeFileSync(resultsPath, `${head}${section}${rest.trimStart() ? `\n${rest.trimStart()}` : ''}`);
+  process.exit(lost === 0 && stale === 0 ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
