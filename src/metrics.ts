@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+interface WatchedQueue {
+  name: string;
+  getJobCounts(...types: string[]): Promise<Record<string, number>>;
+}
+
 /** One registry per process; jobs-by-state is read from Redis at scrape time. */
 export class Metrics {
   readonly registry = new Registry();
@@ -49,26 +54,28 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
-  readonly jobs = new Gauge({
-    name: 'ir_jobs',
-    help: 'BullMQ jobs by queue and state',
-    labelNames: ['queue', 'state'] as const,
-    registers: [this.registry],
-  });
+  private watched: WatchedQueue[] = [];
+  readonly jobs: Gauge<'queue' | 'state'>;
 
   constructor(defaults = true) {
+    const watched = () => this.watched;
+    this.jobs = new Gauge({
+      name: 'ir_jobs',
+      help: 'BullMQ jobs by queue and state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [this.registry],
+      async collect() {
+        for (const q of watched()) {
+          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+          for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
+        }
+      },
+    });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ir_process_' });
   }
 
   /** Queues whose job counts are reported; counted when /metrics is scraped. */
-  watchQueues(queues: { name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> }[]): void {
-    this.jobs.reset();
-    const gauge = this.jobs;
-    (gauge as unknown as { collect: () => Promise<void> }).collect = async () => {
-      for (const q of queues) {
-        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
-        for (const [state, n] of Object.entries(counts)) gauge.set({ queue: q.name, state }, n);
-      }
-    };
+  watchQueues(queues: WatchedQueue[]): void {
+    this.watched = queues;
   }
 }

@@ -15,9 +15,7 @@ import {
   securityHubConsoleUrl,
   severityLabelOf,
 } from './model';
-import { arr, compact, num, obj, str, uniq, type Json } from './loose';
-
-const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date');
+import { arr, compact, num, obj, str, uniq, type Json, isoDate } from './loose';
 
 /** ASFF's mandatory attributes that we rely on. */
 export const asffRequired = z.looseObject({

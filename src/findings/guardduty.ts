@@ -12,9 +12,7 @@ import {
   principalArn,
   severityLabelOf,
 } from './model';
-import { arr, bool, compact, num, obj, str, uniq, type Json } from './loose';
-
-const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date');
+import { arr, bool, compact, num, obj, str, uniq, type Json, isoDate } from './loose';
 
 /** The fields without which a GuardDuty finding cannot be carded or acted on. */
 export const guardDutyRequired = z.looseObject({

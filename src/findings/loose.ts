@@ -2,7 +2,11 @@
  * Readers for the optional depths of provider JSON. Findings nest dozens of optional fields;
  * reading them defensively keeps one malformed leaf from rejecting an otherwise good finding.
  */
+import { z } from 'zod';
+
 export type Json = Record<string, unknown>;
+
+export const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date');
 
 export function obj(v: unknown): Json {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Queue } from 'bullmq';
 import { parseEvents } from '../findings/events';
 import { BodyTooLarge, readBody, sendJson } from '../http/io';
-import { FINDING_JOB_OPTIONS, findingJobId, type FindingJob } from '../jobs/queues';
+import { findingJob, type FindingJob } from '../jobs/queues';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 
@@ -62,11 +62,7 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
       return reply(400, { error: 'no finding accepted', rejected: parsed.rejected });
     }
     try {
-      const jobs = parsed.findings.map((finding) => ({
-        name: 'finding',
-        data: { finding, via: 'eventbridge' as const },
-        opts: { ...FINDING_JOB_OPTIONS, jobId: findingJobId(finding) },
-      }));
+      const jobs = parsed.findings.map((finding) => findingJob(finding, 'eventbridge'));
       // EventBridge API destinations send one event per request: a plain add skips MULTI's overhead.
       if (jobs.length === 1) await deps.findings.add(jobs[0].name, jobs[0].data, jobs[0].opts);
       else await deps.findings.addBulk(jobs);

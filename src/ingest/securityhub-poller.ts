@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { asffRequired, fromAsff } from '../findings/asff';
 import type { Finding, SeverityLabel } from '../findings/model';
 import type { Config } from '../config/load';
-import { FINDING_JOB_OPTIONS, findingJobId, type FindingJob } from '../jobs/queues';
+import { findingJob, type FindingJob } from '../jobs/queues';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 
@@ -67,13 +67,7 @@ export async function pollRegion(deps: PollerDeps, region: string | undefined, n
         }
       }
       if (findings.length > 0) {
-        await deps.findings.addBulk(
-          findings.map((finding) => ({
-            name: 'finding',
-            data: { finding, via: 'securityhub-poll' as const },
-            opts: { ...FINDING_JOB_OPTIONS, jobId: findingJobId(finding) },
-          })),
-        );
+        await deps.findings.addBulk(findings.map((finding) => findingJob(finding, 'securityhub-poll')));
         queued += findings.length;
         deps.metrics.findingsReceived.inc({ via: 'securityhub-poll' }, findings.length);
         cursor = Math.max(cursor, ...findings.map((f) => Date.parse(f.updatedAt)));

@@ -53,6 +53,11 @@ export function findingJobId(f: Finding): string {
   return `f-${f.key}-${Date.parse(f.updatedAt)}-${f.count}`;
 }
 
+/** The queue entry for one finding version; the id absorbs an identical re-delivery. */
+export function findingJob(finding: Finding, via: FindingJob['via']) {
+  return { name: 'finding', data: { finding, via }, opts: { ...FINDING_JOB_OPTIONS, jobId: findingJobId(finding) } };
+}
+
 export const FINDING_JOB_OPTIONS: JobsOptions = {
   attempts: 20,
   backoff: { type: 'exponential', delay: 500 },
