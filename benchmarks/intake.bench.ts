@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
+import { findingKey, guardDutyCanonicalId } from '../src/findings/model';
 import { SlackApiServer } from '../test/support/slack-api-server';
 import { freePort, startRedisServer } from '../test/support/redis-server';
 
@@ -153,7 +154,6 @@ async function main() {
   let stale = 0;
   for (let i = 0; i < DISTINCT; i++) {
     const parsed = JSON.parse(event(i, UPDATES - 1)).detail;
-    const { findingKey, guardDutyCanonicalId } = await import('../src/findings/model');
     const key = findingKey(guardDutyCanonicalId(parsed.accountId, parsed.region, parsed.id));
     const [card, n] = await redis.hmget(`${prefix}:f:${key}`, 'c', 'n');
     const ts = card ? await redis.hget(`${prefix}:card:${card}`, 'ts') : null;

@@ -57,8 +57,7 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     const before = h.slack.callsOf('chat.postEphemeral').length;
     const res = await post(body);
     expect(res.status).toBe(200);
-    const deadline = Date.now() + 5000;
-    while (h.slack.callsOf('chat.postEphemeral').length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => h.slack.callsOf('chat.postEphemeral').length > before, 'an ephemeral reply');
     const eph = h.slack.callsOf('chat.postEphemeral').at(-1)!;
     expect(eph.args).toMatchObject({ channel: 'C01ALERTS', user: 'U01ANA', thread_ts: '1700000000.000200' });
     expect(eph.args.text).toContain('*Isolate i-0a1b2c3d4e5f60718* is not available yet');
@@ -71,8 +70,7 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     );
     const before = h.slack.callsOf('chat.postEphemeral').length;
     expect((await post(body)).status).toBe(200);
-    const deadline = Date.now() + 5000;
-    while (h.slack.callsOf('chat.postEphemeral').length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => h.slack.callsOf('chat.postEphemeral').length > before, 'an ephemeral reply');
     expect(h.slack.callsOf('chat.postEphemeral').at(-1)!.args.text).toContain('no valid finding reference');
   });
 });

@@ -158,15 +158,12 @@ export class CardStore {
   }
 
   async loadCard(cardId: string): Promise<CardState | undefined> {
-    const [card, members] = await this.redis
+    const [[cardErr, card], [membersErr, members]] = ((await this.redis
       .multi()
       .hgetall(this.k('card', cardId))
       .zrange(this.k('card', cardId, 'f'), 0, -1)
-      .exec()
-      .then((r) => (r ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v;
-      }) as [Record<string, string>, string[]]);
+      .exec()) ?? [[null, {}], [null, []]]) as [[Error | null, Record<string, string>], [Error | null, string[]]];
+    if (cardErr || membersErr) throw cardErr ?? membersErr;
     if (!card?.ch) return undefined;
     const pipeline = this.redis.pipeline();
     for (const m of members) pipeline.hget(this.k('f', m), 'd');

@@ -21,7 +21,7 @@ export interface ParsedEvents {
 function issuesAt(where: string, error: z.ZodError): Rejection[] {
   return error.issues.map((i) => ({
     where: [where, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))].join(''),
-    reason: i.message === 'Invalid input: expected string, received undefined' || i.message.endsWith('received undefined') ? 'required' : i.message,
+    reason: i.message.endsWith('received undefined') ? 'required' : i.message,
   }));
 }
 

@@ -85,9 +85,8 @@ function responseMenu(f: Finding): Overflow | undefined {
     text: plain(resource && kind !== 'hunt' ? `${RESPONSE_LABEL[kind]} ${resource}` : RESPONSE_LABEL[kind], 75),
     value: encodePayload({ a: kind, k: f.key, r: resource }),
   }));
-  if (options.length === 0) return undefined;
   // Overflow menus need at least two options.
-  if (options.length === 1) return undefined;
+  if (options.length < 2) return undefined;
   return { type: 'overflow', action_id: FINDING_MENU_ACTION_ID, options };
 }
 
