@@ -44,6 +44,8 @@ function event(i: number, version: number): string {
 }
 
 function percentile(sorted: number[], p: number): number {
+  // A short run may have no request after the warm-up second.
+  if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
