@@ -1,4 +1,53 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import type { Config } from '../config/load';
+import { AwsCallError, classifyAwsError } from './errors';
+import type { ResponderClients } from './responder';
+
+export interface AwsTarget {
+  /** The finding's account; unknown for a bare `/ir` command (then: the credentials' account). */
+  account?: string;
+  region?: string;
+}
+
+/** Who the calls are made for: lands in the assumed role's session name and source identity. */
+export interface AwsIdentity {
+  requestId: string;
+  userId: string;
+}
+
+export interface AwsSettings {
+  aws: Config['aws'];
+  awsRegion?: string;
+}
+
+export interface ResponderSession {
+  clients: ResponderClients;
+  account: string;
+  region: string;
+  /** The role assumed, when one is configured for the account. */
+  roleArn?: string;
+  destroy(): void;
+}
+
+/** STS names allow [\w+=,.@-]; Slack IDs and request ids already fit, anything else is replaced. */
+export function sessionName(identity: AwsIdentity): string {
+  return `ir-${identity.requestId}-${identity.userId}`.replace(/[^\w+=,.@-]/g, '_').slice(0, 64);
+}
+
+export function roleArnFor(aws: Config['aws'], account: string | undefined): string | undefined {
+  const r = aws.responderRoleArn;
+  if (!r) return undefined;
+  if (typeof r === 'string') {
+    if (!r.includes('{account}')) return r;
+    return account ? r.replace('{account}', account) : undefined;
+  }
+  return account ? r[account] : undefined;
+}
 
 /**
  * Clients are built once per service and region and reused (connection pooling, adaptive
@@ -7,6 +56,10 @@ import { SecurityHubClient } from '@aws-sdk/client-securityhub';
  */
 export class AwsClients {
   private readonly securityHubClients = new Map<string, SecurityHubClient>();
+  private readonly own = new Map<string, ResponderClients>();
+  private callerAccount?: Promise<string>;
+
+  constructor(private readonly settings: AwsSettings = { aws: { mutationsPerSecond: 4, mutationBurst: 100, maxAttempts: 6, jobAttempts: 5, jobBackoffMs: 5000 } }) {}
 
   securityHub(region?: string): SecurityHubClient {
     const key = region ?? '';
@@ -18,8 +71,76 @@ export class AwsClients {
     return client;
   }
 
+  private build(region: string, credentials?: AwsCredentialIdentity): ResponderClients {
+    const opts = { region, credentials, retryMode: 'adaptive', maxAttempts: this.settings.aws.maxAttempts };
+    return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts) };
+  }
+
+  private ownAccount(region: string): Promise<string> {
+    this.callerAccount ??= new STSClient({ region, maxAttempts: this.settings.aws.maxAttempts })
+      .send(new GetCallerIdentityCommand({}))
+      .then((r) => r.Account ?? 'unknown')
+      .catch((err: unknown) => {
+        this.callerAccount = undefined;
+        throw classifyAwsError(err, 'sts:GetCallerIdentity');
+      });
+    return this.callerAccount;
+  }
+
+  /**
+   * Clients acting in the target's account and region. With `aws.responderRoleArn` the role is
+   * assumed per request, named after the request and the Slack user so CloudTrail shows who
+   * authorised every call; without it the worker's own credentials must be in the right account.
+   */
+  async responder(target: AwsTarget, identity: AwsIdentity): Promise<ResponderSession> {
+    const region = target.region ?? this.settings.awsRegion;
+    if (!region) throw new AwsCallError('invalid', 'config', 'NoRegion', 'no AWS region: the finding names none and AWS_REGION is not set');
+    const roleArn = roleArnFor(this.settings.aws, target.account);
+    if (roleArn) {
+      const sts = new STSClient({ region, maxAttempts: this.settings.aws.maxAttempts });
+      try {
+        const out = await sts
+          .send(
+            new AssumeRoleCommand({
+              RoleArn: roleArn,
+              RoleSessionName: sessionName(identity),
+              SourceIdentity: identity.userId.replace(/[^\w+=,.@-]/g, '_').slice(0, 64),
+              DurationSeconds: 3600,
+            }),
+          )
+          .catch((err: unknown) => {
+            throw classifyAwsError(err, 'sts:AssumeRole');
+          });
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new AwsCallError('invalid', 'sts:AssumeRole', 'NoCredentials', `sts:AssumeRole on ${roleArn} returned no credentials`);
+        const clients = this.build(region, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration });
+        const account = roleArn.split(':')[4];
+        return { clients, account, region, roleArn, destroy: () => Object.values(clients).forEach((x) => x.destroy()) };
+      } finally {
+        sts.destroy();
+      }
+    }
+    const account = await this.ownAccount(region);
+    if (target.account && target.account !== account) {
+      throw new AwsCallError(
+        'invalid',
+        'sts:AssumeRole',
+        'WrongAccount',
+        `the finding is in account ${target.account} but the bot's credentials are for account ${account}; set aws.responderRoleArn for ${target.account}`,
+      );
+    }
+    let clients = this.own.get(region);
+    if (!clients) {
+      clients = this.build(region);
+      this.own.set(region, clients);
+    }
+    return { clients, account, region, destroy: () => undefined };
+  }
+
   destroy(): void {
     for (const c of this.securityHubClients.values()) c.destroy();
     this.securityHubClients.clear();
+    for (const set of this.own.values()) Object.values(set).forEach((x) => x.destroy());
+    this.own.clear();
   }
 }

@@ -47,3 +47,33 @@ export function decodePayload(value: string | undefined): ResponsePayload | unde
     return undefined;
   }
 }
+
+/** Approval card and isolation result buttons. */
+export const APPROVE_ACTION_ID = 'ir_approve';
+export const REJECT_ACTION_ID = 'ir_reject';
+export const RELEASE_ACTION_ID = 'ir_release';
+
+export interface DecisionPayload {
+  /** Request id. */
+  q: string;
+  /** Plan revision the card showed: a click on a replaced plan must not approve the new one. */
+  v: number;
+}
+
+export const REQUEST_ID_PATTERN = /^[a-z-]{3,20}-i-[0-9a-f]{8,17}-\d{1,12}$/;
+
+export function encodeDecision(p: DecisionPayload): string {
+  return JSON.stringify(p);
+}
+
+export function decodeDecision(value: string | undefined): DecisionPayload | undefined {
+  if (!value || value.length > 200) return undefined;
+  try {
+    const p = JSON.parse(value) as Partial<DecisionPayload>;
+    if (typeof p.q !== 'string' || !REQUEST_ID_PATTERN.test(p.q)) return undefined;
+    if (!Number.isInteger(p.v) || (p.v as number) < 1) return undefined;
+    return { q: p.q, v: p.v as number };
+  } catch {
+    return undefined;
+  }
+}

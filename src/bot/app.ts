@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
 import { slackLogger } from '../slack/web-client';
+import type { BotDeps } from './deps';
 import { registerListeners } from './listeners';
 
 export interface BoltApp {
@@ -11,7 +12,7 @@ export interface BoltApp {
   slackRequestListener?: RequestListener;
 }
 
-export function createBoltApp(config: Config, log: Logger): BoltApp {
+export function createBoltApp(config: Config, log: Logger, deps: BotDeps): BoltApp {
   const logger = slackLogger(log.child({ component: 'bolt' }));
   const clientOptions = { slackApiUrl: config.slackApp.apiUrl };
   if (config.slackApp.mode === 'http') {
@@ -22,7 +23,7 @@ export function createBoltApp(config: Config, log: Logger): BoltApp {
       logLevel: LogLevel.INFO,
     });
     const app = new App({ token: config.slackApp.botToken, receiver, clientOptions, logger });
-    registerListeners(app);
+    registerListeners(app, deps);
     return { app, slackRequestListener: receiver.requestListener };
   }
   const app = new App({
@@ -32,6 +33,6 @@ export function createBoltApp(config: Config, log: Logger): BoltApp {
     clientOptions,
     logger,
   });
-  registerListeners(app);
+  registerListeners(app, deps);
   return { app };
 }

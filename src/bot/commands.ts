@@ -46,8 +46,13 @@ export function parseIrCommand(text: string): IrCommand {
       }
       return { kind: 'hunt', template, params };
     }
-    case 'status':
-      return { kind: 'status', jobId: rest[0] };
+    case 'status': {
+      const id = rest[0];
+      if (id !== undefined && !/^[a-z-]{3,20}-i-[0-9a-f]{8,17}-\d{1,12}$/.test(id)) {
+        throw new CommandError(`"${id.slice(0, 40)}" is not a request id (they look like isolate-i-0123456789abcdef0-7; \`/ir status\` lists them)`);
+      }
+      return { kind: 'status', jobId: id };
+    }
     default:
       throw new CommandError(`unknown command "${verb.slice(0, 40)}". Try \`/ir help\`.`);
   }

@@ -201,6 +201,15 @@ export class CardStore {
     const [ch, ts] = await this.redis.hmget(this.k('card', cardId), 'ch', 'ts');
     return ch && ts ? { channel: ch, ts } : undefined;
   }
+
+  /** `/ir isolate i-…` finds the instance's latest finding (account, region, thread) through this. */
+  async indexInstance(instanceId: string, findingKey: string, retentionSeconds: number): Promise<void> {
+    await this.redis.set(this.k('inst', instanceId), findingKey, 'EX', retentionSeconds);
+  }
+
+  async findingKeyForInstance(instanceId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.k('inst', instanceId))) ?? undefined;
+  }
 }
 
 declare module 'ioredis' {

@@ -51,6 +51,8 @@ export const fileSchema = z
         approvers: z.array(subjectId).default([]),
         twoPersonRule: z.boolean().default(true),
         requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal']),
+        /** An approval card nobody decided on expires after this long; the request must be made again. */
+        approvalTimeoutMinutes: z.number().int().min(1).max(24 * 60).default(30),
       })
       .strict()
       .prefault({}),
@@ -59,6 +61,45 @@ export const fileSchema = z
         quarantineGroupName: z.string().regex(/^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/).default('ir-quarantine'),
         disassociateElasticIp: z.boolean().default(true),
         detachFromAutoScaling: z.boolean().default(true),
+        deregisterFromTargetGroups: z.boolean().default(true),
+        /** An instance carrying this tag key is flagged in the plan as exempt from isolation. */
+        exemptionTagKey: z.string().min(1).max(128).default('ir:exempt'),
+        /** What `release` puts back besides the security groups and protection settings. */
+        release: z
+          .object({
+            restoreElasticIps: z.boolean().default(true),
+            reattachAutoScaling: z.boolean().default(true),
+            reregisterTargets: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    aws: z
+      .object({
+        /**
+         * Role the worker assumes to act in an account: one ARN with an optional `{account}`
+         * placeholder, or a map from account ID to ARN. Unset = the worker's own credentials.
+         */
+        responderRoleArn: z
+          .union([
+            z.string().regex(/^arn:aws[a-z-]*:iam::(\d{12}|\{account\}):role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN (may use {account})'),
+            z.record(awsAccount, z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN')),
+          ])
+          .optional(),
+        /**
+         * Our own token bucket per account and region in front of mutating EC2/ELB/Auto Scaling
+         * calls. EC2's bucket is 200 deep refilling 5/s and is shared with every other tool in the
+         * account, so the defaults leave room.
+         */
+        mutationsPerSecond: z.number().min(0.1).max(100).default(4),
+        mutationBurst: z.number().int().min(1).max(1000).default(100),
+        /** SDK attempts per call (adaptive retry: backs off on throttling). */
+        maxAttempts: z.number().int().min(1).max(20).default(6),
+        /** Job attempts for an action when AWS keeps throttling or fails transiently. */
+        jobAttempts: z.number().int().min(1).max(20).default(5),
+        jobBackoffMs: z.number().int().min(10).max(600_000).default(5000),
       })
       .strict()
       .prefault({}),

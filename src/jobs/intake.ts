@@ -34,6 +34,7 @@ export function findingProcessor(deps: IntakeDeps) {
     const f = job.data.finding;
     const route = routeFinding(f, config.channels);
     const a = await store.assign(f, route.channel, grouping);
+    if (f.instance) await store.indexInstance(f.instance.id, f.key, grouping.retentionSeconds);
     if (a.status === 'new') metrics.findingsPosted.inc();
     else metrics.findingsDeduplicated.inc();
     await enqueueRender(cards, a.cardId, a.cardCreated ? 0 : config.slack.coalesceMs);

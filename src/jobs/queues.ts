@@ -10,6 +10,10 @@ export const QUEUE = {
   cards: 'cards',
   /** Security Hub poll, driven by a job scheduler so one replica polls. */
   poll: 'securityhub-poll',
+  /** Response pipeline: plan, execute and approval-expiry jobs per request. */
+  actions: 'actions',
+  /** One job per request (deduplicated): post/update its status message in the thread. */
+  status: 'status',
 } as const;
 
 export interface FindingJob {
@@ -19,6 +23,16 @@ export interface FindingJob {
 
 export interface CardJob {
   cardId: string;
+}
+
+export interface ActionJob {
+  requestId: string;
+  /** Plan revision the job belongs to (execute and expire jobs). */
+  rev?: number;
+}
+
+export interface StatusJob {
+  requestId: string;
 }
 
 /**

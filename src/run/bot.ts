@@ -4,7 +4,14 @@ import type { Config } from '../config/load';
 import { createBoltApp } from '../bot/app';
 import { createHttpServer } from '../http/server';
 import { awsEventsRoute } from '../ingest/aws-events-route';
-import { QUEUE, makeQueue, redisConnection, type FindingJob, type CardJob } from '../jobs/queues';
+import { AuditLog } from '../audit/log';
+import { Authorizer } from '../bot/authz';
+import { CardStore } from '../cards/store';
+import { QUEUE, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
+import { Pipeline } from '../requests/pipeline';
+import { RedisRecords } from '../requests/records';
+import { RequestService } from '../requests/service';
+import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { workerWebClient } from '../slack/web-client';
@@ -13,6 +20,8 @@ import { redisHealth, slackHealth } from './health';
 export interface Running {
   port: number;
   stop(): Promise<void>;
+  /** Drop everything at once, as a crash would: running jobs are left to stall and be re-run. */
+  kill?(): Promise<void>;
 }
 
 export function listen(server: Server, port: number): Promise<number> {
@@ -34,8 +43,18 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const producer = redisConnection(config.redisUrl, 'producer', log.child({ component: 'redis' }));
   const findings = makeQueue<FindingJob>(QUEUE.findings, producer, config.redisPrefix, log);
   const cards = makeQueue<CardJob>(QUEUE.cards, producer, config.redisPrefix, log);
-  metrics.watchQueues([findings, cards]);
-  const bolt = createBoltApp(config, log);
+  const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
+  const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
+  metrics.watchQueues([findings, cards, actions, status]);
+  const requests = new RequestService(
+    config,
+    new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400),
+    new Pipeline(actions, status, config),
+    new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' })),
+    new CardStore(producer, config.redisPrefix),
+    new RedisRecords(producer, config.redisPrefix),
+  );
+  const bolt = createBoltApp(config, log, { requests, authz: new Authorizer(config.access, log.child({ component: 'authz' })) });
   const server = createHttpServer({
     log,
     metrics,
@@ -62,8 +81,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     async stop() {
       await closeServer(server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
-      await findings.close();
-      await cards.close();
+      await Promise.all([findings, cards, actions, status].map((q) => q.close()));
       producer.disconnect();
     },
   };

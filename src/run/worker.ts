@@ -5,8 +5,15 @@ import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
-import { QUEUE, bullPrefix, makeQueue, redisConnection, type CardJob, type FindingJob } from '../jobs/queues';
+import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
 import { renderCardProcessor } from '../jobs/render-card';
+import { renderStatusProcessor } from '../jobs/render-status';
+import { actionProcessor, type RespondDeps } from '../jobs/respond';
+import { AuditLog } from '../audit/log';
+import { MutationLimiter } from '../aws/mutation-limiter';
+import { Pipeline } from '../requests/pipeline';
+import { RedisRecords } from '../requests/records';
+import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { SlackRateLimiter } from '../slack/rate-limit';
@@ -17,8 +24,12 @@ import { redisHealth, slackHealth } from './health';
 export interface WorkerOptions {
   /** Serve /healthz and /metrics on config.port (worker-only processes). */
   serveHttp: boolean;
-  concurrency?: { findings?: number; cards?: number };
+  concurrency?: { findings?: number; cards?: number; actions?: number };
   aws?: AwsClients;
+  /** Tests swap in actions; production uses the real ones. */
+  actions?: RespondDeps['actions'];
+  /** BullMQ lock settings; tests shorten them to exercise stalled-job recovery. */
+  lock?: { lockDuration: number; stalledInterval: number };
 }
 
 /** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
@@ -31,7 +42,11 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const pollQ = makeQueue(QUEUE.poll, conn, config.redisPrefix, log);
   const slack = workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log);
   const limiter = new SlackRateLimiter(conn, config.redisPrefix, config.slack);
-  const aws = opts.aws ?? new AwsClients();
+  const actionsQ = makeQueue<ActionJob>(QUEUE.actions, conn, config.redisPrefix, log);
+  const statusQ = makeQueue<StatusJob>(QUEUE.status, conn, config.redisPrefix, log);
+  const aws = opts.aws ?? new AwsClients(config);
+  const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
+  const pipeline = new Pipeline(actionsQ, statusQ, config);
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   const common = { connection: conn, prefix };
@@ -44,6 +59,27 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       QUEUE.cards,
       renderCardProcessor({ config, store, slack, limiter, metrics, log: workerLog(QUEUE.cards) }),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
+    ),
+    new Worker<ActionJob>(
+      QUEUE.actions,
+      actionProcessor({
+        config,
+        store: requestStore,
+        pipeline,
+        audit: new AuditLog(conn, config.redisPrefix, log.child({ component: 'audit' })),
+        records: new RedisRecords(conn, config.redisPrefix),
+        aws,
+        limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
+        log: workerLog(QUEUE.actions),
+        actions: opts.actions,
+      }),
+      // Isolating ten instances at once is the playbook's case; the account limiter paces AWS.
+      { ...common, ...opts.lock, concurrency: opts.concurrency?.actions ?? 20 },
+    ),
+    new Worker<StatusJob>(
+      QUEUE.status,
+      renderStatusProcessor({ store: requestStore, slack, limiter, metrics, log: workerLog(QUEUE.status) }),
+      { ...common, concurrency: 10 },
     ),
     new Worker(
       QUEUE.poll,
@@ -80,7 +116,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   let server: ReturnType<typeof createHttpServer> | undefined;
   let port = 0;
   if (opts.serveHttp) {
-    metrics.watchQueues([findingsQ, cardsQ]);
+    metrics.watchQueues([findingsQ, cardsQ, actionsQ, statusQ]);
     server = createHttpServer({ log, metrics, health: { redis: redisHealth(conn), slack: slackHealth(slack) } });
     port = await listen(server, config.port);
   }
@@ -91,9 +127,14 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (server) await closeServer(server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ.close(), cardsQ.close(), pollQ.close()]);
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
+    },
+    async kill() {
+      conn.disconnect();
+      await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+      if (server) await closeServer(server);
     },
   };
 }

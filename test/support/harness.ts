@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config/load';
 import { createLogger } from '../../src/log';
 import { Metrics } from '../../src/metrics';
 import { startBot, type Running } from '../../src/run/bot';
-import { startWorker } from '../../src/run/worker';
+import { startWorker, type WorkerOptions } from '../../src/run/worker';
 import { SlackApiServer, type SlackApiOptions } from './slack-api-server';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
@@ -44,6 +44,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     INGEST_API_KEY: INGEST_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     REDIS_PREFIX: `t${randomBytes(5).toString('hex')}`,
+    AWS_REGION: 'us-east-1',
     ...overrides,
   };
 }
@@ -56,6 +57,8 @@ export interface Harness {
   baseUrl: string;
   redis: Redis;
   postEvents(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** Another worker replica against the same Redis and config. */
+  addWorker(opts?: Partial<WorkerOptions>): Promise<Running>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function startHarness(opts: {
   env?: Record<string, string | undefined>;
   slackOptions?: SlackApiOptions;
   worker?: boolean;
+  workerOptions?: Partial<WorkerOptions>;
 } = {}): Promise<Harness> {
   const slack = new SlackApiServer(opts.slackOptions);
   await slack.start();
@@ -73,9 +77,12 @@ export async function startHarness(opts: {
   const log = createLogger(config.logLevel);
   const metrics = new Metrics(false);
   const bot = await startBot(config, log, metrics);
-  const worker = opts.worker === false ? undefined : await startWorker(config, log, metrics, { serveHttp: false });
+  const worker = opts.worker === false ? undefined : await startWorker(config, log, metrics, { serveHttp: false, ...opts.workerOptions });
+  const extra: Running[] = [];
   const baseUrl = `http://127.0.0.1:${bot.port}`;
-  const redis = new Redis(config.redisUrl);
+  // Fails fast when a test points the bot at an unreachable Redis on purpose.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
   return {
     config,
     slack,
@@ -92,11 +99,17 @@ export async function startHarness(opts: {
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
+    async addWorker(more = {}) {
+      const w = await startWorker(config, log, metrics, { serveHttp: false, ...opts.workerOptions, ...more });
+      extra.push(w);
+      return w;
+    },
     async stop() {
+      await Promise.all(extra.map((w) => w.stop()));
       await worker?.stop();
       await bot.stop();
       await slack.stop();
-      const keys = await redis.keys(`${config.redisPrefix}:*`);
+      const keys = await redis.keys(`${config.redisPrefix}:*`).catch(() => []);
       if (keys.length) await redis.del(...keys);
       redis.disconnect();
     },

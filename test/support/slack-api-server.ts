@@ -23,6 +23,8 @@ export interface SlackApiOptions {
   postIntervalMs?: number;
   /** Enforce an app-wide chat.update budget per minute with 429s. */
   updatesPerMinute?: number;
+  /** Members of user groups, for usergroups.users.list. */
+  userGroups?: Record<string, string[]>;
 }
 
 /**
@@ -145,6 +147,10 @@ export class SlackApiServer {
         msg.blocks = (args.blocks as unknown[]) ?? msg.blocks;
         msg.updates += 1;
         return [200, { ok: true, channel: msg.channel, ts: msg.ts }];
+      }
+      case 'usergroups.users.list': {
+        const users = this.opts.userGroups?.[String(args.usergroup)];
+        return users ? [200, { ok: true, users }] : [200, { ok: false, error: 'no_such_subteam' }];
       }
       case 'chat.postEphemeral':
         return [200, { ok: true, message_ts: `${Math.floor(now / 1000)}.${String(++this.seq).padStart(6, '0')}` }];

@@ -1,10 +1,17 @@
 import type { App } from '@slack/bolt';
-import { ACTION_ID, FINDING_MENU_ACTION_ID } from '../action-ids';
+import { ACTION_ID, APPROVE_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID } from '../action-ids';
+import type { BotDeps } from '../deps';
+import { decisionButton } from './actions/decision';
+import { releaseButton } from './actions/release-button';
 import { responseButton } from './actions/response-button';
 import { irCommand } from './commands/ir';
 
 /** Every listener is registered here and implemented in its own file. */
-export function registerListeners(app: App): void {
-  for (const id of [...Object.values(ACTION_ID), FINDING_MENU_ACTION_ID]) app.action(id, responseButton);
-  app.command('/ir', irCommand);
+export function registerListeners(app: App, deps: BotDeps): void {
+  const onResponse = responseButton(deps);
+  for (const id of [...Object.values(ACTION_ID), FINDING_MENU_ACTION_ID]) app.action(id, onResponse);
+  app.action(APPROVE_ACTION_ID, decisionButton(deps, 'approve'));
+  app.action(REJECT_ACTION_ID, decisionButton(deps, 'reject'));
+  app.action(RELEASE_ACTION_ID, releaseButton(deps));
+  app.command('/ir', irCommand(deps));
 }

@@ -1,6 +1,11 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, OverflowAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { PIPELINE_ACTIONS, type ActionName } from '../../../requests/model';
 import { RESPONSE_LABEL, decodePayload } from '../../action-ids';
+import { INSTANCE_ID_PATTERN } from '../../commands';
 import { escapeMrkdwn } from '../../views/mrkdwn';
+import type { BotDeps } from '../../deps';
+import { submitRequest } from '../submit';
+import { tellUser } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
@@ -11,21 +16,32 @@ function valueOf(body: BlockAction): string | undefined {
   return undefined;
 }
 
-/**
- * Card buttons (Isolate, Snapshot, Hunt, Disable key). The response pipeline lands with the
- * isolation work; until then the click is acknowledged and the user told plainly that nothing ran.
- */
-export async function responseButton({ ack, body, client, logger }: Args): Promise<void> {
-  await ack();
-  const payload = decodePayload(valueOf(body));
-  const channel = body.channel?.id ?? body.container?.channel_id;
-  const text = payload
-    ? `*${RESPONSE_LABEL[payload.a]}${payload.r ? ` ${escapeMrkdwn(payload.r)}` : ''}* is not available yet: response actions arrive with the approval pipeline. Nothing was changed in AWS.`
-    : 'That button carries no valid finding reference, so nothing was done.';
-  if (!channel) return;
-  try {
-    await client.chat.postEphemeral({ channel, user: body.user.id, text, thread_ts: body.message?.ts });
-  } catch (err) {
-    logger.warn(`could not answer a card button: ${(err as Error).message}`);
-  }
+/** Card buttons (Isolate, Snapshot, Hunt, Disable key): acknowledged first, then checked and queued. */
+export function responseButton(deps: BotDeps) {
+  return async ({ ack, body, client, logger }: Args): Promise<void> => {
+    await ack();
+    const payload = decodePayload(valueOf(body));
+    const channel = body.channel?.id ?? body.container?.channel_id;
+    const cardTs = body.message?.thread_ts ?? body.message?.ts;
+    const where = { channel, user: body.user.id, threadTs: cardTs };
+    if (!payload) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
+    if (!(PIPELINE_ACTIONS as readonly string[]).includes(payload.a)) {
+      return tellUser(
+        client,
+        logger,
+        where,
+        `*${RESPONSE_LABEL[payload.a]}${payload.r ? ` ${escapeMrkdwn(payload.r)}` : ''}* is not available yet. Nothing was changed in AWS.`,
+      );
+    }
+    if (!payload.r || !INSTANCE_ID_PATTERN.test(payload.r)) return tellUser(client, logger, where, 'That button names no EC2 instance, so nothing was done.');
+    const reply = await submitRequest(deps, client, logger, {
+      action: payload.a as ActionName,
+      instanceId: payload.r,
+      findingKey: payload.k,
+      channel: channel ?? '',
+      threadTs: cardTs,
+      userId: body.user.id,
+    });
+    if (reply) await tellUser(client, logger, where, reply);
+  };
 }

@@ -1,20 +1,63 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { CommandError, HELP_TEXT, parseIrCommand } from '../../commands';
+import { CommandError, HELP_TEXT, parseIrCommand, type IrCommand } from '../../commands';
+import { renderStatusDetail, renderStatusList } from '../../views/request-status';
+import type { BotDeps } from '../../deps';
+import { QUEUE_DOWN } from '../reply';
+import { submitRequest } from '../submit';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
-/** `/ir`: answered in the acknowledgement itself, so the user sees the result at once. */
-export async function irCommand({ ack, command }: Args): Promise<void> {
-  let reply: string;
-  try {
-    const cmd = parseIrCommand(command.text ?? '');
-    reply =
-      cmd.kind === 'help'
-        ? HELP_TEXT
-        : `\`/ir ${cmd.kind}\` is understood but not available yet: response actions arrive with the approval pipeline. Nothing was changed in AWS.`;
-  } catch (err) {
-    if (!(err instanceof CommandError)) throw err;
-    reply = `:warning: ${err.message}`;
-  }
-  await ack({ response_type: 'ephemeral', text: reply });
+/**
+ * `/ir`. Help and typing mistakes are answered in the acknowledgement itself; everything that
+ * touches Redis is acknowledged first and answered through the response URL, so Slack's 3-second
+ * deadline never depends on Redis or on a user-group lookup.
+ */
+export function irCommand(deps: BotDeps) {
+  return async ({ ack, command, respond, client, logger }: Args): Promise<void> => {
+    let cmd: IrCommand;
+    try {
+      cmd = parseIrCommand(command.text ?? '');
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      await ack({ response_type: 'ephemeral', text: `:warning: ${err.message}` });
+      return;
+    }
+    if (cmd.kind === 'help') {
+      await ack({ response_type: 'ephemeral', text: HELP_TEXT });
+      return;
+    }
+    if (cmd.kind !== 'isolate' && cmd.kind !== 'release' && cmd.kind !== 'status') {
+      await ack({ response_type: 'ephemeral', text: `\`/ir ${cmd.kind}\` is understood but not available yet. Nothing was changed in AWS.` });
+      return;
+    }
+    await ack();
+    let text: string | undefined;
+    if (cmd.kind === 'isolate' || cmd.kind === 'release') {
+      text = await submitRequest(
+        deps,
+        client,
+        logger,
+        { action: cmd.kind, instanceId: cmd.instanceId, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
+        { confirm: true },
+      );
+    } else if (cmd.kind === 'status') {
+      try {
+        if (cmd.jobId) {
+          const r = await deps.requests.get(cmd.jobId);
+          text = r ? renderStatusDetail(r) : `No request \`${cmd.jobId}\` is known. \`/ir status\` lists recent ones.`;
+        } else {
+          text = renderStatusList(await deps.requests.recent(10));
+        }
+      } catch (err) {
+        logger.error(`could not read requests: ${(err as Error).message}`);
+        text = QUEUE_DOWN.replace('queue the request', 'read the requests');
+      }
+    }
+    if (!text) return;
+    try {
+      await respond({ response_type: 'ephemeral', text });
+    } catch (err) {
+      logger.warn(`could not answer /ir: ${(err as Error).message}`);
+    }
+  };
 }

@@ -1,0 +1,363 @@
+import { createHash } from 'node:crypto';
+import { DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateTagsCommand,
+  DescribeAddressesCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  DisassociateAddressCommand,
+  ModifyInstanceAttributeCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { DeregisterTargetsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { ActionOutcome, PlanView } from '../requests/model';
+import type { Responder } from '../aws/responder';
+import {
+  InstanceUnavailable,
+  autoScalingGroupOf,
+  describeInstanceState,
+  elasticIpsOf,
+  groupList,
+  protectionOf,
+  type ElasticIpState,
+  type InstanceState,
+} from './instance';
+import { ensureIsolationGroups, findGroups, untrackedGroupName } from './quarantine-group';
+import { runSteps, type ActionContext, type ResponseAction } from './types';
+
+/** Everything isolation changes, as it was before: release puts exactly this back. */
+export interface IsolationRecord {
+  requestId: string;
+  instanceId: string;
+  account: string;
+  region: string;
+  vpcId: string;
+  recordedAt: string;
+  interfaces: { id: string; groups: { id: string; name: string }[] }[];
+  elasticIps: ElasticIpState[];
+  autoScalingGroup?: string;
+  targets: { targetGroupArn: string; name: string; port?: number; availabilityZone?: string }[];
+  protection: { termination: boolean; stop: boolean };
+  /** Previous values of the tags isolation sets (null: the tag was absent). */
+  tags: Record<string, string | null>;
+}
+
+export interface IsolationPlanData {
+  before: IsolationRecord;
+  detachAutoScaling: boolean;
+  deregisterTargets: boolean;
+  disassociateElasticIps: boolean;
+  spot: boolean;
+}
+
+export const ISOLATION_TAGS = ['ir:status', 'ir:case', 'ir:request', 'ir:by', 'ir:at'] as const;
+
+export function isolationRecordName(instanceId: string): string {
+  return `isolation:${instanceId}`;
+}
+
+export function fingerprint(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+/** The parts of the instance isolation changes; if any differs at execution, the plan is stale. */
+function isolationFingerprint(s: InstanceState): string {
+  return fingerprint({
+    interfaces: s.interfaces.map((i) => [i.id, i.groups.map((g) => g.id).sort()]),
+    eips: s.elasticIps.map((e) => [e.allocationId, e.associationId ?? null]),
+    asg: s.autoScalingGroup ?? null,
+    targets: s.targets.map((t) => [t.targetGroupArn, t.port ?? null]),
+    protection: s.protection,
+  });
+}
+
+const NAT_OR_BASTION = /\b(nat|bastion|jump ?host|jumpbox|vpn|proxy)\b/i;
+
+async function sharedRoleCount(aws: Responder, s: InstanceState): Promise<number> {
+  if (!s.profileArn) return 0;
+  const out = await aws.send(
+    aws.clients.ec2,
+    new DescribeInstancesCommand({
+      Filters: [
+        { Name: 'iam-instance-profile.arn', Values: [s.profileArn] },
+        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+      ],
+      MaxResults: 1000,
+    }),
+  );
+  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.InstanceId !== s.id).length;
+}
+
+function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): string[] {
+  const w: string[] = [];
+  const exempt = ctx.isolation.exemptionTagKey;
+  if (exempt in s.tags) w.push(`carries the exemption tag ${exempt}=${s.tags[exempt] || '(empty)'}: its owners asked not to isolate it without talking to them`);
+  for (const t of s.targets) {
+    if (t.healthy && t.otherHealthy === 0) w.push(`last healthy target of target group ${t.name}: the service behind it goes down`);
+  }
+  if (s.spot) w.push('Spot instance: AWS may reclaim it (and its memory) at any time; snapshot it first. Stop protection cannot be set on Spot instances.');
+  if (!s.sourceDestCheck) w.push('source/destination check is off: this looks like a NAT instance or router; isolating it cuts traffic for everything routed through it');
+  const label = [s.tags.Name, s.tags.Role, s.tags.role].filter(Boolean).join(' ');
+  if (NAT_OR_BASTION.test(label)) w.push(`tagged as infrastructure (${label}): NAT, bastion or proxy; isolating it may lock responders out too`);
+  if (sharing > 0) w.push(`its instance role (${s.profileArn}) is shared by ${sharing} other instance(s): revoking the role's sessions would hit them too`);
+  if (s.autoScalingGroup && !ctx.isolation.detachFromAutoScaling) {
+    w.push(`in Auto Scaling group ${s.autoScalingGroup} and isolation.detachFromAutoScaling is off: failed health checks may get it terminated`);
+  }
+  if (s.state !== 'running') w.push(`the instance is ${s.state}`);
+  return w;
+}
+
+async function plan(instanceId: string, ctx: ActionContext): Promise<PlanView> {
+  const { aws, isolation } = ctx;
+  let s: InstanceState;
+  try {
+    s = await describeInstanceState(aws, instanceId, { targets: isolation.deregisterFromTargetGroups });
+  } catch (err) {
+    if (err instanceof InstanceUnavailable) return { summary: [], warnings: [], steps: [], fingerprint: '', blocked: err.message };
+    throw err;
+  }
+  if (!s.vpcId) return { summary: [], warnings: [], steps: [], fingerprint: '', blocked: `${instanceId} is not in a VPC (EC2-Classic): security-group isolation does not apply` };
+  const qName = isolation.quarantineGroupName;
+  const groups = await findGroups(aws, s.vpcId, [qName, untrackedGroupName(qName)]);
+  const qId = groups.get(qName)?.GroupId;
+  if (qId && s.interfaces.length > 0 && s.interfaces.every((i) => i.groups.length === 1 && i.groups[0].id === qId)) {
+    const since = s.tags['ir:at'] ? ` since ${s.tags['ir:at']}` : '';
+    return {
+      summary: [],
+      warnings: [],
+      steps: [],
+      fingerprint: '',
+      blocked: `${instanceId} is already isolated${since}: every interface is in ${qId} (${qName}). Use \`/ir release ${instanceId}\` to undo.`,
+    };
+  }
+  const sharing = await sharedRoleCount(aws, s);
+  const data: IsolationPlanData = {
+    before: {
+      requestId: ctx.requestId,
+      instanceId,
+      account: aws.account,
+      region: aws.region,
+      vpcId: s.vpcId,
+      recordedAt: ctx.now().toISOString(),
+      interfaces: s.interfaces.map((i) => ({ id: i.id, groups: i.groups })),
+      elasticIps: s.elasticIps.filter((e) => e.associationId),
+      autoScalingGroup: s.autoScalingGroup,
+      targets: s.targets.map(({ targetGroupArn, name, port, availabilityZone }) => ({ targetGroupArn, name, port, availabilityZone })),
+      protection: s.protection,
+      tags: Object.fromEntries(ISOLATION_TAGS.map((k) => [k, k in s.tags ? s.tags[k] : null])),
+    },
+    detachAutoScaling: isolation.detachFromAutoScaling && !!s.autoScalingGroup,
+    deregisterTargets: isolation.deregisterFromTargetGroups && s.targets.length > 0,
+    disassociateElasticIps: isolation.disassociateElasticIp && s.elasticIps.some((e) => e.associationId),
+    spot: s.spot,
+  };
+
+  const summary: string[] = [];
+  const protections = [!s.protection.termination && 'termination', !s.protection.stop && !s.spot && 'stop'].filter(Boolean);
+  summary.push(protections.length ? `${protections.join(' and ')} protection: off → on` : 'termination and stop protection: already on');
+  if (data.detachAutoScaling) summary.push(`detach from Auto Scaling group ${s.autoScalingGroup} (desired capacity kept: the group launches a replacement)`);
+  if (data.deregisterTargets) {
+    const list = s.targets.map((t) => `${t.name}${t.port ? ` port ${t.port}` : ''}`).join(', ');
+    summary.push(`deregister from ${s.targets.length} target group registration(s): ${list}`);
+  }
+  summary.push(`tag ir:status=isolated, ir:case=${ctx.caseId}, ir:by=${ctx.requestedBy}`);
+  const qLabel = qId ? `${qId} (${qName})` : `${qName} (created in ${s.vpcId}: no inbound, no outbound rules)`;
+  for (const i of s.interfaces) summary.push(`${i.id}${i.primary ? ' (primary)' : ''}: ${groupList(i.groups)} → ${qLabel}, via an all-traffic group so open connections are cut`);
+  if (data.disassociateElasticIps) {
+    for (const e of s.elasticIps.filter((x) => x.associationId)) summary.push(`disassociate Elastic IP ${e.publicIp} (${e.allocationId}) from ${e.eniId ?? 'the instance'}`);
+  }
+  for (const ip of s.autoPublicIps) summary.push(`public IP ${ip} is auto-assigned: it stays until the instance stops, but no traffic passes the quarantine group`);
+
+  const steps = [
+    'record the current state',
+    'termination and stop protection',
+    ...(data.detachAutoScaling ? ['detach from Auto Scaling'] : []),
+    ...(data.deregisterTargets ? ['deregister from target groups'] : []),
+    'tag the instance',
+    'quarantine group',
+    'move interfaces to quarantine',
+    ...(data.disassociateElasticIps ? ['disassociate Elastic IPs'] : []),
+    'verify',
+  ];
+  return { summary, warnings: warningsFor(s, ctx, sharing), steps, fingerprint: isolationFingerprint(s), data };
+}
+
+async function interfaceGroups(aws: Responder, eniIds: string[]): Promise<Map<string, string[]>> {
+  const out = await aws.send(aws.clients.ec2, new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: eniIds }));
+  return new Map((out.NetworkInterfaces ?? []).map((n) => [n.NetworkInterfaceId!, (n.Groups ?? []).map((g) => g.GroupId!)]));
+}
+
+async function targetRegistered(aws: Responder, t: IsolationRecord['targets'][number], instanceId: string): Promise<boolean> {
+  const out = await aws.send(
+    aws.clients.elbv2,
+    new DescribeTargetHealthCommand({ TargetGroupArn: t.targetGroupArn, Targets: [{ Id: instanceId, Port: t.port, AvailabilityZone: t.availabilityZone }] }),
+  );
+  const state = out.TargetHealthDescriptions?.[0]?.TargetHealth?.State;
+  return state !== undefined && state !== 'unused' && state !== 'draining';
+}
+
+async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const data = p.data as IsolationPlanData;
+  const { aws } = ctx;
+  const rec = data.before;
+  const id = rec.instanceId;
+  let groupsIds: { quarantine: string; untracked: string } | undefined;
+  const now = ctx.now().toISOString();
+
+  const steps: { label: string; run: () => Promise<string | undefined> }[] = [
+    {
+      label: 'record the current state',
+      run: async () => {
+        // Written once: after a crash the re-run must not record the half-isolated state as "before".
+        const wrote = await ctx.records.putIfAbsent(isolationRecordName(id), rec);
+        return wrote ? 'pre-isolation state recorded' : undefined;
+      },
+    },
+    {
+      label: 'termination and stop protection',
+      run: async () => {
+        const cur = await protectionOf(aws, id);
+        if (!cur.termination) await aws.send(aws.clients.ec2, new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiTermination: { Value: true } }));
+        if (!cur.stop && !data.spot) await aws.send(aws.clients.ec2, new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiStop: { Value: true } }));
+        return 'termination and stop protection on';
+      },
+    },
+  ];
+  if (data.detachAutoScaling) {
+    steps.push({
+      label: 'detach from Auto Scaling',
+      run: async () => {
+        const asg = await autoScalingGroupOf(aws, id);
+        if (asg) {
+          await aws.send(aws.clients.autoScaling, new DetachInstancesCommand({ InstanceIds: [id], AutoScalingGroupName: asg, ShouldDecrementDesiredCapacity: false }));
+        }
+        return `detached from Auto Scaling group ${rec.autoScalingGroup}`;
+      },
+    });
+  }
+  if (data.deregisterTargets) {
+    steps.push({
+      label: 'deregister from target groups',
+      run: async () => {
+        for (const t of rec.targets) {
+          if (await targetRegistered(aws, t, id)) {
+            await aws.send(aws.clients.elbv2, new DeregisterTargetsCommand({ TargetGroupArn: t.targetGroupArn, Targets: [{ Id: id, Port: t.port, AvailabilityZone: t.availabilityZone }] }));
+          }
+        }
+        return `deregistered from ${rec.targets.length} target group registration(s)`;
+      },
+    });
+  }
+  steps.push(
+    {
+      label: 'tag the instance',
+      run: async () => {
+        const tags = { 'ir:status': 'isolated', 'ir:case': ctx.caseId, 'ir:request': ctx.requestId, 'ir:by': ctx.approvedBy ? `${ctx.requestedBy} approved by ${ctx.approvedBy}` : ctx.requestedBy, 'ir:at': now };
+        await aws.send(aws.clients.ec2, new CreateTagsCommand({ Resources: [id], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value: Value.slice(0, 255) })) }));
+        return 'tagged ir:status=isolated';
+      },
+    },
+    {
+      label: 'quarantine group',
+      run: async () => {
+        groupsIds = await ensureIsolationGroups(aws, rec.vpcId, ctx.isolation.quarantineGroupName);
+        return undefined;
+      },
+    },
+    {
+      label: 'move interfaces to quarantine',
+      run: async () => {
+        const g = groupsIds!;
+        const current = await interfaceGroups(aws, rec.interfaces.map((i) => i.id));
+        let moved = 0;
+        for (const i of rec.interfaces) {
+          const cur = current.get(i.id);
+          if (!cur) continue; // detached or deleted since the plan; verify reports it
+          if (cur.length === 1 && cur[0] === g.quarantine) continue;
+          if (!(cur.length === 1 && cur[0] === g.untracked)) {
+            await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.untracked] }));
+          }
+          await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.quarantine] }));
+          moved++;
+        }
+        return `network cut: ${rec.interfaces.length} interface(s) in quarantine${moved < rec.interfaces.length ? ` (${rec.interfaces.length - moved} already were)` : ''}`;
+      },
+    },
+  );
+  if (data.disassociateElasticIps) {
+    steps.push({
+      label: 'disassociate Elastic IPs',
+      run: async () => {
+        const ours = new Set(rec.interfaces.map((i) => i.id));
+        const out = await aws.send(aws.clients.ec2, new DescribeAddressesCommand({ AllocationIds: rec.elasticIps.map((e) => e.allocationId) }));
+        for (const a of out.Addresses ?? []) {
+          if (a.AssociationId && a.NetworkInterfaceId && ours.has(a.NetworkInterfaceId)) {
+            await aws.send(aws.clients.ec2, new DisassociateAddressCommand({ AssociationId: a.AssociationId }));
+          }
+        }
+        return `Elastic IP(s) disassociated: ${rec.elasticIps.map((e) => e.publicIp).join(', ')}`;
+      },
+    });
+  }
+  let outcome: ActionOutcome | undefined;
+  steps.push({
+    label: 'verify',
+    run: async () => {
+      outcome = await verify(ctx, data, groupsIds!.quarantine);
+      return undefined;
+    },
+  });
+  await runSteps(ctx, steps);
+  return outcome!;
+}
+
+async function verify(ctx: ActionContext, data: IsolationPlanData, quarantineId: string): Promise<ActionOutcome> {
+  const { aws } = ctx;
+  const rec = data.before;
+  const id = rec.instanceId;
+  const name = ctx.isolation.quarantineGroupName;
+  const [current, protection, eips, asg] = await Promise.all([
+    interfaceGroups(aws, rec.interfaces.map((i) => i.id)),
+    protectionOf(aws, id),
+    elasticIpsOf(aws, id),
+    data.detachAutoScaling ? autoScalingGroupOf(aws, id) : Promise.resolve(undefined),
+  ]);
+  const lines: string[] = [];
+  let ok = true;
+  const mark = (good: boolean) => {
+    if (!good) ok = false;
+    return good ? '✓' : '✗';
+  };
+  for (const i of rec.interfaces) {
+    const cur = current.get(i.id);
+    if (!cur) {
+      lines.push(`${i.id}: no longer attached or deleted ✗`);
+      ok = false;
+      continue;
+    }
+    const good = cur.length === 1 && cur[0] === quarantineId;
+    lines.push(`${i.id}: ${good ? `${quarantineId} (${name}) only` : `still in ${cur.join(', ') || 'no groups'}`} ${mark(good)}`);
+  }
+  lines.push(`termination protection ${protection.termination ? 'on' : 'off'} ${mark(protection.termination)}`);
+  if (!data.spot) lines.push(`stop protection ${protection.stop ? 'on' : 'off'} ${mark(protection.stop)}`);
+  if (data.detachAutoScaling) lines.push(`Auto Scaling group ${rec.autoScalingGroup}: ${asg ? 'still attached' : 'detached'} ${mark(!asg)}`);
+  if (data.deregisterTargets) {
+    for (const t of rec.targets) {
+      const reg = await targetRegistered(aws, t, id);
+      lines.push(`target group ${t.name}${t.port ? ` port ${t.port}` : ''}: ${reg ? 'still registered' : 'deregistered'} ${mark(!reg)}`);
+    }
+  }
+  if (data.disassociateElasticIps) {
+    for (const e of rec.elasticIps) {
+      const still = eips.some((x) => x.allocationId === e.allocationId && x.associationId);
+      lines.push(`Elastic IP ${e.publicIp}: ${still ? 'still associated' : 'disassociated'} ${mark(!still)}`);
+    }
+  }
+  const notes = [
+    'Every interface now denies all traffic in and out, including connections that were open before (they were made untracked first, then cut).',
+    'Not covered: processes on the instance keep running; credentials it already fetched from its instance role stay valid until they expire (revoke the role\'s sessions); traffic that does not pass the interfaces (e.g. EBS, the metadata service) is unaffected.',
+  ];
+  return { ok, lines, notes };
+}
+
+export const isolateAction: ResponseAction = { plan, execute };

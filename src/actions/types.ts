@@ -1,0 +1,65 @@
+import type { Config } from '../config/load';
+import type { Responder } from '../aws/responder';
+import type { ActionOutcome, PlanView } from '../requests/model';
+
+/** Durable records an action keeps between requests (e.g. the state before isolation). */
+export interface RecordStore {
+  get<T>(name: string): Promise<T | undefined>;
+  /** Writes only when nothing is recorded under the name; returns whether it wrote. */
+  putIfAbsent(name: string, value: unknown): Promise<boolean>;
+  retire(name: string, at: number): Promise<void>;
+}
+
+export interface ActionContext {
+  aws: Responder;
+  requestId: string;
+  requestedBy: string;
+  approvedBy?: string;
+  /** The finding id when the request came from a card; else the request id. */
+  caseId: string;
+  records: RecordStore;
+  isolation: Config['isolation'];
+  now(): Date;
+  /** Reports "step k of n" while executing. */
+  progress(step: number, total: number, label: string): Promise<void>;
+}
+
+/**
+ * A failure part-way through execute: which step, and what had already been done, so the thread
+ * can say exactly what state the target was left in.
+ */
+export class StepFailure extends Error {
+  constructor(
+    readonly step: number,
+    readonly stepLabel: string,
+    readonly done: string[],
+    readonly cause: Error,
+  ) {
+    super(cause.message);
+    this.name = 'StepFailure';
+  }
+}
+
+/** One response action: read-only plan, then an idempotent execute that verifies its end state. */
+export interface ResponseAction {
+  plan(instanceId: string, ctx: ActionContext): Promise<PlanView>;
+  execute(plan: PlanView, ctx: ActionContext): Promise<ActionOutcome>;
+}
+
+/**
+ * Runs labelled steps in order, reporting progress; a throw becomes a StepFailure naming what was
+ * done before it. Each step checks current AWS state itself, so a re-run skips finished work.
+ */
+export async function runSteps(ctx: ActionContext, steps: { label: string; run: () => Promise<string | undefined> }[]): Promise<string[]> {
+  const done: string[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    await ctx.progress(i + 1, steps.length, steps[i].label);
+    try {
+      const what = await steps[i].run();
+      if (what) done.push(what);
+    } catch (err) {
+      throw new StepFailure(i + 1, steps[i].label, done, err as Error);
+    }
+  }
+  return done;
+}

@@ -1,0 +1,49 @@
+/**
+ * AWS failures sorted by what a responder (and the retry policy) should do about them. The
+ * message always names the IAM action, so a denied call says which permission is missing.
+ */
+export type AwsFailureKind = 'access-denied' | 'throttled' | 'not-found' | 'transient' | 'invalid';
+
+const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'UnauthorizedAccess', 'AuthFailure']);
+const THROTTLED = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown']);
+const TRANSIENT = new Set(['InternalError', 'InternalFailure', 'ServiceUnavailable', 'Unavailable', 'RequestTimeout', 'RequestTimeoutException']);
+
+export class AwsCallError extends Error {
+  constructor(
+    readonly kind: AwsFailureKind,
+    readonly iamAction: string,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AwsCallError';
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'throttled' || this.kind === 'transient';
+  }
+}
+
+export function awsErrorCode(err: unknown): string {
+  const e = err as { name?: string; Code?: string; code?: string };
+  return e?.Code ?? e?.name ?? e?.code ?? 'Error';
+}
+
+export function classifyAwsError(err: unknown, iamAction: string): AwsCallError {
+  if (err instanceof AwsCallError) return err;
+  const code = awsErrorCode(err);
+  const raw = ((err as Error)?.message ?? String(err)).split('Encoded authorization failure message')[0].trim();
+  const net = (err as { code?: string })?.code;
+  if (ACCESS_DENIED.has(code)) {
+    return new AwsCallError('access-denied', iamAction, code, `AccessDenied: the bot's role may not call ${iamAction} (${code}). Add ${iamAction} to its IAM policy (see README, "IAM").`);
+  }
+  if (THROTTLED.has(code)) return new AwsCallError('throttled', iamAction, code, `AWS throttled ${iamAction} (${code})`);
+  if (/NotFound$/.test(code) || code.endsWith('.NotFound') || code.endsWith('.Malformed')) {
+    return new AwsCallError('not-found', iamAction, code, `${iamAction}: ${code}: ${raw}`);
+  }
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (TRANSIENT.has(code) || (status !== undefined && status >= 500) || net === 'ECONNRESET' || net === 'ETIMEDOUT' || code === 'TimeoutError') {
+    return new AwsCallError('transient', iamAction, code, `${iamAction} failed transiently (${code})`);
+  }
+  return new AwsCallError('invalid', iamAction, code, `${iamAction} failed: ${code}: ${raw}`);
+}

@@ -1,0 +1,59 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { Command } from '@smithy/types';
+import { classifyAwsError } from './errors';
+
+/** IAM service prefix per client, for error messages and the least-privilege policy. */
+const IAM_PREFIX = new Map<unknown, string>([
+  [EC2Client, 'ec2'],
+  [AutoScalingClient, 'autoscaling'],
+  [ElasticLoadBalancingV2Client, 'elasticloadbalancing'],
+]);
+
+export interface ResponderClients {
+  ec2: EC2Client;
+  autoScaling: AutoScalingClient;
+  elbv2: ElasticLoadBalancingV2Client;
+}
+
+/** Waits for permission to make one mutating call in this account and region. */
+export type TakeMutationToken = () => Promise<void>;
+
+type AnyClient = { send(command: any): Promise<any> };
+type AnyCommand = { constructor: { name: string } };
+
+export function iamActionOf(client: AnyClient, command: AnyCommand): string {
+  const prefix = IAM_PREFIX.get(client.constructor) ?? 'unknown';
+  return `${prefix}:${command.constructor.name.replace(/Command$/, '')}`;
+}
+
+export function isMutating(command: AnyCommand): boolean {
+  return !/^(Describe|Get|List|Lookup)/.test(command.constructor.name);
+}
+
+/**
+ * Every AWS call an action makes goes through here: mutating calls wait for the account's token
+ * bucket, and failures come back classified (AccessDenied names the missing permission).
+ */
+export class Responder {
+  readonly calls: string[] = [];
+  constructor(
+    readonly clients: ResponderClients,
+    readonly account: string,
+    readonly region: string,
+    private readonly takeToken: TakeMutationToken,
+  ) {}
+
+   
+  async send<I extends object, O extends object>(client: AnyClient, command: Command<any, I, any, O, any>): Promise<O> {
+    const iamAction = iamActionOf(client, command);
+    if (isMutating(command)) await this.takeToken();
+    this.calls.push(iamAction);
+    try {
+      return (await client.send(command)) as O;
+    } catch (err) {
+      throw classifyAwsError(err, iamAction);
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import type { KnownBlock } from '@slack/types';
+import type { ActionRequest } from '../../requests/model';
+import { APPROVE_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision } from '../action-ids';
+import type { CardView } from './card';
+import { safe, truncate } from './mrkdwn';
+
+const TITLE: Record<ActionRequest['action'], string> = { isolate: 'Isolate', release: 'Release isolation of' };
+
+const STATE_LINE: Record<ActionRequest['state'], string> = {
+  planning: ':mag: planning: reading the current state from AWS',
+  'awaiting-approval': ':hourglass_flowing_sand: awaiting approval',
+  approved: ':arrow_forward: queued',
+  running: ':gear: running',
+  done: ':white_check_mark: done',
+  failed: ':x: failed',
+  rejected: ':no_entry_sign: rejected',
+  expired: ':alarm_clock: approval expired: nothing was changed',
+  refused: ':no_entry: not run',
+};
+
+/** Slack IDs come from Slack, but the record could be tampered with: only well-formed IDs become mentions. */
+export function mention(user: string | undefined): string {
+  return user && /^[UW][A-Z0-9]{2,}$/.test(user) ? `<@${user}>` : safe(user ?? 'someone', 40);
+}
+
+function time(ms: number | undefined): string {
+  return ms ? `<!date^${Math.floor(ms / 1000)}^{time}|${new Date(ms).toISOString().slice(11, 16)} UTC>` : '';
+}
+
+function duration(ms: number): string {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** Lines joined under a heading, kept under Slack's 3,000-character text limit. */
+function section(heading: string, lines: string[], bullet = '•'): KnownBlock {
+  let text = `*${heading}*`;
+  for (const [n, l] of lines.entries()) {
+    const next = `\n${bullet} ${safe(l, 400)}`;
+    if (text.length + next.length > 2900) {
+      text += `\n_…and ${lines.length - n} more_`;
+      break;
+    }
+    text += next;
+  }
+  return { type: 'section', text: { type: 'mrkdwn', text } };
+}
+
+/** The one status message per request: plan, approval buttons, progress, verified result. */
+export function renderRequestStatus(r: ActionRequest): CardView {
+  const target = `\`${safe(r.instanceId, 40)}\``;
+  let state = STATE_LINE[r.state];
+  if (r.state === 'awaiting-approval' && r.expiresAt) state += ` (expires ${time(r.expiresAt)})`;
+  if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 80)}`;
+  if ((r.state === 'done' || r.state === 'failed') && r.startedAt && r.finishedAt) state += ` in ${duration(r.finishedAt - r.startedAt)}`;
+  if (r.state === 'done' && r.result && !r.result.ok) state = ':warning: done, but verification found problems';
+
+  const who = [`asked by ${mention(r.requestedBy)}`];
+  if (r.reason) who.push(`reason: ${safe(r.reason, 300)}`);
+  if (r.approvedBy) who.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
+  if (r.state === 'rejected' && r.decidedBy) who.push(`rejected by ${mention(r.decidedBy)} ${time(r.decidedAt)}`);
+  who.push(`request \`${safe(r.id, 80)}\``);
+  if (r.account || r.region) who.push(`${safe(r.account ?? '?', 20)} / ${safe(r.region ?? '?', 30)}`);
+
+  const blocks: KnownBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${TITLE[r.action]}* ${target}: ${state}` } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: who.join(' · ') }] },
+  ];
+  if (r.notice) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:information_source: ${safe(r.notice, 1000)}` } });
+  if (r.plan?.blocked) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:no_entry: ${safe(r.plan.blocked, 2000)}` } });
+  const showPlan = r.plan && !r.plan.blocked && !(r.state === 'done' && r.result);
+  if (showPlan && r.plan!.summary.length) blocks.push(section(r.state === 'awaiting-approval' ? 'What will change' : 'Plan', r.plan!.summary));
+  if (r.plan?.warnings.length && r.state !== 'done') blocks.push(section('Before you approve', r.plan.warnings, ':warning:'));
+  if (r.state === 'awaiting-approval') {
+    const value = encodeDecision({ q: r.id, v: r.rev });
+    blocks.push({
+      type: 'actions',
+      block_id: `decide-${r.rev}`,
+      elements: [
+        { type: 'button', action_id: APPROVE_ACTION_ID, text: { type: 'plain_text', text: 'Approve' }, style: 'primary', value },
+        { type: 'button', action_id: REJECT_ACTION_ID, text: { type: 'plain_text', text: 'Reject' }, style: 'danger', value },
+      ],
+    });
+  }
+  if (r.result) {
+    blocks.push(section('Verified end state', r.result.lines));
+    if (r.result.notes.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: safe(r.result.notes.join(' '), 2900) }] });
+  }
+  if (r.failure) {
+    const at = r.failure.step ? ` at step ${r.failure.step} (${safe(r.failure.stepLabel ?? '', 80)})` : '';
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Failed${at}:* ${safe(r.failure.message, 1500)}` } });
+    blocks.push(section('State left', r.failure.done.length ? r.failure.done : ['nothing had been changed yet']));
+  }
+  if (r.action === 'isolate' && r.state === 'done') {
+    blocks.push({
+      type: 'actions',
+      block_id: 'after-isolation',
+      elements: [{ type: 'button', action_id: RELEASE_ACTION_ID, text: { type: 'plain_text', text: 'Release' }, value: encodeDecision({ q: r.id, v: r.rev }) }],
+    });
+  }
+  const text = `${TITLE[r.action]} ${r.instanceId}: ${r.state}`;
+  return { text: safe(text, 300), blocks };
+}
+
+function stateWord(r: ActionRequest): string {
+  if (r.state === 'running' && r.progress) return `running (step ${r.progress.step} of ${r.progress.total})`;
+  if (r.state === 'done' && r.result && !r.result.ok) return 'done, verification found problems';
+  return r.state;
+}
+
+/** `/ir status`: one line per request, newest first. */
+export function renderStatusList(requests: ActionRequest[]): string {
+  if (requests.length === 0) return 'No response actions yet.';
+  const lines = requests.map(
+    (r) => `• \`${safe(r.id, 80)}\` ${r.action} \`${safe(r.instanceId, 40)}\`: ${stateWord(r)}, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`,
+  );
+  return `*Recent response actions*\n${lines.join('\n')}`;
+}
+
+/** `/ir status <id>`: the request in full, as plain mrkdwn text. */
+export function renderStatusDetail(r: ActionRequest): string {
+  const out = [`*${TITLE[r.action]}* \`${safe(r.instanceId, 40)}\`: ${stateWord(r)}`, `request \`${safe(r.id, 80)}\`, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`];
+  if (r.approvedBy) out.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
+  if (r.plan?.blocked) out.push(`:no_entry: ${safe(r.plan.blocked, 1000)}`);
+  if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safe(l, 300)}`));
+  if (r.result) out.push('*Verified end state*', ...r.result.lines.map((l) => `• ${safe(l, 300)}`));
+  if (r.failure) out.push(`*Failed:* ${safe(r.failure.message, 1000)}`, ...r.failure.done.map((l) => `• done: ${safe(l, 300)}`));
+  return truncate(out.join('\n'), 2900);
+}

@@ -1,0 +1,21 @@
+import type { Job } from 'bullmq';
+import { renderRequestStatus } from '../bot/views/request-status';
+import type { RequestStore } from '../requests/store';
+import { publish, type PublishDeps } from './publish';
+import type { StatusJob } from './queues';
+
+/** Keeps each request's one status message in its thread current. */
+export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore }) {
+  return async (job: Job<StatusJob>, token?: string) => {
+    const r = await deps.store.get(job.data.requestId);
+    if (!r) return 'gone';
+    if (r.statusTs && r.version <= r.renderedVersion) return 'unchanged';
+    const view = renderRequestStatus(r);
+    const log = deps.log.child({ requestId: r.id, channel: r.channel, thread_ts: r.threadTs, jobId: job.id });
+    return publish({ ...deps, log }, job, token, { channel: r.channel, ts: r.statusTs, threadTs: r.threadTs, text: view.text, blocks: view.blocks }, {
+      posted: (ts) => deps.store.markRendered(r.id, r.version, ts),
+      updated: () => deps.store.markRendered(r.id, r.version),
+      deleted: () => deps.store.patch(r.id, { statusTs: null }),
+    });
+  };
+}

@@ -1,0 +1,34 @@
+import type { Redis } from 'ioredis';
+import type { RecordStore } from '../actions/types';
+
+/**
+ * State recorded before a change so it can be undone (e.g. an instance's security groups before
+ * isolation). Written once: a re-run of the same job after a crash must not record the
+ * half-isolated state as "before". Kept without expiry: an isolation can last for months.
+ */
+export class RedisRecords implements RecordStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(name: string): string {
+    return `${this.prefix}:rec:${name}`;
+  }
+
+  async get<T>(name: string): Promise<T | undefined> {
+    const v = await this.redis.get(this.key(name));
+    return v ? (JSON.parse(v) as T) : undefined;
+  }
+
+  async putIfAbsent(name: string, value: unknown): Promise<boolean> {
+    return (await this.redis.set(this.key(name), JSON.stringify(value), 'NX')) === 'OK';
+  }
+
+  /** Keeps the undone record under a history key for the incident report. */
+  async retire(name: string, at: number): Promise<void> {
+    const key = this.key(name);
+    if ((await this.redis.exists(key)) === 0) return;
+    await this.redis.rename(key, `${key}:retired:${at}`);
+  }
+}

@@ -1,0 +1,170 @@
+import type { IsolationRecord } from '../actions/isolate';
+import { isolationRecordName } from '../actions/isolate';
+import type { RecordStore } from '../actions/types';
+import type { AuditLog } from '../audit/log';
+import type { CardStore } from '../cards/store';
+import type { Config } from '../config/load';
+import type { ActionName, ActionRequest } from './model';
+import type { Pipeline } from './pipeline';
+import type { RequestStore } from './store';
+
+export interface SubmitInput {
+  action: ActionName;
+  instanceId: string;
+  /** From a card button: the finding the card shows. */
+  findingKey?: string;
+  /** Where the request was made: used when the instance has no card to thread under. */
+  channel: string;
+  threadTs?: string;
+  userId: string;
+  reason?: string;
+}
+
+export type SubmitResult =
+  | { status: 'created' | 'joined'; request: ActionRequest }
+  | { status: 'refused'; message: string };
+
+export type DecisionResult = { ok: true; request: ActionRequest } | { ok: false; message: string };
+
+/**
+ * What a Slack handler may ask of the pipeline: store the request and queue its plan, record a
+ * decision. No AWS here: the worker reads AWS.
+ */
+export class RequestService {
+  constructor(
+    private readonly config: Pick<Config, 'access'>,
+    private readonly store: RequestStore,
+    private readonly pipeline: Pipeline,
+    private readonly audit: AuditLog,
+    private readonly cards: CardStore,
+    private readonly records: RecordStore,
+  ) {}
+
+  async submit(input: SubmitInput): Promise<SubmitResult> {
+    let account: string | undefined;
+    let region: string | undefined;
+    let channel = input.channel;
+    let threadTs = input.threadTs;
+    let findingKey = input.findingKey ?? (await this.cards.findingKeyForInstance(input.instanceId));
+    let findingId: string | undefined;
+    if (input.action === 'release') {
+      // Release acts where the isolation happened and reports in the isolation's thread.
+      const rec = await this.records.get<IsolationRecord>(isolationRecordName(input.instanceId));
+      if (!rec) {
+        return { status: 'refused', message: `Nothing is recorded for \`${input.instanceId}\`: ir-bot did not isolate it (or it was already released), so there is no earlier state to restore.` };
+      }
+      account = rec.account;
+      region = rec.region;
+      const iso = await this.store.get(rec.requestId);
+      if (iso && !input.threadTs) {
+        channel = iso.channel;
+        threadTs = iso.threadTs ?? iso.statusTs;
+        findingKey = iso.findingKey;
+      }
+    }
+    if (findingKey) {
+      const f = await this.cards.getFinding(findingKey);
+      if (f && f.instance?.id === input.instanceId) {
+        account ??= f.accountId;
+        region ??= f.region;
+        findingId = f.id;
+        if (!threadTs) {
+          const thread = await this.cards.threadOf(findingKey);
+          if (thread) ({ channel, ts: threadTs } = thread);
+        }
+      } else if (!f || f.instance?.id !== input.instanceId) {
+        findingKey = undefined;
+      }
+    }
+    const { created, id } = await this.store.create({
+      action: input.action,
+      instanceId: input.instanceId,
+      account,
+      region,
+      findingKey,
+      findingId,
+      channel,
+      threadTs,
+      requestedBy: input.userId,
+      reason: input.reason,
+      needsApproval: this.config.access.requireApproval.includes(input.action),
+    });
+    const request = (await this.store.get(id))!;
+    if (!created) return { status: 'joined', request };
+    await this.audit.append({ event: 'requested', user: input.userId, requestId: id, action: input.action, target: input.instanceId, account, region, detail: { reason: input.reason, findingId } });
+    await this.pipeline.plan(id);
+    await this.pipeline.render(id);
+    return { status: 'created', request };
+  }
+
+  /** Records a refused attempt: who tried to ask or approve without the right to. */
+  async refused(event: 'refused-requester' | 'refused-approver', userId: string, what: { action?: string; target?: string; requestId?: string }): Promise<void> {
+    await this.audit.append({ event, user: userId, ...what });
+  }
+
+  /** The caller has checked the user is an approver; the rest (state, revision, expiry, two-person rule) is here. */
+  async decide(requestId: string, rev: number, userId: string, decision: 'approve' | 'reject'): Promise<DecisionResult> {
+    const r = await this.store.get(requestId);
+    if (!r) return { ok: false, message: 'That request is no longer known (it may have been cleaned up after the retention period).' };
+    const now = Date.now();
+    if (r.state === 'awaiting-approval' && r.expiresAt && r.expiresAt <= now) {
+      await this.expireNow(r);
+      return { ok: false, message: 'This approval has expired and nothing was changed. Ask again to get a fresh plan.' };
+    }
+    if (r.state !== 'awaiting-approval') return { ok: false, message: alreadyDecided(r) };
+    if (r.rev !== rev) return { ok: false, message: 'This card shows an older plan that AWS has since made stale. Use the newest approval card in the thread.' };
+    if (decision === 'approve' && this.config.access.twoPersonRule && userId === r.requestedBy) {
+      await this.refused('refused-approver', userId, { requestId, action: r.action, target: r.instanceId });
+      return { ok: false, message: 'Two-person rule: you asked for this, so someone else from the approvers must approve it.' };
+    }
+    const patch =
+      decision === 'approve'
+        ? { state: 'approved' as const, approvedBy: userId, approvedAt: now }
+        : { state: 'rejected' as const, decidedBy: userId, decidedAt: now, finishedAt: now };
+    const res = await this.store.transition(requestId, { from: ['awaiting-approval'], rev, notExpiredAt: now }, patch);
+    if (!res.ok) {
+      const fresh = (await this.store.get(requestId)) ?? r;
+      if (res.reason === 'expired') {
+        await this.expireNow(fresh);
+        return { ok: false, message: 'This approval has expired and nothing was changed. Ask again to get a fresh plan.' };
+      }
+      return { ok: false, message: alreadyDecided(fresh) };
+    }
+    await this.audit.append({ event: decision === 'approve' ? 'approved' : 'rejected', user: userId, requestId, action: r.action, target: r.instanceId, account: r.account, region: r.region, detail: { rev, summary: r.plan?.summary } });
+    if (decision === 'approve') await this.pipeline.execute(requestId, rev);
+    await this.pipeline.render(requestId);
+    return { ok: true, request: (await this.store.get(requestId))! };
+  }
+
+  private async expireNow(r: ActionRequest): Promise<void> {
+    const res = await this.store.transition(r.id, { from: ['awaiting-approval'], rev: r.rev }, { state: 'expired', finishedAt: Date.now() });
+    if (res.ok) {
+      await this.audit.append({ event: 'expired', user: 'system', requestId: r.id, action: r.action, target: r.instanceId });
+      await this.pipeline.render(r.id);
+    }
+  }
+
+  get(id: string): Promise<ActionRequest | undefined> {
+    return this.store.get(id);
+  }
+
+  recent(limit = 10): Promise<ActionRequest[]> {
+    return this.store.recent(limit);
+  }
+}
+
+function alreadyDecided(r: ActionRequest): string {
+  switch (r.state) {
+    case 'approved':
+    case 'running':
+    case 'done':
+    case 'failed':
+      return r.approvedBy ? `Already approved by <@${r.approvedBy}>; nothing more to do.` : `This request is already ${r.state}.`;
+    case 'rejected':
+      return r.decidedBy ? `Already rejected by <@${r.decidedBy}>.` : 'Already rejected.';
+    case 'expired':
+      return 'This approval has expired and nothing was changed. Ask again to get a fresh plan.';
+    default:
+      return `This request is ${r.state}; it cannot be decided now.`;
+  }
+}

@@ -1,0 +1,175 @@
+import type { Redis, Result } from 'ioredis';
+import type { ActionName, ActionRequest, RequestState } from './model';
+import { isTerminal } from './model';
+
+/**
+ * Creates a request unless one for the same action and target is still open: a double click, a
+ * second replica or a repeated command joins the open request instead of starting another.
+ */
+const CREATE_LUA = `
+local existing = redis.call('GET', KEYS[1])
+if existing and redis.call('EXISTS', ARGV[1] .. existing) == 1 then return {0, existing} end
+local n = redis.call('INCR', KEYS[2])
+local id = ARGV[2] .. '-' .. n
+local key = ARGV[1] .. id
+redis.call('HSET', key, 'id', id, 'version', 1, 'renderedVersion', 0, 'rev', 1, unpack(ARGV, 6))
+redis.call('EXPIRE', key, ARGV[5])
+redis.call('SET', KEYS[1], id, 'EX', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[3], id)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[5]) * 1000)
+return {1, id}
+`;
+
+/**
+ * Compare-and-set on the request's state (and plan revision, and approval expiry), so the first
+ * valid decision wins and a stale click or a re-delivered job changes nothing.
+ */
+const TRANSITION_LUA = `
+local cur = redis.call('HMGET', KEYS[1], 'state', 'rev', 'expiresAt', 'id')
+if not cur[1] then return 'missing' end
+if ARGV[1] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur[1] then ok = true end end
+  if not ok then return 'state:' .. cur[1] end
+end
+if ARGV[2] ~= '' and ARGV[2] ~= cur[2] then return 'rev:' .. (cur[2] or '') end
+if ARGV[3] ~= '' and cur[3] and tonumber(cur[3]) <= tonumber(ARGV[3]) then return 'expired' end
+if #ARGV >= 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == cur[4] then redis.call('DEL', KEYS[2]) end
+return 'ok'
+`;
+
+const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure']);
+const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt']);
+
+/** `null` clears a field. */
+export type RequestPatch = { [K in keyof Omit<ActionRequest, 'id' | 'version'>]?: ActionRequest[K] | null };
+
+function toFields(patch: RequestPatch): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if (v === null) {
+      out.push(k, '');
+      continue;
+    }
+    out.push(k, JSON_FIELDS.has(k) ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+  }
+  return out;
+}
+
+function fromHash(h: Record<string, string>): ActionRequest | undefined {
+  if (!h.id) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === '') continue;
+    if (JSON_FIELDS.has(k)) out[k] = JSON.parse(v);
+    else if (NUMBER_FIELDS.has(k)) out[k] = Number(v);
+    else if (k === 'needsApproval') out[k] = v === '1';
+    else out[k] = v;
+  }
+  return out as unknown as ActionRequest;
+}
+
+export type TransitionResult = { ok: true } | { ok: false; reason: 'missing' | 'expired' | 'state' | 'rev'; current?: string };
+
+export type NewRequest = Pick<
+  ActionRequest,
+  'action' | 'instanceId' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval'
+>;
+
+export class RequestStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly retentionSeconds: number,
+  ) {
+    if (!redis.irCreateRequest) redis.defineCommand('irCreateRequest', { numberOfKeys: 3, lua: CREATE_LUA });
+    if (!redis.irTransition) redis.defineCommand('irTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}:req:${id}`;
+  }
+
+  private activeKey(action: string, instanceId: string): string {
+    return `${this.prefix}:active:${action}:${instanceId}`;
+  }
+
+  /** `created: false` means an open request for this action and target exists and is returned. */
+  async create(r: NewRequest, now = Date.now()): Promise<{ created: boolean; id: string }> {
+    const fields = toFields({ ...r, state: 'planning', createdAt: now });
+    // The open-request marker outlives any sane approval wait, but not forever if a worker vanished.
+    const activeTtl = 24 * 3600;
+    const [created, id] = (await this.redis.irCreateRequest(
+      this.activeKey(r.action, r.instanceId),
+      `${this.prefix}:reqseq`,
+      `${this.prefix}:reqs`,
+      `${this.prefix}:req:`,
+      `${r.action}-${r.instanceId}`,
+      String(now),
+      String(activeTtl),
+      String(this.retentionSeconds),
+      ...fields,
+    )) as [number, string];
+    return { created: created === 1, id };
+  }
+
+  async get(id: string): Promise<ActionRequest | undefined> {
+    return fromHash(await this.redis.hgetall(this.key(id)));
+  }
+
+  async transition(
+    id: string,
+    cond: { from?: RequestState[]; rev?: number; notExpiredAt?: number },
+    patch: RequestPatch,
+  ): Promise<TransitionResult> {
+    const req = await this.redis.hmget(this.key(id), 'action', 'instanceId');
+    if (!req[0]) return { ok: false, reason: 'missing' };
+    const terminal = !!patch.state && isTerminal(patch.state);
+    const res = String(
+      await this.redis.irTransition(
+        this.key(id),
+        this.activeKey(req[0], req[1] ?? ''),
+        (cond.from ?? []).join(','),
+        cond.rev === undefined ? '' : String(cond.rev),
+        cond.notExpiredAt === undefined ? '' : String(cond.notExpiredAt),
+        terminal ? '1' : '0',
+        ...toFields(patch),
+      ),
+    );
+    if (res === 'ok') return { ok: true };
+    const [reason, current] = res.split(':') as [string, string | undefined];
+    return { ok: false, reason: reason as 'missing' | 'expired' | 'state' | 'rev', current };
+  }
+
+  /** Progress and similar notes from the job that owns the request; no state check needed. */
+  async patch(id: string, patch: RequestPatch): Promise<void> {
+    await this.redis.multi().hset(this.key(id), ...toFields(patch)).hincrby(this.key(id), 'version', 1).exec();
+  }
+
+  async markRendered(id: string, version: number, statusTs?: string): Promise<void> {
+    const fields = ['renderedVersion', String(version)];
+    if (statusTs) fields.push('statusTs', statusTs);
+    await this.redis.hset(this.key(id), ...fields);
+  }
+
+  async openRequest(action: ActionName, instanceId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.activeKey(action, instanceId))) ?? undefined;
+  }
+
+  /** Newest first. */
+  async recent(limit: number): Promise<ActionRequest[]> {
+    const ids = await this.redis.zrevrange(`${this.prefix}:reqs`, 0, limit - 1);
+    const all = await Promise.all(ids.map((id) => this.get(id)));
+    return all.filter((r): r is ActionRequest => r !== undefined);
+  }
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    irCreateRequest(...args: string[]): Result<[number, string], Context>;
+    irTransition(...args: string[]): Result<string, Context>;
+  }
+}

@@ -1,0 +1,356 @@
+import { AttachInstancesCommand, AutoScalingClient, DescribeAutoScalingInstancesCommand, DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  AssociateAddressCommand,
+  AuthorizeSecurityGroupEgressCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  DescribeAddressesCommand,
+  DescribeInstanceAttributeCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  DisassociateAddressCommand,
+  EC2Client,
+  ModifyInstanceAttributeCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+  RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+
+ 
+
+export interface FakeInstance {
+  id: string;
+  state: string;
+  vpcId: string;
+  spot?: boolean;
+  sourceDestCheck?: boolean;
+  tags: Record<string, string>;
+  profileArn?: string;
+  termination: boolean;
+  stop: boolean;
+  publicIp?: string;
+}
+
+export interface FakeEni {
+  id: string;
+  instanceId: string;
+  deviceIndex: number;
+  groups: string[];
+  privateIp: string;
+}
+
+export interface FakeGroup {
+  id: string;
+  name: string;
+  vpcId: string;
+  ingress: any[];
+  egress: any[];
+}
+
+export interface FakeAddress {
+  allocationId: string;
+  publicIp: string;
+  associationId?: string;
+  eniId?: string;
+  privateIp?: string;
+}
+
+export interface FakeTargetGroup {
+  arn: string;
+  name: string;
+  vpcId: string;
+  targets: { id: string; port: number; health: string }[];
+}
+
+export function awsError(name: string, message = name, status = 400): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+}
+
+/**
+ * An in-memory EC2 / Auto Scaling / ELBv2 / STS account behind aws-sdk-client-mock: calls change
+ * its state the way AWS would, so plan, execute and verify run against something that answers
+ * back. Latency, failures and hangs can be injected per API.
+ */
+export class FakeAws {
+  account = '111122223333';
+  instances = new Map<string, FakeInstance>();
+  enis = new Map<string, FakeEni>();
+  groups = new Map<string, FakeGroup>();
+  addresses = new Map<string, FakeAddress>();
+  asg = new Map<string, string>();
+  targetGroups: FakeTargetGroup[] = [];
+  calls: { api: string; input: any; at: number }[] = [];
+  latencyMs = 0;
+  private failures = new Map<string, Error[]>();
+  private always = new Map<string, Error>();
+  private hangs = new Map<string, (() => void)[]>();
+  private seq = 0;
+  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient)];
+
+  constructor() {
+    const [ec2, asg, elb, sts] = this.mocks;
+    const on = (mock: any, cmd: any, fn: (input: any) => any) =>
+      mock.on(cmd).callsFake(async (input: any) => {
+        const api = cmd.name.replace(/Command$/, '');
+        this.calls.push({ api, input, at: Date.now() });
+        if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
+        if (this.hangs.has(api) && this.hangs.get(api)!.length === 0) {
+          this.hangs.delete(api);
+          await new Promise<void>((resolve) => this.hangs.set(api, [resolve]));
+        }
+        const queued = this.failures.get(api);
+        if (queued?.length) throw queued.shift();
+        const always = this.always.get(api);
+        if (always) throw always;
+        return fn(input);
+      });
+    on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
+    on(sts, AssumeRoleCommand, (i) => ({
+      Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
+      AssumedRoleUser: { Arn: `${i.RoleArn}/${i.RoleSessionName}` },
+    }));
+    on(ec2, DescribeInstancesCommand, (i) => this.describeInstances(i));
+    on(ec2, DescribeInstanceAttributeCommand, (i) => {
+      const inst = this.instance(i.InstanceId);
+      return i.Attribute === 'disableApiTermination' ? { DisableApiTermination: { Value: inst.termination } } : { DisableApiStop: { Value: inst.stop } };
+    });
+    on(ec2, ModifyInstanceAttributeCommand, (i) => {
+      const inst = this.instance(i.InstanceId);
+      if (i.DisableApiTermination) inst.termination = i.DisableApiTermination.Value;
+      if (i.DisableApiStop) inst.stop = i.DisableApiStop.Value;
+      return {};
+    });
+    on(ec2, DescribeAddressesCommand, (i) => {
+      let list = [...this.addresses.values()];
+      if (i.AllocationIds) list = list.filter((a) => i.AllocationIds.includes(a.allocationId));
+      const f = i.Filters?.find((x: any) => x.Name === 'instance-id');
+      if (f) list = list.filter((a) => a.eniId && f.Values.includes(this.enis.get(a.eniId)?.instanceId));
+      return {
+        Addresses: list.map((a) => ({
+          AllocationId: a.allocationId,
+          PublicIp: a.publicIp,
+          AssociationId: a.associationId,
+          NetworkInterfaceId: a.eniId,
+          PrivateIpAddress: a.privateIp,
+          InstanceId: a.eniId ? this.enis.get(a.eniId)?.instanceId : undefined,
+        })),
+      };
+    });
+    on(ec2, DisassociateAddressCommand, (i) => {
+      const a = [...this.addresses.values()].find((x) => x.associationId === i.AssociationId);
+      if (!a) throw awsError('InvalidAssociationID.NotFound');
+      a.associationId = a.eniId = a.privateIp = undefined;
+      return {};
+    });
+    on(ec2, AssociateAddressCommand, (i) => {
+      const a = this.addresses.get(i.AllocationId);
+      if (!a) throw awsError('InvalidAllocationID.NotFound');
+      if (a.associationId && !i.AllowReassociation) throw awsError('Resource.AlreadyAssociated');
+      Object.assign(a, { associationId: `eipassoc-${++this.seq}`, eniId: i.NetworkInterfaceId, privateIp: i.PrivateIpAddress });
+      return { AssociationId: a.associationId };
+    });
+    on(ec2, DescribeSecurityGroupsCommand, (i) => {
+      let list = [...this.groups.values()];
+      for (const f of i.Filters ?? []) {
+        if (f.Name === 'vpc-id') list = list.filter((g) => f.Values.includes(g.vpcId));
+        if (f.Name === 'group-name') list = list.filter((g) => f.Values.includes(g.name));
+        if (f.Name === 'group-id') list = list.filter((g) => f.Values.includes(g.id));
+      }
+      return { SecurityGroups: list.map((g) => ({ GroupId: g.id, GroupName: g.name, VpcId: g.vpcId, IpPermissions: g.ingress, IpPermissionsEgress: g.egress })) };
+    });
+    on(ec2, CreateSecurityGroupCommand, (i) => {
+      if ([...this.groups.values()].some((g) => g.vpcId === i.VpcId && g.name === i.GroupName)) throw awsError('InvalidGroup.Duplicate');
+      const id = `sg-${(++this.seq).toString(16).padStart(17, '0')}`;
+      this.groups.set(id, { id, name: i.GroupName, vpcId: i.VpcId, ingress: [], egress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] });
+      return { GroupId: id };
+    });
+    on(ec2, AuthorizeSecurityGroupIngressCommand, (i) => (this.group(i.GroupId).ingress.push(...i.IpPermissions), { Return: true }));
+    on(ec2, AuthorizeSecurityGroupEgressCommand, (i) => (this.group(i.GroupId).egress.push(...i.IpPermissions), { Return: true }));
+    on(ec2, RevokeSecurityGroupIngressCommand, (i) => ((this.group(i.GroupId).ingress = []), { Return: true }));
+    on(ec2, RevokeSecurityGroupEgressCommand, (i) => ((this.group(i.GroupId).egress = []), { Return: true }));
+    on(ec2, DescribeNetworkInterfacesCommand, (i) => {
+      const ids: string[] = i.NetworkInterfaceIds ?? i.Filters?.find((f: any) => f.Name === 'network-interface-id')?.Values ?? [];
+      if (i.NetworkInterfaceIds && ids.some((id) => !this.enis.has(id))) throw awsError('InvalidNetworkInterfaceID.NotFound');
+      return { NetworkInterfaces: ids.filter((id) => this.enis.has(id)).map((id) => this.eniShape(this.enis.get(id)!)) };
+    });
+    on(ec2, ModifyNetworkInterfaceAttributeCommand, (i) => {
+      const eni = this.enis.get(i.NetworkInterfaceId);
+      if (!eni) throw awsError('InvalidNetworkInterfaceID.NotFound');
+      for (const g of i.Groups) if (!this.groups.has(g)) throw awsError('InvalidGroup.NotFound');
+      eni.groups = [...i.Groups];
+      return {};
+    });
+    on(ec2, CreateTagsCommand, (i) => {
+      for (const r of i.Resources) for (const t of i.Tags) this.instance(r).tags[t.Key] = t.Value;
+      return {};
+    });
+    on(asg, DescribeAutoScalingInstancesCommand, (i) => ({
+      AutoScalingInstances: i.InstanceIds.filter((id: string) => this.asg.has(id)).map((id: string) => ({ InstanceId: id, AutoScalingGroupName: this.asg.get(id), LifecycleState: 'InService' })),
+    }));
+    on(asg, DetachInstancesCommand, (i) => {
+      for (const id of i.InstanceIds) {
+        if (this.asg.get(id) !== i.AutoScalingGroupName) throw awsError('ValidationError', `The instance ${id} is not part of Auto Scaling group ${i.AutoScalingGroupName}.`);
+        this.asg.delete(id);
+      }
+      return { Activities: [] };
+    });
+    on(asg, AttachInstancesCommand, (i) => {
+      for (const id of i.InstanceIds) this.asg.set(id, i.AutoScalingGroupName);
+      return {};
+    });
+    on(elb, DescribeTargetGroupsCommand, () => ({
+      TargetGroups: this.targetGroups.map((t) => ({ TargetGroupArn: t.arn, TargetGroupName: t.name, VpcId: t.vpcId, TargetType: 'instance' })),
+    }));
+    on(elb, DescribeTargetHealthCommand, (i) => {
+      const tg = this.targetGroups.find((t) => t.arn === i.TargetGroupArn)!;
+      if (i.Targets) {
+        return {
+          TargetHealthDescriptions: i.Targets.map((q: any) => {
+            const t = tg.targets.find((x) => x.id === q.Id && (!q.Port || x.port === q.Port));
+            return { Target: { Id: q.Id, Port: q.Port }, TargetHealth: { State: t ? t.health : 'unused', Reason: t ? undefined : 'Target.NotRegistered' } };
+          }),
+        };
+      }
+      return { TargetHealthDescriptions: tg.targets.map((t) => ({ Target: { Id: t.id, Port: t.port }, TargetHealth: { State: t.health } })) };
+    });
+    on(elb, DeregisterTargetsCommand, (i) => {
+      const tg = this.targetGroups.find((t) => t.arn === i.TargetGroupArn)!;
+      tg.targets = tg.targets.filter((t) => !i.Targets.some((q: any) => q.Id === t.id && (!q.Port || q.Port === t.port)));
+      return {};
+    });
+    on(elb, RegisterTargetsCommand, (i) => {
+      const tg = this.targetGroups.find((t) => t.arn === i.TargetGroupArn)!;
+      for (const q of i.Targets) tg.targets.push({ id: q.Id, port: q.Port, health: 'healthy' });
+      return {};
+    });
+  }
+
+  /** The next calls of `api` fail with these errors, in order. */
+  failNext(api: string, ...errors: Error[]): void {
+    this.failures.set(api, [...(this.failures.get(api) ?? []), ...errors]);
+  }
+
+  /** Every call of `api` fails with this error until cleared. */
+  failAlways(api: string, error: Error | undefined): void {
+    if (error) this.always.set(api, error);
+    else this.always.delete(api);
+  }
+
+  /** The next call of `api` never returns (until `releaseHangs`): a worker stuck mid-job. */
+  hangNext(api: string): void {
+    this.hangs.set(api, []);
+  }
+
+  releaseHangs(): void {
+    for (const list of this.hangs.values()) list.forEach((r) => r());
+    this.hangs.clear();
+  }
+
+  callsOf(api: string): { api: string; input: any; at: number }[] {
+    return this.calls.filter((c) => c.api === api);
+  }
+
+  restore(): void {
+    this.releaseHangs();
+    this.mocks.forEach((m) => m.restore());
+  }
+
+  group(id: string): FakeGroup {
+    const g = this.groups.get(id);
+    if (!g) throw awsError('InvalidGroup.NotFound');
+    return g;
+  }
+
+  instance(id: string): FakeInstance {
+    const i = this.instances.get(id);
+    if (!i) throw awsError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+    return i;
+  }
+
+  private eniShape(e: FakeEni) {
+    const addr = [...this.addresses.values()].find((a) => a.eniId === e.id);
+    const inst = this.instances.get(e.instanceId);
+    const publicIp = addr?.publicIp ?? (e.deviceIndex === 0 ? inst?.publicIp : undefined);
+    return {
+      NetworkInterfaceId: e.id,
+      Attachment: { DeviceIndex: e.deviceIndex, InstanceId: e.instanceId },
+      Groups: e.groups.map((g) => ({ GroupId: g, GroupName: this.groups.get(g)?.name })),
+      PrivateIpAddress: e.privateIp,
+      PrivateIpAddresses: [{ PrivateIpAddress: e.privateIp, Primary: true, Association: publicIp ? { PublicIp: publicIp } : undefined }],
+      Association: publicIp ? { PublicIp: publicIp } : undefined,
+    };
+  }
+
+  private describeInstances(i: any) {
+    let list: FakeInstance[];
+    if (i.InstanceIds) {
+      for (const id of i.InstanceIds) this.instance(id);
+      list = i.InstanceIds.map((id: string) => this.instances.get(id)!);
+    } else {
+      list = [...this.instances.values()];
+      for (const f of i.Filters ?? []) {
+        if (f.Name === 'iam-instance-profile.arn') list = list.filter((x) => f.Values.includes(x.profileArn));
+        if (f.Name === 'instance-state-name') list = list.filter((x) => f.Values.includes(x.state));
+      }
+    }
+    return {
+      Reservations: [
+        {
+          Instances: list.map((x) => ({
+            InstanceId: x.id,
+            State: { Name: x.state },
+            VpcId: x.vpcId,
+            InstanceLifecycle: x.spot ? 'spot' : undefined,
+            SourceDestCheck: x.sourceDestCheck ?? true,
+            Tags: Object.entries(x.tags).map(([Key, Value]) => ({ Key, Value })),
+            IamInstanceProfile: x.profileArn ? { Arn: x.profileArn } : undefined,
+            PublicIpAddress: x.publicIp,
+            NetworkInterfaces: [...this.enis.values()].filter((e) => e.instanceId === x.id).map((e) => this.eniShape(e)),
+          })),
+        },
+      ],
+    };
+  }
+
+  /**
+   * The playbook's web server: two interfaces, an Elastic IP, in an Auto Scaling group and behind
+   * a target group, sharing its instance role with another instance.
+   */
+  addWebServer(id: string, opts: { vpcId?: string; asg?: string; targetGroup?: boolean; eip?: boolean; secondEni?: boolean } = {}): void {
+    const vpcId = opts.vpcId ?? 'vpc-0a1b2c3d';
+    const web = this.ensureGroup('sg-0000000000000web1', 'web', vpcId);
+    const ssh = this.ensureGroup('sg-0000000000000ssh1', 'ssh-admin', vpcId);
+    const n = id.slice(-4);
+    this.instances.set(id, { id, state: 'running', vpcId, tags: { Name: `web-${n}` }, profileArn: 'arn:aws:iam::111122223333:instance-profile/web', termination: false, stop: false });
+    this.enis.set(`eni-${n}0000000000001`, { id: `eni-${n}0000000000001`, instanceId: id, deviceIndex: 0, groups: [web, ssh], privateIp: '10.0.1.10' });
+    if (opts.secondEni !== false) this.enis.set(`eni-${n}0000000000002`, { id: `eni-${n}0000000000002`, instanceId: id, deviceIndex: 1, groups: [ssh], privateIp: '10.0.2.10' });
+    if (opts.eip !== false) {
+      this.addresses.set(`eipalloc-${n}`, { allocationId: `eipalloc-${n}`, publicIp: '203.0.113.7', associationId: `eipassoc-${n}`, eniId: `eni-${n}0000000000001`, privateIp: '10.0.1.10' });
+    }
+    if (opts.asg) this.asg.set(id, opts.asg);
+    if (opts.targetGroup !== false) {
+      let tg = this.targetGroups.find((t) => t.name === 'web-tg');
+      if (!tg) {
+        tg = { arn: 'arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web-tg/0123456789abcdef', name: 'web-tg', vpcId, targets: [] };
+        this.targetGroups.push(tg);
+      }
+      tg.targets.push({ id, port: 80, health: 'healthy' });
+    }
+  }
+
+  ensureGroup(id: string, name: string, vpcId: string): string {
+    if (!this.groups.has(id)) this.groups.set(id, { id, name, vpcId, ingress: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }], egress: [] });
+    return id;
+  }
+}
