@@ -7,13 +7,14 @@
 import { spawn, execSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { findingKey, guardDutyCanonicalId } from '../src/findings/model';
 import { SlackApiServer } from '../test/support/slack-api-server';
+import { machine, percentile, writeSection } from './results';
 import { freePort, startRedisServer } from '../test/support/redis-server';
 
 const DISTINCT = Number(process.env.BENCH_DISTINCT ?? 2000);
@@ -43,11 +44,6 @@ function event(i: number, version: number): string {
   return JSON.stringify(e);
 }
 
-function percentile(sorted: number[], p: number): number {
-  // A short run may have no request after the warm-up second.
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function main() {
   execSync('npm run build --silent', { cwd: ROOT, stdio: 'inherit' });
@@ -205,11 +201,10 @@ async function main() {
   console.log(JSON.stringify(figures, null, 2));
 
   const date = new Date().toISOString().slice(0, 10);
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, Redis ${execSync('redis-server --version').toString().match(/v=([\d.]+)/)?.[1]}`;
   const section = [
     `## Intake (issue 2) — ${date}`,
     '',
-    `Machine: ${machine}. Bot and worker as two processes (\`node dist/main.js bot\` and \`… worker\`, as docker-compose runs them), all on the same 2 cores as Redis and the load generator, Redis without persistence, local Slack API server enforcing 1 \`chat.postMessage\`/s per channel with 429s; bot defaults (\`slack.updatesPerMinute: 50\`, \`coalesceMs: 2000\`, storm threshold 10 cards per channel per 15 min). Load: ${DISTINCT} distinct GuardDuty findings × ${UPDATES} versions = ${bodies.length} requests, one event each, ${CONNECTIONS} keep-alive connections. Findings spread over ${TYPES.length} types × ${ACCOUNTS.length} accounts and 3 channels (by severity).`,
+    `Machine: ${machine()}. Bot and worker as two processes (\`node dist/main.js bot\` and \`… worker\`, as docker-compose runs them), all on the same 2 cores as Redis and the load generator, Redis without persistence, local Slack API server enforcing 1 \`chat.postMessage\`/s per channel with 429s; bot defaults (\`slack.updatesPerMinute: 50\`, \`coalesceMs: 2000\`, storm threshold 10 cards per channel per 15 min). Load: ${DISTINCT} distinct GuardDuty findings × ${UPDATES} versions = ${bodies.length} requests, one event each, ${CONNECTIONS} keep-alive connections. Findings spread over ${TYPES.length} types × ${ACCOUNTS.length} accounts and 3 channels (by severity).`,
     '',
     '| figure | result | target |',
     '|---|---|---|',
@@ -226,17 +221,7 @@ async function main() {
     'Run with `npm run bench` (set `BENCH_DISTINCT` for a smaller run).',
     '',
   ].join('\n');
-  const resultsPath = join(ROOT, 'benchmarks/RESULTS.md');
-  let existing = '';
-  try {
-    existing = readFileSync(resultsPath, 'utf8');
-  } catch {
-    existing = '# Benchmark results\n\nNewest first. Each section names its machine and date.\n\n';
-  }
-  const marker = '## Intake (issue 2)';
-  const head = existing.includes(marker) ? existing.slice(0, existing.indexOf(marker)) : existing;
-  const rest = existing.includes(marker) ? existing.slice(existing.indexOf(marker)).replace(/^## Intake \(issue 2\)[\s\S]*?(?=\n## |$)/, '') : '';
-  writeFileSync(resultsPath, `${head}${section}${rest.trimStart() ? `\n${rest.trimStart()}` : ''}`);
+  writeSection('## Intake (issue 2)', section);
   process.exit(lost === 0 && stale === 0 ? 0 : 1);
 }
 

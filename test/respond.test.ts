@@ -1,4 +1,6 @@
+import { Queue } from 'bullmq';
 import { AuditLog } from '../src/audit/log';
+import { QUEUE, bullPrefix } from '../src/jobs/queues';
 import { createLogger } from '../src/log';
 import { RequestStore } from '../src/requests/store';
 import { FakeAws, awsError } from './support/fake-aws';
@@ -157,6 +159,21 @@ describe('isolation from Slack: button → plan → approval → job → verifie
     expect(ephemeralsFor(h, 'U02LEAD')[0]).toContain('expired');
     await statusIn(h, 'C02CRIT', card.ts, (t) => t.includes('approval expired: nothing was changed') && !t.includes('ir_approve'), 'the expired card');
     expect(aws.calls.filter((c) => /^Modify/.test(c.api))).toEqual([]);
+  });
+
+  it('expires an approval nobody decided on, by itself, when its time is up', async () => {
+    const card = await cardFor(h);
+    await click(h, card, 'ir_isolate', 'U01ANA');
+    await statusIn(h, 'C02CRIT', card.ts, (t) => t.includes('ir_approve'), 'the approval card');
+    const store = new RequestStore(h.redis, h.config.redisPrefix, 3600);
+    const [req] = await store.recent(1);
+    await store.patch(req.id, { expiresAt: Date.now() - 1000 });
+    // The expiry job waits (delayed) in Redis for approvalTimeoutMinutes; bring it forward.
+    const queue = new Queue(QUEUE.actions, { connection: h.redis, prefix: bullPrefix(h.config.redisPrefix) });
+    await (await queue.getJob(`expire-${req.id}-r1`))!.promote();
+    await queue.close();
+    await statusIn(h, 'C02CRIT', card.ts, (t) => t.includes('approval expired: nothing was changed') && !t.includes('ir_approve'), 'the expired card');
+    expect((await audit(h)).map((e) => e.event)).toEqual(['requested', 'approval-requested', 'expired']);
   });
 
   it('asks again when AWS changed between approval and execution, and ignores clicks on the stale card', async () => {

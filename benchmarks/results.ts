@@ -1,0 +1,35 @@
+import { execSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+const RESULTS = join(__dirname, 'RESULTS.md');
+
+export function machine(): string {
+  const redis = execSync('redis-server --version').toString().match(/v=([\d.]+)/)?.[1];
+  return `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, Redis ${redis}`;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  // A short run may have no sample in the window asked for.
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Replaces the section that starts with `heading` (up to the next `## `), or adds it after the title. */
+export function writeSection(heading: string, section: string): void {
+  let existing: string;
+  try {
+    existing = readFileSync(RESULTS, 'utf8');
+  } catch {
+    existing = '# Benchmark results\n\nNewest first. Each section names its machine and date.\n\n';
+  }
+  const at = existing.indexOf(heading);
+  if (at >= 0) {
+    const end = existing.indexOf('\n## ', at + heading.length);
+    existing = existing.slice(0, at) + (end >= 0 ? existing.slice(end + 1) : '');
+  }
+  const firstSection = existing.indexOf('\n## ');
+  const out = firstSection >= 0 ? `${existing.slice(0, firstSection + 1)}${section}\n${existing.slice(firstSection + 1)}` : `${existing.trimEnd()}\n\n${section}`;
+  writeFileSync(RESULTS, out);
+}
