@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { findingKey, guardDutyCanonicalId } from '../src/findings/model';
 import { SlackApiServer } from '../test/support/slack-api-server';
-import { machine, percentile, writeSection } from './results';
+import { machine, percentile, waitHealthy, writeSection } from './results';
 import { freePort, startRedisServer } from '../test/support/redis-server';
 
 const DISTINCT = Number(process.env.BENCH_DISTINCT ?? 2000);
@@ -82,15 +82,7 @@ async function main() {
   const child = startProcess('bot', port);
   const worker = startProcess('worker', workerPort);
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      // starting
-    }
-    if (i > 200) throw new Error('bot did not become healthy');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitHealthy(base);
 
   // 5 rounds; each round updates every distinct finding once (count and updatedAt rise).
   const bodies: string[] = [];

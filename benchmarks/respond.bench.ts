@@ -19,7 +19,7 @@ import { startHarness, type Harness } from '../test/support/harness';
 import { freePort, startRedisServer } from '../test/support/redis-server';
 import { SlackApiServer } from '../test/support/slack-api-server';
 import { blockActionBody, slackSignature, slashCommandBody } from '../test/support/slack-signing';
-import { machine, percentile, writeSection } from './results';
+import { machine, percentile, waitHealthy, writeSection } from './results';
 
 const ROOT = join(__dirname, '..');
 const SECRET = 'bench-signing-secret';
@@ -56,15 +56,7 @@ async function ackLatency(redisUrl: string) {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      // starting
-    }
-    if (i > 200) throw new Error('bot did not become healthy');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitHealthy(base);
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const send = (body: string) =>
     new Promise<number>((resolve, reject) => {

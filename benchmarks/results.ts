@@ -33,3 +33,16 @@ export function writeSection(heading: string, section: string): void {
   const out = firstSection >= 0 ? `${existing.slice(0, firstSection + 1)}${section}\n${existing.slice(firstSection + 1)}` : `${existing.trimEnd()}\n\n${section}`;
   writeFileSync(RESULTS, out);
 }
+
+/** Waits until a started bot answers /healthz. */
+export async function waitHealthy(base: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return;
+    } catch {
+      // starting
+    }
+    if (i > 200) throw new Error('bot did not become healthy');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
