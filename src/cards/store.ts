@@ -7,6 +7,8 @@ export type FindingStatus = 'new' | 'updated' | 'duplicate';
 export interface Assignment {
   cardId: string;
   status: FindingStatus;
+  /** No render of this card is queued yet: the caller must queue one. */
+  renderNeeded: boolean;
   /** The finding created this card (first post is due). */
   cardCreated: boolean;
 }
@@ -56,11 +58,22 @@ if status ~= 'duplicate' then
   redis.call('HSET', fk, 'd', data, 'u', ARGV[4], 'n', ARGV[5])
 end
 redis.call('EXPIRE', fk, retention)
+-- The instance's latest finding, for /ir commands that name only the instance.
+if ARGV[13] ~= '' and status ~= 'duplicate' then redis.call('SET', prefix .. 'inst:' .. ARGV[13], fkey, 'EX', retention) end
 
 local card = redis.call('HGET', fk, 'c')
+-- A render is already queued for the card (and has not started) unless 'rq' is missing or old.
+local function renderNeeded(c)
+  local ck = prefix .. 'card:' .. c
+  local rq = tonumber(redis.call('HGET', ck, 'rq') or '0')
+  if now - rq < tonumber(ARGV[14]) then return '0' end
+  redis.call('HSET', ck, 'rq', now)
+  return '1'
+end
+
 if card and redis.call('EXISTS', prefix .. 'card:' .. card) == 1 then
   if status == 'updated' then redis.call('HINCRBY', prefix .. 'card:' .. card, 'v', 1) end
-  return {card, status, '0'}
+  return {card, status, '0', renderNeeded(card)}
 end
 
 local function open(gk)
@@ -71,7 +84,7 @@ end
 
 local groupKeys = {}
 local chosen = nil
-for i = 13, #ARGV do
+for i = 15, #ARGV do
   local gk = prefix .. 'grp:' .. channel .. ':' .. ARGV[i]
   groupKeys[#groupKeys + 1] = gk
   if not chosen then chosen = open(gk) end
@@ -104,8 +117,14 @@ redis.call('ZADD', members, 'NX', now, fkey)
 redis.call('EXPIRE', members, retention)
 redis.call('HSET', fk, 'c', chosen)
 redis.call('HINCRBY', prefix .. 'card:' .. chosen, 'v', 1)
-return {chosen, status, created}
+return {chosen, status, created, renderNeeded(chosen)}
 `;
+
+/**
+ * How long a queued render counts as pending. Past it, a finding queues another render anyway
+ * (deduplicated by BullMQ), so a render lost between the mark and the queue heals itself.
+ */
+const RENDER_PENDING_MS = 60_000;
 
 /** Redis keys are `${prefix}:…`; every deployment or test picks its own prefix. */
 export class CardStore {
@@ -132,7 +151,7 @@ export class CardStore {
   }
 
   async assign(f: Finding, channel: string, opts: GroupingOptions, now = Date.now()): Promise<Assignment> {
-    const [cardId, status, created] = (await this.redis.assignFinding(
+    const [cardId, status, created, render] = (await this.redis.assignFinding(
       this.k('f', f.key),
       this.k('chcards', channel),
       `${this.prefix}:`,
@@ -147,9 +166,11 @@ export class CardStore {
       randomBytes(8).toString('hex'),
       String(opts.retentionSeconds),
       `acct:${f.accountId}`,
+      f.instance?.id ?? '',
+      String(RENDER_PENDING_MS),
       ...CardStore.groupKeys(f),
-    )) as [string, FindingStatus, string];
-    return { cardId, status, cardCreated: created === '1' };
+    )) as [string, FindingStatus, string, string];
+    return { cardId, status, cardCreated: created === '1', renderNeeded: render === '1' };
   }
 
   async getFinding(key: string): Promise<Finding | undefined> {
@@ -185,6 +206,11 @@ export class CardStore {
     await this.redis.hset(this.k('card', cardId), 'ts', ts, 'rv', String(version));
   }
 
+  /** A render is starting: findings from now on must queue the next one. */
+  async renderStarted(cardId: string): Promise<void> {
+    await this.redis.hdel(this.k('card', cardId), 'rq');
+  }
+
   async markRendered(cardId: string, version: number): Promise<void> {
     await this.redis.hset(this.k('card', cardId), 'rv', String(version));
   }
@@ -203,10 +229,6 @@ export class CardStore {
   }
 
   /** `/ir isolate i-…` finds the instance's latest finding (account, region, thread) through this. */
-  async indexInstance(instanceId: string, findingKey: string, retentionSeconds: number): Promise<void> {
-    await this.redis.set(this.k('inst', instanceId), findingKey, 'EX', retentionSeconds);
-  }
-
   async findingKeyForInstance(instanceId: string): Promise<string | undefined> {
     return (await this.redis.get(this.k('inst', instanceId))) ?? undefined;
   }
@@ -214,6 +236,6 @@ export class CardStore {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    assignFinding(...args: string[]): Result<[string, string, string], Context>;
+    assignFinding(...args: string[]): Result<[string, string, string, string], Context>;
   }
 }

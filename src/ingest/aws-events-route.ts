@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Queue } from 'bullmq';
 import { parseEvents } from '../findings/events';
 import { BodyTooLarge, readBody, sendJson } from '../http/io';
-import { findingJob, type FindingJob } from '../jobs/queues';
+import type { Finding } from '../findings/model';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 
@@ -11,7 +10,8 @@ export interface AwsEventsDeps {
   apiKey: string;
   maxBodyBytes: number;
   maxEventsPerRequest: number;
-  findings: Queue<FindingJob>;
+  /** Stores, dedupes and groups one finding and queues its card render (durable in Redis on return). */
+  intake: (finding: Finding) => Promise<unknown>;
   metrics: Metrics;
   log: Logger;
 }
@@ -20,7 +20,8 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
  * POST /aws/events — the EventBridge API destination. A 202 goes out only after every accepted
- * finding is on the queue in Redis; if Redis is unreachable the sender gets a 503 and retries.
+ * finding is stored on its card in Redis with its render queued; if Redis is unreachable the
+ * sender gets a 503 and retries.
  */
 export function awsEventsRoute(deps: AwsEventsDeps) {
   const expected = digest(deps.apiKey);
@@ -62,10 +63,9 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
       return reply(400, { error: 'no finding accepted', rejected: parsed.rejected });
     }
     try {
-      const jobs = parsed.findings.map((finding) => findingJob(finding, 'eventbridge'));
-      // EventBridge API destinations send one event per request: a plain add skips MULTI's overhead.
-      if (jobs.length === 1) await deps.findings.add(jobs[0].name, jobs[0].data, jobs[0].opts);
-      else await deps.findings.addBulk(jobs);
+      // Grouped right here rather than through a queue hop: one atomic Lua step stores the finding
+      // on its card (as durable as a queued job), then the render is queued.
+      await Promise.all(parsed.findings.map((f) => deps.intake(f)));
     } catch (err) {
       deps.log.error({ err: (err as Error).message }, 'could not queue findings; answering 503 so the sender retries');
       return reply(503, { error: 'queue unavailable; nothing was accepted, retry later' }, { 'retry-after': '5' });

@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Config } from '../config/load';
+import type { Finding } from '../findings/model';
 import type { CardStore } from '../cards/store';
 import { routeFinding } from '../findings/route';
 import type { Logger } from '../log';
@@ -22,23 +23,34 @@ export async function enqueueRender(cards: Queue<CardJob>, cardId: string, delay
   await cards.add('render', { cardId }, { ...CARD_JOB_OPTIONS, delay, deduplication: { id: `card-${cardId}`, keepLastIfActive: true } });
 }
 
-/** finding → stored, deduplicated, grouped onto a card, render queued. Safe to run twice. */
-export function findingProcessor(deps: IntakeDeps) {
+/**
+ * finding → stored, deduplicated, grouped onto a card, render queued. Safe to run twice: the
+ * same version again changes nothing, and the render is queued again in case the first attempt
+ * stopped between the two steps.
+ */
+export function intakeFinding(deps: IntakeDeps) {
   const { config, store, cards, metrics } = deps;
   const grouping = {
     windowMs: config.storm.windowSeconds * 1000,
     maxCardsPerWindow: config.storm.maxCardsPerWindow,
     retentionSeconds: config.retentionDays * 86400,
   };
-  return async (job: Job<FindingJob>) => {
-    const f = job.data.finding;
+  return async (f: Finding) => {
     const route = routeFinding(f, config.channels);
     const a = await store.assign(f, route.channel, grouping);
-    if (f.instance) await store.indexInstance(f.instance.id, f.key, grouping.retentionSeconds);
     if (a.status === 'new') metrics.findingsPosted.inc();
     else metrics.findingsDeduplicated.inc();
-    await enqueueRender(cards, a.cardId, a.cardCreated ? 0 : config.slack.coalesceMs);
+    // Most findings of a storm join a card whose render is already queued: no second queue entry.
+    // An exact re-delivery always queues one: it is how a sender retries after we failed between
+    // storing the finding and queueing its render.
+    if (a.renderNeeded || a.status === 'duplicate') await enqueueRender(cards, a.cardId, a.cardCreated ? 0 : config.slack.coalesceMs);
     deps.log.debug({ findingKey: f.key, findingId: f.id, channel: route.channel, cardId: a.cardId, status: a.status }, 'finding grouped');
     return { cardId: a.cardId, status: a.status, channel: route.channel };
   };
+}
+
+/** Findings that came through the queue (the Security Hub poller's pages). */
+export function findingProcessor(deps: IntakeDeps) {
+  const intake = intakeFinding(deps);
+  return (job: Job<FindingJob>) => intake(job.data.finding);
 }

@@ -22,6 +22,7 @@ export interface RenderDeps {
 export function renderCardProcessor(deps: RenderDeps) {
   const { store } = deps;
   return async (job: Job<CardJob>, token?: string) => {
+    await store.renderStarted(job.data.cardId);
     const state = await store.loadCard(job.data.cardId);
     if (!state || state.findings.length === 0) return 'gone';
     if (state.ts && state.version <= state.renderedVersion) return 'unchanged';

@@ -8,6 +8,7 @@ import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
 import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
+import { intakeFinding } from '../jobs/intake';
 import { Pipeline } from '../requests/pipeline';
 import { RedisRecords } from '../requests/records';
 import { RequestService } from '../requests/service';
@@ -46,12 +47,13 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
+  const cardStore = new CardStore(producer, config.redisPrefix);
   const requests = new RequestService(
     config,
     new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400),
     new Pipeline(actions, status, config),
     new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' })),
-    new CardStore(producer, config.redisPrefix),
+    cardStore,
     new RedisRecords(producer, config.redisPrefix),
   );
   const bolt = createBoltApp(config, log, { requests, authz: new Authorizer(config.access, log.child({ component: 'authz' })) });
@@ -66,7 +68,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       apiKey: config.ingestApiKey,
       maxBodyBytes: config.ingest.maxBodyBytes,
       maxEventsPerRequest: config.ingest.maxEventsPerRequest,
-      findings,
+      intake: intakeFinding({ config, store: cardStore, cards, metrics, log: log.child({ component: 'intake' }) }),
       metrics,
       log: log.child({ component: 'ingest' }),
     }),

@@ -53,7 +53,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const workers = [
     new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings) }), {
       ...common,
-      concurrency: opts.concurrency?.findings ?? 50,
+      concurrency: opts.concurrency?.findings ?? 8,
     }),
     new Worker<CardJob>(
       QUEUE.cards,
