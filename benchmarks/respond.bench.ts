@@ -113,7 +113,11 @@ async function isolationRun(h: Harness, ids: string[]): Promise<{ wallMs: number
       if (done.has(id)) continue;
       const open = await h.redis.keys(`${h.config.redisPrefix}:req:isolate-${id}-*`);
       const r = open.length ? await store.get(open[0].split(':req:')[1]) : undefined;
-      if (r?.state === 'done') done.set(id, r.finishedAt! - r.createdAt);
+      if (r?.state === 'done') {
+        // Guard against a bench that isolates nothing: both interfaces must be verified in quarantine.
+        if (!r.result?.ok || r.result.lines.filter((l) => /^eni-.*only ✓$/.test(l)).length !== 2) throw new Error(`${id}: unexpected result ${JSON.stringify(r.result)}`);
+        done.set(id, r.finishedAt! - r.createdAt);
+      }
       else if (r && ['failed', 'refused'].includes(r.state)) throw new Error(`${id}: ${r.state} ${JSON.stringify(r.failure ?? r.plan?.blocked)}`);
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -124,7 +128,7 @@ async function isolationRun(h: Harness, ids: string[]): Promise<{ wallMs: number
 async function isolation() {
   const aws = new FakeAws();
   const ids = Array.from({ length: INSTANCES }, (_, i) => `i-0${(0xa000 + i).toString(16).padStart(16, '0')}`);
-  const seqIds = ids.map((id) => id.replace('i-0', 'i-1'));
+  const seqIds = Array.from({ length: INSTANCES }, (_, i) => `i-0${(0xb000 + i).toString(16).padStart(16, '0')}`);
   for (const id of [...ids, ...seqIds]) aws.addWebServer(id, { asg: 'web-asg' });
   aws.latencyMs = LATENCY_MS;
   const h = await startHarness({ file: { access: { responders: [], approvers: [], requireApproval: [] } }, slackOptions: {} });

@@ -8,8 +8,8 @@ import { fixture, startHarness, waitFor, type Harness } from './support/harness'
 import { buttonIn, click, ephemeralsFor, nextResponse, slash, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
-const ENI1 = 'eni-07180000000000001';
-const ENI2 = 'eni-07180000000000002';
+const ENI1 = 'eni-e5f60718000000001';
+const ENI2 = 'eni-e5f60718000000002';
 const ACCESS = { responders: ['U01ANA', 'S01SOC'], approvers: ['U02LEAD', 'U03LEAD', 'S01SOC'], twoPersonRule: true, requireApproval: ['isolate'] };
 const FAST_AWS = { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 };
 
@@ -270,13 +270,13 @@ describe('release and error paths', () => {
   }
 
   it('release restores groups, Elastic IP, Auto Scaling, target registration, protection; then refuses a second release', async () => {
-    const original = JSON.parse(JSON.stringify({ enis: [...aws.enis.values()], eip: aws.addresses.get('eipalloc-0718') }));
+    const original = JSON.parse(JSON.stringify({ enis: [...aws.enis.values()], eip: aws.addresses.get('eipalloc-e5f60718') }));
     const { card, result } = await isolated();
     await click(h, result, 'ir_release', 'U01ANA');
     const released = await statusIn(h, 'C02CRIT', card.ts, (t) => t.includes('Release isolation') && t.includes('Verified end state'), 'the release result');
     expect(textOf(released)).toContain(`${ENI1}: sg-0000000000000web1, sg-0000000000000ssh1 ✓`);
     expect([...aws.enis.values()].map((e) => e.groups)).toEqual(original.enis.map((e: any) => e.groups));
-    expect(aws.addresses.get('eipalloc-0718')).toMatchObject({ eniId: original.eip.eniId, privateIp: '10.0.1.10' });
+    expect(aws.addresses.get('eipalloc-e5f60718')).toMatchObject({ eniId: original.eip.eniId, privateIp: '10.0.1.10' });
     expect(aws.asg.get(INSTANCE)).toBe('web-asg');
     expect(aws.targetGroups[0].targets.map((t) => t.id)).toEqual([INSTANCE]);
     expect(aws.instances.get(INSTANCE)).toMatchObject({ termination: false, stop: false });

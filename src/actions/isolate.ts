@@ -107,7 +107,7 @@ function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): str
   return w;
 }
 
-async function plan(instanceId: string, ctx: ActionContext): Promise<PlanView> {
+async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanView> {
   const { aws, isolation } = ctx;
   let s: InstanceState;
   try {

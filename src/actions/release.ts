@@ -50,7 +50,7 @@ async function registered(aws: Responder, t: IsolationRecord['targets'][number],
 
 const blocked = (message: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: message });
 
-async function plan(instanceId: string, ctx: ActionContext): Promise<PlanView> {
+async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanView> {
   const { aws } = ctx;
   const record = await ctx.records.get<IsolationRecord>(isolationRecordName(instanceId));
   if (!record) {

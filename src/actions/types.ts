@@ -19,6 +19,10 @@ export interface ActionContext {
   caseId: string;
   records: RecordStore;
   isolation: Config['isolation'];
+  snapshot: Config['snapshot'];
+  stop: Config['stop'];
+  /** Waits between polls; tests make it instant. */
+  sleep(ms: number): Promise<void>;
   now(): Date;
   /** Reports "step k of n" while executing. */
   progress(step: number, total: number, label: string): Promise<void>;
@@ -42,7 +46,8 @@ export class StepFailure extends Error {
 
 /** One response action: read-only plan, then an idempotent execute that verifies its end state. */
 export interface ResponseAction {
-  plan(instanceId: string, ctx: ActionContext): Promise<PlanView>;
+  /** `instanceIds` has one entry except for the multi-instance actions (snapshot, stop). */
+  plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView>;
   execute(plan: PlanView, ctx: ActionContext): Promise<ActionOutcome>;
 }
 

@@ -1,6 +1,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { Command } from '@smithy/types';
 import { classifyAwsError } from './errors';
 
@@ -9,12 +10,14 @@ const IAM_PREFIX = new Map<unknown, string>([
   [EC2Client, 'ec2'],
   [AutoScalingClient, 'autoscaling'],
   [ElasticLoadBalancingV2Client, 'elasticloadbalancing'],
+  [KMSClient, 'kms'],
 ]);
 
 export interface ResponderClients {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   elbv2: ElasticLoadBalancingV2Client;
+  kms: KMSClient;
 }
 
 /** Waits for permission to make one mutating call in this account and region. */

@@ -76,6 +76,43 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    snapshot: z
+      .object({
+        /** Completed snapshots are shared with this account (createVolumePermission). */
+        forensicAccount: awsAccount.optional(),
+        /**
+         * Customer-managed KMS key (ARN or alias ARN) the forensic account can use: snapshots of
+         * volumes encrypted with a key that cannot be shared are copied with it, then shared.
+         */
+        copyKmsKeyId: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[\w/+=,.@-]+$/, 'must be a KMS key or alias ARN').optional(),
+        /** First wait between progress checks; doubles up to the maximum. */
+        pollIntervalMs: z.number().int().min(10).max(600_000).default(5000),
+        maxPollIntervalMs: z.number().int().min(10).max(600_000).default(60_000),
+        /** Give up waiting (the snapshots carry on in AWS) after this long. */
+        timeoutMinutes: z.number().int().min(1).max(24 * 60).default(360),
+      })
+      .strict()
+      .prefault({}),
+    stop: z
+      .object({
+        pollIntervalMs: z.number().int().min(10).max(600_000).default(5000),
+        timeoutMinutes: z.number().int().min(1).max(120).default(15),
+      })
+      .strict()
+      .prefault({}),
+    story: z
+      .object({
+        /** Post the instance's story (details, user data, who launched it) in each new card's thread. */
+        enabled: z.boolean().default(true),
+        /** AMI owners besides Amazon and the instance's own account that are not flagged. */
+        trustedAmiOwners: z.array(awsAccount).default([]),
+        /** CloudTrail LookupEvents window for "who launched it" (CloudTrail keeps 90 days). */
+        lookbackDays: z.number().int().min(1).max(90).default(90),
+        /** User data longer than this many lines is attached as a file. */
+        attachUserDataOverLines: z.number().int().min(1).max(1000).default(15),
+      })
+      .strict()
+      .prefault({}),
     aws: z
       .object({
         /**

@@ -2,6 +2,8 @@ import type { Job } from 'bullmq';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
+import { snapshotAction } from '../actions/snapshot';
+import { stopAction } from '../actions/stop';
 import { StepFailure, type ActionContext, type RecordStore, type ResponseAction } from '../actions/types';
 import type { AuditEntry, AuditLog } from '../audit/log';
 import type { AwsClients } from '../aws/clients';
@@ -16,10 +18,10 @@ import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from './queues';
 
-export const ACTIONS: Record<ActionName, ResponseAction> = { isolate: isolateAction, release: releaseAction };
+export const ACTIONS: Record<ActionName, ResponseAction> = { isolate: isolateAction, release: releaseAction, snapshot: snapshotAction, stop: stopAction };
 
 export interface RespondDeps {
-  config: Pick<Config, 'access' | 'isolation' | 'aws'>;
+  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'aws'>;
   store: RequestStore;
   pipeline: Pipeline;
   audit: AuditLog;
@@ -60,6 +62,9 @@ export function actionProcessor(deps: RespondDeps) {
         caseId: r.findingId ?? r.id,
         records: deps.records,
         isolation: config.isolation,
+        snapshot: config.snapshot,
+        stop: config.stop,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         progress: async (step, total, label) => {
           await store.patch(r.id, { progress: { step, total, label } });
@@ -114,7 +119,7 @@ export function actionProcessor(deps: RespondDeps) {
       if (r.state === 'awaiting-approval' && r.expiresAt) await pipeline.expire(r.id, r.rev, r.expiresAt);
       return r.state;
     }
-    const plan = await withContext(r, (ctx) => actions[r.action].plan(r.instanceId, ctx));
+    const plan = await withContext(r, (ctx) => actions[r.action].plan(r.instanceIds, ctx));
     if (plan.blocked) {
       const res = await store.transition(r.id, { from: ['planning'] }, { state: 'refused', plan, finishedAt: Date.now() });
       if (res.ok) await audit(r, { event: 'refused-plan', user: 'system', detail: { reason: plan.blocked } });
@@ -139,7 +144,7 @@ export function actionProcessor(deps: RespondDeps) {
       let plan = r.plan!;
       if (r.state === 'approved') {
         // The approval is for the plan shown. Re-read AWS: if anything it would change moved, ask again.
-        const fresh = await action.plan(r.instanceId, ctx);
+        const fresh = await action.plan(r.instanceIds, ctx);
         if (fresh.blocked) {
           const res = await store.transition(r.id, { from: ['approved'], rev: r.rev }, { state: 'refused', plan: fresh, finishedAt: Date.now(), notice: 'AWS changed after the plan was made' });
           if (res.ok) await audit(r, { event: 'refused-plan', user: 'system', detail: { reason: fresh.blocked } });

@@ -1,6 +1,8 @@
 /** An action someone asked for, from request to verified result. Stored as one Redis hash. */
-export type ActionName = 'isolate' | 'release';
-export const PIPELINE_ACTIONS: readonly ActionName[] = ['isolate', 'release'];
+export type ActionName = 'isolate' | 'release' | 'snapshot' | 'stop';
+export const PIPELINE_ACTIONS: readonly ActionName[] = ['isolate', 'release', 'snapshot', 'stop'];
+/** Actions that take several instances in one request (one plan, one approval). */
+export const MULTI_INSTANCE_ACTIONS: readonly ActionName[] = ['snapshot', 'stop'];
 
 export type RequestState = 'planning' | 'awaiting-approval' | 'approved' | 'running' | 'done' | 'failed' | 'rejected' | 'expired' | 'refused';
 export const TERMINAL_STATES: readonly RequestState[] = ['done', 'failed', 'rejected', 'expired', 'refused'];
@@ -40,7 +42,10 @@ export interface FailureView {
 export interface ActionRequest {
   id: string;
   action: ActionName;
+  /** The first (or only) instance: names the request. */
   instanceId: string;
+  /** Every instance the request acts on, instanceId first. */
+  instanceIds: string[];
   account?: string;
   region?: string;
   findingKey?: string;

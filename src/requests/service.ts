@@ -11,6 +11,8 @@ import type { RequestStore } from './store';
 export interface SubmitInput {
   action: ActionName;
   instanceId: string;
+  /** Several instances for snapshot and stop; defaults to [instanceId]. */
+  instanceIds?: string[];
   /** From a card button: the finding the card shows. */
   findingKey?: string;
   /** Where the request was made: used when the instance has no card to thread under. */
@@ -79,6 +81,7 @@ export class RequestService {
     const { created, id } = await this.store.create({
       action: input.action,
       instanceId: input.instanceId,
+      instanceIds: input.instanceIds?.length ? [...new Set([input.instanceId, ...input.instanceIds])] : [input.instanceId],
       account,
       region,
       findingKey,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import type { ActionName, ActionRequest, RequestState } from './model';
 import { isTerminal } from './model';
@@ -40,7 +41,7 @@ if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == cur[4] then redis.call('DEL'
 return 'ok'
 `;
 
-const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure']);
+const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'instanceIds']);
 const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt']);
 
 /** `null` clears a field. */
@@ -76,7 +77,7 @@ export type TransitionResult = { ok: true } | { ok: false; reason: 'missing' | '
 
 export type NewRequest = Pick<
   ActionRequest,
-  'action' | 'instanceId' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval'
+  'action' | 'instanceId' | 'instanceIds' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval'
 >;
 
 export class RequestStore {
@@ -93,8 +94,11 @@ export class RequestStore {
     return `${this.prefix}:req:${id}`;
   }
 
-  private activeKey(action: string, instanceId: string): string {
-    return `${this.prefix}:active:${action}:${instanceId}`;
+  /** One open request per action and set of instances. */
+  private activeKey(action: string, instanceIds: string[]): string {
+    const ids = [...new Set(instanceIds)].sort().join(',');
+    const target = ids.length > 64 ? createHash('sha256').update(ids).digest('hex').slice(0, 32) : ids;
+    return `${this.prefix}:active:${action}:${target}`;
   }
 
   /** `created: false` means an open request for this action and target exists and is returned. */
@@ -103,7 +107,7 @@ export class RequestStore {
     // The open-request marker outlives any sane approval wait, but not forever if a worker vanished.
     const activeTtl = 24 * 3600;
     const [created, id] = (await this.redis.irCreateRequest(
-      this.activeKey(r.action, r.instanceId),
+      this.activeKey(r.action, r.instanceIds),
       `${this.prefix}:reqseq`,
       `${this.prefix}:reqs`,
       `${this.prefix}:req:`,
@@ -125,13 +129,14 @@ export class RequestStore {
     cond: { from?: RequestState[]; rev?: number; notExpiredAt?: number },
     patch: RequestPatch,
   ): Promise<TransitionResult> {
-    const req = await this.redis.hmget(this.key(id), 'action', 'instanceId');
+    const req = await this.redis.hmget(this.key(id), 'action', 'instanceIds');
     if (!req[0]) return { ok: false, reason: 'missing' };
+    const ids = JSON.parse(req[1] ?? '[]') as string[];
     const terminal = !!patch.state && isTerminal(patch.state);
     const res = String(
       await this.redis.irTransition(
         this.key(id),
-        this.activeKey(req[0], req[1] ?? ''),
+        this.activeKey(req[0], ids),
         (cond.from ?? []).join(','),
         cond.rev === undefined ? '' : String(cond.rev),
         cond.notExpiredAt === undefined ? '' : String(cond.notExpiredAt),
@@ -155,8 +160,8 @@ export class RequestStore {
     await this.redis.hset(this.key(id), ...fields);
   }
 
-  async openRequest(action: ActionName, instanceId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.activeKey(action, instanceId))) ?? undefined;
+  async openRequest(action: ActionName, instanceIds: string[]): Promise<string | undefined> {
+    return (await this.redis.get(this.activeKey(action, instanceIds))) ?? undefined;
   }
 
   /** Newest first. */

@@ -3,8 +3,15 @@ import {
   AssociateAddressCommand,
   AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
+  CopySnapshotCommand,
   CreateSecurityGroupCommand,
+  CreateSnapshotCommand,
+  CreateSnapshotsCommand,
   CreateTagsCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  ModifySnapshotAttributeCommand,
+  StopInstancesCommand,
   DescribeAddressesCommand,
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
@@ -24,6 +31,7 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -66,6 +74,27 @@ export interface FakeAddress {
   privateIp?: string;
 }
 
+export interface FakeVolume {
+  id: string;
+  instanceId: string;
+  device: string;
+  size: number;
+  encrypted?: boolean;
+  kmsKeyId?: string;
+}
+
+export interface FakeSnapshot {
+  id: string;
+  volumeId: string;
+  description: string;
+  tags: Record<string, string>;
+  polls: number;
+  state: string;
+  progress: string;
+  sharedWith: string[];
+  kmsKeyId?: string;
+}
+
 export interface FakeTargetGroup {
   arn: string;
   name: string;
@@ -90,16 +119,24 @@ export class FakeAws {
   addresses = new Map<string, FakeAddress>();
   asg = new Map<string, string>();
   targetGroups: FakeTargetGroup[] = [];
+  volumes = new Map<string, FakeVolume>();
+  snapshots = new Map<string, FakeSnapshot>();
+  /** KMS keys: id → who manages it. */
+  kmsKeys = new Map<string, 'AWS' | 'CUSTOMER'>();
+  /** DescribeSnapshots calls before a snapshot completes (it reports progress in between). */
+  snapshotPolls = 2;
+  /** Volumes whose snapshot ends in state `error`. */
+  failingVolumes = new Set<string>();
   calls: { api: string; input: any; at: number }[] = [];
   latencyMs = 0;
   private failures = new Map<string, Error[]>();
   private always = new Map<string, Error>();
   private hangs = new Map<string, (() => void)[]>();
   private seq = 0;
-  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient)];
+  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient)];
 
   constructor() {
-    const [ec2, asg, elb, sts] = this.mocks;
+    const [ec2, asg, elb, sts, kms] = this.mocks;
     const on = (mock: any, cmd: any, fn: (input: any) => any) =>
       mock.on(cmd).callsFake(async (input: any) => {
         const api = cmd.name.replace(/Command$/, '');
@@ -194,6 +231,83 @@ export class FakeAws {
     on(ec2, CreateTagsCommand, (i) => {
       for (const r of i.Resources) for (const t of i.Tags) this.instance(r).tags[t.Key] = t.Value;
       return {};
+    });
+    on(ec2, DescribeVolumesCommand, (i) => ({
+      Volumes: i.VolumeIds.map((id: string) => {
+        const v = this.volumes.get(id);
+        if (!v) throw awsError('InvalidVolume.NotFound');
+        return { VolumeId: v.id, Size: v.size, Encrypted: !!v.encrypted, KmsKeyId: v.kmsKeyId, Attachments: [{ InstanceId: v.instanceId, Device: v.device }] };
+      }),
+    }));
+    const snapshot = (volumeId: string, description: string, tags: any[], kmsKeyId?: string) => {
+      const id = `snap-${(++this.seq).toString(16).padStart(17, '0')}`;
+      const snap: FakeSnapshot = { id, volumeId, description, tags: Object.fromEntries((tags ?? []).map((t: any) => [t.Key, t.Value])), polls: 0, state: 'pending', progress: '0%', sharedWith: [], kmsKeyId };
+      this.snapshots.set(id, snap);
+      return snap;
+    };
+    on(ec2, CreateSnapshotsCommand, (i) => {
+      const inst = this.instance(i.InstanceSpecification.InstanceId);
+      const vols = [...this.volumes.values()].filter((v) => v.instanceId === inst.id);
+      const tags = i.TagSpecifications?.[0]?.Tags ?? [];
+      return { Snapshots: vols.map((v) => ({ SnapshotId: snapshot(v.id, i.Description, tags).id, VolumeId: v.id, State: 'pending' })) };
+    });
+    on(ec2, CreateSnapshotCommand, (i) => ({ SnapshotId: snapshot(i.VolumeId, i.Description, i.TagSpecifications?.[0]?.Tags).id, VolumeId: i.VolumeId, State: 'pending' }));
+    on(ec2, CopySnapshotCommand, (i) => {
+      const src = this.snapshots.get(i.SourceSnapshotId)!;
+      return { SnapshotId: snapshot(src.volumeId, i.Description, i.TagSpecifications?.[0]?.Tags, i.KmsKeyId).id };
+    });
+    on(ec2, DescribeSnapshotsCommand, (i) => {
+      let list = [...this.snapshots.values()];
+      if (i.SnapshotIds) list = list.filter((s) => i.SnapshotIds.includes(s.id));
+      for (const f of i.Filters ?? []) {
+        const key = String(f.Name).replace(/^tag:/, '');
+        list = list.filter((s) => f.Values.includes(s.tags[key]));
+      }
+      if (i.SnapshotIds) {
+        for (const s of list) {
+          if (s.state !== 'pending') continue;
+          s.polls += 1;
+          if (this.failingVolumes.has(s.volumeId)) Object.assign(s, { state: 'error', progress: '37%' });
+          else if (s.polls >= this.snapshotPolls) Object.assign(s, { state: 'completed', progress: '100%' });
+          else s.progress = `${Math.round((100 * s.polls) / this.snapshotPolls)}%`;
+        }
+      }
+      return {
+        Snapshots: list.map((s) => ({
+          SnapshotId: s.id,
+          VolumeId: s.volumeId,
+          State: s.state,
+          Progress: s.progress,
+          StateMessage: s.state === 'error' ? 'Internal error while copying blocks' : undefined,
+          VolumeSize: this.volumes.get(s.volumeId)?.size,
+          Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })),
+        })),
+      };
+    });
+    on(ec2, ModifySnapshotAttributeCommand, (i) => {
+      const s = this.snapshots.get(i.SnapshotId);
+      if (!s) throw awsError('InvalidSnapshot.NotFound');
+      const v = this.volumes.get(s.volumeId);
+      if (v?.encrypted && !s.kmsKeyId && this.kmsKeys.get(v.kmsKeyId ?? '') !== 'CUSTOMER') throw awsError('InvalidParameter', 'Snapshots encrypted with the AWS Managed CMK can\'t be shared.');
+      s.sharedWith.push(...i.UserIds);
+      return {};
+    });
+    on(kms, DescribeKeyCommand, (i) => ({ KeyMetadata: { KeyId: i.KeyId, KeyManager: this.kmsKeys.get(i.KeyId) ?? 'AWS' } }));
+    on(ec2, StopInstancesCommand, (i) => {
+      for (const id of i.InstanceIds) {
+        const inst = this.instance(id);
+        if (inst.stop) throw awsError('OperationNotPermitted', `The instance '${id}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.`);
+      }
+      return {
+        StoppingInstances: i.InstanceIds.map((id: string) => {
+          const inst = this.instances.get(id)!;
+          const previous = inst.state;
+          inst.state = previous === 'stopped' ? 'stopped' : 'stopping';
+          // It reaches "stopped" a moment later, as EC2's does.
+          setTimeout(() => (inst.state = 'stopped'), 30);
+          return { InstanceId: id, PreviousState: { Name: previous }, CurrentState: { Name: inst.state } };
+        }),
+      };
     });
     on(asg, DescribeAutoScalingInstancesCommand, (i) => ({
       AutoScalingInstances: i.InstanceIds.filter((id: string) => this.asg.has(id)).map((id: string) => ({ InstanceId: id, AutoScalingGroupName: this.asg.get(id), LifecycleState: 'InService' })),
@@ -316,6 +430,7 @@ export class FakeAws {
             Tags: Object.entries(x.tags).map(([Key, Value]) => ({ Key, Value })),
             IamInstanceProfile: x.profileArn ? { Arn: x.profileArn } : undefined,
             PublicIpAddress: x.publicIp,
+            BlockDeviceMappings: [...this.volumes.values()].filter((v) => v.instanceId === x.id).map((v) => ({ DeviceName: v.device, Ebs: { VolumeId: v.id } })),
             NetworkInterfaces: [...this.enis.values()].filter((e) => e.instanceId === x.id).map((e) => this.eniShape(e)),
           })),
         },
@@ -331,14 +446,17 @@ export class FakeAws {
     const vpcId = opts.vpcId ?? 'vpc-0a1b2c3d';
     const web = this.ensureGroup('sg-0000000000000web1', 'web', vpcId);
     const ssh = this.ensureGroup('sg-0000000000000ssh1', 'ssh-admin', vpcId);
-    const n = id.slice(-4);
+    // Unique per instance (the last 8 hex digits), so many instances can live side by side.
+    const n = id.slice(-8);
     this.instances.set(id, { id, state: 'running', vpcId, tags: { Name: `web-${n}` }, profileArn: 'arn:aws:iam::111122223333:instance-profile/web', termination: false, stop: false });
-    this.enis.set(`eni-${n}0000000000001`, { id: `eni-${n}0000000000001`, instanceId: id, deviceIndex: 0, groups: [web, ssh], privateIp: '10.0.1.10' });
-    if (opts.secondEni !== false) this.enis.set(`eni-${n}0000000000002`, { id: `eni-${n}0000000000002`, instanceId: id, deviceIndex: 1, groups: [ssh], privateIp: '10.0.2.10' });
+    this.enis.set(`eni-${n}000000001`, { id: `eni-${n}000000001`, instanceId: id, deviceIndex: 0, groups: [web, ssh], privateIp: '10.0.1.10' });
+    if (opts.secondEni !== false) this.enis.set(`eni-${n}000000002`, { id: `eni-${n}000000002`, instanceId: id, deviceIndex: 1, groups: [ssh], privateIp: '10.0.2.10' });
     if (opts.eip !== false) {
-      this.addresses.set(`eipalloc-${n}`, { allocationId: `eipalloc-${n}`, publicIp: '203.0.113.7', associationId: `eipassoc-${n}`, eniId: `eni-${n}0000000000001`, privateIp: '10.0.1.10' });
+      this.addresses.set(`eipalloc-${n}`, { allocationId: `eipalloc-${n}`, publicIp: '203.0.113.7', associationId: `eipassoc-${n}`, eniId: `eni-${n}000000001`, privateIp: '10.0.1.10' });
     }
     if (opts.asg) this.asg.set(id, opts.asg);
+    this.volumes.set(`vol-${n}000000001`, { id: `vol-${n}000000001`, instanceId: id, device: '/dev/xvda', size: 8 });
+    this.volumes.set(`vol-${n}000000002`, { id: `vol-${n}000000002`, instanceId: id, device: '/dev/xvdf', size: 100 });
     if (opts.targetGroup !== false) {
       let tg = this.targetGroups.find((t) => t.name === 'web-tg');
       if (!tg) {

@@ -4,7 +4,7 @@ import { APPROVE_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision 
 import type { CardView } from './card';
 import { safe, truncate } from './mrkdwn';
 
-const TITLE: Record<ActionRequest['action'], string> = { isolate: 'Isolate', release: 'Release isolation of' };
+const TITLE: Record<ActionRequest['action'], string> = { isolate: 'Isolate', release: 'Release isolation of', snapshot: 'Snapshot', stop: 'Stop' };
 
 const STATE_LINE: Record<ActionRequest['state'], string> = {
   planning: ':mag: planning: reading the current state from AWS',
@@ -46,8 +46,14 @@ function section(heading: string, lines: string[], bullet = '•'): KnownBlock {
 }
 
 /** The one status message per request: plan, approval buttons, progress, verified result. */
+function targets(r: ActionRequest): string {
+  const ids = r.instanceIds?.length ? r.instanceIds : [r.instanceId];
+  const shown = ids.slice(0, 10).map((id) => `\`${safe(id, 40)}\``).join(', ');
+  return ids.length > 10 ? `${shown} and ${ids.length - 10} more` : shown;
+}
+
 export function renderRequestStatus(r: ActionRequest): CardView {
-  const target = `\`${safe(r.instanceId, 40)}\``;
+  const target = targets(r);
   let state = STATE_LINE[r.state];
   if (r.state === 'awaiting-approval' && r.expiresAt) state += ` (expires ${time(r.expiresAt)})`;
   if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 80)}`;
@@ -111,14 +117,14 @@ function stateWord(r: ActionRequest): string {
 export function renderStatusList(requests: ActionRequest[]): string {
   if (requests.length === 0) return 'No response actions yet.';
   const lines = requests.map(
-    (r) => `• \`${safe(r.id, 80)}\` ${r.action} \`${safe(r.instanceId, 40)}\`: ${stateWord(r)}, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`,
+    (r) => `• \`${safe(r.id, 80)}\` ${r.action} ${targets(r)}: ${stateWord(r)}, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`,
   );
   return `*Recent response actions*\n${lines.join('\n')}`;
 }
 
 /** `/ir status <id>`: the request in full, as plain mrkdwn text. */
 export function renderStatusDetail(r: ActionRequest): string {
-  const out = [`*${TITLE[r.action]}* \`${safe(r.instanceId, 40)}\`: ${stateWord(r)}`, `request \`${safe(r.id, 80)}\`, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`];
+  const out = [`*${TITLE[r.action]}* ${targets(r)}: ${stateWord(r)}`, `request \`${safe(r.id, 80)}\`, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`];
   if (r.approvedBy) out.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
   if (r.plan?.blocked) out.push(`:no_entry: ${safe(r.plan.blocked, 1000)}`);
   if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safe(l, 300)}`));

@@ -26,18 +26,19 @@ export function irCommand(deps: BotDeps) {
       await ack({ response_type: 'ephemeral', text: HELP_TEXT });
       return;
     }
-    if (cmd.kind !== 'isolate' && cmd.kind !== 'release' && cmd.kind !== 'status') {
+    if (cmd.kind === 'hunt') {
       await ack({ response_type: 'ephemeral', text: `\`/ir ${cmd.kind}\` is understood but not available yet. Nothing was changed in AWS.` });
       return;
     }
     await ack();
     let text: string | undefined;
-    if (cmd.kind === 'isolate' || cmd.kind === 'release') {
+    if (cmd.kind === 'isolate' || cmd.kind === 'release' || cmd.kind === 'snapshot' || cmd.kind === 'stop') {
+      const ids = 'instanceIds' in cmd ? cmd.instanceIds : [cmd.instanceId];
       text = await submitRequest(
         deps,
         client,
         logger,
-        { action: cmd.kind, instanceId: cmd.instanceId, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
+        { action: cmd.kind, instanceId: ids[0], instanceIds: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
         { confirm: true },
       );
     } else if (cmd.kind === 'status') {

@@ -1,0 +1,277 @@
+import {
+  CopySnapshotCommand,
+  CreateSnapshotCommand,
+  CreateSnapshotsCommand,
+  CreateTagsCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  ModifySnapshotAttributeCommand,
+  type Snapshot,
+} from '@aws-sdk/client-ec2';
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { AwsCallError } from '../aws/errors';
+import type { Responder } from '../aws/responder';
+import type { ActionOutcome, PlanView } from '../requests/model';
+import { InstanceUnavailable, findInstance } from './instance';
+import { fingerprint } from './isolate';
+import { runSteps, type ActionContext, type ResponseAction } from './types';
+
+interface VolumePlan {
+  instanceId: string;
+  volumeId: string;
+  device: string;
+  sizeGiB?: number;
+  encrypted: boolean;
+  kmsKeyId?: string;
+  /** How the snapshot reaches the forensic account, if one is configured. */
+  share: 'none' | 'share' | 'copy-then-share' | 'refused';
+}
+
+interface SnapshotPlanData {
+  volumes: VolumePlan[];
+  skipped: string[];
+}
+
+interface Taken {
+  snapshotId: string;
+  volume: VolumePlan;
+  state?: string;
+  progress?: string;
+  sizeGiB?: number;
+  shared?: string;
+}
+
+/** Snapshots made for this request and instance, found by tag: how a re-run avoids a second set. */
+async function existingSnapshots(aws: Responder, requestId: string, instanceId: string): Promise<Snapshot[]> {
+  const out = await aws.send(
+    aws.clients.ec2,
+    new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:request', Values: [requestId] }, { Name: 'tag:ir:instance', Values: [instanceId] }] }),
+  );
+  return (out.Snapshots ?? []).filter((s) => !s.Tags?.some((t) => t.Key === 'ir:copy-of'));
+}
+
+async function keyIsAwsManaged(aws: Responder, keyId: string | undefined): Promise<boolean> {
+  if (!keyId) return true; // encrypted without a key id: the account's default, AWS managed
+  const out = await aws.send(aws.clients.kms, new DescribeKeyCommand({ KeyId: keyId }));
+  return out.KeyMetadata?.KeyManager === 'AWS';
+}
+
+async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
+  const { aws } = ctx;
+  const volumes: VolumePlan[] = [];
+  const skipped: string[] = [];
+  for (const id of instanceIds) {
+    try {
+      const i = await findInstance(aws, id);
+      const mappings = (i.BlockDeviceMappings ?? []).filter((m) => m.Ebs?.VolumeId);
+      if (mappings.length === 0) {
+        skipped.push(`${id}: no EBS volumes attached (instance-store only): nothing to snapshot; capture its disk from inside the instance`);
+        continue;
+      }
+      const vols = await aws.send(aws.clients.ec2, new DescribeVolumesCommand({ VolumeIds: mappings.map((m) => m.Ebs!.VolumeId!) }));
+      for (const m of mappings) {
+        const v = vols.Volumes?.find((x) => x.VolumeId === m.Ebs!.VolumeId);
+        volumes.push({ instanceId: id, volumeId: m.Ebs!.VolumeId!, device: m.DeviceName ?? '?', sizeGiB: v?.Size, encrypted: !!v?.Encrypted, kmsKeyId: v?.KmsKeyId, share: 'none' });
+      }
+    } catch (err) {
+      if (!(err instanceof InstanceUnavailable)) throw err;
+      skipped.push(err.message);
+    }
+  }
+  const blocked = (message: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: message });
+  if (volumes.length === 0) return blocked(skipped.join('; ') || 'nothing to snapshot');
+
+  const warnings = [...skipped];
+  const forensic = ctx.snapshot.forensicAccount;
+  if (forensic) {
+    for (const v of volumes) {
+      if (!v.encrypted || !(await keyIsAwsManaged(aws, v.kmsKeyId))) v.share = 'share';
+      else if (ctx.snapshot.copyKmsKeyId) v.share = 'copy-then-share';
+      else {
+        v.share = 'refused';
+        warnings.push(
+          `${v.volumeId} is encrypted with the AWS managed key, which cannot be shared: its snapshot stays in this account. Set snapshot.copyKmsKeyId to a customer-managed key the forensic account can use.`,
+        );
+      }
+    }
+  }
+  const summary: string[] = [];
+  for (const id of [...new Set(volumes.map((v) => v.instanceId))]) {
+    const vs = volumes.filter((v) => v.instanceId === id);
+    summary.push(
+      `${id}: one crash-consistent set of ${vs.length} volume(s): ${vs.map((v) => `${v.device} ${v.volumeId} (${v.sizeGiB ?? '?'} GiB${v.encrypted ? ', encrypted' : ''})`).join(', ')}`,
+    );
+  }
+  summary.push(`tag each snapshot with the case (${ctx.caseId}), request, instance, device, requester and time`);
+  if (forensic) {
+    const share = volumes.filter((v) => v.share === 'share').length;
+    const copy = volumes.filter((v) => v.share === 'copy-then-share').length;
+    if (share) summary.push(`share ${share} completed snapshot(s) with forensic account ${forensic} (createVolumePermission)`);
+    if (copy) summary.push(`copy ${copy} snapshot(s) with ${ctx.snapshot.copyKmsKeyId} and share the copies with ${forensic}`);
+  }
+  const data: SnapshotPlanData = { volumes, skipped };
+  const steps = ['create snapshots', 'wait until completed', ...(forensic ? ['share with the forensic account'] : []), 'verify'];
+  return { summary, warnings, steps, fingerprint: fingerprint(volumes.map((v) => [v.instanceId, v.volumeId])), data };
+}
+
+function tagsFor(ctx: ActionContext, instanceId: string, now: string): { Key: string; Value: string }[] {
+  return [
+    { Key: 'Name', Value: `ir-bot evidence ${instanceId}` },
+    { Key: 'ir:case', Value: ctx.caseId.slice(0, 255) },
+    { Key: 'ir:request', Value: ctx.requestId },
+    { Key: 'ir:instance', Value: instanceId },
+    { Key: 'ir:requested-by', Value: ctx.requestedBy },
+    { Key: 'ir:requested-at', Value: now },
+  ];
+}
+
+/** CreateSnapshots cannot do every instance (e.g. some older or unsupported configurations): per volume then. */
+const FALL_BACK_TO_PER_VOLUME = new Set(['UnsupportedOperation', 'InvalidParameterCombination', 'InvalidParameter', 'OperationNotPermitted']);
+
+async function createSet(ctx: ActionContext, instanceId: string, volumes: VolumePlan[], now: string): Promise<Taken[]> {
+  const { aws } = ctx;
+  const description = `ir-bot evidence: case ${ctx.caseId}, instance ${instanceId}, requested by ${ctx.requestedBy} at ${now} (request ${ctx.requestId})`.slice(0, 255);
+  const found = await existingSnapshots(aws, ctx.requestId, instanceId);
+  let snaps: { snapshotId: string; volumeId: string }[] = found.map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! }));
+  if (snaps.length === 0) {
+    try {
+      const out = await aws.send(
+        aws.clients.ec2,
+        new CreateSnapshotsCommand({
+          InstanceSpecification: { InstanceId: instanceId, ExcludeBootVolume: false },
+          Description: description,
+          TagSpecifications: [{ ResourceType: 'snapshot', Tags: tagsFor(ctx, instanceId, now) }],
+        }),
+      );
+      snaps = (out.Snapshots ?? []).map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! }));
+    } catch (err) {
+      if (!(err instanceof AwsCallError && FALL_BACK_TO_PER_VOLUME.has(err.code))) throw err;
+      for (const v of volumes) {
+        const out = await aws.send(
+          aws.clients.ec2,
+          new CreateSnapshotCommand({
+            VolumeId: v.volumeId,
+            Description: `${description} device ${v.device}`.slice(0, 255),
+            TagSpecifications: [{ ResourceType: 'snapshot', Tags: [...tagsFor(ctx, instanceId, now), { Key: 'ir:device', Value: v.device }] }],
+          }),
+        );
+        snaps.push({ snapshotId: out.SnapshotId!, volumeId: v.volumeId });
+      }
+    }
+  }
+  const taken: Taken[] = [];
+  for (const s of snaps) {
+    const volume = volumes.find((v) => v.volumeId === s.volumeId);
+    if (!volume) continue;
+    // One set shares its tags; the device name is per snapshot.
+    await aws.send(aws.clients.ec2, new CreateTagsCommand({ Resources: [s.snapshotId], Tags: [{ Key: 'ir:device', Value: volume.device }, { Key: 'Name', Value: `ir-bot evidence ${instanceId} ${volume.device}` }] }));
+    taken.push({ snapshotId: s.snapshotId, volume });
+  }
+  return taken;
+}
+
+async function describeSnapshots(aws: Responder, ids: string[]): Promise<Map<string, Snapshot>> {
+  const out = await aws.send(aws.clients.ec2, new DescribeSnapshotsCommand({ SnapshotIds: ids }));
+  return new Map((out.Snapshots ?? []).map((s) => [s.SnapshotId!, s]));
+}
+
+/** Polls with doubling waits until every snapshot is completed; reports per-volume progress. */
+async function waitCompleted(ctx: ActionContext, step: number, total: number, taken: Taken[]): Promise<void> {
+  const deadline = Date.now() + ctx.snapshot.timeoutMinutes * 60_000;
+  let wait = ctx.snapshot.pollIntervalMs;
+  for (;;) {
+    const now = await describeSnapshots(ctx.aws, taken.map((t) => t.snapshotId));
+    for (const t of taken) {
+      const s = now.get(t.snapshotId);
+      t.state = s?.State;
+      t.progress = s?.Progress;
+      t.sizeGiB = s?.VolumeSize;
+      if (s?.State === 'error') throw new Error(`snapshot ${t.snapshotId} of ${t.volume.volumeId} (${t.volume.instanceId} ${t.volume.device}) failed: ${s.StateMessage ?? 'no reason given'}`);
+    }
+    const done = taken.filter((t) => t.state === 'completed').length;
+    if (done === taken.length) return;
+    await ctx.progress(step, total, `${done} of ${taken.length} completed; ${taken.map((t) => `${t.volume.device} ${t.progress || '0%'}`).join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`${taken.length - done} snapshot(s) still pending after ${ctx.snapshot.timeoutMinutes} min; they carry on in AWS`);
+    await ctx.sleep(wait);
+    wait = Math.min(wait * 2, ctx.snapshot.maxPollIntervalMs);
+  }
+}
+
+async function share(ctx: ActionContext, t: Taken): Promise<string> {
+  const { aws } = ctx;
+  const account = ctx.snapshot.forensicAccount!;
+  if (t.volume.share === 'refused') return 'not shared: encrypted with the AWS managed key ✗';
+  let snapshotId = t.snapshotId;
+  if (t.volume.share === 'copy-then-share') {
+    const existing = await aws.send(aws.clients.ec2, new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:copy-of', Values: [t.snapshotId] }] }));
+    snapshotId =
+      existing.Snapshots?.[0]?.SnapshotId ??
+      (
+        await aws.send(
+          aws.clients.ec2,
+          new CopySnapshotCommand({
+            SourceSnapshotId: t.snapshotId,
+            SourceRegion: aws.region,
+            Encrypted: true,
+            KmsKeyId: ctx.snapshot.copyKmsKeyId,
+            Description: `ir-bot shareable copy of ${t.snapshotId} (request ${ctx.requestId})`,
+            TagSpecifications: [{ ResourceType: 'snapshot', Tags: [...tagsFor(ctx, t.volume.instanceId, ctx.now().toISOString()), { Key: 'ir:copy-of', Value: t.snapshotId }] }],
+          }),
+        )
+      ).SnapshotId!;
+    const copy: Taken = { snapshotId, volume: t.volume };
+    await waitCompleted(ctx, 3, 4, [copy]);
+  }
+  await aws.send(aws.clients.ec2, new ModifySnapshotAttributeCommand({ SnapshotId: snapshotId, Attribute: 'createVolumePermission', OperationType: 'add', UserIds: [account] }));
+  return snapshotId === t.snapshotId ? `shared with ${account} ✓` : `copied to ${snapshotId} with the forensic key and shared with ${account} ✓`;
+}
+
+async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const data = p.data as SnapshotPlanData;
+  const now = ctx.now().toISOString();
+  const instances = [...new Set(data.volumes.map((v) => v.instanceId))];
+  let taken: Taken[] = [];
+  const steps = [
+    {
+      label: 'create snapshots',
+      run: async () => {
+        const sets = await Promise.all(instances.map((id) => createSet(ctx, id, data.volumes.filter((v) => v.instanceId === id), now)));
+        taken = sets.flat();
+        return `${taken.length} snapshot(s) started: ${taken.map((t) => t.snapshotId).join(', ')}`;
+      },
+    },
+    {
+      label: 'wait until completed',
+      run: async () => {
+        await waitCompleted(ctx, 2, p.steps.length, taken);
+        return `${taken.length} snapshot(s) completed`;
+      },
+    },
+    ...(ctx.snapshot.forensicAccount
+      ? [
+          {
+            label: 'share with the forensic account',
+            run: async () => {
+              for (const t of taken) t.shared = await share(ctx, t);
+              return 'sharing done';
+            },
+          },
+        ]
+      : []),
+    { label: 'verify', run: async () => undefined },
+  ];
+  await runSteps(ctx, steps);
+  const lines = taken.map(
+    (t) =>
+      `${t.volume.instanceId} ${t.volume.device} ${t.volume.volumeId} → ${t.snapshotId} (${t.sizeGiB ?? t.volume.sizeGiB ?? '?'} GiB) ${t.state === 'completed' ? 'completed ✓' : `${t.state} ✗`}${t.shared ? `; ${t.shared}` : ''}`,
+  );
+  const az = 'AZ-of-your-forensic-workstation';
+  const first = taken[0]?.snapshotId ?? 'snap-…';
+  const notes = [
+    `To examine a snapshot in the forensic account: aws ec2 create-volume --snapshot-id ${first} --availability-zone ${az} --tag-specifications 'ResourceType=volume,Tags=[{Key=ir:case,Value=${ctx.caseId}}]', attach it to an isolated forensic workstation as a secondary disk and mount it read-only (mount -o ro,noload); never boot from it.`,
+    ...data.skipped.map((s) => `Skipped: ${s}`),
+  ];
+  return { ok: taken.every((t) => t.state === 'completed' && !t.shared?.endsWith('✗')), lines, notes };
+}
+
+export const snapshotAction: ResponseAction = { plan, execute };

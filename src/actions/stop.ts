@@ -1,0 +1,120 @@
+import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import type { ActionOutcome, PlanView } from '../requests/model';
+import { InstanceUnavailable, findInstance, protectionOf } from './instance';
+import { fingerprint } from './isolate';
+import { runSteps, type ActionContext, type ResponseAction } from './types';
+
+interface StopTarget {
+  instanceId: string;
+  state: string;
+  stopProtection: boolean;
+  spot: boolean;
+}
+
+interface StopPlanData {
+  targets: StopTarget[];
+  skipped: string[];
+}
+
+async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
+  const { aws } = ctx;
+  const targets: StopTarget[] = [];
+  const skipped: string[] = [];
+  await Promise.all(
+    instanceIds.map(async (id) => {
+      try {
+        const i = await findInstance(aws, id);
+        const protection = await protectionOf(aws, id);
+        targets.push({ instanceId: id, state: i.State?.Name ?? 'unknown', stopProtection: protection.stop, spot: i.InstanceLifecycle === 'spot' });
+      } catch (err) {
+        if (!(err instanceof InstanceUnavailable)) throw err;
+        skipped.push(err.message);
+      }
+    }),
+  );
+  targets.sort((a, b) => instanceIds.indexOf(a.instanceId) - instanceIds.indexOf(b.instanceId));
+  if (targets.length === 0) return { summary: [], warnings: [], steps: [], fingerprint: '', blocked: skipped.join('; ') };
+  const summary = targets.map((t) =>
+    t.state === 'stopped'
+      ? `${t.instanceId}: already stopped`
+      : `${t.instanceId}: ${t.state} → stopped (never terminated)${t.stopProtection ? '; stop protection on → off, as stopping needs it' : ''}`,
+  );
+  const running = targets.filter((t) => t.state !== 'stopped');
+  const warnings = [
+    ...(running.length
+      ? [
+          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir snapshot ${running.map((t) => t.instanceId).join(' ')}\`) unless it is already done.`,
+        ]
+      : []),
+    ...targets.filter((t) => t.spot).map((t) => `${t.instanceId} is a Spot instance: a one-time Spot request cannot be stopped (only a persistent one)`),
+    ...skipped,
+  ];
+  const data: StopPlanData = { targets, skipped };
+  const steps = [...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
+  return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data };
+}
+
+async function states(ctx: ActionContext, ids: string[]): Promise<Map<string, string>> {
+  const out = await ctx.aws.send(ctx.aws.clients.ec2, new DescribeInstancesCommand({ InstanceIds: ids }));
+  return new Map((out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => [i.InstanceId!, i.State?.Name ?? 'unknown']));
+}
+
+async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const { aws } = ctx;
+  const data = p.data as StopPlanData;
+  const ids = data.targets.map((t) => t.instanceId);
+  const steps: { label: string; run: () => Promise<string | undefined> }[] = [];
+  if (p.steps.includes('turn off stop protection')) {
+    steps.push({
+      label: 'turn off stop protection',
+      run: async () => {
+        const on = await Promise.all(ids.map(async (id) => ((await protectionOf(aws, id)).stop ? id : undefined)));
+        for (const id of on.filter((x): x is string => !!x)) {
+          await aws.send(aws.clients.ec2, new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiStop: { Value: false } }));
+        }
+        return 'stop protection off where it was on';
+      },
+    });
+  }
+  steps.push(
+    {
+      label: 'stop instances',
+      run: async () => {
+        const now = await states(ctx, ids);
+        const toStop = ids.filter((id) => !['stopped', 'stopping'].includes(now.get(id) ?? ''));
+        // One call for all of them: they stop in parallel.
+        if (toStop.length) await aws.send(aws.clients.ec2, new StopInstancesCommand({ InstanceIds: toStop }));
+        return toStop.length ? `stop requested for ${toStop.join(', ')}` : 'nothing left to stop';
+      },
+    },
+    {
+      label: 'wait until stopped',
+      run: async () => {
+        const deadline = Date.now() + ctx.stop.timeoutMinutes * 60_000;
+        let wait = ctx.stop.pollIntervalMs;
+        for (;;) {
+          const now = await states(ctx, ids);
+          const pending = ids.filter((id) => now.get(id) !== 'stopped');
+          if (pending.length === 0) return `${ids.length} instance(s) stopped`;
+          await ctx.progress(p.steps.length, p.steps.length, `${ids.length - pending.length} of ${ids.length} stopped`);
+          if (Date.now() > deadline) throw new Error(`${pending.join(', ')} not stopped after ${ctx.stop.timeoutMinutes} min (state: ${pending.map((id) => now.get(id)).join(', ')})`);
+          await ctx.sleep(wait);
+          wait = Math.min(wait * 2, 60_000);
+        }
+      },
+    },
+  );
+  await runSteps(ctx, steps);
+  const final = await states(ctx, ids);
+  const lines = data.targets.map((t) => {
+    const s = final.get(t.instanceId) ?? 'unknown';
+    return `${t.instanceId}: ${s}${t.state === 'stopped' ? ' (already was)' : ''} ${s === 'stopped' ? '✓' : '✗'}`;
+  });
+  return {
+    ok: ids.every((id) => final.get(id) === 'stopped'),
+    lines,
+    notes: ['Stopped, not terminated: EBS volumes and the instances remain for investigation. Starting them again puts them back on the network with their current security groups.', ...data.skipped.map((s) => `Skipped: ${s}`)],
+  };
+}
+
+export const stopAction: ResponseAction = { plan, execute };
