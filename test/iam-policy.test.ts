@@ -7,6 +7,7 @@ const PREFIX: Record<string, string> = {
   'client-elastic-load-balancing-v2': 'elasticloadbalancing',
   'client-securityhub': 'securityhub',
   'client-sts': 'sts',
+  'client-kms': 'kms',
 };
 
 function sources(dir: string): string[] {

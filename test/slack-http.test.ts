@@ -36,7 +36,7 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     expect(bad.text).toContain('"i-xyz" is not an EC2 instance id');
     const unknown = JSON.parse((await post(slashCommandBody('nuke everything', { responseUrl: `${h.slack.baseUrl}/respond/3` }))).text);
     expect(unknown.text).toContain('unknown command "nuke"');
-    const later = JSON.parse((await post(slashCommandBody('snapshot i-0a1b2c3d4e5f60718', { responseUrl: `${h.slack.baseUrl}/respond/4` }))).text);
+    const later = JSON.parse((await post(slashCommandBody('hunt ec2-calls instance=i-0a1b2c3d4e5f60718', { responseUrl: `${h.slack.baseUrl}/respond/4` }))).text);
     expect(later.text).toContain('not available yet');
     expect(later.text).toContain('Nothing was changed in AWS');
   });
@@ -49,9 +49,9 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
   });
 
   it('acknowledges a button for an action that does not exist yet and tells the clicker, in the thread, that nothing ran', async () => {
-    const value = encodePayload({ a: 'snapshot', k: 'a'.repeat(24), r: 'i-0a1b2c3d4e5f60718' });
+    const value = encodePayload({ a: 'hunt', k: 'a'.repeat(24), r: 'i-0a1b2c3d4e5f60718' });
     const body = blockActionBody(
-      { type: 'button', action_id: 'ir_snapshot', value, text: { type: 'plain_text', text: 'Snapshot' } },
+      { type: 'button', action_id: 'ir_hunt', value, text: { type: 'plain_text', text: 'Hunt' } },
       { responseUrl: `${h.slack.baseUrl}/respond/6`, messageTs: '1700000000.000200' },
     );
     const before = h.slack.callsOf('chat.postEphemeral').length;
@@ -60,7 +60,7 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     await waitFor(() => h.slack.callsOf('chat.postEphemeral').length > before, 'an ephemeral reply');
     const eph = h.slack.callsOf('chat.postEphemeral').at(-1)!;
     expect(eph.args).toMatchObject({ channel: 'C01ALERTS', user: 'U01ANA', thread_ts: '1700000000.000200' });
-    expect(eph.args.text).toContain('*Snapshot i-0a1b2c3d4e5f60718* is not available yet');
+    expect(eph.args.text).toContain('*Hunt i-0a1b2c3d4e5f60718* is not available yet');
   });
 
   it('says so when a button carries a forged or broken payload', async () => {

@@ -229,7 +229,7 @@ export class FakeAws {
       return {};
     });
     on(ec2, CreateTagsCommand, (i) => {
-      for (const r of i.Resources) for (const t of i.Tags) this.instance(r).tags[t.Key] = t.Value;
+      for (const r of i.Resources) for (const t of i.Tags) (r.startsWith('snap-') ? this.snapshots.get(r) ?? this.instance(r) : this.instance(r)).tags[t.Key] = t.Value;
       return {};
     });
     on(ec2, DescribeVolumesCommand, (i) => ({
