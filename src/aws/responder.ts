@@ -2,6 +2,8 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { Command } from '@smithy/types';
 import { classifyAwsError } from './errors';
 
@@ -11,6 +13,8 @@ const IAM_PREFIX = new Map<unknown, string>([
   [AutoScalingClient, 'autoscaling'],
   [ElasticLoadBalancingV2Client, 'elasticloadbalancing'],
   [KMSClient, 'kms'],
+  [IAMClient, 'iam'],
+  [CloudTrailClient, 'cloudtrail'],
 ]);
 
 export interface ResponderClients {
@@ -18,6 +22,8 @@ export interface ResponderClients {
   autoScaling: AutoScalingClient;
   elbv2: ElasticLoadBalancingV2Client;
   kms: KMSClient;
+  iam: IAMClient;
+  cloudTrail: CloudTrailClient;
 }
 
 /** Waits for permission to make one mutating call in this account and region. */

@@ -77,3 +77,31 @@ export function decodeDecision(value: string | undefined): DecisionPayload | und
     return undefined;
   }
 }
+
+/** "Snapshot all" / "Stop all" on an instance's story: one request for every instance listed. */
+export const BULK_ACTION_ID = { snapshot: 'ir_bulk_snapshot', stop: 'ir_bulk_stop' } as const;
+
+export interface BulkPayload {
+  a: 'snapshot' | 'stop';
+  /** Finding key of the card the story belongs to. */
+  k: string;
+  ids: string[];
+}
+
+export function encodeBulk(p: BulkPayload): string {
+  return JSON.stringify(p);
+}
+
+export function decodeBulk(value: string | undefined): BulkPayload | undefined {
+  if (!value || value.length > 2000) return undefined;
+  try {
+    const p = JSON.parse(value) as Partial<BulkPayload>;
+    if (p.a !== 'snapshot' && p.a !== 'stop') return undefined;
+    if (typeof p.k !== 'string' || !/^[0-9a-f]{24}$/.test(p.k)) return undefined;
+    if (!Array.isArray(p.ids) || p.ids.length === 0 || p.ids.length > 50) return undefined;
+    if (!p.ids.every((id) => typeof id === 'string' && /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/.test(id))) return undefined;
+    return { a: p.a, k: p.k, ids: p.ids };
+  } catch {
+    return undefined;
+  }
+}

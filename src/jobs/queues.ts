@@ -14,6 +14,8 @@ export const QUEUE = {
   actions: 'actions',
   /** One job per request (deduplicated): post/update its status message in the thread. */
   status: 'status',
+  /** One job per new card with an instance: post the instance's story in its thread. */
+  story: 'story',
 } as const;
 
 export interface FindingJob {

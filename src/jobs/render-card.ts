@@ -16,6 +16,8 @@ export interface RenderDeps {
   limiter: SlackRateLimiter;
   metrics: Metrics;
   log: Logger;
+  /** Called once when a card is first posted (e.g. to queue the instance's story). */
+  onPosted?: (cardId: string, findingKeys: string[]) => Promise<void>;
 }
 
 /** Posts a card the first time, then keeps it current with chat.update, within Slack's limits. */
@@ -29,7 +31,10 @@ export function renderCardProcessor(deps: RenderDeps) {
     const view = renderCard(state.findings, { storm: state.storm, listLimit: deps.config.storm.listLimit });
     const log = deps.log.child({ cardId: state.cardId, channel: state.channel, thread_ts: state.ts, jobId: job.id });
     return publish({ ...deps, log }, job, token, { channel: state.channel, ts: state.ts, text: view.text, blocks: view.blocks }, {
-      posted: (ts) => store.markPosted(state.cardId, ts, state.version),
+      posted: async (ts) => {
+        await store.markPosted(state.cardId, ts, state.version);
+        await deps.onPosted?.(state.cardId, state.findings.map((f) => f.key));
+      },
       updated: () => store.markRendered(state.cardId, state.version),
       // Someone deleted the card; post it again rather than lose the alert.
       deleted: () => store.forgetMessage(state.cardId),

@@ -9,6 +9,7 @@ import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type Car
 import { renderCardProcessor } from '../jobs/render-card';
 import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
+import { storyProcessor, type StoryJob } from '../jobs/story';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
 import { Pipeline } from '../requests/pipeline';
@@ -43,6 +44,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const slack = workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log);
   const limiter = new SlackRateLimiter(conn, config.redisPrefix, config.slack);
   const actionsQ = makeQueue<ActionJob>(QUEUE.actions, conn, config.redisPrefix, log);
+  const storyQ = makeQueue<StoryJob>(QUEUE.story, conn, config.redisPrefix, log);
   const statusQ = makeQueue<StatusJob>(QUEUE.status, conn, config.redisPrefix, log);
   const aws = opts.aws ?? new AwsClients(config);
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
@@ -57,7 +59,18 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     }),
     new Worker<CardJob>(
       QUEUE.cards,
-      renderCardProcessor({ config, store, slack, limiter, metrics, log: workerLog(QUEUE.cards) }),
+      renderCardProcessor({
+        config,
+        store,
+        slack,
+        limiter,
+        metrics,
+        log: workerLog(QUEUE.cards),
+        onPosted: async (_cardId, keys) => {
+          if (!config.story.enabled || keys.length === 0) return;
+          await storyQ.add('story', { findingKey: keys[0] }, { jobId: `story-${keys[0]}`, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+        },
+      }),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
     ),
     new Worker<ActionJob>(
@@ -75,6 +88,11 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       }),
       // Isolating ten instances at once is the playbook's case; the account limiter paces AWS.
       { ...common, ...opts.lock, concurrency: opts.concurrency?.actions ?? 20 },
+    ),
+    new Worker<StoryJob>(
+      QUEUE.story,
+      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, slack, limiter, metrics, log: workerLog(QUEUE.story) }),
+      { ...common, concurrency: 5 },
     ),
     new Worker<StatusJob>(
       QUEUE.status,
@@ -127,7 +145,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (server) await closeServer(server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },

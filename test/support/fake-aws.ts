@@ -8,6 +8,7 @@ import {
   CreateSnapshotCommand,
   CreateSnapshotsCommand,
   CreateTagsCommand,
+  DescribeImagesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   ModifySnapshotAttributeCommand,
@@ -32,6 +33,8 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -48,6 +51,19 @@ export interface FakeInstance {
   termination: boolean;
   stop: boolean;
   publicIp?: string;
+  imageId?: string;
+  launchTime?: string;
+  userData?: string;
+  imdsV1?: boolean;
+}
+
+/** A CloudTrail management event as LookupEvents returns it. */
+export interface FakeTrailEvent {
+  name: string;
+  time: string;
+  resources: string[];
+  accessKeyId?: string;
+  detail: Record<string, unknown>;
 }
 
 export interface FakeEni {
@@ -121,6 +137,8 @@ export class FakeAws {
   targetGroups: FakeTargetGroup[] = [];
   volumes = new Map<string, FakeVolume>();
   snapshots = new Map<string, FakeSnapshot>();
+  images = new Map<string, { id: string; name: string; ownerId: string; alias?: string }>();
+  trail: FakeTrailEvent[] = [];
   /** KMS keys: id → who manages it. */
   kmsKeys = new Map<string, 'AWS' | 'CUSTOMER'>();
   /** DescribeSnapshots calls before a snapshot completes (it reports progress in between). */
@@ -133,10 +151,10 @@ export class FakeAws {
   private always = new Map<string, Error>();
   private hangs = new Map<string, (() => void)[]>();
   private seq = 0;
-  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient)];
+  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient), mockClient(IAMClient), mockClient(CloudTrailClient)];
 
   constructor() {
-    const [ec2, asg, elb, sts, kms] = this.mocks;
+    const [ec2, asg, elb, sts, kms, iam, trail] = this.mocks;
     const on = (mock: any, cmd: any, fn: (input: any) => any) =>
       mock.on(cmd).callsFake(async (input: any) => {
         const api = cmd.name.replace(/Command$/, '');
@@ -160,6 +178,7 @@ export class FakeAws {
     on(ec2, DescribeInstancesCommand, (i) => this.describeInstances(i));
     on(ec2, DescribeInstanceAttributeCommand, (i) => {
       const inst = this.instance(i.InstanceId);
+      if (i.Attribute === 'userData') return { UserData: inst.userData ? { Value: Buffer.from(inst.userData).toString('base64') } : {} };
       return i.Attribute === 'disableApiTermination' ? { DisableApiTermination: { Value: inst.termination } } : { DisableApiStop: { Value: inst.stop } };
     });
     on(ec2, ModifyInstanceAttributeCommand, (i) => {
@@ -204,6 +223,7 @@ export class FakeAws {
         if (f.Name === 'group-name') list = list.filter((g) => f.Values.includes(g.name));
         if (f.Name === 'group-id') list = list.filter((g) => f.Values.includes(g.id));
       }
+      if (i.GroupIds) list = list.filter((g) => i.GroupIds.includes(g.id));
       return { SecurityGroups: list.map((g) => ({ GroupId: g.id, GroupName: g.name, VpcId: g.vpcId, IpPermissions: g.ingress, IpPermissionsEgress: g.egress })) };
     });
     on(ec2, CreateSecurityGroupCommand, (i) => {
@@ -291,6 +311,22 @@ export class FakeAws {
       if (v?.encrypted && !s.kmsKeyId && this.kmsKeys.get(v.kmsKeyId ?? '') !== 'CUSTOMER') throw awsError('InvalidParameter', 'Snapshots encrypted with the AWS Managed CMK can\'t be shared.');
       s.sharedWith.push(...i.UserIds);
       return {};
+    });
+    on(ec2, DescribeImagesCommand, (i) => ({
+      Images: i.ImageIds.filter((id: string) => this.images.has(id)).map((id: string) => {
+        const img = this.images.get(id)!;
+        return { ImageId: img.id, Name: img.name, OwnerId: img.ownerId, ImageOwnerAlias: img.alias };
+      }),
+    }));
+    on(iam, GetInstanceProfileCommand, (i) => ({ InstanceProfile: { InstanceProfileName: i.InstanceProfileName, Roles: [{ RoleName: `${i.InstanceProfileName}-role` }] } }));
+    on(trail, LookupEventsCommand, (i) => {
+      const a = i.LookupAttributes[0];
+      const events = this.trail.filter((e) =>
+        a.AttributeKey === 'ResourceName' ? e.resources.includes(a.AttributeValue) : a.AttributeKey === 'AccessKeyId' ? e.accessKeyId === a.AttributeValue : e.name === a.AttributeValue,
+      );
+      return {
+        Events: events.map((e) => ({ EventName: e.name, EventTime: new Date(e.time), AccessKeyId: e.accessKeyId, CloudTrailEvent: JSON.stringify(e.detail) })),
+      };
     });
     on(kms, DescribeKeyCommand, (i) => ({ KeyMetadata: { KeyId: i.KeyId, KeyManager: this.kmsKeys.get(i.KeyId) ?? 'AWS' } }));
     on(ec2, StopInstancesCommand, (i) => {
@@ -416,6 +452,7 @@ export class FakeAws {
       for (const f of i.Filters ?? []) {
         if (f.Name === 'iam-instance-profile.arn') list = list.filter((x) => f.Values.includes(x.profileArn));
         if (f.Name === 'instance-state-name') list = list.filter((x) => f.Values.includes(x.state));
+        if (f.Name === 'instance-id') list = list.filter((x) => f.Values.includes(x.id));
       }
     }
     return {
@@ -430,6 +467,12 @@ export class FakeAws {
             Tags: Object.entries(x.tags).map(([Key, Value]) => ({ Key, Value })),
             IamInstanceProfile: x.profileArn ? { Arn: x.profileArn } : undefined,
             PublicIpAddress: x.publicIp,
+            ImageId: x.imageId,
+            InstanceType: 't3.large',
+            LaunchTime: x.launchTime ? new Date(x.launchTime) : undefined,
+            MetadataOptions: { HttpTokens: x.imdsV1 === false ? 'required' : 'optional' },
+            SecurityGroups: [...new Set([...this.enis.values()].filter((e) => e.instanceId === x.id).flatMap((e) => e.groups))].map((g) => ({ GroupId: g, GroupName: this.groups.get(g)?.name })),
+            SubnetId: 'subnet-0a1b2c3d',
             BlockDeviceMappings: [...this.volumes.values()].filter((v) => v.instanceId === x.id).map((v) => ({ DeviceName: v.device, Ebs: { VolumeId: v.id } })),
             NetworkInterfaces: [...this.enis.values()].filter((e) => e.instanceId === x.id).map((e) => this.eniShape(e)),
           })),

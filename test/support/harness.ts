@@ -25,6 +25,8 @@ export const BASE_FILE_CONFIG = {
   access: { responders: ['U01ANA', 'S01SOC'], approvers: ['U02LEAD'], twoPersonRule: true },
   // Tests run fast: short coalescing, generous update budget unless a test tightens it.
   slack: { postIntervalMs: 1000, updatesPerMinute: 600, coalesceMs: 50 },
+  // The instance story reads AWS; only the tests that mock AWS for it turn it on.
+  story: { enabled: false },
 };
 
 export function writeConfigFile(file: unknown): string {

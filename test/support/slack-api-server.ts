@@ -34,6 +34,8 @@ export interface SlackApiOptions {
 export class SlackApiServer {
   readonly calls: SlackCall[] = [];
   readonly messages = new Map<string, SlackMessage>();
+  /** Files uploaded with files.uploadV2: content by file id, with where they were shared. */
+  readonly files = new Map<string, { content: string; filename?: string; channel?: string; thread_ts?: string }>();
   /** Calls to response_url (slash-command and action responses). */
   readonly responses: { path: string; body: Record<string, unknown> }[] = [];
   private readonly lastPost = new Map<string, number>();
@@ -75,6 +77,12 @@ export class SlackApiServer {
         const raw = Buffer.concat(chunks).toString('utf8');
         const path = (req.url ?? '').split('?')[0];
         const args = parseBody(raw, String(req.headers['content-type'] ?? ''));
+        if (path.startsWith('/upload/')) {
+          const id = path.slice('/upload/'.length);
+          const f = this.files.get(id);
+          if (f) f.content = raw;
+          return send(res, 200, { ok: true });
+        }
         if (path.startsWith('/respond/')) {
           this.responses.push({ path, body: args });
           return send(res, 200, { ok: true });
@@ -147,6 +155,16 @@ export class SlackApiServer {
         msg.blocks = (args.blocks as unknown[]) ?? msg.blocks;
         msg.updates += 1;
         return [200, { ok: true, channel: msg.channel, ts: msg.ts }];
+      }
+      case 'files.getUploadURLExternal': {
+        const id = `F${String(++this.seq).padStart(8, '0')}`;
+        this.files.set(id, { content: '', filename: String(args.filename ?? '') });
+        return [200, { ok: true, upload_url: `${this.baseUrl}/upload/${id}`, file_id: id }];
+      }
+      case 'files.completeUploadExternal': {
+        const list = (typeof args.files === 'string' ? JSON.parse(args.files) : args.files) as { id: string }[];
+        for (const { id } of list) Object.assign(this.files.get(id) ?? {}, { channel: args.channel_id, thread_ts: args.thread_ts });
+        return [200, { ok: true, files: list.map(({ id }) => ({ id })) }];
       }
       case 'usergroups.users.list': {
         const users = this.opts.userGroups?.[String(args.usergroup)];

@@ -25,17 +25,21 @@ export function slashCommandBody(text: string, opts: { userId?: string; channelI
 }
 
 /** A block_actions interaction as Slack posts it: form field `payload` holding JSON. */
-export function blockActionBody(action: Record<string, unknown>, opts: { userId?: string; channelId?: string; messageTs?: string; responseUrl: string }): string {
+export function blockActionBody(
+  action: Record<string, unknown>,
+  opts: { userId?: string; channelId?: string; messageTs?: string; threadTs?: string; responseUrl: string },
+): string {
   const payload = {
     type: 'block_actions',
     team: { id: 'T0EXAMPLE', domain: 'example' },
     user: { id: opts.userId ?? 'U01ANA', username: 'analyst', team_id: 'T0EXAMPLE' },
     api_app_id: 'A0IRBOT',
     token: 'deprecated-verification-token',
-    container: { type: 'message', message_ts: opts.messageTs ?? '1700000000.000100', channel_id: opts.channelId ?? 'C01ALERTS', is_ephemeral: false },
+    container: { type: 'message', message_ts: opts.messageTs ?? '1700000000.000100', channel_id: opts.channelId ?? 'C01ALERTS', is_ephemeral: false, thread_ts: opts.threadTs },
     trigger_id: '1234.5678.abcdef',
     channel: { id: opts.channelId ?? 'C01ALERTS', name: 'alerts' },
-    message: { type: 'message', ts: opts.messageTs ?? '1700000000.000100', text: 'card' },
+    // A message inside a thread carries its parent's ts, as Slack sends it.
+    message: { type: 'message', ts: opts.messageTs ?? '1700000000.000100', thread_ts: opts.threadTs, text: 'card' },
     response_url: opts.responseUrl,
     actions: [{ block_id: 'b1', action_ts: String(Date.now() / 1000), ...action }],
   };

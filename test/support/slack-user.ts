@@ -30,7 +30,7 @@ export async function click(h: Harness, msg: SlackMessage, actionId: string, use
   if (!button) throw new Error(`no ${actionId} button on message ${msg.ts}`);
   const body = blockActionBody(
     { type: 'button', action_id: actionId, value: button.value, text: { type: 'plain_text', text: button.text.text } },
-    { userId, channelId: msg.channel, messageTs: msg.ts, responseUrl: `${h.slack.baseUrl}/respond/${actionId}` },
+    { userId, channelId: msg.channel, messageTs: msg.ts, threadTs: msg.thread_ts, responseUrl: `${h.slack.baseUrl}/respond/${actionId}` },
   );
   return sendToBot(h, body);
 }

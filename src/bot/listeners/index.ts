@@ -1,6 +1,7 @@
 import type { App } from '@slack/bolt';
-import { ACTION_ID, APPROVE_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID } from '../action-ids';
+import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID } from '../action-ids';
 import type { BotDeps } from '../deps';
+import { bulkButton } from './actions/bulk-button';
 import { decisionButton } from './actions/decision';
 import { releaseButton } from './actions/release-button';
 import { responseButton } from './actions/response-button';
@@ -13,5 +14,7 @@ export function registerListeners(app: App, deps: BotDeps): void {
   app.action(APPROVE_ACTION_ID, decisionButton(deps, 'approve'));
   app.action(REJECT_ACTION_ID, decisionButton(deps, 'reject'));
   app.action(RELEASE_ACTION_ID, releaseButton(deps));
+  const onBulk = bulkButton(deps);
+  for (const id of Object.values(BULK_ACTION_ID)) app.action(id, onBulk);
   app.command('/ir', irCommand(deps));
 }

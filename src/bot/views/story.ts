@@ -1,0 +1,79 @@
+import type { KnownBlock } from '@slack/types';
+import type { Story } from '../../actions/story';
+import { BULK_ACTION_ID, encodeBulk } from '../action-ids';
+import type { CardView } from './card';
+import { code, safe, truncate } from './mrkdwn';
+
+/** A user-data line inside a code block: escaped, no backticks to break out, no mentions. */
+function codeLine(text: string): string {
+  return safe(text.replace(/`/g, 'ˋ'), 300);
+}
+
+function section(text: string): KnownBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, 2900) } };
+}
+
+/** The instance's story as posted in the alert's thread. Every AWS value is escaped. */
+export function renderStory(s: Story, findingKey: string): CardView {
+  const blocks: KnownBlock[] = [];
+  const head = [`*The story of* \`${safe(s.instanceId, 40)}\`${s.name ? ` (${safe(s.name, 80)})` : ''}: ${safe(s.type ?? '?', 30)}, ${safe(s.state, 20)}`];
+  if (s.launchTime) head.push(`launched ${safe(s.launchTime, 40)}`);
+  blocks.push(section(head.join(', ')));
+  if (s.flags.length) blocks.push(section(`*Flags*\n${s.flags.map((f) => `:warning: ${safe(f, 400)}`).join('\n')}`));
+  const facts = [
+    `*AMI* ${code(s.ami.id ?? '?', 40)} ${s.ami.name ? code(s.ami.name, 120) : ''} owner ${safe(s.ami.ownerAlias ?? s.ami.ownerId ?? 'unknown', 40)}`,
+    `*Network* ${safe(s.vpcId ?? '?', 30)} / ${safe(s.subnetId ?? '?', 30)}, private ${s.privateIps.map((x) => code(x, 45)).join(' ') || '-'}, public ${s.publicIps.map((x) => code(x, 45)).join(' ') || '-'}`,
+    `*Instance role* ${s.roleName ? code(s.roleName, 100) : s.profileArn ? code(s.profileArn, 200) : 'none'} · IMDS ${s.imdsV1 ? 'v1 allowed' : 'v2 only'}`,
+  ];
+  blocks.push(section(facts.join('\n')));
+  if (s.securityGroups.length) {
+    blocks.push(
+      section(
+        `*Security groups (inbound)*\n${s.securityGroups
+          .map((g) => `${g.openToWorld ? ':warning: ' : ''}${code(g.id, 30)} ${code(g.name, 80)}: ${g.inbound.map((r) => safe(r, 120)).join('; ') || 'no inbound rules'}`)
+          .join('\n')}`,
+      ),
+    );
+  }
+  const tags = Object.entries(s.tags).slice(0, 15);
+  if (tags.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(`Tags: ${tags.map(([k, v]) => `${code(k, 60)}=${code(v, 120)}`).join(' ')}`, 2900) }] });
+  if (s.userData) {
+    const m = s.userData.matches;
+    const lines = m.length
+      ? `*User data*: ${m.length} suspicious line(s) of ${s.userData.lines}\n\`\`\`${m.slice(0, 15).map((x) => `${x.line}: ${codeLine(x.text)}    ← ${x.indicator}`).join('\n')}\`\`\``
+      : `*User data*: ${s.userData.lines} line(s), nothing matched the miner and persistence indicators`;
+    blocks.push(section(lines));
+  } else {
+    blocks.push(section('*User data*: none'));
+  }
+  if (s.launch) {
+    const l = s.launch;
+    blocks.push(
+      section(
+        `*Launched by* ${code(l.principal, 200)} at ${safe(l.at, 40)}${l.accessKeyId ? ` with key ${code(l.accessKeyId, 30)}` : ''}${l.sourceIp ? ` from ${code(l.sourceIp, 60)}` : ''}${l.userAgent ? `, user agent ${code(l.userAgent, 200)}` : ''}`,
+      ),
+    );
+    if (s.siblings.length) {
+      blocks.push(
+        section(
+          `*The same principal launched ${s.siblings.length} other instance(s)*\n${s.siblings
+            .slice(0, 30)
+            .map((x) => `• ${code(x.id, 30)} ${safe(x.state, 20)}${x.launchTime ? `, launched ${safe(x.launchTime, 40)}` : ''}`)
+            .join('\n')}`,
+        ),
+      );
+      const ids = [s.instanceId, ...s.siblings.filter((x) => x.state !== 'terminated' && x.state !== 'gone').map((x) => x.id)].slice(0, 50);
+      blocks.push({
+        type: 'actions',
+        block_id: 'story-bulk',
+        elements: [
+          { type: 'button', action_id: BULK_ACTION_ID.snapshot, text: { type: 'plain_text', text: `Snapshot all ${ids.length}` }, value: encodeBulk({ a: 'snapshot', k: findingKey, ids }) },
+          { type: 'button', action_id: BULK_ACTION_ID.stop, text: { type: 'plain_text', text: `Stop all ${ids.length}` }, style: 'danger', value: encodeBulk({ a: 'stop', k: findingKey, ids }) },
+        ],
+      });
+    }
+  } else {
+    blocks.push(section(`*Launched by*: unknown. ${safe(s.launchUnknown ?? '', 600)}`));
+  }
+  return { text: `The story of ${s.instanceId}`, blocks };
+}

@@ -1,0 +1,69 @@
+import type { WebClient } from '@slack/web-api';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { InstanceUnavailable } from '../actions/instance';
+import { buildStory } from '../actions/story';
+import type { AwsClients } from '../aws/clients';
+import { AwsCallError } from '../aws/errors';
+import { Responder } from '../aws/responder';
+import { renderStory } from '../bot/views/story';
+import type { CardStore } from '../cards/store';
+import type { Config } from '../config/load';
+import { publish, type PublishDeps } from './publish';
+
+export interface StoryJob {
+  findingKey: string;
+}
+
+export interface StoryDeps extends PublishDeps {
+  config: Pick<Config, 'story' | 'retentionDays'>;
+  cards: CardStore;
+  aws: AwsClients;
+  redis: Redis;
+  prefix: string;
+  slack: WebClient;
+}
+
+/** Posts the instance's story once in the card's thread, and its user data as a file when long. */
+export function storyProcessor(deps: StoryDeps) {
+  return async (job: Job<StoryJob>, token?: string): Promise<string> => {
+    const key = `${deps.prefix}:story:${job.data.findingKey}`;
+    if (await deps.redis.exists(key)) return 'already posted';
+    const f = await deps.cards.getFinding(job.data.findingKey);
+    if (!f?.instance) return 'no instance';
+    const thread = await deps.cards.threadOf(f.key);
+    if (!thread) throw new Error('the card is not posted yet');
+    const session = await deps.aws.responder({ account: f.accountId, region: f.region }, { requestId: `story-${f.key.slice(0, 12)}`, userId: 'ir-bot' });
+    let view;
+    let userData: string | undefined;
+    try {
+      // Read-only: no mutation token needed.
+      const story = await buildStory(new Responder(session.clients, session.account, session.region, async () => undefined), f.instance.id, deps.config.story);
+      view = renderStory(story, f.key);
+      if (story.userData && story.userData.lines > deps.config.story.attachUserDataOverLines) userData = story.userData.text;
+    } catch (err) {
+      const known = err instanceof InstanceUnavailable || (err instanceof AwsCallError && !err.retryable);
+      if (!known) throw err;
+      view = { text: 'No instance story', blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: `:warning: No story for this instance: ${(err as Error).message.replace(/[<>&]/g, '')}` } }] };
+    } finally {
+      session.destroy();
+    }
+    await publish(deps, job, token, { channel: thread.channel, threadTs: thread.ts, text: view.text, blocks: view.blocks }, {
+      posted: async (ts) => {
+        await deps.redis.set(key, ts, 'EX', deps.config.retentionDays * 86400);
+      },
+      updated: async () => undefined,
+      deleted: async () => undefined,
+    });
+    if (userData) {
+      await deps.slack.files.uploadV2({
+        channel_id: thread.channel,
+        thread_ts: thread.ts,
+        content: userData,
+        filename: `${f.instance.id}-user-data.txt`,
+        title: `User data of ${f.instance.id} (decoded)`,
+      });
+    }
+    return 'posted';
+  };
+}
