@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import { encodePayload } from '../src/bot/action-ids';
-import { RequestStore } from '../src/requests/store';
 import { FakeAws } from '../test/support/fake-aws';
 import { startHarness, type Harness } from '../test/support/harness';
 import { freePort, startRedisServer } from '../test/support/redis-server';
 import { SlackApiServer } from '../test/support/slack-api-server';
 import { blockActionBody, slackSignature, slashCommandBody } from '../test/support/slack-signing';
+import { runCommands } from './pipeline';
 import { machine, percentile, waitHealthy, writeSection } from './results';
 
 const ROOT = join(__dirname, '..');
@@ -102,27 +102,15 @@ async function ackLatency(redisUrl: string) {
   return { clickMs, commandMs };
 }
 
-async function isolationRun(h: Harness, ids: string[]): Promise<{ wallMs: number; perInstanceMs: number[] }> {
-  const store = new RequestStore(h.redis, h.config.redisPrefix, 3600);
-  const t0 = performance.now();
-  const bodies = ids.map((id) => slashCommandBody(`isolate ${id} bench`, { responseUrl: `${h.slack.baseUrl}/respond/x` }));
-  await Promise.all(bodies.map((b) => fetch(`${h.baseUrl}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature('test-signing-secret-0123456789', b) }, body: b })));
-  const done = new Map<string, number>();
-  while (done.size < ids.length) {
-    for (const id of ids) {
-      if (done.has(id)) continue;
-      const open = await h.redis.keys(`${h.config.redisPrefix}:req:isolate-${id}-*`);
-      const r = open.length ? await store.get(open[0].split(':req:')[1]) : undefined;
-      if (r?.state === 'done') {
-        // Guard against a bench that isolates nothing: both interfaces must be verified in quarantine.
-        if (!r.result?.ok || r.result.lines.filter((l) => /^eni-.*only ✓$/.test(l)).length !== 2) throw new Error(`${id}: unexpected result ${JSON.stringify(r.result)}`);
-        done.set(id, r.finishedAt! - r.createdAt);
-      }
-      else if (r && ['failed', 'refused'].includes(r.state)) throw new Error(`${id}: ${r.state} ${JSON.stringify(r.failure ?? r.plan?.blocked)}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { wallMs: performance.now() - t0, perInstanceMs: ids.map((id) => done.get(id)!) };
+function isolationRun(h: Harness, ids: string[]) {
+  return runCommands(
+    h,
+    ids.map((id) => ({ text: `isolate ${id} bench`, action: 'isolate', firstInstance: id })),
+    (r) => {
+      // Guard against a bench that isolates nothing: both interfaces must be verified in quarantine.
+      if (!r.result?.ok || r.result.lines.filter((l) => /^eni-.*only ✓$/.test(l)).length !== 2) throw new Error(`${r.instanceId}: unexpected result ${JSON.stringify(r.result)}`);
+    },
+  );
 }
 
 async function isolation() {

@@ -60,23 +60,31 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const { aws } = ctx;
   const volumes: VolumePlan[] = [];
   const skipped: string[] = [];
-  for (const id of instanceIds) {
-    try {
-      const i = await findInstance(aws, id);
-      const mappings = (i.BlockDeviceMappings ?? []).filter((m) => m.Ebs?.VolumeId);
-      if (mappings.length === 0) {
-        skipped.push(`${id}: no EBS volumes attached (instance-store only): nothing to snapshot; capture its disk from inside the instance`);
-        continue;
+  // Every instance is described at once: ten instances cost one round of calls, not ten.
+  const perInstance = await Promise.all(
+    instanceIds.map(async (id): Promise<{ volumes: VolumePlan[]; skipped?: string }> => {
+      try {
+        const i = await findInstance(aws, id);
+        const mappings = (i.BlockDeviceMappings ?? []).filter((m) => m.Ebs?.VolumeId);
+        if (mappings.length === 0) {
+          return { volumes: [], skipped: `${id}: no EBS volumes attached (instance-store only): nothing to snapshot; capture its disk from inside the instance` };
+        }
+        const vols = await aws.send(aws.clients.ec2, new DescribeVolumesCommand({ VolumeIds: mappings.map((m) => m.Ebs!.VolumeId!) }));
+        return {
+          volumes: mappings.map((m) => {
+            const v = vols.Volumes?.find((x) => x.VolumeId === m.Ebs!.VolumeId);
+            return { instanceId: id, volumeId: m.Ebs!.VolumeId!, device: m.DeviceName ?? '?', sizeGiB: v?.Size, encrypted: !!v?.Encrypted, kmsKeyId: v?.KmsKeyId, share: 'none' as const };
+          }),
+        };
+      } catch (err) {
+        if (!(err instanceof InstanceUnavailable)) throw err;
+        return { volumes: [], skipped: err.message };
       }
-      const vols = await aws.send(aws.clients.ec2, new DescribeVolumesCommand({ VolumeIds: mappings.map((m) => m.Ebs!.VolumeId!) }));
-      for (const m of mappings) {
-        const v = vols.Volumes?.find((x) => x.VolumeId === m.Ebs!.VolumeId);
-        volumes.push({ instanceId: id, volumeId: m.Ebs!.VolumeId!, device: m.DeviceName ?? '?', sizeGiB: v?.Size, encrypted: !!v?.Encrypted, kmsKeyId: v?.KmsKeyId, share: 'none' });
-      }
-    } catch (err) {
-      if (!(err instanceof InstanceUnavailable)) throw err;
-      skipped.push(err.message);
-    }
+    }),
+  );
+  for (const r of perInstance) {
+    volumes.push(...r.volumes);
+    if (r.skipped) skipped.push(r.skipped);
   }
   const blocked = (message: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: message });
   if (volumes.length === 0) return blocked(skipped.join('; ') || 'nothing to snapshot');
@@ -84,8 +92,9 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const warnings = [...skipped];
   const forensic = ctx.snapshot.forensicAccount;
   if (forensic) {
-    for (const v of volumes) {
-      if (!v.encrypted || !(await keyIsAwsManaged(aws, v.kmsKeyId))) v.share = 'share';
+    const awsManaged = await Promise.all(volumes.map((v) => (v.encrypted ? keyIsAwsManaged(aws, v.kmsKeyId) : Promise.resolve(false))));
+    for (const [n, v] of volumes.entries()) {
+      if (!awsManaged[n]) v.share = 'share';
       else if (ctx.snapshot.copyKmsKeyId) v.share = 'copy-then-share';
       else {
         v.share = 'refused';
@@ -162,11 +171,14 @@ async function createSet(ctx: ActionContext, instanceId: string, volumes: Volume
   const taken: Taken[] = [];
   for (const s of snaps) {
     const volume = volumes.find((v) => v.volumeId === s.volumeId);
-    if (!volume) continue;
-    // One set shares its tags; the device name is per snapshot.
-    await aws.send(aws.clients.ec2, new CreateTagsCommand({ Resources: [s.snapshotId], Tags: [{ Key: 'ir:device', Value: volume.device }, { Key: 'Name', Value: `ir-bot evidence ${instanceId} ${volume.device}` }] }));
-    taken.push({ snapshotId: s.snapshotId, volume });
+    if (volume) taken.push({ snapshotId: s.snapshotId, volume });
   }
+  // One set shares its tags; the device name is per snapshot.
+  await Promise.all(
+    taken.map((t) =>
+      aws.send(aws.clients.ec2, new CreateTagsCommand({ Resources: [t.snapshotId], Tags: [{ Key: 'ir:device', Value: t.volume.device }, { Key: 'Name', Value: `ir-bot evidence ${instanceId} ${t.volume.device}` }] })),
+    ),
+  );
   return taken;
 }
 
@@ -252,7 +264,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
           {
             label: 'share with the forensic account',
             run: async () => {
-              for (const t of taken) t.shared = await share(ctx, t);
+              await Promise.all(taken.map(async (t) => (t.shared = await share(ctx, t))));
               return 'sharing done';
             },
           },
