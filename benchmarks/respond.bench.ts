@@ -108,7 +108,7 @@ function isolationRun(h: Harness, ids: string[]) {
     ids.map((id) => ({ text: `isolate ${id} bench`, action: 'isolate', firstInstance: id })),
     (r) => {
       // Guard against a bench that isolates nothing: both interfaces must be verified in quarantine.
-      if (!r.result?.ok || r.result.lines.filter((l) => /^eni-.*only ✓$/.test(l)).length !== 2) throw new Error(`${r.instanceId}: unexpected result ${JSON.stringify(r.result)}`);
+      if (!r.result?.ok || r.result.lines.filter((l) => /^eni-.*only ✓$/.test(l)).length !== 2) throw new Error(`${r.target}: unexpected result ${JSON.stringify(r.result)}`);
     },
   );
 }

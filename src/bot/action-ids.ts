@@ -60,7 +60,7 @@ export interface DecisionPayload {
   v: number;
 }
 
-export const REQUEST_ID_PATTERN = /^[a-z-]{3,20}-i-[0-9a-f]{8,17}-\d{1,12}$/;
+export const REQUEST_ID_PATTERN = /^[a-z-]{3,20}-[A-Za-z0-9-]{1,40}-\d{1,12}$/;
 
 export function encodeDecision(p: DecisionPayload): string {
   return JSON.stringify(p);

@@ -6,6 +6,8 @@ export type IrCommand =
   | { kind: 'hunt'; template?: string; params: Record<string, string> }
   | { kind: 'status'; jobId?: string };
 
+import { REQUEST_ID_PATTERN } from './action-ids';
+
 export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 export const HELP_TEXT = [
@@ -63,7 +65,7 @@ export function parseIrCommand(text: string): IrCommand {
     }
     case 'status': {
       const id = rest[0];
-      if (id !== undefined && !/^[a-z-]{3,20}-i-[0-9a-f]{8,17}-\d{1,12}$/.test(id)) {
+      if (id !== undefined && !REQUEST_ID_PATTERN.test(id)) {
         throw new CommandError(`"${id.slice(0, 40)}" is not a request id (they look like isolate-i-0123456789abcdef0-7; \`/ir status\` lists them)`);
       }
       return { kind: 'status', jobId: id };

@@ -49,7 +49,7 @@ export function actionProcessor(deps: RespondDeps) {
   const actions = deps.actions ?? ACTIONS;
 
   const audit = (r: ActionRequest, e: Omit<AuditEntry, 'requestId' | 'action' | 'target' | 'account' | 'region'>) =>
-    deps.audit.append({ ...e, requestId: r.id, action: r.action, target: r.instanceId, account: r.account, region: r.region });
+    deps.audit.append({ ...e, requestId: r.id, action: r.action, target: r.target, account: r.account, region: r.region });
 
   async function withContext<T>(r: ActionRequest, fn: (ctx: ActionContext) => Promise<T>): Promise<T> {
     const session = await deps.aws.responder({ account: r.account, region: r.region }, { requestId: r.id, userId: r.approvedBy ?? r.requestedBy });
@@ -119,7 +119,7 @@ export function actionProcessor(deps: RespondDeps) {
       if (r.state === 'awaiting-approval' && r.expiresAt) await pipeline.expire(r.id, r.rev, r.expiresAt);
       return r.state;
     }
-    const plan = await withContext(r, (ctx) => actions[r.action].plan(r.instanceIds, ctx));
+    const plan = await withContext(r, (ctx) => actions[r.action].plan(r.targets, ctx));
     if (plan.blocked) {
       const res = await store.transition(r.id, { from: ['planning'] }, { state: 'refused', plan, finishedAt: Date.now() });
       if (res.ok) await audit(r, { event: 'refused-plan', user: 'system', detail: { reason: plan.blocked } });
@@ -144,7 +144,7 @@ export function actionProcessor(deps: RespondDeps) {
       let plan = r.plan!;
       if (r.state === 'approved') {
         // The approval is for the plan shown. Re-read AWS: if anything it would change moved, ask again.
-        const fresh = await action.plan(r.instanceIds, ctx);
+        const fresh = await action.plan(r.targets, ctx);
         if (fresh.blocked) {
           const res = await store.transition(r.id, { from: ['approved'], rev: r.rev }, { state: 'refused', plan: fresh, finishedAt: Date.now(), notice: 'AWS changed after the plan was made' });
           if (res.ok) await audit(r, { event: 'refused-plan', user: 'system', detail: { reason: fresh.blocked } });

@@ -42,10 +42,10 @@ export interface FailureView {
 export interface ActionRequest {
   id: string;
   action: ActionName;
-  /** The first (or only) instance: names the request. */
-  instanceId: string;
-  /** Every instance the request acts on, instanceId first. */
-  instanceIds: string[];
+  /** What the request acts on: an instance id, an access key id or an IAM user/role ARN. */
+  target: string;
+  /** Every target of the request (several instances for snapshot and stop), `target` first. */
+  targets: string[];
   account?: string;
   region?: string;
   findingKey?: string;

@@ -10,9 +10,9 @@ import type { RequestStore } from './store';
 
 export interface SubmitInput {
   action: ActionName;
-  instanceId: string;
-  /** Several instances for snapshot and stop; defaults to [instanceId]. */
-  instanceIds?: string[];
+  target: string;
+  /** Several instances for snapshot and stop; defaults to [target]. */
+  targets?: string[];
   /** From a card button: the finding the card shows. */
   findingKey?: string;
   /** Where the request was made: used when the instance has no card to thread under. */
@@ -47,13 +47,14 @@ export class RequestService {
     let region: string | undefined;
     let channel = input.channel;
     let threadTs = input.threadTs;
-    let findingKey = input.findingKey ?? (await this.cards.findingKeyForInstance(input.instanceId));
+    const isInstance = input.target.startsWith('i-');
+    let findingKey = input.findingKey ?? (isInstance ? await this.cards.findingKeyForInstance(input.target) : undefined);
     let findingId: string | undefined;
     if (input.action === 'release') {
       // Release acts where the isolation happened and reports in the isolation's thread.
-      const rec = await this.records.get<IsolationRecord>(isolationRecordName(input.instanceId));
+      const rec = await this.records.get<IsolationRecord>(isolationRecordName(input.target));
       if (!rec) {
-        return { status: 'refused', message: `Nothing is recorded for \`${input.instanceId}\`: ir-bot did not isolate it (or it was already released), so there is no earlier state to restore.` };
+        return { status: 'refused', message: `Nothing is recorded for \`${input.target}\`: ir-bot did not isolate it (or it was already released), so there is no earlier state to restore.` };
       }
       account = rec.account;
       region = rec.region;
@@ -66,7 +67,8 @@ export class RequestService {
     }
     if (findingKey) {
       const f = await this.cards.getFinding(findingKey);
-      if (f && f.instance?.id === input.instanceId) {
+      const names = [f?.instance?.id, f?.principal?.accessKeyId, f?.principal?.arn];
+      if (f && names.includes(input.target)) {
         account ??= f.accountId;
         region ??= f.region;
         findingId = f.id;
@@ -74,14 +76,14 @@ export class RequestService {
           const thread = await this.cards.threadOf(findingKey);
           if (thread) ({ channel, ts: threadTs } = thread);
         }
-      } else if (!f || f.instance?.id !== input.instanceId) {
+      } else {
         findingKey = undefined;
       }
     }
     const { created, id } = await this.store.create({
       action: input.action,
-      instanceId: input.instanceId,
-      instanceIds: input.instanceIds?.length ? [...new Set([input.instanceId, ...input.instanceIds])] : [input.instanceId],
+      target: input.target,
+      targets: input.targets?.length ? [...new Set([input.target, ...input.targets])] : [input.target],
       account,
       region,
       findingKey,
@@ -94,7 +96,7 @@ export class RequestService {
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
-    await this.audit.append({ event: 'requested', user: input.userId, requestId: id, action: input.action, target: input.instanceId, account, region, detail: { reason: input.reason, findingId } });
+    await this.audit.append({ event: 'requested', user: input.userId, requestId: id, action: input.action, target: input.target, account, region, detail: { reason: input.reason, findingId } });
     await this.pipeline.plan(id);
     await this.pipeline.render(id);
     return { status: 'created', request };
@@ -117,7 +119,7 @@ export class RequestService {
     if (r.state !== 'awaiting-approval') return { ok: false, message: alreadyDecided(r) };
     if (r.rev !== rev) return { ok: false, message: 'This card shows an older plan that AWS has since made stale. Use the newest approval card in the thread.' };
     if (decision === 'approve' && this.config.access.twoPersonRule && userId === r.requestedBy) {
-      await this.refused('refused-approver', userId, { requestId, action: r.action, target: r.instanceId });
+      await this.refused('refused-approver', userId, { requestId, action: r.action, target: r.target });
       return { ok: false, message: 'Two-person rule: you asked for this, so someone else from the approvers must approve it.' };
     }
     const patch =
@@ -133,7 +135,7 @@ export class RequestService {
       }
       return { ok: false, message: alreadyDecided(fresh) };
     }
-    await this.audit.append({ event: decision === 'approve' ? 'approved' : 'rejected', user: userId, requestId, action: r.action, target: r.instanceId, account: r.account, region: r.region, detail: { rev, summary: r.plan?.summary } });
+    await this.audit.append({ event: decision === 'approve' ? 'approved' : 'rejected', user: userId, requestId, action: r.action, target: r.target, account: r.account, region: r.region, detail: { rev, summary: r.plan?.summary } });
     if (decision === 'approve') await this.pipeline.execute(requestId, rev);
     await this.pipeline.render(requestId);
     return { ok: true, request: (await this.store.get(requestId))! };
@@ -142,7 +144,7 @@ export class RequestService {
   private async expireNow(r: ActionRequest): Promise<void> {
     const res = await this.store.transition(r.id, { from: ['awaiting-approval'], rev: r.rev }, { state: 'expired', finishedAt: Date.now() });
     if (res.ok) {
-      await this.audit.append({ event: 'expired', user: 'system', requestId: r.id, action: r.action, target: r.instanceId });
+      await this.audit.append({ event: 'expired', user: 'system', requestId: r.id, action: r.action, target: r.target });
       await this.pipeline.render(r.id);
     }
   }

@@ -41,8 +41,13 @@ if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == cur[4] then redis.call('DEL'
 return 'ok'
 `;
 
-const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'instanceIds']);
+const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets']);
 const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt']);
+
+/** Request ids name their target when it is short and plain (instance, key); an ARN is hashed. */
+export function idPart(target: string): string {
+  return /^[A-Za-z0-9-]{1,40}$/.test(target) ? target : createHash('sha256').update(target).digest('hex').slice(0, 12);
+}
 
 /** `null` clears a field. */
 export type RequestPatch = { [K in keyof Omit<ActionRequest, 'id' | 'version'>]?: ActionRequest[K] | null };
@@ -77,7 +82,7 @@ export type TransitionResult = { ok: true } | { ok: false; reason: 'missing' | '
 
 export type NewRequest = Pick<
   ActionRequest,
-  'action' | 'instanceId' | 'instanceIds' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval'
+  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval'
 >;
 
 export class RequestStore {
@@ -95,8 +100,8 @@ export class RequestStore {
   }
 
   /** One open request per action and set of instances. */
-  private activeKey(action: string, instanceIds: string[]): string {
-    const ids = [...new Set(instanceIds)].sort().join(',');
+  private activeKey(action: string, targets: string[]): string {
+    const ids = [...new Set(targets)].sort().join(',');
     const target = ids.length > 64 ? createHash('sha256').update(ids).digest('hex').slice(0, 32) : ids;
     return `${this.prefix}:active:${action}:${target}`;
   }
@@ -107,11 +112,11 @@ export class RequestStore {
     // The open-request marker outlives any sane approval wait, but not forever if a worker vanished.
     const activeTtl = 24 * 3600;
     const [created, id] = (await this.redis.irCreateRequest(
-      this.activeKey(r.action, r.instanceIds),
+      this.activeKey(r.action, r.targets),
       `${this.prefix}:reqseq`,
       `${this.prefix}:reqs`,
       `${this.prefix}:req:`,
-      `${r.action}-${r.instanceId}`,
+      `${r.action}-${idPart(r.target)}`,
       String(now),
       String(activeTtl),
       String(this.retentionSeconds),
@@ -129,7 +134,7 @@ export class RequestStore {
     cond: { from?: RequestState[]; rev?: number; notExpiredAt?: number },
     patch: RequestPatch,
   ): Promise<TransitionResult> {
-    const req = await this.redis.hmget(this.key(id), 'action', 'instanceIds');
+    const req = await this.redis.hmget(this.key(id), 'action', 'targets');
     if (!req[0]) return { ok: false, reason: 'missing' };
     const ids = JSON.parse(req[1] ?? '[]') as string[];
     const terminal = !!patch.state && isTerminal(patch.state);
@@ -160,8 +165,8 @@ export class RequestStore {
     await this.redis.hset(this.key(id), ...fields);
   }
 
-  async openRequest(action: ActionName, instanceIds: string[]): Promise<string | undefined> {
-    return (await this.redis.get(this.activeKey(action, instanceIds))) ?? undefined;
+  async openRequest(action: ActionName, targets: string[]): Promise<string | undefined> {
+    return (await this.redis.get(this.activeKey(action, targets))) ?? undefined;
   }
 
   /** Newest first. */

@@ -13,16 +13,16 @@ export async function submitRequest(deps: BotDeps, client: WebClient, logger: Lo
   const { requests, authz } = deps;
   try {
     if (!(await authz.isResponder(input.userId, client))) {
-      await requests.refused('refused-requester', input.userId, { action: input.action, target: input.instanceId });
+      await requests.refused('refused-requester', input.userId, { action: input.action, target: input.target });
       return `:no_entry: You are not among the responders who may ask for *${input.action}* (${authz.describe('responders')}). Nothing was queued.`;
     }
     const res = await requests.submit(input);
     if (res.status === 'refused') return `:no_entry: ${res.message}`;
     const r = res.request;
     if (res.status === 'joined') {
-      return `*${r.action}* of \`${r.instanceId}\` is already in progress as \`${r.id}\` (${r.state}, asked by ${mention(r.requestedBy)}). Follow it in its thread; nothing new was queued.`;
+      return `*${r.action}* of \`${r.target}\` is already in progress as \`${r.id}\` (${r.state}, asked by ${mention(r.requestedBy)}). Follow it in its thread; nothing new was queued.`;
     }
-    return opts.confirm ? `Queued *${r.action}* of \`${r.instanceId}\` as \`${r.id}\`: the plan${r.needsApproval ? ' and approval buttons' : ''} will appear in the thread.` : undefined;
+    return opts.confirm ? `Queued *${r.action}* of \`${r.target}\` as \`${r.id}\`: the plan${r.needsApproval ? ' and approval buttons' : ''} will appear in the thread.` : undefined;
   } catch (err) {
     logger.error(`could not queue a request: ${(err as Error).message}`);
     return QUEUE_DOWN;

@@ -47,7 +47,7 @@ function section(heading: string, lines: string[], bullet = '•'): KnownBlock {
 
 /** The one status message per request: plan, approval buttons, progress, verified result. */
 function targets(r: ActionRequest): string {
-  const ids = r.instanceIds?.length ? r.instanceIds : [r.instanceId];
+  const ids = r.targets?.length ? r.targets : [r.target];
   const shown = ids.slice(0, 10).map((id) => `\`${safe(id, 40)}\``).join(', ');
   return ids.length > 10 ? `${shown} and ${ids.length - 10} more` : shown;
 }
@@ -103,7 +103,7 @@ export function renderRequestStatus(r: ActionRequest): CardView {
       elements: [{ type: 'button', action_id: RELEASE_ACTION_ID, text: { type: 'plain_text', text: 'Release' }, value: encodeDecision({ q: r.id, v: r.rev }) }],
     });
   }
-  const text = `${TITLE[r.action]} ${r.instanceId}: ${r.state}`;
+  const text = `${TITLE[r.action]} ${r.target}: ${r.state}`;
   return { text: safe(text, 300), blocks };
 }
 

@@ -17,8 +17,8 @@ export function bulkButton(deps: BotDeps) {
     if (!payload) return tellUser(client, logger, where, 'That button carries no valid list of instances, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
       action: payload.a,
-      instanceId: payload.ids[0],
-      instanceIds: payload.ids,
+      target: payload.ids[0],
+      targets: payload.ids,
       findingKey: payload.k,
       channel: channel ?? '',
       threadTs,

@@ -15,7 +15,7 @@ export function decisionButton(deps: BotDeps, decision: 'approve' | 'reject') {
     try {
       if (!(await deps.authz.isApprover(body.user.id, client))) {
         const r = await deps.requests.get(payload.q);
-        await deps.requests.refused('refused-approver', body.user.id, { requestId: payload.q, action: r?.action, target: r?.instanceId });
+        await deps.requests.refused('refused-approver', body.user.id, { requestId: payload.q, action: r?.action, target: r?.target });
         return tellUser(client, logger, where, `:no_entry: Only approvers (${deps.authz.describe('approvers')}) may ${decision} this. Your click changed nothing.`);
       }
       const res = await deps.requests.decide(payload.q, payload.v, body.user.id, decision);

@@ -22,7 +22,7 @@ export function releaseButton(deps: BotDeps) {
     if (!isolation || isolation.action !== 'isolate') return tellUser(client, logger, where, 'That isolation is no longer known, so nothing was done. Use `/ir release <instance-id>`.');
     const reply = await submitRequest(deps, client, logger, {
       action: 'release',
-      instanceId: isolation.instanceId,
+      target: isolation.target,
       findingKey: isolation.findingKey,
       channel: isolation.channel,
       threadTs: isolation.threadTs ?? isolation.statusTs,

@@ -36,7 +36,7 @@ export function responseButton(deps: BotDeps) {
     if (!payload.r || !INSTANCE_ID_PATTERN.test(payload.r)) return tellUser(client, logger, where, 'That button names no EC2 instance, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
       action: payload.a as ActionName,
-      instanceId: payload.r,
+      target: payload.r,
       findingKey: payload.k,
       channel: channel ?? '',
       threadTs: cardTs,

@@ -38,7 +38,7 @@ export function irCommand(deps: BotDeps) {
         deps,
         client,
         logger,
-        { action: cmd.kind, instanceId: ids[0], instanceIds: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
+        { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
         { confirm: true },
       );
     } else if (cmd.kind === 'status') {
