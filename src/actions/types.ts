@@ -21,6 +21,7 @@ export interface ActionContext {
   isolation: Config['isolation'];
   snapshot: Config['snapshot'];
   stop: Config['stop'];
+  iam: Config['iam'];
   /** Waits between polls; tests make it instant. */
   sleep(ms: number): Promise<void>;
   now(): Date;

@@ -38,7 +38,7 @@ export function classifyAwsError(err: unknown, iamAction: string): AwsCallError 
     return new AwsCallError('access-denied', iamAction, code, `AccessDenied: the bot's role may not call ${iamAction} (${code}). Add ${iamAction} to its IAM policy (see README, "IAM").`);
   }
   if (THROTTLED.has(code)) return new AwsCallError('throttled', iamAction, code, `AWS throttled ${iamAction} (${code})`);
-  if (/NotFound$/.test(code) || code.endsWith('.NotFound') || code.endsWith('.Malformed')) {
+  if (/NotFound$/.test(code) || code.endsWith('.NotFound') || code.endsWith('.Malformed') || code === 'NoSuchEntity' || code === 'NoSuchEntityException') {
     return new AwsCallError('not-found', iamAction, code, `${iamAction}: ${code}: ${raw}`);
   }
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;

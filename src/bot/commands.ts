@@ -3,10 +3,25 @@ export type IrCommand =
   | { kind: 'help' }
   | { kind: 'isolate' | 'release'; instanceId: string; reason?: string }
   | { kind: 'snapshot' | 'stop'; instanceIds: string[]; reason?: string }
+  | { kind: IamCommand; target: string; reason?: string }
   | { kind: 'hunt'; template?: string; params: Record<string, string> }
   | { kind: 'status'; jobId?: string };
 
 import { REQUEST_ID_PATTERN } from './action-ids';
+
+/** `/ir` verbs for the IAM actions, and the action each asks for. */
+export const IAM_COMMANDS = {
+  'disable-key': 'disable-key',
+  'enable-key': 'enable-key',
+  deny: 'deny-principal',
+  allow: 'allow-principal',
+  'revoke-sessions': 'revoke-sessions',
+  'restore-sessions': 'restore-sessions',
+} as const;
+export type IamCommand = (typeof IAM_COMMANDS)[keyof typeof IAM_COMMANDS];
+
+export const ACCESS_KEY_PATTERN = /^(AKIA|ASIA)[A-Z0-9]{16}$/;
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\/[\w+=,.@/-]{1,512}$/;
 
 export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
@@ -18,6 +33,9 @@ export const HELP_TEXT = [
   '`/ir snapshot <instance-id>… [reason]` — snapshot every attached EBS volume (one crash-consistent set per instance)',
   '`/ir stop <instance-id>… [reason]` — stop instances (never terminate), in parallel, after approval',
   '`/ir hunt <template> key=value…` — run an Athena hunt; `/ir hunt` lists the templates',
+  '`/ir disable-key <access-key-id>` / `/ir enable-key <access-key-id>` — set an IAM access key Inactive, or back',
+  '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach a deny-all inline policy, or remove exactly that policy',
+  '`/ir revoke-sessions <role-arn|instance-id>` / `/ir restore-sessions <…>` — deny sessions issued before now (and remove the instance profile), or undo',
   '`/ir status [job-id]` — running and recent jobs',
 ].join('\n');
 
@@ -62,6 +80,23 @@ export function parseIrCommand(text: string): IrCommand {
         params[p.slice(0, eq)] = p.slice(eq + 1);
       }
       return { kind: 'hunt', template, params };
+    }
+    case 'disable-key':
+    case 'enable-key':
+    case 'deny':
+    case 'allow':
+    case 'revoke-sessions':
+    case 'restore-sessions': {
+      const v = verb.toLowerCase() as keyof typeof IAM_COMMANDS;
+      const [target, ...reason] = rest;
+      const keyVerb = v === 'disable-key' || v === 'enable-key';
+      const sessions = v === 'revoke-sessions' || v === 'restore-sessions';
+      const ok = target && (keyVerb ? ACCESS_KEY_PATTERN.test(target) : PRINCIPAL_ARN.test(target) || (sessions && INSTANCE_ID_PATTERN.test(target)));
+      if (!ok) {
+        const want = keyVerb ? 'an access key id (AKIA… or ASIA…, 20 characters)' : sessions ? 'a role ARN or an instance id' : 'an IAM user or role ARN';
+        throw new CommandError(`\`/ir ${v}\` needs ${want}${target ? `; "${target.slice(0, 60)}" is not one` : ''}`);
+      }
+      return { kind: IAM_COMMANDS[v], target, reason: reason.length ? reason.join(' ').slice(0, 500) : undefined };
     }
     case 'status': {
       const id = rest[0];

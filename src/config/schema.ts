@@ -18,6 +18,9 @@ export const ACTION_NAMES = [
   'disable-key',
   'deny-principal',
   'revoke-sessions',
+  'enable-key',
+  'allow-principal',
+  'restore-sessions',
 ] as const;
 
 const route = z
@@ -97,6 +100,14 @@ export const fileSchema = z
       .object({
         pollIntervalMs: z.number().int().min(10).max(600_000).default(5000),
         timeoutMinutes: z.number().int().min(1).max(120).default(15),
+      })
+      .strict()
+      .prefault({}),
+    iam: z
+      .object({
+        /** IAM is eventually consistent: a change is re-read this many times, waits doubling, before it is reported. */
+        verifyAttempts: z.number().int().min(1).max(20).default(6),
+        verifyIntervalMs: z.number().int().min(10).max(60_000).default(1000),
       })
       .strict()
       .prefault({}),

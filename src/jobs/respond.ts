@@ -1,4 +1,12 @@
 import type { Job } from 'bullmq';
+import {
+  allowPrincipalAction,
+  denyPrincipalAction,
+  disableKeyAction,
+  enableKeyAction,
+  restoreSessionsAction,
+  revokeSessionsAction,
+} from '../actions/iam';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -18,10 +26,21 @@ import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from './queues';
 
-export const ACTIONS: Record<ActionName, ResponseAction> = { isolate: isolateAction, release: releaseAction, snapshot: snapshotAction, stop: stopAction };
+export const ACTIONS: Record<ActionName, ResponseAction> = {
+  isolate: isolateAction,
+  release: releaseAction,
+  snapshot: snapshotAction,
+  stop: stopAction,
+  'disable-key': disableKeyAction,
+  'enable-key': enableKeyAction,
+  'deny-principal': denyPrincipalAction,
+  'allow-principal': allowPrincipalAction,
+  'revoke-sessions': revokeSessionsAction,
+  'restore-sessions': restoreSessionsAction,
+};
 
 export interface RespondDeps {
-  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'aws'>;
+  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'iam' | 'aws'>;
   store: RequestStore;
   pipeline: Pipeline;
   audit: AuditLog;
@@ -64,6 +83,7 @@ export function actionProcessor(deps: RespondDeps) {
         isolation: config.isolation,
         snapshot: config.snapshot,
         stop: config.stop,
+        iam: config.iam,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         progress: async (step, total, label) => {

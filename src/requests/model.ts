@@ -1,6 +1,27 @@
 /** An action someone asked for, from request to verified result. Stored as one Redis hash. */
-export type ActionName = 'isolate' | 'release' | 'snapshot' | 'stop';
-export const PIPELINE_ACTIONS: readonly ActionName[] = ['isolate', 'release', 'snapshot', 'stop'];
+export type ActionName =
+  | 'isolate'
+  | 'release'
+  | 'snapshot'
+  | 'stop'
+  | 'disable-key'
+  | 'enable-key'
+  | 'deny-principal'
+  | 'allow-principal'
+  | 'revoke-sessions'
+  | 'restore-sessions';
+export const PIPELINE_ACTIONS: readonly ActionName[] = [
+  'isolate',
+  'release',
+  'snapshot',
+  'stop',
+  'disable-key',
+  'enable-key',
+  'deny-principal',
+  'allow-principal',
+  'revoke-sessions',
+  'restore-sessions',
+];
 /** Actions that take several instances in one request (one plan, one approval). */
 export const MULTI_INSTANCE_ACTIONS: readonly ActionName[] = ['snapshot', 'stop'];
 

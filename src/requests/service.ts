@@ -65,6 +65,8 @@ export class RequestService {
         findingKey = iso.findingKey;
       }
     }
+    // A principal's ARN names its account; IAM is global, so the region only picks the endpoint.
+    account ??= /^arn:aws[a-z-]*:(iam|sts)::(\d{12}):/.exec(input.target)?.[2];
     if (findingKey) {
       const f = await this.cards.getFinding(findingKey);
       const names = [f?.instance?.id, f?.principal?.accessKeyId, f?.principal?.arn];

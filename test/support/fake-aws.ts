@@ -8,6 +8,9 @@ import {
   CreateSnapshotCommand,
   CreateSnapshotsCommand,
   CreateTagsCommand,
+  AssociateIamInstanceProfileCommand,
+  DescribeIamInstanceProfileAssociationsCommand,
+  DisassociateIamInstanceProfileCommand,
   DescribeImagesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
@@ -33,7 +36,21 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  DeleteRolePolicyCommand,
+  DeleteUserPolicyCommand,
+  GetAccessKeyLastUsedCommand,
+  GetInstanceProfileCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  GetUserCommand,
+  GetUserPolicyCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+  UpdateAccessKeyCommand,
+} from '@aws-sdk/client-iam';
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -137,6 +154,12 @@ export class FakeAws {
   targetGroups: FakeTargetGroup[] = [];
   volumes = new Map<string, FakeVolume>();
   snapshots = new Map<string, FakeSnapshot>();
+  /** IAM users: access keys and inline policies. */
+  users = new Map<string, { keys: { id: string; status: string }[]; policies: Map<string, string> }>();
+  roles = new Map<string, { policies: Map<string, string> }>();
+  /** Reads after an IAM write that still return the old value (IAM is eventually consistent). */
+  iamLag = 0;
+  private lagging = new Map<string, { value: unknown; reads: number }>();
   images = new Map<string, { id: string; name: string; ownerId: string; alias?: string }>();
   trail: FakeTrailEvent[] = [];
   /** KMS keys: id → who manages it. */
@@ -318,7 +341,77 @@ export class FakeAws {
         return { ImageId: img.id, Name: img.name, OwnerId: img.ownerId, ImageOwnerAlias: img.alias };
       }),
     }));
-    on(iam, GetInstanceProfileCommand, (i) => ({ InstanceProfile: { InstanceProfileName: i.InstanceProfileName, Roles: [{ RoleName: `${i.InstanceProfileName}-role` }] } }));
+    on(iam, GetInstanceProfileCommand, (i) => ({
+      InstanceProfile: { InstanceProfileName: i.InstanceProfileName, Roles: [{ RoleName: `${i.InstanceProfileName}-role`, Arn: `arn:aws:iam::${this.account}:role/${i.InstanceProfileName}-role` }] },
+    }));
+    const user = (name: string) => {
+      const u = this.users.get(name);
+      if (!u) throw awsError('NoSuchEntity', `The user with name ${name} cannot be found.`, 404);
+      return u;
+    };
+    const role = (name: string) => {
+      const r = this.roles.get(name);
+      if (!r) throw awsError('NoSuchEntity', `The role with name ${name} cannot be found.`, 404);
+      return r;
+    };
+    on(iam, GetAccessKeyLastUsedCommand, (i) => {
+      const owner = [...this.users].find(([, u]) => u.keys.some((k) => k.id === i.AccessKeyId));
+      if (!owner) throw awsError('AccessDenied', 'User is not authorized to perform iam:GetAccessKeyLastUsed on that key', 403);
+      return { UserName: owner[0], AccessKeyLastUsed: { LastUsedDate: new Date('2026-11-21T23:10:00Z'), ServiceName: 'ec2', Region: 'us-east-1' } };
+    });
+    on(iam, ListAccessKeysCommand, (i) => ({
+      AccessKeyMetadata: user(i.UserName).keys.map((k) => ({ AccessKeyId: k.id, Status: this.stale(`key:${k.id}`, k.status), UserName: i.UserName })),
+    }));
+    on(iam, UpdateAccessKeyCommand, (i) => {
+      const k = user(i.UserName).keys.find((x) => x.id === i.AccessKeyId);
+      if (!k) throw awsError('NoSuchEntity', `The Access Key with id ${i.AccessKeyId} cannot be found.`, 404);
+      this.wrote(`key:${k.id}`, k.status);
+      k.status = i.Status;
+      return {};
+    });
+    on(iam, GetUserCommand, (i) => (user(i.UserName), { User: { UserName: i.UserName } }));
+    on(iam, GetRoleCommand, (i) => (role(i.RoleName), { Role: { RoleName: i.RoleName } }));
+    const getPolicy = (kind: string, policies: Map<string, string>, name: string) => {
+      const doc = this.stale(`${kind}:${name}`, policies.get(name));
+      if (doc === undefined) throw awsError('NoSuchEntity', `The ${kind} policy with name ${name} cannot be found.`, 404);
+      return { PolicyName: name, PolicyDocument: encodeURIComponent(doc as string) };
+    };
+    on(iam, GetUserPolicyCommand, (i) => getPolicy(`user/${i.UserName}`, user(i.UserName).policies, i.PolicyName));
+    on(iam, GetRolePolicyCommand, (i) => getPolicy(`role/${i.RoleName}`, role(i.RoleName).policies, i.PolicyName));
+    const putPolicy = (kind: string, policies: Map<string, string>, name: string, doc: string) => {
+      this.wrote(`${kind}:${name}`, policies.get(name));
+      policies.set(name, doc);
+      return {};
+    };
+    on(iam, PutUserPolicyCommand, (i) => putPolicy(`user/${i.UserName}`, user(i.UserName).policies, i.PolicyName, i.PolicyDocument));
+    on(iam, PutRolePolicyCommand, (i) => putPolicy(`role/${i.RoleName}`, role(i.RoleName).policies, i.PolicyName, i.PolicyDocument));
+    const deletePolicy = (kind: string, policies: Map<string, string>, name: string) => {
+      if (!policies.has(name)) throw awsError('NoSuchEntity', `The ${kind} policy with name ${name} cannot be found.`, 404);
+      this.wrote(`${kind}:${name}`, policies.get(name));
+      policies.delete(name);
+      return {};
+    };
+    on(iam, DeleteUserPolicyCommand, (i) => deletePolicy(`user/${i.UserName}`, user(i.UserName).policies, i.PolicyName));
+    on(iam, DeleteRolePolicyCommand, (i) => deletePolicy(`role/${i.RoleName}`, role(i.RoleName).policies, i.PolicyName));
+    on(ec2, DescribeIamInstanceProfileAssociationsCommand, (i) => {
+      const ids: string[] = i.Filters?.find((f: any) => f.Name === 'instance-id')?.Values ?? [];
+      return {
+        IamInstanceProfileAssociations: ids
+          .map((id) => this.instances.get(id))
+          .filter((x): x is FakeInstance => !!x?.profileArn)
+          .map((x) => ({ AssociationId: `iip-assoc-${x.id.slice(2)}`, InstanceId: x.id, State: 'associated', IamInstanceProfile: { Arn: x.profileArn } })),
+      };
+    });
+    on(ec2, DisassociateIamInstanceProfileCommand, (i) => {
+      const inst = [...this.instances.values()].find((x) => `iip-assoc-${x.id.slice(2)}` === i.AssociationId);
+      if (!inst) throw awsError('InvalidAssociationID.NotFound');
+      inst.profileArn = undefined;
+      return {};
+    });
+    on(ec2, AssociateIamInstanceProfileCommand, (i) => {
+      this.instance(i.InstanceId).profileArn = i.IamInstanceProfile.Arn;
+      return {};
+    });
     on(trail, LookupEventsCommand, (i) => {
       const a = i.LookupAttributes[0];
       const events = this.trail.filter((e) =>
@@ -384,6 +477,18 @@ export class FakeAws {
       for (const q of i.Targets) tg.targets.push({ id: q.Id, port: q.Port, health: 'healthy' });
       return {};
     });
+  }
+
+  /** Remembers the value before an IAM write; the next `iamLag` reads still see it. */
+  private wrote(key: string, before: unknown): void {
+    if (this.iamLag > 0) this.lagging.set(key, { value: before, reads: this.iamLag });
+  }
+
+  private stale<T>(key: string, now: T): T {
+    const lag = this.lagging.get(key);
+    if (!lag) return now;
+    if (--lag.reads <= 0) this.lagging.delete(key);
+    return lag.value as T;
   }
 
   /** The next calls of `api` fail with these errors, in order. */

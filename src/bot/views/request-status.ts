@@ -4,7 +4,18 @@ import { APPROVE_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision 
 import type { CardView } from './card';
 import { safe, truncate } from './mrkdwn';
 
-const TITLE: Record<ActionRequest['action'], string> = { isolate: 'Isolate', release: 'Release isolation of', snapshot: 'Snapshot', stop: 'Stop' };
+const TITLE: Record<ActionRequest['action'], string> = {
+  isolate: 'Isolate',
+  release: 'Release isolation of',
+  snapshot: 'Snapshot',
+  stop: 'Stop',
+  'disable-key': 'Disable access key',
+  'enable-key': 'Re-enable access key',
+  'deny-principal': 'Deny everything for',
+  'allow-principal': 'Lift the deny-all on',
+  'revoke-sessions': 'Revoke sessions of',
+  'restore-sessions': 'Restore sessions of',
+};
 
 const STATE_LINE: Record<ActionRequest['state'], string> = {
   planning: ':mag: planning: reading the current state from AWS',

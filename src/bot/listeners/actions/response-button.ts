@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, OverflowAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { PIPELINE_ACTIONS, type ActionName } from '../../../requests/model';
 import { RESPONSE_LABEL, decodePayload } from '../../action-ids';
-import { INSTANCE_ID_PATTERN } from '../../commands';
+import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN } from '../../commands';
 import { escapeMrkdwn } from '../../views/mrkdwn';
 import type { BotDeps } from '../../deps';
 import { submitRequest } from '../submit';
@@ -33,7 +33,8 @@ export function responseButton(deps: BotDeps) {
         `*${RESPONSE_LABEL[payload.a]}${payload.r ? ` ${escapeMrkdwn(payload.r)}` : ''}* is not available yet. Nothing was changed in AWS.`,
       );
     }
-    if (!payload.r || !INSTANCE_ID_PATTERN.test(payload.r)) return tellUser(client, logger, where, 'That button names no EC2 instance, so nothing was done.');
+    const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : INSTANCE_ID_PATTERN;
+    if (!payload.r || !pattern.test(payload.r)) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
       action: payload.a as ActionName,
       target: payload.r,

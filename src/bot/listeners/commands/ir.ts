@@ -32,8 +32,8 @@ export function irCommand(deps: BotDeps) {
     }
     await ack();
     let text: string | undefined;
-    if (cmd.kind === 'isolate' || cmd.kind === 'release' || cmd.kind === 'snapshot' || cmd.kind === 'stop') {
-      const ids = 'instanceIds' in cmd ? cmd.instanceIds : [cmd.instanceId];
+    if (cmd.kind !== 'status') {
+      const ids = 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
       text = await submitRequest(
         deps,
         client,
@@ -41,7 +41,7 @@ export function irCommand(deps: BotDeps) {
         { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
         { confirm: true },
       );
-    } else if (cmd.kind === 'status') {
+    } else {
       try {
         if (cmd.jobId) {
           const r = await deps.requests.get(cmd.jobId);

@@ -1,0 +1,433 @@
+import {
+  AssociateIamInstanceProfileCommand,
+  DescribeIamInstanceProfileAssociationsCommand,
+  DescribeInstancesCommand,
+  DisassociateIamInstanceProfileCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  DeleteRolePolicyCommand,
+  DeleteUserPolicyCommand,
+  GetAccessKeyLastUsedCommand,
+  GetInstanceProfileCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  GetUserCommand,
+  GetUserPolicyCommand,
+  ListAccessKeysCommand,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+  UpdateAccessKeyCommand,
+} from '@aws-sdk/client-iam';
+import { AwsCallError } from '../aws/errors';
+import type { Responder } from '../aws/responder';
+import type { PlanView } from '../requests/model';
+import { findInstance, InstanceUnavailable } from './instance';
+import { fingerprint } from './isolate';
+import { runSteps, type ActionContext, type ResponseAction } from './types';
+
+/** Names a responder recognises in the IAM console; undo removes exactly these. */
+export const DENY_ALL_POLICY = 'ir-bot-deny-all';
+export const REVOKE_POLICY = 'ir-bot-revoke-older-sessions';
+
+
+const blocked = (message: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: message });
+
+function isMissing(err: unknown): boolean {
+  return err instanceof AwsCallError && err.kind === 'not-found';
+}
+
+/**
+ * IAM is eventually consistent: a change can read back as the old value for a few seconds. Re-read
+ * with doubling waits until `done` holds, and say how many reads it took.
+ */
+async function readUntil<T>(ctx: ActionContext, read: () => Promise<T>, done: (v: T) => boolean): Promise<{ value: T; reads: number; ok: boolean }> {
+  let wait = ctx.iam.verifyIntervalMs;
+  for (let reads = 1; ; reads++) {
+    const value = await read();
+    if (done(value)) return { value, reads, ok: true };
+    if (reads >= ctx.iam.verifyAttempts) return { value, reads, ok: false };
+    await ctx.sleep(wait);
+    wait *= 2;
+  }
+}
+
+const consistency = (reads: number) => (reads > 1 ? ` (read back ${reads} times: IAM is eventually consistent)` : '');
+
+// ---------------------------------------------------------------- access keys
+
+interface KeyRecord {
+  requestId: string;
+  keyId: string;
+  userName: string;
+  previous: 'Active' | 'Inactive';
+}
+
+export const keyRecordName = (keyId: string) => `iam-key:${keyId}`;
+
+async function keyStatus(aws: Responder, userName: string, keyId: string): Promise<string | undefined> {
+  const out = await aws.send(aws.clients.iam, new ListAccessKeysCommand({ UserName: userName }));
+  return out.AccessKeyMetadata?.find((k) => k.AccessKeyId === keyId)?.Status;
+}
+
+async function keyOwner(aws: Responder, keyId: string): Promise<{ userName?: string; lastUsed?: string }> {
+  try {
+    const out = await aws.send(aws.clients.iam, new GetAccessKeyLastUsedCommand({ AccessKeyId: keyId }));
+    const u = out.AccessKeyLastUsed;
+    const lastUsed = u?.LastUsedDate ? `last used ${new Date(u.LastUsedDate).toISOString()} with ${u.ServiceName ?? '?'} in ${u.Region ?? '?'}` : 'never used';
+    return { userName: out.UserName, lastUsed };
+  } catch (err) {
+    // IAM answers AccessDenied, not NoSuchEntity, for a key id it does not know in this account.
+    if (isMissing(err) || (err instanceof AwsCallError && err.kind === 'access-denied' && /GetAccessKeyLastUsed/.test(err.iamAction))) return {};
+    throw err;
+  }
+}
+
+function keyAction(to: 'Inactive' | 'Active'): ResponseAction {
+  return {
+    async plan([keyId], ctx) {
+      const { aws } = ctx;
+      if (keyId.startsWith('ASIA')) {
+        return blocked(`${keyId} is a temporary key (ASIA…) from an assumed role or session: it cannot be disabled. Revoke the role's sessions instead (\`/ir revoke-sessions <role-arn>\`).`);
+      }
+      let userName: string | undefined;
+      let lastUsed: string | undefined;
+      if (to === 'Active') {
+        const rec = await ctx.records.get<KeyRecord>(keyRecordName(keyId));
+        if (!rec) return blocked(`nothing is recorded for ${keyId}: ir-bot did not disable it, so it will not re-enable it. Use the IAM console if you are sure.`);
+        userName = rec.userName;
+      } else {
+        ({ userName, lastUsed } = await keyOwner(aws, keyId));
+      }
+      if (!userName) return blocked(`access key ${keyId} does not exist in account ${aws.account} (or belongs to another account): nothing to disable`);
+      let keys;
+      try {
+        keys = await aws.send(aws.clients.iam, new ListAccessKeysCommand({ UserName: userName }));
+      } catch (err) {
+        if (isMissing(err)) return blocked(`user ${userName} no longer exists in account ${aws.account}`);
+        throw err;
+      }
+      const key = keys.AccessKeyMetadata?.find((k) => k.AccessKeyId === keyId);
+      if (!key) return blocked(`access key ${keyId} no longer exists on user ${userName}`);
+      if (key.Status === to) return blocked(`access key ${keyId} of user ${userName} is already ${to}`);
+      const others = (keys.AccessKeyMetadata ?? []).filter((k) => k.AccessKeyId !== keyId && k.Status === 'Active');
+      const warnings =
+        to === 'Inactive'
+          ? [
+              ...others.map((k) => `user ${userName} has another active key ${k.AccessKeyId}: disable it too if it may be exposed`),
+              'Disabling the key does not end sessions already obtained with it (e.g. sts:GetSessionToken); deny the user as well if the attacker may hold those.',
+            ]
+          : ['The key becomes usable again: make sure it was rotated out of whatever leaked it, or delete it instead.'];
+      return {
+        summary: [`access key ${keyId} of user ${userName}: ${key.Status} → ${to}${lastUsed ? ` (${lastUsed})` : ''}`],
+        warnings,
+        steps: [to === 'Inactive' ? 'disable the key' : 're-enable the key', 'verify'],
+        fingerprint: fingerprint([userName, keyId, key.Status]),
+        data: { userName, keyId, previous: key.Status },
+      };
+    },
+    async execute(p, ctx) {
+      const { aws } = ctx;
+      const { userName, keyId, previous } = p.data as { userName: string; keyId: string; previous: 'Active' | 'Inactive' };
+      let verified: { value: string | undefined; reads: number; ok: boolean } | undefined;
+      await runSteps(ctx, [
+        {
+          label: p.steps[0],
+          run: async () => {
+            if (to === 'Inactive') await ctx.records.putIfAbsent(keyRecordName(keyId), { requestId: ctx.requestId, keyId, userName, previous } satisfies KeyRecord);
+            if ((await keyStatus(aws, userName, keyId)) !== to) await aws.send(aws.clients.iam, new UpdateAccessKeyCommand({ UserName: userName, AccessKeyId: keyId, Status: to }));
+            return `access key ${keyId} set ${to}`;
+          },
+        },
+        {
+          label: 'verify',
+          run: async () => {
+            verified = await readUntil(ctx, () => keyStatus(aws, userName, keyId), (s) => s === to);
+            if (verified.ok && to === 'Active') await ctx.records.retire(keyRecordName(keyId), ctx.now().getTime());
+            return undefined;
+          },
+        },
+      ]);
+      return {
+        ok: verified!.ok,
+        lines: [`access key ${keyId} of user ${userName}: ${verified!.value ?? 'gone'}${consistency(verified!.reads)} ${verified!.ok ? '✓' : '✗'}`],
+        notes: to === 'Inactive' ? ['Undo with `/ir enable-key ' + keyId + '` (same approval rules). Rotate or delete the key once the investigation allows.'] : [],
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- principals (deny-all, revoke sessions)
+
+interface Principal {
+  kind: 'user' | 'role';
+  name: string;
+  arn: string;
+  account: string;
+}
+
+/** User or role ARN (an assumed-role ARN means its role). */
+export function parsePrincipal(arn: string): Principal | undefined {
+  const m = /^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):(user|role|assumed-role)\/(.+)$/.exec(arn);
+  if (!m) return undefined;
+  const [, partition, , account, type, rest] = m;
+  if (type === 'assumed-role') {
+    const role = rest.split('/')[0];
+    return { kind: 'role', name: role, arn: `arn:${partition}:iam::${account}:role/${role}`, account };
+  }
+  return { kind: type as 'user' | 'role', name: rest.split('/').pop()!, arn: `arn:${partition}:iam::${account}:${type}/${rest}`, account };
+}
+
+async function principalExists(aws: Responder, p: Principal): Promise<boolean> {
+  try {
+    if (p.kind === 'user') await aws.send(aws.clients.iam, new GetUserCommand({ UserName: p.name }));
+    else await aws.send(aws.clients.iam, new GetRoleCommand({ RoleName: p.name }));
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
+async function inlinePolicy(aws: Responder, p: Principal, policyName: string): Promise<string | undefined> {
+  try {
+    const out =
+      p.kind === 'user'
+        ? await aws.send(aws.clients.iam, new GetUserPolicyCommand({ UserName: p.name, PolicyName: policyName }))
+        : await aws.send(aws.clients.iam, new GetRolePolicyCommand({ RoleName: p.name, PolicyName: policyName }));
+    return out.PolicyDocument ? decodeURIComponent(out.PolicyDocument) : '';
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+}
+
+async function putPolicy(aws: Responder, p: Principal, policyName: string, doc: unknown): Promise<void> {
+  const PolicyDocument = JSON.stringify(doc);
+  if (p.kind === 'user') await aws.send(aws.clients.iam, new PutUserPolicyCommand({ UserName: p.name, PolicyName: policyName, PolicyDocument }));
+  else await aws.send(aws.clients.iam, new PutRolePolicyCommand({ RoleName: p.name, PolicyName: policyName, PolicyDocument }));
+}
+
+async function deletePolicy(aws: Responder, p: Principal, policyName: string): Promise<void> {
+  try {
+    if (p.kind === 'user') await aws.send(aws.clients.iam, new DeleteUserPolicyCommand({ UserName: p.name, PolicyName: policyName }));
+    else await aws.send(aws.clients.iam, new DeleteRolePolicyCommand({ RoleName: p.name, PolicyName: policyName }));
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+  }
+}
+
+export const DENY_ALL_DOCUMENT = { Version: '2012-10-17', Statement: [{ Sid: 'IrBotDenyAll', Effect: 'Deny', Action: '*', Resource: '*' }] };
+
+/** What the AWS console's "Revoke active sessions" attaches: deny for tokens issued before now. */
+export function revokeDocument(before: string) {
+  return { Version: '2012-10-17', Statement: [{ Sid: 'IrBotRevokeOlderSessions', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateLessThan: { 'aws:TokenIssueTime': before } } }] };
+}
+
+function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: Principal) => string): ResponseAction {
+  return {
+    async plan([arn], ctx) {
+      const p = parsePrincipal(arn);
+      if (!p) return blocked(`${arn} is not an IAM user or role ARN`);
+      if (p.account !== ctx.aws.account) return blocked(`${p.arn} is in account ${p.account}, but this request acts in ${ctx.aws.account}`);
+      if (!(await principalExists(ctx.aws, p))) return blocked(`${p.kind} ${p.name} does not exist in account ${p.account}`);
+      const existing = await inlinePolicy(ctx.aws, p, policyName);
+      if (mode === 'put' && existing !== undefined) return blocked(`${p.kind} ${p.name} already has the inline policy ${policyName}`);
+      if (mode === 'delete' && existing === undefined) return blocked(`${p.kind} ${p.name} has no inline policy ${policyName}: nothing to remove`);
+      const warnings =
+        mode === 'put'
+          ? [`Everything ${p.name} does is denied, including anything legitimate (deploys, applications running as it).`, ...(p.kind === 'role' ? ['Every instance and service using this role is hit.'] : [])]
+          : ['The principal regains its permissions.'];
+      return {
+        summary: [describe(p)],
+        warnings,
+        steps: [mode === 'put' ? `attach ${policyName}` : `remove ${policyName}`, 'verify'],
+        fingerprint: fingerprint([p.arn, existing === undefined]),
+        data: p,
+      };
+    },
+    async execute(plan, ctx) {
+      const p = plan.data as Principal;
+      let verified: { reads: number; ok: boolean } | undefined;
+      await runSteps(ctx, [
+        {
+          label: plan.steps[0],
+          run: async () => {
+            if (mode === 'put') {
+              if ((await inlinePolicy(ctx.aws, p, policyName)) === undefined) await putPolicy(ctx.aws, p, policyName, DENY_ALL_DOCUMENT);
+            } else await deletePolicy(ctx.aws, p, policyName);
+            return `${policyName} ${mode === 'put' ? 'attached to' : 'removed from'} ${p.kind} ${p.name}`;
+          },
+        },
+        {
+          label: 'verify',
+          run: async () => {
+            verified = await readUntil(ctx, () => inlinePolicy(ctx.aws, p, policyName), (d) => (mode === 'put' ? d !== undefined : d === undefined));
+            return undefined;
+          },
+        },
+      ]);
+      const state = mode === 'put' ? (verified!.ok ? 'attached' : 'not visible yet') : verified!.ok ? 'removed' : 'still present';
+      return {
+        ok: verified!.ok,
+        lines: [`${p.kind} ${p.name}: inline policy ${policyName} ${state}${consistency(verified!.reads)} ${verified!.ok ? '✓' : '✗'}`],
+        notes: mode === 'put' ? [`Undo with \`/ir allow ${p.arn}\`: it removes exactly ${policyName} and nothing else.`] : [],
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- revoke sessions (role, or an instance's role)
+
+interface RevokeRecord {
+  requestId: string;
+  role: Principal;
+  issuedBefore: string;
+  instanceId?: string;
+  profileArn?: string;
+}
+
+export const revokeRecordName = (target: string) => `iam-revoke:${target}`;
+
+async function roleOfInstance(aws: Responder, instanceId: string): Promise<{ role?: Principal; profileArn?: string; associationId?: string; sharedWith: number }> {
+  const out = await aws.send(aws.clients.ec2, new DescribeIamInstanceProfileAssociationsCommand({ Filters: [{ Name: 'instance-id', Values: [instanceId] }] }));
+  const assoc = out.IamInstanceProfileAssociations?.find((a) => a.State === 'associated');
+  const profileArn = assoc?.IamInstanceProfile?.Arn;
+  if (!profileArn) return { sharedWith: 0 };
+  const prof = await aws.send(aws.clients.iam, new GetInstanceProfileCommand({ InstanceProfileName: profileArn.split('/').pop()! }));
+  const r = prof.InstanceProfile?.Roles?.[0];
+  const others = await aws.send(
+    aws.clients.ec2,
+    new DescribeInstancesCommand({ Filters: [{ Name: 'iam-instance-profile.arn', Values: [profileArn] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }] }),
+  );
+  const sharedWith = (others.Reservations ?? []).flatMap((x) => x.Instances ?? []).filter((x) => x.InstanceId !== instanceId).length;
+  return { role: r?.Arn ? parsePrincipal(r.Arn) : undefined, profileArn, associationId: assoc?.AssociationId, sharedWith };
+}
+
+const revokeSessions: ResponseAction = {
+  async plan([target], ctx) {
+    const { aws } = ctx;
+    let role: Principal | undefined;
+    let instance: { id: string; profileArn: string } | undefined;
+    const warnings: string[] = [];
+    if (target.startsWith('i-')) {
+      try {
+        await findInstance(aws, target);
+      } catch (err) {
+        if (err instanceof InstanceUnavailable) return blocked(err.message);
+        throw err;
+      }
+      const r = await roleOfInstance(aws, target);
+      if (!r.role || !r.profileArn) return blocked(`${target} has no instance profile: there are no role sessions to revoke`);
+      role = r.role;
+      instance = { id: target, profileArn: r.profileArn };
+      if (r.sharedWith > 0) warnings.push(`role ${role.name} is shared by ${r.sharedWith} other instance(s): the deny hits their current sessions too (they fetch new credentials within minutes)`);
+    } else {
+      role = parsePrincipal(target);
+      if (!role || role.kind !== 'role') return blocked(`${target} is not a role ARN or an instance id`);
+      warnings.push('Every current session of the role is denied, including legitimate ones; new sessions work (callers re-assume the role).');
+    }
+    if (role.account !== aws.account) return blocked(`${role.arn} is in account ${role.account}, but this request acts in ${aws.account}`);
+    if (!(await principalExists(aws, role))) return blocked(`role ${role.name} does not exist in account ${role.account}`);
+    const summary = [`role ${role.name}: inline policy ${REVOKE_POLICY} denying every action to credentials issued before the moment it runs`];
+    if (instance) {
+      summary.push(`${instance.id}: remove instance profile ${instance.profileArn}, or the instance simply fetches fresh credentials from its metadata service`);
+    }
+    return {
+      summary,
+      warnings,
+      steps: [...(instance ? ['remove the instance profile'] : []), 'deny older sessions', 'verify'],
+      fingerprint: fingerprint([role.arn, instance?.profileArn ?? null]),
+      data: { role, instance },
+    };
+  },
+  async execute(p, ctx) {
+    const { aws } = ctx;
+    const { role, instance } = p.data as { role: Principal; instance?: { id: string; profileArn: string } };
+    const recordName = revokeRecordName(instance?.id ?? role.arn);
+    const now = ctx.now().toISOString();
+    const rec: RevokeRecord = { requestId: ctx.requestId, role, issuedBefore: now, instanceId: instance?.id, profileArn: instance?.profileArn };
+    await ctx.records.putIfAbsent(recordName, rec);
+    const stored = (await ctx.records.get<RevokeRecord>(recordName)) ?? rec;
+    let verified: { reads: number; ok: boolean } | undefined;
+    const steps: { label: string; run: () => Promise<string | undefined> }[] = [];
+    if (instance) {
+      steps.push({
+        label: 'remove the instance profile',
+        run: async () => {
+          const r = await roleOfInstance(aws, instance.id);
+          if (r.associationId) await aws.send(aws.clients.ec2, new DisassociateIamInstanceProfileCommand({ AssociationId: r.associationId }));
+          return `instance profile removed from ${instance.id}`;
+        },
+      });
+    }
+    steps.push(
+      {
+        label: 'deny older sessions',
+        run: async () => {
+          // The cut-off is the recorded one: a re-run must not move it.
+          await putPolicy(aws, role, REVOKE_POLICY, revokeDocument(stored.issuedBefore));
+          return `sessions of role ${role.name} issued before ${stored.issuedBefore} denied`;
+        },
+      },
+      {
+        label: 'verify',
+        run: async () => {
+          verified = await readUntil(ctx, () => inlinePolicy(aws, role, REVOKE_POLICY), (d) => d !== undefined && d.includes(stored.issuedBefore));
+          return undefined;
+        },
+      },
+    );
+    await runSteps(ctx, steps);
+    const lines = [`role ${role.name}: ${REVOKE_POLICY} denies sessions issued before ${stored.issuedBefore}${consistency(verified!.reads)} ${verified!.ok ? '✓' : '✗'}`];
+    let ok = verified!.ok;
+    if (instance) {
+      const r = await roleOfInstance(aws, instance.id);
+      lines.push(`${instance.id}: ${r.profileArn ? `still has ${r.profileArn} ✗` : 'no instance profile ✓'}`);
+      ok &&= !r.profileArn;
+    }
+    return { ok, lines, notes: [`Undo with \`/ir restore-sessions ${instance?.id ?? role.arn}\`: removes ${REVOKE_POLICY}${instance ? ' and puts the instance profile back' : ''}.`] };
+  },
+};
+
+const restoreSessions: ResponseAction = {
+  async plan([target], ctx) {
+    const rec = await ctx.records.get<RevokeRecord>(revokeRecordName(target));
+    if (!rec) return blocked(`nothing is recorded for ${target}: ir-bot did not revoke its sessions`);
+    const summary = [`role ${rec.role.name}: remove ${REVOKE_POLICY}`];
+    if (rec.instanceId) summary.push(`${rec.instanceId}: associate instance profile ${rec.profileArn} again`);
+    return { summary, warnings: ['Credentials issued before the revocation work again until they expire.'], steps: ['restore', 'verify'], fingerprint: fingerprint([rec.requestId]), data: rec };
+  },
+  async execute(p, ctx) {
+    const { aws } = ctx;
+    const rec = p.data as RevokeRecord;
+    let verified: { reads: number; ok: boolean } | undefined;
+    await runSteps(ctx, [
+      {
+        label: 'restore',
+        run: async () => {
+          await deletePolicy(aws, rec.role, REVOKE_POLICY);
+          if (rec.instanceId && rec.profileArn && !(await roleOfInstance(aws, rec.instanceId)).profileArn) {
+            await aws.send(aws.clients.ec2, new AssociateIamInstanceProfileCommand({ InstanceId: rec.instanceId, IamInstanceProfile: { Arn: rec.profileArn } }));
+          }
+          return 'restored';
+        },
+      },
+      {
+        label: 'verify',
+        run: async () => {
+          verified = await readUntil(ctx, () => inlinePolicy(aws, rec.role, REVOKE_POLICY), (d) => d === undefined);
+          if (verified.ok) await ctx.records.retire(revokeRecordName(rec.instanceId ?? rec.role.arn), ctx.now().getTime());
+          return undefined;
+        },
+      },
+    ]);
+    return { ok: verified!.ok, lines: [`role ${rec.role.name}: ${REVOKE_POLICY} ${verified!.ok ? 'removed ✓' : 'still present ✗'}`], notes: [] };
+  },
+};
+
+export const disableKeyAction = keyAction('Inactive');
+export const enableKeyAction = keyAction('Active');
+export const denyPrincipalAction = policyAction(DENY_ALL_POLICY, 'put', (p) => `${p.kind} ${p.name}: attach inline policy ${DENY_ALL_POLICY} (Deny * on *)`);
+export const allowPrincipalAction = policyAction(DENY_ALL_POLICY, 'delete', (p) => `${p.kind} ${p.name}: remove inline policy ${DENY_ALL_POLICY} (only that policy)`);
+export const revokeSessionsAction = revokeSessions;
+export const restoreSessionsAction = restoreSessions;
