@@ -62,13 +62,18 @@ describe('escaping attacker-controlled text', () => {
 describe('card contents', () => {
   it('offers only the responses that fit the resource', () => {
     expect(applicableResponses(finding('guardduty-crypto-dns')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'hunt']);
-    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'disable-key', 'hunt']);
+    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'disable-key', 'deny-principal', 'revoke-sessions', 'hunt']);
+    // The role behind the exfiltrated credentials is named on its buttons.
+    expect(applicableResponses(finding('guardduty-credential-exfiltration')).find((r) => r.kind === 'revoke-sessions')!.resource).toBe('arn:aws:iam::123456789012:role/web-app-role');
     const noResource = finding('guardduty-port-probe', (e) => {
       e.detail.resource = { resourceType: 'S3Bucket' };
       delete e.detail.service.action;
     });
     expect(applicableResponses(noResource)).toEqual([]);
-    expect(renderCard([noResource], { storm: false, listLimit: 5 }).blocks.find((b) => b.type === 'actions')).toBeUndefined();
+    const blocks = renderCard([noResource], { storm: false, listLimit: 5 }).blocks as { type: string; block_id?: string; elements?: { action_id: string }[] }[];
+    // No response buttons; only the case's own (Security Hub workflow, report).
+    expect(blocks.find((b) => b.block_id?.startsWith('ir_card_'))).toBeUndefined();
+    expect(blocks.find((b) => b.block_id?.startsWith('ir_case_'))!.elements!.map((e) => e.action_id)).toEqual(['ir_wf_ack', 'ir_wf_resolve', 'ir_wf_suppress', 'ir_report']);
   });
 
   it('shows severity, account/region, resource, remote, times and count', () => {

@@ -70,6 +70,12 @@ describe('credential containment: keys, deny-all, sessions — each with plan, a
     const refused = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('temporary key')), 'the refusal in the thread');
     expect(textOf(refused)).toContain('/ir revoke-sessions');
     expect(aws.callsOf('UpdateAccessKey')).toHaveLength(0);
+
+    // The card also names the role behind those credentials: revoke its sessions from there.
+    aws.roles.set('web-app-role', { policies: new Map() });
+    await click(h, card, 'ir_revoke_sessions', 'U01ANA');
+    const revoked = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Revoke sessions of') && textOf(m).includes('Verified end state')), 'the revocation');
+    expect(textOf(revoked)).toContain('role web-app-role: ir-bot-revoke-older-sessions denies sessions issued before');
   });
 
   it('denies everything for a user with a recognisable inline policy, and undo removes exactly that policy', async () => {

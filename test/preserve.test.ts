@@ -6,12 +6,7 @@ const INSTANCE = 'i-0a1b2c3d4e5f60718';
 const ACCESS = { responders: ['U01ANA'], approvers: ['U02LEAD'], twoPersonRule: true, requireApproval: ['isolate', 'stop'] };
 const FAST = { aws: { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 }, stop: { pollIntervalMs: 20 } };
 
-function account(): FakeAws {
-  const aws = new FakeAws();
-  aws.account = '123456789012';
-  aws.addWebServer(INSTANCE);
-  return aws;
-}
+const account = () => FakeAws.withWebServer(INSTANCE);
 
 async function cardFor(h: Harness) {
   expect((await h.postEvents(fixture('guardduty-crypto-dns'))).status).toBe(202);

@@ -16,7 +16,10 @@ export type AuditEvent =
   | 'retrying'
   | 'succeeded'
   | 'failed'
-  | 'refused-plan';
+  | 'refused-plan'
+  | 'workflow-updated'
+  | 'note-added'
+  | 'report';
 
 export interface AuditEntry {
   event: AuditEvent;

@@ -76,7 +76,7 @@ export class AwsClients {
 
   private build(region: string, credentials?: AwsCredentialIdentity): ResponderClients {
     const opts = { region, credentials, retryMode: 'adaptive', maxAttempts: this.settings.aws.maxAttempts };
-    return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail: new CloudTrailClient(opts) };
+    return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail: new CloudTrailClient(opts), securityHub: new SecurityHubClient(opts) };
   }
 
   private ownAccount(region: string): Promise<string> {

@@ -4,6 +4,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { KMSClient } from '@aws-sdk/client-kms';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import type { Command } from '@smithy/types';
 import { classifyAwsError } from './errors';
 
@@ -15,6 +16,7 @@ const IAM_PREFIX = new Map<unknown, string>([
   [KMSClient, 'kms'],
   [IAMClient, 'iam'],
   [CloudTrailClient, 'cloudtrail'],
+  [SecurityHubClient, 'securityhub'],
 ]);
 
 export interface ResponderClients {
@@ -24,6 +26,7 @@ export interface ResponderClients {
   kms: KMSClient;
   iam: IAMClient;
   cloudTrail: CloudTrailClient;
+  securityHub: SecurityHubClient;
 }
 
 /** Waits for permission to make one mutating call in this account and region. */

@@ -2,7 +2,7 @@
  * action_ids shared by the Block Kit builders and the listener registration, and the payload every
  * response button carries. Values are compact because overflow-menu option values allow 150 chars.
  */
-export const RESPONSES = ['isolate', 'snapshot', 'hunt', 'disable-key'] as const;
+export const RESPONSES = ['isolate', 'snapshot', 'hunt', 'disable-key', 'deny-principal', 'revoke-sessions'] as const;
 export type ResponseKind = (typeof RESPONSES)[number];
 
 export const ACTION_ID: Record<ResponseKind, string> = {
@@ -10,6 +10,8 @@ export const ACTION_ID: Record<ResponseKind, string> = {
   snapshot: 'ir_snapshot',
   hunt: 'ir_hunt',
   'disable-key': 'ir_disable_key',
+  'deny-principal': 'ir_deny_principal',
+  'revoke-sessions': 'ir_revoke_sessions',
 };
 /** Overflow menu on a roll-up card's per-finding row. */
 export const FINDING_MENU_ACTION_ID = 'ir_finding_menu';
@@ -19,6 +21,8 @@ export const RESPONSE_LABEL: Record<ResponseKind, string> = {
   snapshot: 'Snapshot',
   hunt: 'Hunt',
   'disable-key': 'Disable key',
+  'deny-principal': 'Deny all',
+  'revoke-sessions': 'Revoke sessions',
 };
 
 export interface ResponsePayload {
@@ -41,7 +45,8 @@ export function decodePayload(value: string | undefined): ResponsePayload | unde
     const p = JSON.parse(value) as Partial<ResponsePayload>;
     if (!(RESPONSES as readonly string[]).includes(p.a as string)) return undefined;
     if (typeof p.k !== 'string' || !/^[0-9a-f]{24}$/.test(p.k)) return undefined;
-    if (p.r !== undefined && (typeof p.r !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(p.r))) return undefined;
+    // Instance ids, access key ids, or IAM ARNs (checked again per action by the listener).
+    if (p.r !== undefined && (typeof p.r !== 'string' || !/^[\w:/+=,.@-]{1,120}$/.test(p.r))) return undefined;
     return { a: p.a as ResponseKind, k: p.k, r: p.r };
   } catch {
     return undefined;
@@ -101,6 +106,21 @@ export function decodeBulk(value: string | undefined): BulkPayload | undefined {
     if (!Array.isArray(p.ids) || p.ids.length === 0 || p.ids.length > 50) return undefined;
     if (!p.ids.every((id) => typeof id === 'string' && /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/.test(id))) return undefined;
     return { a: p.a, k: p.k, ids: p.ids };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Security Hub workflow on a card (acts on every finding of the card) and the incident report. */
+export const WORKFLOW_ACTION_ID = { NOTIFIED: 'ir_wf_ack', RESOLVED: 'ir_wf_resolve', SUPPRESSED: 'ir_wf_suppress' } as const;
+export const WORKFLOW_LABEL = { NOTIFIED: 'Acknowledge', RESOLVED: 'Resolve', SUPPRESSED: 'Suppress' } as const;
+export const REPORT_ACTION_ID = 'ir_report';
+
+/** The card's finding key, carried by workflow and report buttons. */
+export function decodeFindingKey(value: string | undefined): string | undefined {
+  try {
+    const k = (JSON.parse(value ?? '') as { k?: unknown }).k;
+    return typeof k === 'string' && /^[0-9a-f]{24}$/.test(k) ? k : undefined;
   } catch {
     return undefined;
   }

@@ -5,7 +5,9 @@ export type IrCommand =
   | { kind: 'snapshot' | 'stop'; instanceIds: string[]; reason?: string }
   | { kind: IamCommand; target: string; reason?: string }
   | { kind: 'hunt'; template?: string; params: Record<string, string> }
-  | { kind: 'status'; jobId?: string };
+  | { kind: 'status'; jobId?: string }
+  | { kind: 'report'; findingId: string }
+  | { kind: 'audit'; query: string };
 
 import { REQUEST_ID_PATTERN } from './action-ids';
 
@@ -21,7 +23,7 @@ export const IAM_COMMANDS = {
 export type IamCommand = (typeof IAM_COMMANDS)[keyof typeof IAM_COMMANDS];
 
 export const ACCESS_KEY_PATTERN = /^(AKIA|ASIA)[A-Z0-9]{16}$/;
-const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\/[\w+=,.@/-]{1,512}$/;
+export const PRINCIPAL_ARN_PATTERN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\/[\w+=,.@/-]{1,512}$/;
 
 export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
@@ -37,6 +39,8 @@ export const HELP_TEXT = [
   '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach a deny-all inline policy, or remove exactly that policy',
   '`/ir revoke-sessions <role-arn|instance-id>` / `/ir restore-sessions <…>` — deny sessions issued before now (and remove the instance profile), or undo',
   '`/ir status [job-id]` — running and recent jobs',
+  '`/ir audit <instance-id|finding-id|user|key|arn>` — who asked, approved and did what',
+  '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
 ].join('\n');
 
 export class CommandError extends Error {}
@@ -91,12 +95,21 @@ export function parseIrCommand(text: string): IrCommand {
       const [target, ...reason] = rest;
       const keyVerb = v === 'disable-key' || v === 'enable-key';
       const sessions = v === 'revoke-sessions' || v === 'restore-sessions';
-      const ok = target && (keyVerb ? ACCESS_KEY_PATTERN.test(target) : PRINCIPAL_ARN.test(target) || (sessions && INSTANCE_ID_PATTERN.test(target)));
+      const ok = target && (keyVerb ? ACCESS_KEY_PATTERN.test(target) : PRINCIPAL_ARN_PATTERN.test(target) || (sessions && INSTANCE_ID_PATTERN.test(target)));
       if (!ok) {
         const want = keyVerb ? 'an access key id (AKIA… or ASIA…, 20 characters)' : sessions ? 'a role ARN or an instance id' : 'an IAM user or role ARN';
         throw new CommandError(`\`/ir ${v}\` needs ${want}${target ? `; "${target.slice(0, 60)}" is not one` : ''}`);
       }
       return { kind: IAM_COMMANDS[v], target, reason: reason.length ? reason.join(' ').slice(0, 500) : undefined };
+    }
+    case 'report':
+    case 'audit': {
+      // Slack turns a typed @mention into <@U…|name>.
+      const arg = rest[0]?.replace(/^<@([UW][A-Z0-9]+)(\|[^>]*)?>$/, '$1');
+      if (!arg || arg.length > 300 || !/^[\w:/+=,.@-]+$/.test(arg)) {
+        throw new CommandError(verb.toLowerCase() === 'report' ? '`/ir report` needs a finding id, e.g. `/ir report 7cc4f1c3a4b2d5e6f708192a3b4c5d6e`' : '`/ir audit` needs an instance id, finding id, Slack user id, access key id or ARN');
+      }
+      return verb.toLowerCase() === 'report' ? { kind: 'report', findingId: arg } : { kind: 'audit', query: arg };
     }
     case 'status': {
       const id = rest[0];

@@ -60,6 +60,8 @@ end
 redis.call('EXPIRE', fk, retention)
 -- The instance's latest finding, for /ir commands that name only the instance.
 if ARGV[13] ~= '' and status ~= 'duplicate' then redis.call('SET', prefix .. 'inst:' .. ARGV[13], fkey, 'EX', retention) end
+-- The provider's finding id, for /ir report and /ir audit.
+if status == 'new' then redis.call('SET', prefix .. 'fid:' .. ARGV[15], fkey, 'EX', retention) end
 
 local card = redis.call('HGET', fk, 'c')
 -- A render is already queued for the card (and has not started) unless 'rq' is missing or old.
@@ -84,7 +86,7 @@ end
 
 local groupKeys = {}
 local chosen = nil
-for i = 15, #ARGV do
+for i = 16, #ARGV do
   local gk = prefix .. 'grp:' .. channel .. ':' .. ARGV[i]
   groupKeys[#groupKeys + 1] = gk
   if not chosen then chosen = open(gk) end
@@ -168,6 +170,7 @@ export class CardStore {
       `acct:${f.accountId}`,
       f.instance?.id ?? '',
       String(RENDER_PENDING_MS),
+      f.id,
       ...CardStore.groupKeys(f),
     )) as [string, FindingStatus, string, string];
     return { cardId, status, cardCreated: created === '1', renderNeeded: render === '1' };
@@ -229,6 +232,19 @@ export class CardStore {
   }
 
   /** `/ir isolate i-…` finds the instance's latest finding (account, region, thread) through this. */
+  async findingKeyForId(findingId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.k('fid', findingId))) ?? undefined;
+  }
+
+  /** Every finding on a card (roll-ups hold many). */
+  async cardFindings(cardId: string): Promise<Finding[]> {
+    return (await this.loadCard(cardId))?.findings ?? [];
+  }
+
+  async cardOf(findingKey: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.k('f', findingKey), 'c')) ?? undefined;
+  }
+
   async findingKeyForInstance(instanceId: string): Promise<string | undefined> {
     return (await this.redis.get(this.k('inst', instanceId))) ?? undefined;
   }

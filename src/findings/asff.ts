@@ -186,6 +186,7 @@ export function fromAsff(f: Asff): Finding {
     localPort,
     apiCall: apiCall && Object.keys(apiCall).length > 0 ? apiCall : undefined,
     workflowStatus: str(workflow.Status) ?? str(f.WorkflowState),
+    securityHub: { id: f.Id, productArn: f.ProductArn },
     recordState: str(f.RecordState),
     consoleUrl: securityHubConsoleUrl(region, f.Id),
   });

@@ -148,6 +148,8 @@ export function fromGuardDuty(detail: z.infer<typeof guardDutyRequired>): Findin
     localPort,
     apiCall: apiCall && Object.keys(apiCall).length > 0 ? apiCall : undefined,
     archived,
+    // GuardDuty findings are imported into Security Hub under their own ARN.
+    securityHub: str(detail.arn) ? { id: str(detail.arn)!, productArn: `arn:${partition}:securityhub:${detail.region}::product/aws/guardduty` } : undefined,
     consoleUrl: guardDutyConsoleUrl(detail.region, detail.id),
   });
 }

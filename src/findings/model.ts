@@ -66,6 +66,8 @@ export interface Finding {
   localPort?: number;
   apiCall?: { service?: string; name?: string; userAgent?: string; errorCode?: string };
   workflowStatus?: string;
+  /** How Security Hub names this finding (BatchUpdateFindings); GuardDuty's own events map onto it. */
+  securityHub?: { id: string; productArn: string };
   recordState?: string;
   archived?: boolean;
   consoleUrl: string;

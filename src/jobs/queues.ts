@@ -16,6 +16,8 @@ export const QUEUE = {
   status: 'status',
   /** One job per new card with an instance: post the instance's story in its thread. */
   story: 'story',
+  /** Security Hub workflow changes and notes, incident reports. */
+  tasks: 'tasks',
 } as const;
 
 export interface FindingJob {

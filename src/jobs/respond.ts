@@ -188,7 +188,14 @@ export function actionProcessor(deps: RespondDeps) {
       await pipeline.render(r.id);
       const outcome = await action.execute(plan, ctx);
       const res = await store.transition(r.id, { from: ['running'] }, { state: 'done', result: outcome, finishedAt: Date.now(), notice: null, progress: null });
-      if (res.ok) await audit(r, { event: 'succeeded', user: 'system', detail: outcome });
+      if (res.ok) {
+        await audit(r, { event: 'succeeded', user: 'system', detail: outcome });
+        // The finding in Security Hub gets a note saying what was done about it.
+        if (r.findingKey) {
+          const who = r.approvedBy ? `asked by ${r.requestedBy}, approved by ${r.approvedBy}` : `asked by ${r.requestedBy}`;
+          await pipeline.task({ kind: 'note', findingKey: r.findingKey, user: r.requestedBy, text: `ir-bot: ${r.action} ${r.targets.join(', ')} done (${r.id}, ${who}). ${outcome.lines.slice(0, 3).join('; ')}` });
+        }
+      }
       await pipeline.render(r.id);
       return outcome.ok ? 'done' : 'done-unverified';
     });

@@ -1,6 +1,7 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '../config/load';
 import type { ActionJob, StatusJob } from '../jobs/queues';
+import type { TaskJob } from '../jobs/tasks';
 
 /**
  * The queue entries of the response pipeline. Job ids are stable per request and plan revision,
@@ -10,8 +11,14 @@ export class Pipeline {
   constructor(
     private readonly actions: Queue<ActionJob>,
     private readonly status: Queue<StatusJob>,
+    private readonly tasks: Queue<TaskJob>,
     private readonly settings: Pick<Config, 'aws' | 'slack'>,
   ) {}
+
+  /** Workflow changes, notes and reports: retried with backoff, kept a week when they fail. */
+  async task(data: TaskJob): Promise<void> {
+    await this.tasks.add(data.kind, data, { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+  }
 
   private get jobOptions(): JobsOptions {
     return {

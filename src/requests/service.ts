@@ -1,7 +1,8 @@
 import type { IsolationRecord } from '../actions/isolate';
 import { isolationRecordName } from '../actions/isolate';
 import type { RecordStore } from '../actions/types';
-import type { AuditLog } from '../audit/log';
+import type { WorkflowChoice } from '../actions/securityhub-workflow';
+import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import type { ActionName, ActionRequest } from './model';
@@ -149,6 +150,34 @@ export class RequestService {
       await this.audit.append({ event: 'expired', user: 'system', requestId: r.id, action: r.action, target: r.target });
       await this.pipeline.render(r.id);
     }
+  }
+
+  /** Security Hub workflow for every finding on the card of `findingKey`. */
+  async workflow(findingKey: string, status: WorkflowChoice, userId: string): Promise<void> {
+    await this.pipeline.task({ kind: 'workflow', findingKey, status, user: userId });
+  }
+
+  /** Finds the finding by its provider id (or key) and queues its report; false when unknown. */
+  async report(findingIdOrKey: string, userId: string, where: { channel: string; threadTs?: string }): Promise<boolean> {
+    const key = (await this.cards.getFinding(findingIdOrKey)) ? findingIdOrKey : await this.cards.findingKeyForId(findingIdOrKey);
+    if (!key) return false;
+    await this.pipeline.task({ kind: 'report', findingKey: key, user: userId, channel: where.channel, threadTs: where.threadTs });
+    return true;
+  }
+
+  /**
+   * The audit trail for a resource (instance, key, ARN), a Slack user, or a finding id (every
+   * request made about it), oldest first.
+   */
+  async auditTrail(query: string): Promise<StoredAuditEntry[]> {
+    const all = await this.audit.read({}, 100_000);
+    if (/^[UW][A-Z0-9]{2,}$/.test(query)) return all.filter((e) => e.user === query);
+    const key = await this.cards.findingKeyForId(query);
+    if (key) {
+      const ids = new Set((await this.store.recent(5000)).filter((r) => r.findingKey === key).map((r) => r.id));
+      return all.filter((e) => (e.requestId && ids.has(e.requestId)) || (e.detail as { findingKey?: string } | undefined)?.findingKey === key);
+    }
+    return all.filter((e) => e.target === query);
   }
 
   get(id: string): Promise<ActionRequest | undefined> {

@@ -9,6 +9,7 @@ import { Authorizer } from '../bot/authz';
 import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
 import { intakeFinding } from '../jobs/intake';
+import type { TaskJob } from '../jobs/tasks';
 import { Pipeline } from '../requests/pipeline';
 import { RedisRecords } from '../requests/records';
 import { RequestService } from '../requests/service';
@@ -46,12 +47,13 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const cards = makeQueue<CardJob>(QUEUE.cards, producer, config.redisPrefix, log);
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
+  const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
   const cardStore = new CardStore(producer, config.redisPrefix);
   const requests = new RequestService(
     config,
     new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400),
-    new Pipeline(actions, status, config),
+    new Pipeline(actions, status, tasks, config),
     new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' })),
     cardStore,
     new RedisRecords(producer, config.redisPrefix),
@@ -83,7 +85,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     async stop() {
       await closeServer(server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
-      await Promise.all([findings, cards, actions, status].map((q) => q.close()));
+      await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
       producer.disconnect();
     },
   };

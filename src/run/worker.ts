@@ -10,6 +10,7 @@ import { renderCardProcessor } from '../jobs/render-card';
 import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
 import { storyProcessor, type StoryJob } from '../jobs/story';
+import { taskProcessor, type TaskJob } from '../jobs/tasks';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
 import { Pipeline } from '../requests/pipeline';
@@ -45,10 +46,12 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const limiter = new SlackRateLimiter(conn, config.redisPrefix, config.slack);
   const actionsQ = makeQueue<ActionJob>(QUEUE.actions, conn, config.redisPrefix, log);
   const storyQ = makeQueue<StoryJob>(QUEUE.story, conn, config.redisPrefix, log);
+  const tasksQ = makeQueue<TaskJob>(QUEUE.tasks, conn, config.redisPrefix, log);
+  const audit = new AuditLog(conn, config.redisPrefix, log.child({ component: 'audit' }));
   const statusQ = makeQueue<StatusJob>(QUEUE.status, conn, config.redisPrefix, log);
   const aws = opts.aws ?? new AwsClients(config);
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
-  const pipeline = new Pipeline(actionsQ, statusQ, config);
+  const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   const common = { connection: conn, prefix };
@@ -79,7 +82,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         config,
         store: requestStore,
         pipeline,
-        audit: new AuditLog(conn, config.redisPrefix, log.child({ component: 'audit' })),
+        audit,
         records: new RedisRecords(conn, config.redisPrefix),
         aws,
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
@@ -88,6 +91,11 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       }),
       // Isolating ten instances at once is the playbook's case; the account limiter paces AWS.
       { ...common, ...opts.lock, concurrency: opts.concurrency?.actions ?? 20 },
+    ),
+    new Worker<TaskJob>(
+      QUEUE.tasks,
+      taskProcessor({ cards: store, requests: requestStore, audit, aws, slack, limiter, metrics, log: workerLog(QUEUE.tasks) }),
+      { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
       QUEUE.story,
@@ -145,7 +153,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (server) await closeServer(server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },

@@ -53,6 +53,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { BatchUpdateFindingsCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { mockClient } from 'aws-sdk-client-mock';
 
  
@@ -160,6 +161,9 @@ export class FakeAws {
   /** Reads after an IAM write that still return the old value (IAM is eventually consistent). */
   iamLag = 0;
   private lagging = new Map<string, { value: unknown; reads: number }>();
+  /** What BatchUpdateFindings changed, per finding. */
+  securityHubUpdates: { id: string; workflow?: string; note?: string; by?: string }[] = [];
+  unprocessableFindings = new Set<string>();
   images = new Map<string, { id: string; name: string; ownerId: string; alias?: string }>();
   trail: FakeTrailEvent[] = [];
   /** KMS keys: id → who manages it. */
@@ -174,10 +178,10 @@ export class FakeAws {
   private always = new Map<string, Error>();
   private hangs = new Map<string, (() => void)[]>();
   private seq = 0;
-  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient), mockClient(IAMClient), mockClient(CloudTrailClient)];
+  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient), mockClient(IAMClient), mockClient(CloudTrailClient), mockClient(SecurityHubClient)];
 
   constructor() {
-    const [ec2, asg, elb, sts, kms, iam, trail] = this.mocks;
+    const [ec2, asg, elb, sts, kms, iam, trail, securityHub] = this.mocks;
     const on = (mock: any, cmd: any, fn: (input: any) => any) =>
       mock.on(cmd).callsFake(async (input: any) => {
         const api = cmd.name.replace(/Command$/, '');
@@ -193,6 +197,16 @@ export class FakeAws {
         if (always) throw always;
         return fn(input);
       });
+    on(securityHub, BatchUpdateFindingsCommand, (i) => {
+      const ids = i.FindingIdentifiers as { Id: string; ProductArn: string }[];
+      if (ids.length > 100) throw awsError('InvalidInputException', 'FindingIdentifiers: at most 100');
+      const bad = ids.filter((x) => this.unprocessableFindings.has(x.Id));
+      for (const x of ids.filter((y) => !this.unprocessableFindings.has(y.Id))) this.securityHubUpdates.push({ id: x.Id, workflow: i.Workflow?.Status, note: i.Note?.Text, by: i.Note?.UpdatedBy });
+      return {
+        ProcessedFindings: ids.filter((x) => !this.unprocessableFindings.has(x.Id)),
+        UnprocessedFindings: bad.map((x) => ({ FindingIdentifier: x, ErrorCode: 'FindingNotFound', ErrorMessage: 'Finding Not Found' })),
+      };
+    });
     on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
     on(sts, AssumeRoleCommand, (i) => ({
       Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
@@ -613,6 +627,14 @@ export class FakeAws {
       }
       tg.targets.push({ id, port: 80, health: 'healthy' });
     }
+  }
+
+  /** The fixtures' account (123456789012) with the playbook's web server in it. */
+  static withWebServer(id: string, opts: { asg?: string; targetGroup?: boolean; eip?: boolean; secondEni?: boolean } = {}): FakeAws {
+    const aws = new FakeAws();
+    aws.account = '123456789012';
+    aws.addWebServer(id, opts);
+    return aws;
   }
 
   ensureGroup(id: string, name: string, vpcId: string): string {

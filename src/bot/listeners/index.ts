@@ -1,7 +1,8 @@
 import type { App } from '@slack/bolt';
-import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID } from '../action-ids';
+import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID } from '../action-ids';
 import type { BotDeps } from '../deps';
 import { bulkButton } from './actions/bulk-button';
+import { caseButton } from './actions/case-buttons';
 import { decisionButton } from './actions/decision';
 import { releaseButton } from './actions/release-button';
 import { responseButton } from './actions/response-button';
@@ -16,5 +17,7 @@ export function registerListeners(app: App, deps: BotDeps): void {
   app.action(RELEASE_ACTION_ID, releaseButton(deps));
   const onBulk = bulkButton(deps);
   for (const id of Object.values(BULK_ACTION_ID)) app.action(id, onBulk);
+  for (const [status, id] of Object.entries(WORKFLOW_ACTION_ID)) app.action(id, caseButton(deps, status as keyof typeof WORKFLOW_ACTION_ID));
+  app.action(REPORT_ACTION_ID, caseButton(deps, 'report'));
   app.command('/ir', irCommand(deps));
 }

@@ -1,6 +1,6 @@
 import type { KnownBlock, Button, Overflow, PlainTextOption } from '@slack/types';
 import type { Finding, SeverityLabel } from '../../findings/model';
-import { ACTION_ID, FINDING_MENU_ACTION_ID, RESPONSE_LABEL, encodePayload, type ResponseKind } from '../action-ids';
+import { ACTION_ID, FINDING_MENU_ACTION_ID, REPORT_ACTION_ID, RESPONSE_LABEL, WORKFLOW_ACTION_ID, WORKFLOW_LABEL, encodePayload, type ResponseKind } from '../action-ids';
 import { code, link, plain, safe } from './mrkdwn';
 
 export interface CardView {
@@ -24,6 +24,12 @@ export function applicableResponses(f: Finding): { kind: ResponseKind; resource?
     out.push({ kind: 'isolate', resource: f.instance.id }, { kind: 'snapshot', resource: f.instance.id });
   }
   if (f.principal?.accessKeyId) out.push({ kind: 'disable-key', resource: f.principal.accessKeyId });
+  // The principal behind the finding: a user or role can be denied; a role's sessions revoked.
+  const arn = f.principal?.arn;
+  if (arn && arn.length <= 100 && /:(user|role)\//.test(arn)) {
+    out.push({ kind: 'deny-principal', resource: arn });
+    if (/:role\//.test(arn)) out.push({ kind: 'revoke-sessions', resource: arn });
+  }
   if (f.instance || f.principal || f.remote?.ip) out.push({ kind: 'hunt', resource: f.instance?.id ?? f.principal?.accessKeyId });
   return out;
 }
@@ -128,6 +134,7 @@ function singleCard(f: Finding): CardView {
   ];
   const buttons = responseButtons(f);
   if (buttons.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${f.key}`, elements: buttons });
+  blocks.push(caseButtons([f]));
   const target = f.instance?.id ?? f.principal?.userName ?? f.remote?.ip;
   return {
     text: `${f.severityLabel} ${safe(f.type, 150)}${target ? ` on ${safe(target, 100)}` : ''} in ${safe(f.accountId)}`,
@@ -188,10 +195,24 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
       elements: [{ type: 'mrkdwn', text: `…and ${sorted.length - listLimit} more findings, all recorded (lower severity or older first).` }],
     });
   }
+  blocks.push(caseButtons(findings));
   return {
     text: `${findings.length} findings: ${safe(subject, 150)} in ${safe(scope, 60)}`,
     blocks,
   };
+}
+
+/** Security Hub workflow for the card's findings (when Security Hub knows them) and the report. */
+function caseButtons(findings: Finding[]): KnownBlock {
+  const value = JSON.stringify({ k: findings[0].key });
+  const elements: Button[] = [];
+  if (findings.some((f) => f.securityHub)) {
+    for (const s of ['NOTIFIED', 'RESOLVED', 'SUPPRESSED'] as const) {
+      elements.push({ type: 'button', action_id: WORKFLOW_ACTION_ID[s], text: { type: 'plain_text', text: WORKFLOW_LABEL[s] }, value });
+    }
+  }
+  elements.push({ type: 'button', action_id: REPORT_ACTION_ID, text: { type: 'plain_text', text: 'Report' }, value });
+  return { type: 'actions', block_id: `ir_case_${findings[0].key}`, elements };
 }
 
 /** One finding gets the full card; several related ones a roll-up that lists them. */

@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import type { StoredAuditEntry } from '../../audit/log';
 import type { ActionRequest } from '../../requests/model';
 import { APPROVE_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision } from '../action-ids';
 import type { CardView } from './card';
@@ -142,4 +143,15 @@ export function renderStatusDetail(r: ActionRequest): string {
   if (r.result) out.push('*Verified end state*', ...r.result.lines.map((l) => `• ${safe(l, 300)}`));
   if (r.failure) out.push(`*Failed:* ${safe(r.failure.message, 1000)}`, ...r.failure.done.map((l) => `• done: ${safe(l, 300)}`));
   return truncate(out.join('\n'), 2900);
+}
+
+/** `/ir audit …`: the newest 40 entries, oldest first, one line each. */
+export function renderAuditTrail(query: string, entries: StoredAuditEntry[]): string {
+  if (entries.length === 0) return `No audit entries for \`${safe(query, 100)}\`.`;
+  const shown = entries.slice(-40);
+  const lines = shown.map(
+    (e) => `• ${e.at.replace('T', ' ').slice(0, 19)} *${e.event}* by ${e.user === 'system' ? 'ir-bot' : mention(e.user)}${e.action ? ` ${safe(e.action, 30)}` : ''}${e.target ? ` \`${safe(e.target, 120)}\`` : ''}${e.requestId ? ` (\`${safe(e.requestId, 80)}\`)` : ''}`,
+  );
+  const head = `*Audit trail for* \`${safe(query, 100)}\`: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${entries.length > shown.length ? `, the last ${shown.length} shown` : ''}`;
+  return truncate([head, ...lines].join('\n'), 2900);
 }

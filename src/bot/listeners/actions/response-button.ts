@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, OverflowAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { PIPELINE_ACTIONS, type ActionName } from '../../../requests/model';
 import { RESPONSE_LABEL, decodePayload } from '../../action-ids';
-import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN } from '../../commands';
+import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '../../commands';
 import { escapeMrkdwn } from '../../views/mrkdwn';
 import type { BotDeps } from '../../deps';
 import { submitRequest } from '../submit';
@@ -33,7 +33,7 @@ export function responseButton(deps: BotDeps) {
         `*${RESPONSE_LABEL[payload.a]}${payload.r ? ` ${escapeMrkdwn(payload.r)}` : ''}* is not available yet. Nothing was changed in AWS.`,
       );
     }
-    const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : INSTANCE_ID_PATTERN;
+    const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : payload.a === 'deny-principal' || payload.a === 'revoke-sessions' ? PRINCIPAL_ARN_PATTERN : INSTANCE_ID_PATTERN;
     if (!payload.r || !pattern.test(payload.r)) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
       action: payload.a as ActionName,

@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { CommandError, HELP_TEXT, parseIrCommand, type IrCommand } from '../../commands';
-import { renderStatusDetail, renderStatusList } from '../../views/request-status';
+import { renderAuditTrail, renderStatusDetail, renderStatusList } from '../../views/request-status';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
@@ -32,7 +32,21 @@ export function irCommand(deps: BotDeps) {
     }
     await ack();
     let text: string | undefined;
-    if (cmd.kind !== 'status') {
+    if (cmd.kind === 'report') {
+      try {
+        const ok = await deps.requests.report(cmd.findingId, command.user_id, { channel: command.channel_id });
+        text = ok ? 'Building the incident report: it will be uploaded to the alert\'s thread.' : `No finding \`${cmd.findingId.slice(0, 80)}\` is known (findings are kept ${'for the retention period'}).`;
+      } catch {
+        text = QUEUE_DOWN;
+      }
+    } else if (cmd.kind === 'audit') {
+      try {
+        if (!(await deps.authz.isResponder(command.user_id, client))) text = ':no_entry: Only responders may read the audit trail.';
+        else text = renderAuditTrail(cmd.query, await deps.requests.auditTrail(cmd.query));
+      } catch {
+        text = QUEUE_DOWN.replace('queue the request', 'read the audit trail');
+      }
+    } else if (cmd.kind !== 'status') {
       const ids = 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
       text = await submitRequest(
         deps,

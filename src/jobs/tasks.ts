@@ -1,0 +1,114 @@
+import type { Job } from 'bullmq';
+import { updateFindings, type WorkflowChoice } from '../actions/securityhub-workflow';
+import type { AuditLog } from '../audit/log';
+import { incidentReport } from '../audit/report';
+import type { AwsClients } from '../aws/clients';
+import { Responder } from '../aws/responder';
+import { mention } from '../bot/views/request-status';
+import { safe } from '../bot/views/mrkdwn';
+import type { CardStore } from '../cards/store';
+import type { Finding } from '../findings/model';
+import type { ActionRequest } from '../requests/model';
+import type { RequestStore } from '../requests/store';
+import { publish, type PublishDeps } from './publish';
+
+export type TaskJob =
+  | { kind: 'workflow'; findingKey: string; status: WorkflowChoice; user: string; result?: UpdateResult }
+  | { kind: 'note'; findingKey: string; text: string; user: string }
+  | { kind: 'report'; findingKey: string; user: string; channel: string; threadTs?: string };
+
+export interface TaskDeps extends PublishDeps {
+  cards: CardStore;
+  requests: RequestStore;
+  audit: AuditLog;
+  aws: AwsClients;
+}
+
+interface UpdateResult {
+  updated: string[];
+  failed: { id: string; reason: string }[];
+  withoutIdentity: number;
+}
+
+const LABEL: Record<WorkflowChoice, string> = { NOTIFIED: 'Acknowledged', RESOLVED: 'Resolved', SUPPRESSED: 'Suppressed' };
+
+/** Requests about a card's findings: made from the card, or naming one of its resources. */
+export async function requestsFor(store: RequestStore, findings: Finding[]): Promise<ActionRequest[]> {
+  const keys = new Set(findings.map((f) => f.key));
+  const resources = new Set(findings.flatMap((f) => [f.instance?.id, f.principal?.accessKeyId, f.principal?.arn].filter((x): x is string => !!x)));
+  return (await store.recent(5000)).filter((r) => (r.findingKey && keys.has(r.findingKey)) || (r.targets ?? [r.target]).some((t) => resources.has(t)));
+}
+
+/** Security Hub workflow and notes, and incident reports: short jobs around a card. */
+export function taskProcessor(deps: TaskDeps) {
+  async function cardFindings(findingKey: string): Promise<Finding[]> {
+    const cardId = await deps.cards.cardOf(findingKey);
+    const all = cardId ? await deps.cards.cardFindings(cardId) : [];
+    if (all.length) return all;
+    const one = await deps.cards.getFinding(findingKey);
+    return one ? [one] : [];
+  }
+
+  /** Per account and region (BatchUpdateFindings acts in one region), in batches of 100. */
+  async function update(findings: Finding[], change: { status?: WorkflowChoice; note: string; user: string }): Promise<UpdateResult> {
+    const groups = new Map<string, Finding[]>();
+    for (const f of findings.filter((x) => x.securityHub)) groups.set(`${f.accountId}|${f.region}`, [...(groups.get(`${f.accountId}|${f.region}`) ?? []), f]);
+    const updated: string[] = [];
+    const failed: { id: string; reason: string }[] = [];
+    for (const group of groups.values()) {
+      const session = await deps.aws.responder({ region: group[0].region }, { requestId: `workflow-${group[0].key.slice(0, 12)}`, userId: change.user });
+      try {
+        const aws = new Responder(session.clients, session.account, session.region, async () => undefined);
+        const res = await updateFindings(aws, group.map((f) => f.securityHub!), { status: change.status, note: change.note, updatedBy: `ir-bot for Slack user ${change.user}` });
+        updated.push(...res.updated);
+        failed.push(...res.failed);
+      } finally {
+        session.destroy();
+      }
+    }
+    return { updated, failed, withoutIdentity: findings.filter((x) => !x.securityHub).length };
+  }
+
+  return async (job: Job<TaskJob>, token?: string): Promise<string> => {
+    const t = job.data;
+    const findings = await cardFindings(t.findingKey);
+    if (findings.length === 0) return 'finding gone';
+    if (t.kind === 'note') {
+      const res = await update(findings.filter((f) => f.key === t.findingKey), { note: t.text, user: t.user });
+      await deps.audit.append({ event: 'note-added', user: 'system', detail: { findingKey: t.findingKey, note: t.text, ...res } });
+      return 'noted';
+    }
+    const thread = await deps.cards.threadOf(t.findingKey);
+    if (t.kind === 'workflow') {
+      // Kept on the job: a wait for Slack's rate limit re-runs the job, which must not update twice.
+      let res = t.result;
+      if (!res) {
+        res = await update(findings, { status: t.status, note: `${LABEL[t.status]} in Slack by ${t.user} (ir-bot)`, user: t.user });
+        await job.updateData({ ...t, result: res });
+        await deps.audit.append({ event: 'workflow-updated', user: t.user, detail: { findingKey: t.findingKey, status: t.status, ...res } });
+      }
+      if (!thread) return 'updated';
+      const lines = [`${res.failed.length ? ':warning:' : ':white_check_mark:'} Security Hub workflow set to *${t.status}* on ${res.updated.length} finding(s) by ${mention(t.user)}.`];
+      for (const f of res.failed.slice(0, 20)) lines.push(`• not updated: \`${safe(f.id, 200)}\`: ${safe(f.reason, 300)}`);
+      if (res.failed.length > 20) lines.push(`• …and ${res.failed.length - 20} more not updated`);
+      if (res.withoutIdentity) lines.push(`• ${res.withoutIdentity} finding(s) have no Security Hub identity and were left alone`);
+      await publish(deps, job, token, { channel: thread.channel, threadTs: thread.ts, text: `Security Hub workflow ${t.status}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] }, {
+        posted: async () => undefined,
+        updated: async () => undefined,
+        deleted: async () => undefined,
+      });
+      return 'updated';
+    }
+    // Report: everything recorded about the card's findings, as Markdown in the thread.
+    const requests = await requestsFor(deps.requests, findings);
+    const ids = new Set(requests.map((r) => r.id));
+    const audit = (await deps.audit.read({}, 100_000)).filter((e) => e.requestId && ids.has(e.requestId));
+    const text = incidentReport({ findings, requests, audit, generatedAt: new Date(), generatedBy: t.user });
+    const f = findings.find((x) => x.key === t.findingKey) ?? findings[0];
+    const threadTs = thread?.ts ?? t.threadTs;
+    const file = { channel_id: thread?.channel ?? t.channel, content: text, filename: `incident-report-${f.id.replace(/[^\w.-]/g, '_').slice(-64)}.md`, title: `Incident report: ${f.type}` };
+    await (threadTs ? deps.slack.files.uploadV2({ ...file, thread_ts: threadTs }) : deps.slack.files.uploadV2(file));
+    await deps.audit.append({ event: 'report', user: t.user, detail: { findingKey: t.findingKey, requests: [...ids] } });
+    return 'reported';
+  };
+}
