@@ -57,6 +57,8 @@ async function main() {
     configPath,
     stringify({
       channels: { default: 'C01ALERTS', routes: [{ minSeverity: 7, channel: 'C02CRIT' }, { minSeverity: 4, channel: 'C03MED' }] },
+      // No AWS account is reachable here: the instance stories would only measure credential look-ups failing.
+      story: { enabled: false },
     }),
   );
   const port = await freePort();
@@ -203,7 +205,7 @@ async function main() {
   const section = [
     `## Intake (issue 2) — ${date}`,
     '',
-    `Machine: ${machine()}. Bot and worker as two processes (\`node dist/main.js bot\` and \`… worker\`, as docker-compose runs them), all on the same 2 cores as Redis and the load generator, Redis without persistence, local Slack API server enforcing 1 \`chat.postMessage\`/s per channel with 429s; bot defaults (\`slack.updatesPerMinute: 50\`, \`coalesceMs: 2000\`, storm threshold 10 cards per channel per 15 min). Load: ${DISTINCT} distinct GuardDuty findings × ${UPDATES} versions = ${bodies.length} requests, one event each, ${CONNECTIONS} keep-alive connections. The first ${WARMUP} requests warm the bot up (connections, JIT, Lua scripts) and are not timed; the other ${bodies.length - WARMUP} are. Every one of the ${bodies.length} is checked for a 202 and for its finding on a final card. Findings spread over ${TYPES.length} types × ${ACCOUNTS.length} accounts and 3 channels (by severity).`,
+    `Machine: ${machine()}. Bot and worker as two processes (\`node dist/main.js bot\` and \`… worker\`, as docker-compose runs them), all on the same 2 cores as Redis and the load generator, Redis without persistence, local Slack API server enforcing 1 \`chat.postMessage\`/s per channel with 429s; instance stories off (no AWS here), otherwise bot defaults (\`slack.updatesPerMinute: 50\`, \`coalesceMs: 2000\`, storm threshold 10 cards per channel per 15 min). Load: ${DISTINCT} distinct GuardDuty findings × ${UPDATES} versions = ${bodies.length} requests, one event each, ${CONNECTIONS} keep-alive connections. The first ${WARMUP} requests warm the bot up (connections, JIT, Lua scripts) and are not timed; the other ${bodies.length - WARMUP} are. Every one of the ${bodies.length} is checked for a 202 and for its finding on a final card. Findings spread over ${TYPES.length} types × ${ACCOUNTS.length} accounts and 3 channels (by severity).`,
     '',
     '| figure | result | target |',
     '|---|---|---|',
