@@ -36,9 +36,10 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     expect(bad.text).toContain('"i-xyz" is not an EC2 instance id');
     const unknown = JSON.parse((await post(slashCommandBody('nuke everything', { responseUrl: `${h.slack.baseUrl}/respond/3` }))).text);
     expect(unknown.text).toContain('unknown command "nuke"');
-    const later = JSON.parse((await post(slashCommandBody('hunt ec2-calls instance=i-0a1b2c3d4e5f60718', { responseUrl: `${h.slack.baseUrl}/respond/4` }))).text);
-    expect(later.text).toContain('not available yet');
-    expect(later.text).toContain('Nothing was changed in AWS');
+    const hunts = JSON.parse((await post(slashCommandBody('hunt', { responseUrl: `${h.slack.baseUrl}/respond/4` }))).text);
+    expect(hunts.text).toContain('`principal-launches` principal=<IAM user or role ARN>');
+    const noAthena = JSON.parse((await post(slashCommandBody('hunt ec2-calls instance=i-0a1b2c3d4e5f60718', { responseUrl: `${h.slack.baseUrl}/respond/4` }))).text);
+    expect(noAthena.text).toContain('Hunts need the `athena:` section in the config');
   });
 
   it('refuses requests with a bad or stale signature', async () => {

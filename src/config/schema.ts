@@ -162,6 +162,14 @@ export const fileSchema = z
             vpcflow: z.string().regex(/^[a-z0-9_]{1,255}$/, 'must be lower-case letters, digits and _'),
           })
           .strict(),
+        /** Partition column (yyyy/MM/dd strings) per table; every hunt filters it on its window. */
+        partitionColumns: z
+          .object({
+            cloudtrail: z.string().regex(/^[a-z0-9_]{1,255}$/, 'must be lower-case letters, digits and _').default('timestamp'),
+            vpcflow: z.string().regex(/^[a-z0-9_]{1,255}$/, 'must be lower-case letters, digits and _').default('day'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .optional(),

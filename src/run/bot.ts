@@ -58,7 +58,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     cardStore,
     new RedisRecords(producer, config.redisPrefix),
   );
-  const bolt = createBoltApp(config, log, { requests, authz: new Authorizer(config.access, log.child({ component: 'authz' })) });
+  const bolt = createBoltApp(config, log, { requests, authz: new Authorizer(config.access, log.child({ component: 'authz' })), athena: config.athena });
   const server = createHttpServer({
     log,
     metrics,

@@ -1,11 +1,27 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { CommandError, HELP_TEXT, parseIrCommand, type IrCommand } from '../../commands';
 import { renderAuditTrail, renderStatusDetail, renderStatusList } from '../../views/request-status';
+import type { Config } from '../../../config/load';
+import { ParamError } from '../../../hunts/params';
+import { huntHelp, prepareHunt } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
+
+/** `/ir hunt`: the list, a precise reason a hunt's input is refused, or that running is not there yet. */
+function huntReply(template: string | undefined, params: Record<string, string>, athena: Config['athena']): string {
+  if (!template) return huntHelp();
+  if (!athena) return 'Hunts need the `athena:` section in the config (workgroup, database, output location, tables). Nothing was run.';
+  try {
+    prepareHunt(template, params, athena);
+  } catch (err) {
+    if (err instanceof ParamError) return `:warning: ${err.message}. Nothing was run.`;
+    throw err;
+  }
+  return `\`${template}\` is valid, but running hunts from Slack is not available yet. Nothing was run.`;
+}
 
 /**
  * `/ir`. Help and typing mistakes are answered in the acknowledgement itself; everything that
@@ -27,7 +43,7 @@ export function irCommand(deps: BotDeps) {
       return;
     }
     if (cmd.kind === 'hunt') {
-      await ack({ response_type: 'ephemeral', text: `\`/ir ${cmd.kind}\` is understood but not available yet. Nothing was changed in AWS.` });
+      await ack({ response_type: 'ephemeral', text: huntReply(cmd.template, cmd.params, deps.athena) });
       return;
     }
     await ack();
