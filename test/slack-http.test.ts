@@ -49,7 +49,7 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     expect((await post(body, stale)).status).toBe(401);
   });
 
-  it('acknowledges a button for an action that does not exist yet and tells the clicker, in the thread, that nothing ran', async () => {
+  it('acknowledges a Hunt button for a finding it no longer knows and tells the clicker, in the thread, what to do', async () => {
     const value = encodePayload({ a: 'hunt', k: 'a'.repeat(24), r: 'i-0a1b2c3d4e5f60718' });
     const body = blockActionBody(
       { type: 'button', action_id: 'ir_hunt', value, text: { type: 'plain_text', text: 'Hunt' } },
@@ -61,7 +61,7 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     await waitFor(() => h.slack.callsOf('chat.postEphemeral').length > before, 'an ephemeral reply');
     const eph = h.slack.callsOf('chat.postEphemeral').at(-1)!;
     expect(eph.args).toMatchObject({ channel: 'C01ALERTS', user: 'U01ANA', thread_ts: '1700000000.000200' });
-    expect(eph.args.text).toContain('*Hunt i-0a1b2c3d4e5f60718* is not available yet');
+    expect(eph.args.text).toContain('This finding names nothing to hunt on. `/ir hunt` lists the hunts.');
   });
 
   it('says so when a button carries a forged or broken payload', async () => {

@@ -22,6 +22,8 @@ export interface ActionContext {
   snapshot: Config['snapshot'];
   stop: Config['stop'];
   iam: Config['iam'];
+  athena: Config['athena'];
+  hunts: Config['hunts'];
   /** Waits between polls; tests make it instant. */
   sleep(ms: number): Promise<void>;
   now(): Date;

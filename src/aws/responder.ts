@@ -5,6 +5,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { AthenaClient } from '@aws-sdk/client-athena';
 import type { Command } from '@smithy/types';
 import { classifyAwsError } from './errors';
 
@@ -17,6 +18,7 @@ const IAM_PREFIX = new Map<unknown, string>([
   [IAMClient, 'iam'],
   [CloudTrailClient, 'cloudtrail'],
   [SecurityHubClient, 'securityhub'],
+  [AthenaClient, 'athena'],
 ]);
 
 export interface ResponderClients {
@@ -27,6 +29,7 @@ export interface ResponderClients {
   iam: IAMClient;
   cloudTrail: CloudTrailClient;
   securityHub: SecurityHubClient;
+  athena: AthenaClient;
 }
 
 /** Waits for permission to make one mutating call in this account and region. */

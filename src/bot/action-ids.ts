@@ -125,3 +125,27 @@ export function decodeFindingKey(value: string | undefined): string | undefined 
     return undefined;
   }
 }
+
+/** Cancel on a running hunt, and the pivot buttons on a hunt's results. */
+export const HUNT_CANCEL_ACTION_ID = 'ir_hunt_cancel';
+export const PIVOT_ACTION_ID = 'ir_pivot';
+
+export interface PivotPayload {
+  kind: 'principal' | 'ip' | 'accessKey' | 'instance';
+  value: string;
+}
+
+export function encodePivot(p: PivotPayload): string {
+  return JSON.stringify(p);
+}
+
+export function decodePivot(value: string | undefined): PivotPayload | undefined {
+  try {
+    const p = JSON.parse(value ?? '') as Partial<PivotPayload>;
+    if (!['principal', 'ip', 'accessKey', 'instance'].includes(p.kind as string)) return undefined;
+    if (typeof p.value !== 'string' || !/^[\w:/+=,.@-]{1,300}$/.test(p.value)) return undefined;
+    return { kind: p.kind!, value: p.value };
+  } catch {
+    return undefined;
+  }
+}

@@ -103,6 +103,15 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    hunts: z
+      .object({
+        /** A query still running after this long is stopped (StopQueryExecution). */
+        timeoutMinutes: z.number().int().min(1).max(120).default(15),
+        /** Rows shown in the thread; the full result goes in a CSV file. */
+        rowsInThread: z.number().int().min(1).max(40).default(15),
+      })
+      .strict()
+      .prefault({}),
     iam: z
       .object({
         /** IAM is eventually consistent: a change is re-read this many times, waits doubling, before it is reported. */

@@ -191,3 +191,23 @@ export function huntHelp(): string {
     ...TEMPLATES.map((t) => `• \`${t.name}\`${t.params.map((p) => ` ${p.name}=<${p.description}>`).join('')}: ${t.title}`),
   ].join('\n');
 }
+
+/** A hunt request's target: `template key=value …` (keys sorted), so equal hunts join each other. */
+export function huntTarget(template: string, params: Record<string, string>): string {
+  return [template, ...Object.keys(params).sort().map((k) => `${k}=${params[k]}`)].join(' ');
+}
+
+export function parseHuntTarget(target: string): { template: string; params: Record<string, string> } {
+  const [template, ...pairs] = target.split(' ');
+  return { template, params: Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)])) };
+}
+
+/** Ready-to-run hunts for what a finding names (the card's Hunt button). */
+export function suggestedHunts(f: { instance?: { id: string; privateIps: string[] }; principal?: { arn?: string }; remote?: { ip?: string } }): string[] {
+  const out: string[] = [];
+  if (f.instance) out.push(`/ir hunt ec2-calls instance=${f.instance.id}`);
+  if (f.instance?.privateIps[0]) out.push(`/ir hunt flows ip=${f.instance.privateIps[0]}`, `/ir hunt egress ip=${f.instance.privateIps[0]}`);
+  if (f.principal?.arn) out.push(`/ir hunt principal-calls principal=${f.principal.arn}`, `/ir hunt principal-launches principal=${f.principal.arn}`);
+  if (f.remote?.ip) out.push(`/ir hunt ip-principals ip=${f.remote.ip}`);
+  return out;
+}

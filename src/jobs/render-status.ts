@@ -12,10 +12,20 @@ export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore 
     if (r.statusTs && r.version <= r.renderedVersion) return 'unchanged';
     const view = renderRequestStatus(r);
     const log = deps.log.child({ requestId: r.id, channel: r.channel, thread_ts: r.threadTs, jobId: job.id });
-    return publish({ ...deps, log }, job, token, { channel: r.channel, ts: r.statusTs, threadTs: r.threadTs, text: view.text, blocks: view.blocks }, {
+    const outcome = await publish({ ...deps, log }, job, token, { channel: r.channel, ts: r.statusTs, threadTs: r.threadTs, text: view.text, blocks: view.blocks }, {
       posted: (ts) => deps.store.markRendered(r.id, r.version, ts),
       updated: () => deps.store.markRendered(r.id, r.version),
       deleted: () => deps.store.patch(r.id, { statusTs: null }),
     });
+    const file = r.result?.attachment;
+    if (r.state === 'done' && file && !r.attachmentPosted) {
+      const fresh = await deps.store.get(r.id);
+      const threadTs = r.threadTs ?? fresh?.statusTs;
+      if (threadTs) {
+        await deps.slack.files.uploadV2({ channel_id: r.channel, thread_ts: threadTs, content: file.content, filename: file.filename, title: file.filename });
+        await deps.store.patch(r.id, { attachmentPosted: true });
+      }
+    }
+    return outcome;
   };
 }

@@ -7,6 +7,7 @@ import {
   restoreSessionsAction,
   revokeSessionsAction,
 } from '../actions/iam';
+import { huntAction } from '../actions/hunt';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -37,10 +38,11 @@ export const ACTIONS: Record<ActionName, ResponseAction> = {
   'allow-principal': allowPrincipalAction,
   'revoke-sessions': revokeSessionsAction,
   'restore-sessions': restoreSessionsAction,
+  hunt: huntAction,
 };
 
 export interface RespondDeps {
-  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'iam' | 'aws'>;
+  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'iam' | 'athena' | 'hunts' | 'aws'>;
   store: RequestStore;
   pipeline: Pipeline;
   audit: AuditLog;
@@ -84,6 +86,8 @@ export function actionProcessor(deps: RespondDeps) {
         snapshot: config.snapshot,
         stop: config.stop,
         iam: config.iam,
+        athena: config.athena,
+        hunts: config.hunts,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         progress: async (step, total, label) => {

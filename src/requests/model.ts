@@ -9,7 +9,8 @@ export type ActionName =
   | 'deny-principal'
   | 'allow-principal'
   | 'revoke-sessions'
-  | 'restore-sessions';
+  | 'restore-sessions'
+  | 'hunt';
 export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'isolate',
   'release',
@@ -21,6 +22,7 @@ export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'allow-principal',
   'revoke-sessions',
   'restore-sessions',
+  'hunt',
 ];
 /** Actions that take several instances in one request (one plan, one approval). */
 export const MULTI_INSTANCE_ACTIONS: readonly ActionName[] = ['snapshot', 'stop'];
@@ -49,6 +51,13 @@ export interface ActionOutcome {
   lines: string[];
   /** What the result does and does not guarantee. */
   notes: string[];
+  /** Tabular results (hunts): the first rows, for the thread. */
+  table?: { columns: string[]; rows: string[][]; total: number };
+  /** A file for the thread (a hunt's full CSV). */
+  attachment?: { filename: string; content: string };
+  /** Values in the results worth acting on or hunting further. */
+  pivots?: { kind: 'principal' | 'ip' | 'accessKey' | 'instance'; value: string }[];
+  link?: { url: string; label: string };
 }
 
 export interface FailureView {
@@ -96,6 +105,8 @@ export interface ActionRequest {
   finishedAt?: number;
   result?: ActionOutcome;
   failure?: FailureView;
+  /** The result's file (a hunt's CSV) is in the thread. */
+  attachmentPosted?: boolean;
 }
 
 export function isTerminal(state: RequestState): boolean {

@@ -180,6 +180,20 @@ export class RequestService {
     return all.filter((e) => e.target === query);
   }
 
+  /** Asks the running hunt to stop; the job stops the Athena query at its next check. */
+  async cancelHunt(requestId: string, userId: string): Promise<string> {
+    const r = await this.store.get(requestId);
+    if (!r || r.action !== 'hunt') return 'That hunt is no longer known.';
+    if (r.state !== 'running' && r.state !== 'planning' && r.state !== 'approved') return `That hunt is already ${r.state}.`;
+    await this.records.putIfAbsent(`hunt-cancel:${requestId}`, { by: userId });
+    await this.audit.append({ event: 'rejected', user: userId, requestId, action: 'hunt', target: r.target, detail: { cancelled: true } });
+    return 'Cancelling: the query is stopped at its next status check.';
+  }
+
+  finding(key: string) {
+    return this.cards.getFinding(key);
+  }
+
   get(id: string): Promise<ActionRequest | undefined> {
     return this.store.get(id);
   }

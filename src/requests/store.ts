@@ -72,7 +72,7 @@ function fromHash(h: Record<string, string>): ActionRequest | undefined {
     if (v === '') continue;
     if (JSON_FIELDS.has(k)) out[k] = JSON.parse(v);
     else if (NUMBER_FIELDS.has(k)) out[k] = Number(v);
-    else if (k === 'needsApproval') out[k] = v === '1';
+    else if (k === 'needsApproval' || k === 'attachmentPosted') out[k] = v === '1';
     else out[k] = v;
   }
   return out as unknown as ActionRequest;

@@ -54,6 +54,7 @@ import {
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { BatchUpdateFindingsCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 
  
@@ -164,6 +165,12 @@ export class FakeAws {
   /** What BatchUpdateFindings changed, per finding. */
   securityHubUpdates: { id: string; workflow?: string; note?: string; by?: string }[] = [];
   unprocessableFindings = new Set<string>();
+  queries = new Map<string, { sql: string; params: string[]; state: string; startedAt: number; finishedAt?: number }>();
+  /** How long every Athena query runs, and whether (with what reason) it fails. */
+  queryRunMs = 300;
+  queryFails: string | undefined;
+  queryColumns: string[] = ['principal', 'eventname', 'errorcode', 'calls'];
+  queryRows: string[][] = [];
   images = new Map<string, { id: string; name: string; ownerId: string; alias?: string }>();
   trail: FakeTrailEvent[] = [];
   /** KMS keys: id → who manages it. */
@@ -178,10 +185,10 @@ export class FakeAws {
   private always = new Map<string, Error>();
   private hangs = new Map<string, (() => void)[]>();
   private seq = 0;
-  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient), mockClient(IAMClient), mockClient(CloudTrailClient), mockClient(SecurityHubClient)];
+  private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient), mockClient(IAMClient), mockClient(CloudTrailClient), mockClient(SecurityHubClient), mockClient(AthenaClient)];
 
   constructor() {
-    const [ec2, asg, elb, sts, kms, iam, trail, securityHub] = this.mocks;
+    const [ec2, asg, elb, sts, kms, iam, trail, securityHub, athena] = this.mocks;
     const on = (mock: any, cmd: any, fn: (input: any) => any) =>
       mock.on(cmd).callsFake(async (input: any) => {
         const api = cmd.name.replace(/Command$/, '');
@@ -197,6 +204,11 @@ export class FakeAws {
         if (always) throw always;
         return fn(input);
       });
+    on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
+    on(sts, AssumeRoleCommand, (i) => ({
+      Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
+      AssumedRoleUser: { Arn: `${i.RoleArn}/${i.RoleSessionName}` },
+    }));
     on(securityHub, BatchUpdateFindingsCommand, (i) => {
       const ids = i.FindingIdentifiers as { Id: string; ProductArn: string }[];
       if (ids.length > 100) throw awsError('InvalidInputException', 'FindingIdentifiers: at most 100');
@@ -207,11 +219,37 @@ export class FakeAws {
         UnprocessedFindings: bad.map((x) => ({ FindingIdentifier: x, ErrorCode: 'FindingNotFound', ErrorMessage: 'Finding Not Found' })),
       };
     });
-    on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
-    on(sts, AssumeRoleCommand, (i) => ({
-      Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
-      AssumedRoleUser: { Arn: `${i.RoleArn}/${i.RoleSessionName}` },
-    }));
+    on(athena, StartQueryExecutionCommand, (i) => {
+      const id = `q-${++this.seq}`;
+      this.queries.set(id, { sql: i.QueryString, params: i.ExecutionParameters ?? [], state: 'RUNNING', startedAt: Date.now() });
+      return { QueryExecutionId: id };
+    });
+    on(athena, GetQueryExecutionCommand, (i) => {
+      const q = this.queries.get(i.QueryExecutionId)!;
+      if (q.state === 'RUNNING' && Date.now() - q.startedAt >= this.queryRunMs) q.state = this.queryFails ? 'FAILED' : 'SUCCEEDED';
+      if (q.state === 'SUCCEEDED') q.finishedAt ??= Date.now();
+      return {
+        QueryExecution: {
+          QueryExecutionId: i.QueryExecutionId,
+          Status: { State: q.state, StateChangeReason: q.state === 'FAILED' ? this.queryFails : undefined },
+          Statistics: { DataScannedInBytes: 123_456_789, TotalExecutionTimeInMillis: this.queryRunMs },
+        },
+      };
+    });
+    on(athena, StopQueryExecutionCommand, (i) => {
+      this.queries.get(i.QueryExecutionId)!.state = 'CANCELLED';
+      return {};
+    });
+    on(athena, GetQueryResultsCommand, (i) => {
+      const page = Number(i.NextToken ?? 0);
+      const per = i.MaxResults ?? 1000;
+      const all = [this.queryColumns, ...this.queryRows];
+      const slice = all.slice(page * per, (page + 1) * per);
+      return {
+        ResultSet: { ResultSetMetadata: { ColumnInfo: this.queryColumns.map((Name) => ({ Name, Type: 'varchar' })) }, Rows: slice.map((r) => ({ Data: r.map((VarCharValue) => ({ VarCharValue })) })) },
+        NextToken: (page + 1) * per < all.length ? String(page + 1) : undefined,
+      };
+    });
     on(ec2, DescribeInstancesCommand, (i) => this.describeInstances(i));
     on(ec2, DescribeInstanceAttributeCommand, (i) => {
       const inst = this.instance(i.InstanceId);

@@ -80,7 +80,9 @@ export class SlackApiServer {
         if (path.startsWith('/upload/')) {
           const id = path.slice('/upload/'.length);
           const f = this.files.get(id);
-          if (f) f.content = raw;
+          // Slack's upload URL takes the bytes raw or as one multipart part: keep just the file.
+          const multipart = /^--(\S+)\r\n/.exec(raw);
+          if (f) f.content = multipart ? raw.slice(raw.indexOf('\r\n\r\n') + 4, raw.lastIndexOf(`\r\n--${multipart[1]}`)) : raw;
           return send(res, 200, { ok: true });
         }
         if (path.startsWith('/respond/')) {

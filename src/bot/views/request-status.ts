@@ -1,7 +1,8 @@
 import type { KnownBlock } from '@slack/types';
 import type { StoredAuditEntry } from '../../audit/log';
 import type { ActionRequest } from '../../requests/model';
-import { APPROVE_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision } from '../action-ids';
+import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision, encodePivot } from '../action-ids';
+import type { ActionOutcome } from '../../requests/model';
 import type { CardView } from './card';
 import { safe, truncate } from './mrkdwn';
 
@@ -16,6 +17,7 @@ const TITLE: Record<ActionRequest['action'], string> = {
   'allow-principal': 'Lift the deny-all on',
   'revoke-sessions': 'Revoke sessions of',
   'restore-sessions': 'Restore sessions of',
+  hunt: 'Hunt',
 };
 
 const STATE_LINE: Record<ActionRequest['state'], string> = {
@@ -29,6 +31,31 @@ const STATE_LINE: Record<ActionRequest['state'], string> = {
   expired: ':alarm_clock: approval expired: nothing was changed',
   refused: ':no_entry: not run',
 };
+
+/** A hunt's rows as a fixed-width table in a code block, escaped, within Slack's limits. */
+function huntResultBlocks(o: ActionOutcome): KnownBlock[] {
+  const t = o.table!;
+  const cell = (v: string) => v.replace(/[`\n\r]/g, ' ').slice(0, 40);
+  const widths = t.columns.map((c, i) => Math.min(40, Math.max(c.length, ...t.rows.map((r) => cell(r[i] ?? '').length))));
+  const line = (r: string[]) => r.map((v, i) => cell(v ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  let table = [line(t.columns), ...t.rows.map(line)].join('\n');
+  table = truncate(safe(table, 2700), 2700);
+  const blocks: KnownBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*Results*: ${safe(o.lines[0] ?? '', 400)}${o.link ? ` · <${o.link.url}|${safe(o.link.label, 80)}>` : ''}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: t.rows.length ? `\`\`\`${table}\`\`\`` : '_no rows_' } },
+  ];
+  if (t.total > t.rows.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `First ${t.rows.length} of ${t.total} rows; all of them are in the CSV file below.` }] });
+  const pivots = (o.pivots ?? []).slice(0, 5);
+  if (pivots.length) {
+    const label: Record<string, string> = { principal: 'Hunt principal', ip: 'Hunt IP', accessKey: 'Disable key', instance: 'Isolate' };
+    blocks.push({
+      type: 'actions',
+      block_id: 'hunt-pivots',
+      elements: pivots.map((p, i) => ({ type: 'button' as const, action_id: `${PIVOT_ACTION_ID}_${i}`, text: { type: 'plain_text' as const, text: `${label[p.kind]} ${p.value}`.slice(0, 75) }, value: encodePivot(p) })),
+    });
+  }
+  return blocks;
+}
 
 /** Slack IDs come from Slack, but the record could be tampered with: only well-formed IDs become mentions. */
 export function mention(user: string | undefined): string {
@@ -99,7 +126,15 @@ export function renderRequestStatus(r: ActionRequest): CardView {
       ],
     });
   }
-  if (r.result) {
+  if (r.action === 'hunt' && r.state === 'running') {
+    blocks.push({
+      type: 'actions',
+      block_id: 'hunt-running',
+      elements: [{ type: 'button', action_id: HUNT_CANCEL_ACTION_ID, text: { type: 'plain_text', text: 'Cancel' }, style: 'danger', value: encodeDecision({ q: r.id, v: r.rev }) }],
+    });
+  }
+  if (r.result?.table) blocks.push(...huntResultBlocks(r.result));
+  else if (r.result) {
     blocks.push(section('Verified end state', r.result.lines));
     if (r.result.notes.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: safe(r.result.notes.join(' '), 2900) }] });
   }

@@ -3,6 +3,7 @@ import { PIPELINE_ACTIONS, type ActionName } from '../../../requests/model';
 import { RESPONSE_LABEL, decodePayload } from '../../action-ids';
 import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '../../commands';
 import { escapeMrkdwn } from '../../views/mrkdwn';
+import { suggestedHunts } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
 import { submitRequest } from '../submit';
 import { tellUser } from '../reply';
@@ -25,6 +26,11 @@ export function responseButton(deps: BotDeps) {
     const cardTs = body.message?.thread_ts ?? body.message?.ts;
     const where = { channel, user: body.user.id, threadTs: cardTs };
     if (!payload) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
+    if (payload.a === 'hunt') {
+      const f = await deps.requests.finding(payload.k).catch(() => undefined);
+      const hunts = f ? suggestedHunts(f) : [];
+      return tellUser(client, logger, where, hunts.length ? `Hunts for this finding (copy one, or adjust \`days=\`):\n${hunts.map((x) => `\`${escapeMrkdwn(x)}\``).join('\n')}` : 'This finding names nothing to hunt on. `/ir hunt` lists the hunts.');
+    }
     if (!(PIPELINE_ACTIONS as readonly string[]).includes(payload.a)) {
       return tellUser(
         client,

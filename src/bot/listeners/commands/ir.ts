@@ -3,15 +3,15 @@ import { CommandError, HELP_TEXT, parseIrCommand, type IrCommand } from '../../c
 import { renderAuditTrail, renderStatusDetail, renderStatusList } from '../../views/request-status';
 import type { Config } from '../../../config/load';
 import { ParamError } from '../../../hunts/params';
-import { huntHelp, prepareHunt } from '../../../hunts/templates';
+import { huntHelp, huntTarget, prepareHunt } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
-/** `/ir hunt`: the list, a precise reason a hunt's input is refused, or that running is not there yet. */
-function huntReply(template: string | undefined, params: Record<string, string>, athena: Config['athena']): string {
+/** `/ir hunt`: the list, or a precise reason a hunt's input is refused; undefined when it may run. */
+function huntProblem(template: string | undefined, params: Record<string, string>, athena: Config['athena']): string | undefined {
   if (!template) return huntHelp();
   if (!athena) return 'Hunts need the `athena:` section in the config (workgroup, database, output location, tables). Nothing was run.';
   try {
@@ -20,7 +20,7 @@ function huntReply(template: string | undefined, params: Record<string, string>,
     if (err instanceof ParamError) return `:warning: ${err.message}. Nothing was run.`;
     throw err;
   }
-  return `\`${template}\` is valid, but running hunts from Slack is not available yet. Nothing was run.`;
+  return undefined;
 }
 
 /**
@@ -43,8 +43,11 @@ export function irCommand(deps: BotDeps) {
       return;
     }
     if (cmd.kind === 'hunt') {
-      await ack({ response_type: 'ephemeral', text: huntReply(cmd.template, cmd.params, deps.athena) });
-      return;
+      const problem = huntProblem(cmd.template, cmd.params, deps.athena);
+      if (problem) {
+        await ack({ response_type: 'ephemeral', text: problem });
+        return;
+      }
     }
     await ack();
     let text: string | undefined;
@@ -62,6 +65,9 @@ export function irCommand(deps: BotDeps) {
       } catch {
         text = QUEUE_DOWN.replace('queue the request', 'read the audit trail');
       }
+    } else if (cmd.kind === 'hunt') {
+      const target = huntTarget(cmd.template!, cmd.params);
+      text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true });
     } else if (cmd.kind !== 'status') {
       const ids = 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
       text = await submitRequest(

@@ -1,0 +1,145 @@
+import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { ParamError } from '../hunts/params';
+import { parseHuntTarget, prepareHunt, type PreparedHunt } from '../hunts/templates';
+import type { ActionOutcome, PlanView } from '../requests/model';
+import { fingerprint } from './isolate';
+import { runSteps, type ActionContext, type ResponseAction } from './types';
+
+
+export const huntQueryRecord = (requestId: string) => `hunt:${requestId}`;
+export const huntCancelRecord = (requestId: string) => `hunt-cancel:${requestId}`;
+
+const PIVOT_COLUMNS: Record<string, 'principal' | 'ip' | 'accessKey' | 'instance'> = {
+  principal: 'principal',
+  access_key: 'accessKey',
+  sourceipaddress: 'ip',
+  peer: 'ip',
+  dstaddr: 'ip',
+  instance: 'instance',
+};
+
+function csvCell(v: string): string {
+  // Also defuse spreadsheet formulas: attacker text must not run in the investigator's Excel.
+  const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+async function plan([target]: string[], ctx: ActionContext): Promise<PlanView> {
+  const blocked = (m: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: m });
+  if (!ctx.athena) return blocked('hunts need the `athena:` section in the config');
+  const { template, params } = parseHuntTarget(target);
+  let h: PreparedHunt;
+  try {
+    h = prepareHunt(template, params, ctx.athena, ctx.now());
+  } catch (err) {
+    if (err instanceof ParamError) return blocked(err.message);
+    throw err;
+  }
+  const summary = [
+    `${h.template.name}: ${h.template.title}`,
+    ...Object.entries(h.values).map(([k, v]) => `${k} = ${v}`),
+    `window ${h.window.from} → ${h.window.to} (partition filter), workgroup ${ctx.athena.workgroup}`,
+  ];
+  return { summary, warnings: [], steps: ['start the query', 'wait for Athena', 'read the results'], fingerprint: fingerprint(target), data: h };
+}
+
+async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const { aws } = ctx;
+  const h = p.data as PreparedHunt;
+  const athena = ctx.athena!;
+  let queryId = (await ctx.records.get<{ id: string }>(huntQueryRecord(ctx.requestId)))?.id;
+  let stats: { bytes: number; ms: number; polls: number } = { bytes: 0, ms: 0, polls: 0 };
+  const rows: string[][] = [];
+  let columns: string[] = [];
+  await runSteps(ctx, [
+    {
+      label: 'start the query',
+      run: async () => {
+        // A re-run after a crash follows the query already started instead of starting another.
+        if (!queryId) {
+          const out = await aws.send(
+            aws.clients.athena,
+            new StartQueryExecutionCommand({
+              QueryString: h.sql,
+              ExecutionParameters: h.parameters,
+              WorkGroup: athena.workgroup,
+              QueryExecutionContext: { Database: athena.database },
+              ResultConfiguration: { OutputLocation: athena.outputLocation },
+              ClientRequestToken: `${ctx.requestId}`.padEnd(32, '0').slice(0, 128),
+            }),
+          );
+          queryId = out.QueryExecutionId!;
+          await ctx.records.putIfAbsent(huntQueryRecord(ctx.requestId), { id: queryId });
+        }
+        return `query ${queryId} started`;
+      },
+    },
+    {
+      label: 'wait for Athena',
+      run: async () => {
+        const started = Date.now();
+        const deadline = started + ctx.hunts.timeoutMinutes * 60_000;
+        for (;;) {
+          const out = await aws.send(aws.clients.athena, new GetQueryExecutionCommand({ QueryExecutionId: queryId }));
+          stats.polls += 1;
+          const st = out.QueryExecution?.Status;
+          if (st?.State === 'SUCCEEDED') {
+            stats = { ...stats, bytes: out.QueryExecution?.Statistics?.DataScannedInBytes ?? 0, ms: out.QueryExecution?.Statistics?.TotalExecutionTimeInMillis ?? Date.now() - started };
+            return `query finished after ${stats.polls} status check(s)`;
+          }
+          if (st?.State === 'FAILED' || st?.State === 'CANCELLED') throw new Error(`Athena ${st.State.toLowerCase()} the ${h.template.name} query: ${st.StateChangeReason ?? 'no reason given'}`);
+          const cancel = await ctx.records.get<{ by: string }>(huntCancelRecord(ctx.requestId));
+          if (cancel || Date.now() > deadline) {
+            await aws.send(aws.clients.athena, new StopQueryExecutionCommand({ QueryExecutionId: queryId }));
+            throw new Error(cancel ? `cancelled by ${cancel.by}; the query was stopped` : `still running after ${ctx.hunts.timeoutMinutes} min; the query was stopped`);
+          }
+          const elapsed = Date.now() - started;
+          await ctx.progress(2, 3, `running ${Math.round(elapsed / 1000)} s`);
+          // Check about every tenth of the time it has run so far: quick queries are seen at once,
+          // long ones are not polled every second.
+          await ctx.sleep(Math.min(5000, Math.max(250, elapsed / 10)));
+        }
+      },
+    },
+    {
+      label: 'read the results',
+      run: async () => {
+        let token: string | undefined;
+        let first = true;
+        do {
+          const page = await aws.send(aws.clients.athena, new GetQueryResultsCommand({ QueryExecutionId: queryId, NextToken: token, MaxResults: 1000 }));
+          const data = (page.ResultSet?.Rows ?? []).map((r) => (r.Data ?? []).map((d) => d.VarCharValue ?? ''));
+          if (first) {
+            columns = page.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((c) => c.Name ?? '') ?? data[0] ?? [];
+            data.shift(); // the first row of the first page repeats the column names
+            first = false;
+          }
+          rows.push(...data);
+          token = page.NextToken;
+        } while (token && rows.length < 100_000);
+        return `${rows.length} row(s) read`;
+      },
+    },
+  ]);
+  const pivots: NonNullable<ActionOutcome['pivots']> = [];
+  for (const [i, c] of columns.entries()) {
+    const kind = PIVOT_COLUMNS[c];
+    if (!kind) continue;
+    for (const v of [...new Set(rows.map((r) => r[i]).filter(Boolean))].slice(0, 5)) pivots.push({ kind, value: v });
+  }
+  const csv = [columns, ...rows].map((r) => r.map(csvCell).join(',')).join('\n');
+  const cost = (stats.bytes / 1e12) * 5;
+  return {
+    ok: true,
+    lines: [
+      `${rows.length} row(s); ${(stats.bytes / 1e6).toFixed(1)} MB scanned; ran ${(stats.ms / 1000).toFixed(1)} s; about $${cost.toFixed(4)} at $5/TB; ${stats.polls} status check(s)`,
+    ],
+    notes: [],
+    table: { columns, rows: rows.slice(0, ctx.hunts.rowsInThread), total: rows.length },
+    attachment: rows.length > ctx.hunts.rowsInThread ? { filename: `${h.template.name}-${ctx.requestId}.csv`, content: csv.slice(0, 5_000_000) } : undefined,
+    pivots: pivots.slice(0, 10),
+    link: { url: `https://${aws.region}.console.aws.amazon.com/athena/home?region=${aws.region}#/query-editor/history/${queryId}`, label: 'Open the query in the Athena console' },
+  };
+}
+
+export const huntAction: ResponseAction = { plan, execute };
