@@ -87,7 +87,7 @@ function section(heading: string, lines: string[], bullet = '•'): KnownBlock {
 /** The one status message per request: plan, approval buttons, progress, verified result. */
 function targets(r: ActionRequest): string {
   const ids = r.targets?.length ? r.targets : [r.target];
-  const shown = ids.slice(0, 10).map((id) => `\`${safe(id, 40)}\``).join(', ');
+  const shown = ids.slice(0, 10).map((id) => `\`${safe(id, 200)}\``).join(', ');
   return ids.length > 10 ? `${shown} and ${ids.length - 10} more` : shown;
 }
 
