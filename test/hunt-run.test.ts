@@ -58,6 +58,8 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
     expect(file.content).toContain(`"'=HYPERLINK(""http://evil"")"`);
     // Pivot: hunt further on the principal in the first row.
     await click(h, done, 'ir_pivot_0', 'U01ANA');
+    // The same principal can be contained from the results.
+    expect(JSON.stringify(done.blocks)).toContain('Deny all arn:aws:iam::123456789012:user/ci-deploy');
     // The next hunt reports in the first one's thread.
     await waitFor(() => threadReplies(h, done.channel, done.ts).find((m) => textOf(m).includes('principal-calls')), 'the pivot hunt');
     const second = await waitFor(() => [...aws.queries.values()][1], 'the second query');

@@ -126,7 +126,11 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   for (const [i, c] of columns.entries()) {
     const kind = PIVOT_COLUMNS[c];
     if (!kind) continue;
-    for (const v of [...new Set(rows.map((r) => r[i]).filter(Boolean))].slice(0, 5)) pivots.push({ kind, value: v });
+    for (const v of [...new Set(rows.map((r) => r[i]).filter(Boolean))].slice(0, 5)) {
+      pivots.push({ kind, value: v });
+      // A user or role in the results can be contained from there too.
+      if (kind === 'principal' && /:(user|role)\//.test(v)) pivots.push({ kind: 'deny', value: v });
+    }
   }
   const csv = [columns, ...rows].map((r) => r.map(csvCell).join(',')).join('\n');
   const cost = (stats.bytes / 1e12) * 5;

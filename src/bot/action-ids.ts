@@ -131,7 +131,7 @@ export const HUNT_CANCEL_ACTION_ID = 'ir_hunt_cancel';
 export const PIVOT_ACTION_ID = 'ir_pivot';
 
 export interface PivotPayload {
-  kind: 'principal' | 'ip' | 'accessKey' | 'instance';
+  kind: 'principal' | 'deny' | 'ip' | 'accessKey' | 'instance';
   value: string;
 }
 
@@ -142,7 +142,7 @@ export function encodePivot(p: PivotPayload): string {
 export function decodePivot(value: string | undefined): PivotPayload | undefined {
   try {
     const p = JSON.parse(value ?? '') as Partial<PivotPayload>;
-    if (!['principal', 'ip', 'accessKey', 'instance'].includes(p.kind as string)) return undefined;
+    if (!['principal', 'deny', 'ip', 'accessKey', 'instance'].includes(p.kind as string)) return undefined;
     if (typeof p.value !== 'string' || !/^[\w:/+=,.@-]{1,300}$/.test(p.value)) return undefined;
     return { kind: p.kind!, value: p.value };
   } catch {

@@ -56,7 +56,7 @@ export interface ActionOutcome {
   /** A file for the thread (a hunt's full CSV). */
   attachment?: { filename: string; content: string };
   /** Values in the results worth acting on or hunting further. */
-  pivots?: { kind: 'principal' | 'ip' | 'accessKey' | 'instance'; value: string }[];
+  pivots?: { kind: 'principal' | 'deny' | 'ip' | 'accessKey' | 'instance'; value: string }[];
   link?: { url: string; label: string };
 }
 

@@ -47,7 +47,7 @@ function huntResultBlocks(o: ActionOutcome): KnownBlock[] {
   if (t.total > t.rows.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `First ${t.rows.length} of ${t.total} rows; all of them are in the CSV file below.` }] });
   const pivots = (o.pivots ?? []).slice(0, 5);
   if (pivots.length) {
-    const label: Record<string, string> = { principal: 'Hunt principal', ip: 'Hunt IP', accessKey: 'Disable key', instance: 'Isolate' };
+    const label: Record<string, string> = { principal: 'Hunt principal', deny: 'Deny all', ip: 'Hunt IP', accessKey: 'Disable key', instance: 'Isolate' };
     blocks.push({
       type: 'actions',
       block_id: 'hunt-pivots',

@@ -42,7 +42,9 @@ export function pivotButton(deps: BotDeps) {
           ? { action: 'hunt' as const, target: huntTarget('ip-principals', { ip: p.value }) }
           : p.kind === 'accessKey'
             ? { action: 'disable-key' as const, target: p.value }
-            : { action: 'isolate' as const, target: p.value };
+            : p.kind === 'deny'
+              ? { action: 'deny-principal' as const, target: p.value }
+              : { action: 'isolate' as const, target: p.value };
     const reply = await submitRequest(deps, client, logger, { ...base, ...next, targets: [next.target] });
     if (reply) await tellUser(client, logger, w, reply);
   };
