@@ -1,6 +1,7 @@
 import { FakeAws } from './support/fake-aws';
 import { fixture, startHarness, waitFor, type Harness } from './support/harness';
-import { click, ephemeralsFor, slash, textOf, threadReplies } from './support/slack-user';
+import { viewSubmissionBody } from './support/slack-signing';
+import { click, sendToBot, slash, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
 const ATHENA = {
@@ -87,14 +88,36 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
     expect(aws.callsOf('StopQueryExecution')).toHaveLength(1);
   });
 
-  it("offers the finding's hunts from the card's Hunt button, prefilled", async () => {
+  it("opens the Hunt modal prefilled from the card's finding, puts input errors on the form, and runs the hunt into the card's thread", async () => {
     aws = FakeAws.withWebServer(INSTANCE);
+    aws.queryRows = [['arn:aws:iam::123456789012:user/ci-deploy', 'RunInstances', '', '3']];
     h = await startHarness({ file: FILE });
     expect((await h.postEvents(fixture('guardduty-crypto-dns'))).status).toBe(202);
     const card = await waitFor(() => h.slack.channelMessages('C02CRIT')[0], 'the card');
     await click(h, card, 'ir_hunt', 'U01ANA');
-    await waitFor(() => ephemeralsFor(h, 'U01ANA').length, 'the suggestions');
-    expect(ephemeralsFor(h, 'U01ANA')[0]).toContain(`/ir hunt ec2-calls instance=${INSTANCE}`);
-    expect(threadReplies(h, card.channel, card.ts)).toHaveLength(0);
+    const open = await waitFor(() => h.slack.callsOf('views.open')[0], 'the modal');
+    const view = (typeof open.args.view === 'string' ? JSON.parse(open.args.view) : open.args.view) as any;
+    const field = (id: string) => view.blocks.find((b: any) => b.block_id === id).element;
+    expect(field('template').initial_option.value).toBe('ec2-calls');
+    expect(field('instance').initial_value).toBe(INSTANCE);
+    expect(field('ip').initial_value).toBe('10.0.1.25');
+
+    const submit = async (instance: string) =>
+      sendToBot(h, viewSubmissionBody(view, {
+        template: { value: { type: 'static_select', selected_option: { value: 'ec2-calls' } } },
+        instance: { value: { type: 'plain_text_input', value: instance } },
+        ip: { value: { type: 'plain_text_input', value: '10.0.1.25' } },
+        principal: { value: { type: 'plain_text_input', value: null } },
+        days: { value: { type: 'plain_text_input', value: '3' } },
+      }));
+    const refused = await submit("i-0a1b2c3d4e5f60718' OR 1=1 --");
+    expect(JSON.parse(refused.text)).toEqual({ response_action: 'errors', errors: { instance: expect.stringContaining('is not an EC2 instance id') } });
+    expect(aws.queries.size).toBe(0);
+
+    const ok = await submit(INSTANCE);
+    expect(ok.text).toBe('');
+    const result = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('*Results*')), 'the hunt in the thread');
+    expect(textOf(result)).toContain('1 row(s)');
+    expect([...aws.queries.values()][0].params.slice(2)).toEqual([`'${INSTANCE}'`, `'${INSTANCE}'`]);
   });
 });

@@ -8,6 +8,8 @@ import { decisionButton } from './actions/decision';
 import { releaseButton } from './actions/release-button';
 import { responseButton } from './actions/response-button';
 import { irCommand } from './commands/ir';
+import { huntSubmit } from './views/hunt-submit';
+import { HUNT_MODAL_CALLBACK } from '../views/hunt-modal';
 
 /** Every listener is registered here and implemented in its own file. */
 export function registerListeners(app: App, deps: BotDeps): void {
@@ -23,4 +25,5 @@ export function registerListeners(app: App, deps: BotDeps): void {
   app.action(HUNT_CANCEL_ACTION_ID, huntCancelButton(deps));
   app.action(new RegExp(`^${PIVOT_ACTION_ID}_\\d+$`), pivotButton(deps));
   app.command('/ir', irCommand(deps));
+  app.view(HUNT_MODAL_CALLBACK, huntSubmit(deps));
 }

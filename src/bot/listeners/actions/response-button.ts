@@ -4,6 +4,7 @@ import { RESPONSE_LABEL, decodePayload } from '../../action-ids';
 import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '../../commands';
 import { escapeMrkdwn } from '../../views/mrkdwn';
 import { suggestedHunts } from '../../../hunts/templates';
+import { huntModal } from '../../views/hunt-modal';
 import type { BotDeps } from '../../deps';
 import { submitRequest } from '../submit';
 import { tellUser } from '../reply';
@@ -28,6 +29,14 @@ export function responseButton(deps: BotDeps) {
     if (!payload) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
     if (payload.a === 'hunt') {
       const f = await deps.requests.finding(payload.k).catch(() => undefined);
+      if (deps.athena && channel) {
+        try {
+          await client.views.open({ trigger_id: body.trigger_id, view: huntModal(f, { findingKey: payload.k, channel, threadTs: cardTs }) });
+          return;
+        } catch (err) {
+          logger.warn(`could not open the hunt modal: ${(err as Error).message}`);
+        }
+      }
       const hunts = f ? suggestedHunts(f) : [];
       return tellUser(client, logger, where, hunts.length ? `Hunts for this finding (copy one, or adjust \`days=\`):\n${hunts.map((x) => `\`${escapeMrkdwn(x)}\``).join('\n')}` : 'This finding names nothing to hunt on. `/ir hunt` lists the hunts.');
     }
