@@ -26,7 +26,7 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
 
   it('binds the values as parameters, polls until done, shows the first rows escaped, uploads the full CSV, and offers pivots', async () => {
     aws = FakeAws.withWebServer(INSTANCE);
-    aws.queryRunMs = 600;
+    aws.queryRunMs = 1500;
     aws.queryRows = Array.from({ length: 1200 }, (_, i) => [
       i === 0 ? 'arn:aws:iam::123456789012:user/ci-deploy' : `arn:aws:iam::123456789012:user/u${i}`,
       i === 1 ? '<!channel> RunInstances' : 'RunInstances',
@@ -42,8 +42,8 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
     expect(aws.callsOf('StartQueryExecution')[0].input).toMatchObject({ WorkGroup: 'primary', QueryExecutionContext: { Database: 'security_logs' }, ResultConfiguration: { OutputLocation: 's3://example-athena-results/ir-bot/' } });
     // Polled until done, not every few milliseconds.
     const polls = aws.callsOf('GetQueryExecution').length;
-    expect(polls).toBeGreaterThan(1);
-    expect(polls).toBeLessThan(8);
+    // Checked after one and two seconds: seen on the second check, not polled continuously.
+    expect(polls).toBe(2);
     const t = textOf(done);
     expect(t).toContain('1200 row(s); 123.5 MB scanned');
     expect(t).toContain('First 5 of 1200 rows');
@@ -74,6 +74,16 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
     await slash(h, 'hunt sg-changes');
     const failed = await status(h, (t) => t.includes(':x: failed'), 'the failure');
     expect(textOf(failed)).toContain('Athena failed the sg-changes query: TABLE_NOT_FOUND');
+  });
+
+  it('stops a query that runs past hunts.timeoutMinutes', async () => {
+    aws = FakeAws.withWebServer(INSTANCE);
+    aws.queryRunMs = 60_000;
+    h = await startHarness({ file: { ...FILE, hunts: { rowsInThread: 5, timeoutMinutes: 0.02 } } });
+    await slash(h, 'hunt iam-creations');
+    const failed = await status(h, (t) => t.includes(':x: failed'), 'the timed-out hunt', 15_000);
+    expect(textOf(failed)).toContain('still running after 0.02 min; the query was stopped');
+    expect(aws.callsOf('StopQueryExecution')).toHaveLength(1);
   });
 
   it('stops the query on Cancel', async () => {

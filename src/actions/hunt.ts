@@ -3,7 +3,7 @@ import { ParamError } from '../hunts/params';
 import { parseHuntTarget, prepareHunt, type PreparedHunt } from '../hunts/templates';
 import type { ActionOutcome, PlanView } from '../requests/model';
 import { fingerprint } from './isolate';
-import { runSteps, type ActionContext, type ResponseAction } from './types';
+import { FinalError, runSteps, type ActionContext, type ResponseAction } from './types';
 
 
 export const huntQueryRecord = (requestId: string) => `hunt:${requestId}`;
@@ -80,6 +80,10 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
         const started = Date.now();
         const deadline = started + ctx.hunts.timeoutMinutes * 60_000;
         for (;;) {
+          // Once a second at first, then every 9% of the run time so far: the result is late by at
+          // most a second or ~10% of the run time, with far fewer checks on long queries.
+          const elapsed = Date.now() - started;
+          await ctx.sleep(Math.min(30_000, Math.max(1000, elapsed * 0.09)));
           const out = await aws.send(aws.clients.athena, new GetQueryExecutionCommand({ QueryExecutionId: queryId }));
           stats.polls += 1;
           const st = out.QueryExecution?.Status;
@@ -87,18 +91,13 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
             stats = { ...stats, bytes: out.QueryExecution?.Statistics?.DataScannedInBytes ?? 0, ms: out.QueryExecution?.Statistics?.TotalExecutionTimeInMillis ?? Date.now() - started };
             return `query finished after ${stats.polls} status check(s)`;
           }
-          if (st?.State === 'FAILED' || st?.State === 'CANCELLED') throw new Error(`Athena ${st.State.toLowerCase()} the ${h.template.name} query: ${st.StateChangeReason ?? 'no reason given'}`);
+          if (st?.State === 'FAILED' || st?.State === 'CANCELLED') throw new FinalError(`Athena ${st.State.toLowerCase()} the ${h.template.name} query: ${st.StateChangeReason ?? 'no reason given'}`);
           const cancel = await ctx.records.get<{ by: string }>(huntCancelRecord(ctx.requestId));
           if (cancel || Date.now() > deadline) {
             await aws.send(aws.clients.athena, new StopQueryExecutionCommand({ QueryExecutionId: queryId }));
-            throw new Error(cancel ? `cancelled by ${cancel.by}; the query was stopped` : `still running after ${ctx.hunts.timeoutMinutes} min; the query was stopped`);
+            throw new FinalError(cancel ? `cancelled by ${cancel.by}; the query was stopped` : `still running after ${ctx.hunts.timeoutMinutes} min; the query was stopped`);
           }
-          const elapsed = Date.now() - started;
-          await ctx.progress(2, 3, `running ${Math.round(elapsed / 1000)} s`);
-          // First look after half a second (cached and tiny queries), then about every second, and
-          // once the query has run a while, every 9% of its run time so far: the result is late by
-          // at most ~10% of the run time (or a second), with far fewer checks on long queries.
-          await ctx.sleep(stats.polls === 1 ? 500 : Math.min(30_000, Math.max(900, elapsed * 0.09)));
+          await ctx.progress(2, 3, `running ${Math.round((Date.now() - started) / 1000)} s`);
         }
       },
     },

@@ -31,6 +31,9 @@ export interface ActionContext {
   progress(step: number, total: number, label: string): Promise<void>;
 }
 
+/** A failure that another attempt cannot change (a query Athena rejected, a hunt cancelled). */
+export class FinalError extends Error {}
+
 /**
  * A failure part-way through execute: which step, and what had already been done, so the thread
  * can say exactly what state the target was left in.

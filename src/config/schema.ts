@@ -106,7 +106,7 @@ export const fileSchema = z
     hunts: z
       .object({
         /** A query still running after this long is stopped (StopQueryExecution). */
-        timeoutMinutes: z.number().int().min(1).max(120).default(15),
+        timeoutMinutes: z.number().min(0.01).max(120).default(15),
         /** Rows shown in the thread; the full result goes in a CSV file. */
         rowsInThread: z.number().int().min(1).max(40).default(15),
       })

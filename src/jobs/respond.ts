@@ -13,7 +13,7 @@ import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
 import { snapshotAction } from '../actions/snapshot';
 import { stopAction } from '../actions/stop';
-import { StepFailure, type ActionContext, type RecordStore, type ResponseAction } from '../actions/types';
+import { FinalError, StepFailure, type ActionContext, type RecordStore, type ResponseAction } from '../actions/types';
 import type { AuditEntry, AuditLog } from '../audit/log';
 import type { AwsClients } from '../aws/clients';
 import { AwsCallError } from '../aws/errors';
@@ -59,7 +59,7 @@ function describe(err: unknown, attempts: number): { message: string; retryable:
     if (cause.kind === 'throttled') return { message: `AWS kept throttling ${cause.iamAction} (${cause.code}) after ${attempts} attempt(s)`, retryable: true };
     return { message: cause.message, retryable: cause.retryable };
   }
-  if (cause instanceof InstanceUnavailable) return { message: cause.message, retryable: false };
+  if (cause instanceof InstanceUnavailable || cause instanceof FinalError) return { message: cause.message, retryable: false };
   // Network trouble, Redis hiccups, bugs: worth another attempt; the message is kept for the last one.
   return { message: `unexpected error: ${cause?.message ?? String(cause)}`, retryable: true };
 }
