@@ -1,3 +1,5 @@
+import { AuditLog } from '../src/audit/log';
+import { createLogger } from '../src/log';
 import { FakeAws } from './support/fake-aws';
 import { fixture, startHarness, waitFor, type Harness } from './support/harness';
 import { viewSubmissionBody } from './support/slack-signing';
@@ -96,6 +98,8 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
     const failed = await status(h, (t) => t.includes('cancelled by U01ANA'), 'the cancelled hunt', 15_000);
     expect(textOf(failed)).toContain('the query was stopped');
     expect(aws.callsOf('StopQueryExecution')).toHaveLength(1);
+    const audit = await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).read({ user: 'U01ANA' });
+    expect(audit.map((e) => e.event)).toEqual(['requested', 'started', 'cancelled']);
   });
 
   it("opens the Hunt modal prefilled from the card's finding, puts input errors on the form, and runs the hunt into the card's thread", async () => {

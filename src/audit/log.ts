@@ -9,6 +9,7 @@ export type AuditEvent =
   | 'approved'
   | 'refused-approver'
   | 'rejected'
+  | 'cancelled'
   | 'expired'
   | 'plan-changed'
   | 'started'

@@ -186,7 +186,7 @@ export class RequestService {
     if (!r || r.action !== 'hunt') return 'That hunt is no longer known.';
     if (r.state !== 'running' && r.state !== 'planning' && r.state !== 'approved') return `That hunt is already ${r.state}.`;
     await this.records.putIfAbsent(`hunt-cancel:${requestId}`, { by: userId });
-    await this.audit.append({ event: 'rejected', user: userId, requestId, action: 'hunt', target: r.target, detail: { cancelled: true } });
+    await this.audit.append({ event: 'cancelled', user: userId, requestId, action: 'hunt', target: r.target });
     return 'Cancelling: the query is stopped at its next status check.';
   }
 
