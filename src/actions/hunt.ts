@@ -1,13 +1,11 @@
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { ParamError } from '../hunts/params';
-import { parseHuntTarget, prepareHunt, type PreparedHunt } from '../hunts/templates';
+import { huntCancelRecord, parseHuntTarget, prepareHunt, type PreparedHunt } from '../hunts/templates';
 import type { ActionOutcome, PlanView } from '../requests/model';
-import { fingerprint } from './isolate';
-import { FinalError, runSteps, type ActionContext, type ResponseAction } from './types';
+import { blockedPlan, FinalError, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 
 export const huntQueryRecord = (requestId: string) => `hunt:${requestId}`;
-export const huntCancelRecord = (requestId: string) => `hunt-cancel:${requestId}`;
 
 const PIVOT_COLUMNS: Record<string, 'principal' | 'ip' | 'accessKey' | 'instance'> = {
   principal: 'principal',
@@ -25,14 +23,13 @@ function csvCell(v: string): string {
 }
 
 async function plan([target]: string[], ctx: ActionContext): Promise<PlanView> {
-  const blocked = (m: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: m });
-  if (!ctx.athena) return blocked('hunts need the `athena:` section in the config');
+  if (!ctx.athena) return blockedPlan('hunts need the `athena:` section in the config');
   const { template, params } = parseHuntTarget(target);
   let h: PreparedHunt;
   try {
     h = prepareHunt(template, params, ctx.athena, ctx.now());
   } catch (err) {
-    if (err instanceof ParamError) return blocked(err.message);
+    if (err instanceof ParamError) return blockedPlan(err.message);
     throw err;
   }
   const summary = [

@@ -20,17 +20,14 @@ import {
 } from '@aws-sdk/client-iam';
 import { AwsCallError } from '../aws/errors';
 import type { Responder } from '../aws/responder';
-import type { PlanView } from '../requests/model';
 import { findInstance, InstanceUnavailable } from './instance';
-import { fingerprint } from './isolate';
-import { runSteps, type ActionContext, type ResponseAction } from './types';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /** Names a responder recognises in the IAM console; undo removes exactly these. */
 export const DENY_ALL_POLICY = 'ir-bot-deny-all';
 export const REVOKE_POLICY = 'ir-bot-revoke-older-sessions';
 
 
-const blocked = (message: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: message });
 
 function isMissing(err: unknown): boolean {
   return err instanceof AwsCallError && err.kind === 'not-found';
@@ -87,28 +84,28 @@ function keyAction(to: 'Inactive' | 'Active'): ResponseAction {
     async plan([keyId], ctx) {
       const { aws } = ctx;
       if (keyId.startsWith('ASIA')) {
-        return blocked(`${keyId} is a temporary key (ASIA…) from an assumed role or session: it cannot be disabled. Revoke the role's sessions instead (\`/ir revoke-sessions <role-arn>\`).`);
+        return blockedPlan(`${keyId} is a temporary key (ASIA…) from an assumed role or session: it cannot be disabled. Revoke the role's sessions instead (\`/ir revoke-sessions <role-arn>\`).`);
       }
       let userName: string | undefined;
       let lastUsed: string | undefined;
       if (to === 'Active') {
         const rec = await ctx.records.get<KeyRecord>(keyRecordName(keyId));
-        if (!rec) return blocked(`nothing is recorded for ${keyId}: ir-bot did not disable it, so it will not re-enable it. Use the IAM console if you are sure.`);
+        if (!rec) return blockedPlan(`nothing is recorded for ${keyId}: ir-bot did not disable it, so it will not re-enable it. Use the IAM console if you are sure.`);
         userName = rec.userName;
       } else {
         ({ userName, lastUsed } = await keyOwner(aws, keyId));
       }
-      if (!userName) return blocked(`access key ${keyId} does not exist in account ${aws.account} (or belongs to another account): nothing to disable`);
+      if (!userName) return blockedPlan(`access key ${keyId} does not exist in account ${aws.account} (or belongs to another account): nothing to disable`);
       let keys;
       try {
         keys = await aws.send(aws.clients.iam, new ListAccessKeysCommand({ UserName: userName }));
       } catch (err) {
-        if (isMissing(err)) return blocked(`user ${userName} no longer exists in account ${aws.account}`);
+        if (isMissing(err)) return blockedPlan(`user ${userName} no longer exists in account ${aws.account}`);
         throw err;
       }
       const key = keys.AccessKeyMetadata?.find((k) => k.AccessKeyId === keyId);
-      if (!key) return blocked(`access key ${keyId} no longer exists on user ${userName}`);
-      if (key.Status === to) return blocked(`access key ${keyId} of user ${userName} is already ${to}`);
+      if (!key) return blockedPlan(`access key ${keyId} no longer exists on user ${userName}`);
+      if (key.Status === to) return blockedPlan(`access key ${keyId} of user ${userName} is already ${to}`);
       const others = (keys.AccessKeyMetadata ?? []).filter((k) => k.AccessKeyId !== keyId && k.Status === 'Active');
       const warnings =
         to === 'Inactive'
@@ -227,12 +224,12 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
   return {
     async plan([arn], ctx) {
       const p = parsePrincipal(arn);
-      if (!p) return blocked(`${arn} is not an IAM user or role ARN`);
-      if (p.account !== ctx.aws.account) return blocked(`${p.arn} is in account ${p.account}, but this request acts in ${ctx.aws.account}`);
-      if (!(await principalExists(ctx.aws, p))) return blocked(`${p.kind} ${p.name} does not exist in account ${p.account}`);
+      if (!p) return blockedPlan(`${arn} is not an IAM user or role ARN`);
+      if (p.account !== ctx.aws.account) return blockedPlan(`${p.arn} is in account ${p.account}, but this request acts in ${ctx.aws.account}`);
+      if (!(await principalExists(ctx.aws, p))) return blockedPlan(`${p.kind} ${p.name} does not exist in account ${p.account}`);
       const existing = await inlinePolicy(ctx.aws, p, policyName);
-      if (mode === 'put' && existing !== undefined) return blocked(`${p.kind} ${p.name} already has the inline policy ${policyName}`);
-      if (mode === 'delete' && existing === undefined) return blocked(`${p.kind} ${p.name} has no inline policy ${policyName}: nothing to remove`);
+      if (mode === 'put' && existing !== undefined) return blockedPlan(`${p.kind} ${p.name} already has the inline policy ${policyName}`);
+      if (mode === 'delete' && existing === undefined) return blockedPlan(`${p.kind} ${p.name} has no inline policy ${policyName}: nothing to remove`);
       const warnings =
         mode === 'put'
           ? [`Everything ${p.name} does is denied, including anything legitimate (deploys, applications running as it).`, ...(p.kind === 'role' ? ['Every instance and service using this role is hit.'] : [])]
@@ -313,21 +310,21 @@ const revokeSessions: ResponseAction = {
       try {
         await findInstance(aws, target);
       } catch (err) {
-        if (err instanceof InstanceUnavailable) return blocked(err.message);
+        if (err instanceof InstanceUnavailable) return blockedPlan(err.message);
         throw err;
       }
       const r = await roleOfInstance(aws, target);
-      if (!r.role || !r.profileArn) return blocked(`${target} has no instance profile: there are no role sessions to revoke`);
+      if (!r.role || !r.profileArn) return blockedPlan(`${target} has no instance profile: there are no role sessions to revoke`);
       role = r.role;
       instance = { id: target, profileArn: r.profileArn };
       if (r.sharedWith > 0) warnings.push(`role ${role.name} is shared by ${r.sharedWith} other instance(s): the deny hits their current sessions too (they fetch new credentials within minutes)`);
     } else {
       role = parsePrincipal(target);
-      if (!role || role.kind !== 'role') return blocked(`${target} is not a role ARN or an instance id`);
+      if (!role || role.kind !== 'role') return blockedPlan(`${target} is not a role ARN or an instance id`);
       warnings.push('Every current session of the role is denied, including legitimate ones; new sessions work (callers re-assume the role).');
     }
-    if (role.account !== aws.account) return blocked(`${role.arn} is in account ${role.account}, but this request acts in ${aws.account}`);
-    if (!(await principalExists(aws, role))) return blocked(`role ${role.name} does not exist in account ${role.account}`);
+    if (role.account !== aws.account) return blockedPlan(`${role.arn} is in account ${role.account}, but this request acts in ${aws.account}`);
+    if (!(await principalExists(aws, role))) return blockedPlan(`role ${role.name} does not exist in account ${role.account}`);
     const summary = [`role ${role.name}: inline policy ${REVOKE_POLICY} denying every action to credentials issued before the moment it runs`];
     if (instance) {
       summary.push(`${instance.id}: remove instance profile ${instance.profileArn}, or the instance simply fetches fresh credentials from its metadata service`);
@@ -392,7 +389,7 @@ const revokeSessions: ResponseAction = {
 const restoreSessions: ResponseAction = {
   async plan([target], ctx) {
     const rec = await ctx.records.get<RevokeRecord>(revokeRecordName(target));
-    if (!rec) return blocked(`nothing is recorded for ${target}: ir-bot did not revoke its sessions`);
+    if (!rec) return blockedPlan(`nothing is recorded for ${target}: ir-bot did not revoke its sessions`);
     const summary = [`role ${rec.role.name}: remove ${REVOKE_POLICY}`];
     if (rec.instanceId) summary.push(`${rec.instanceId}: associate instance profile ${rec.profileArn} again`);
     return { summary, warnings: ['Credentials issued before the revocation work again until they expire.'], steps: ['restore', 'verify'], fingerprint: fingerprint([rec.requestId]), data: rec };

@@ -1,5 +1,5 @@
 import { DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeAddressesCommand, DescribeInstanceAttributeCommand, DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeInstanceAttributeCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AwsCallError } from '../aws/errors';
 import type { Responder } from '../aws/responder';
@@ -161,4 +161,21 @@ export async function describeInstanceState(aws: Responder, id: string, opts: { 
 
 export function groupList(groups: { id: string; name: string }[]): string {
   return groups.length ? groups.map((g) => (g.name && g.name !== g.id ? `${g.id} (${g.name})` : g.id)).join(', ') : 'no groups';
+}
+
+/** Security groups per interface, as they are now; interfaces that no longer exist are absent. */
+export async function interfaceGroups(aws: Responder, eniIds: string[]): Promise<Map<string, string[]>> {
+  if (eniIds.length === 0) return new Map();
+  const out = await aws.send(aws.clients.ec2, new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'network-interface-id', Values: eniIds }] }));
+  return new Map((out.NetworkInterfaces ?? []).map((n) => [n.NetworkInterfaceId!, (n.Groups ?? []).map((g) => g.GroupId!)]));
+}
+
+/** Whether the instance is (still) a target of the group on that port; draining counts as gone. */
+export async function isTargetRegistered(aws: Responder, t: { targetGroupArn: string; port?: number; availabilityZone?: string }, instanceId: string): Promise<boolean> {
+  const out = await aws.send(
+    aws.clients.elbv2,
+    new DescribeTargetHealthCommand({ TargetGroupArn: t.targetGroupArn, Targets: [{ Id: instanceId, Port: t.port, AvailabilityZone: t.availabilityZone }] }),
+  );
+  const state = out.TargetHealthDescriptions?.[0]?.TargetHealth?.State;
+  return state !== undefined && state !== 'unused' && state !== 'draining';
 }

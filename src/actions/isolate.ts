@@ -1,15 +1,13 @@
-import { createHash } from 'node:crypto';
 import { DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateTagsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
-  DescribeNetworkInterfacesCommand,
   DisassociateAddressCommand,
   ModifyInstanceAttributeCommand,
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { DeregisterTargetsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ActionOutcome, PlanView } from '../requests/model';
 import type { Responder } from '../aws/responder';
 import {
@@ -18,12 +16,14 @@ import {
   describeInstanceState,
   elasticIpsOf,
   groupList,
+  interfaceGroups,
+  isTargetRegistered,
   protectionOf,
   type ElasticIpState,
   type InstanceState,
 } from './instance';
 import { ensureIsolationGroups, findGroups, untrackedGroupName } from './quarantine-group';
-import { runSteps, type ActionContext, type ResponseAction } from './types';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /** Everything isolation changes, as it was before: release puts exactly this back. */
 export interface IsolationRecord {
@@ -54,10 +54,6 @@ export const ISOLATION_TAGS = ['ir:status', 'ir:case', 'ir:request', 'ir:by', 'i
 
 export function isolationRecordName(instanceId: string): string {
   return `isolation:${instanceId}`;
-}
-
-export function fingerprint(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
 /** The parts of the instance isolation changes; if any differs at execution, the plan is stale. */
@@ -113,22 +109,16 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
   try {
     s = await describeInstanceState(aws, instanceId, { targets: isolation.deregisterFromTargetGroups });
   } catch (err) {
-    if (err instanceof InstanceUnavailable) return { summary: [], warnings: [], steps: [], fingerprint: '', blocked: err.message };
+    if (err instanceof InstanceUnavailable) return blockedPlan(err.message);
     throw err;
   }
-  if (!s.vpcId) return { summary: [], warnings: [], steps: [], fingerprint: '', blocked: `${instanceId} is not in a VPC (EC2-Classic): security-group isolation does not apply` };
+  if (!s.vpcId) return blockedPlan(`${instanceId} is not in a VPC (EC2-Classic): security-group isolation does not apply`);
   const qName = isolation.quarantineGroupName;
   const groups = await findGroups(aws, s.vpcId, [qName, untrackedGroupName(qName)]);
   const qId = groups.get(qName)?.GroupId;
   if (qId && s.interfaces.length > 0 && s.interfaces.every((i) => i.groups.length === 1 && i.groups[0].id === qId)) {
     const since = s.tags['ir:at'] ? ` since ${s.tags['ir:at']}` : '';
-    return {
-      summary: [],
-      warnings: [],
-      steps: [],
-      fingerprint: '',
-      blocked: `${instanceId} is already isolated${since}: every interface is in ${qId} (${qName}). Use \`/ir release ${instanceId}\` to undo.`,
-    };
+    return blockedPlan(`${instanceId} is already isolated${since}: every interface is in ${qId} (${qName}). Use \`/ir release ${instanceId}\` to undo.`);
   }
   const sharing = await sharedRoleCount(aws, s);
   const data: IsolationPlanData = {
@@ -182,20 +172,6 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
   return { summary, warnings: warningsFor(s, ctx, sharing), steps, fingerprint: isolationFingerprint(s), data };
 }
 
-async function interfaceGroups(aws: Responder, eniIds: string[]): Promise<Map<string, string[]>> {
-  const out = await aws.send(aws.clients.ec2, new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: eniIds }));
-  return new Map((out.NetworkInterfaces ?? []).map((n) => [n.NetworkInterfaceId!, (n.Groups ?? []).map((g) => g.GroupId!)]));
-}
-
-async function targetRegistered(aws: Responder, t: IsolationRecord['targets'][number], instanceId: string): Promise<boolean> {
-  const out = await aws.send(
-    aws.clients.elbv2,
-    new DescribeTargetHealthCommand({ TargetGroupArn: t.targetGroupArn, Targets: [{ Id: instanceId, Port: t.port, AvailabilityZone: t.availabilityZone }] }),
-  );
-  const state = out.TargetHealthDescriptions?.[0]?.TargetHealth?.State;
-  return state !== undefined && state !== 'unused' && state !== 'draining';
-}
-
 async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
   const data = p.data as IsolationPlanData;
   const { aws } = ctx;
@@ -240,7 +216,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       label: 'deregister from target groups',
       run: async () => {
         for (const t of rec.targets) {
-          if (await targetRegistered(aws, t, id)) {
+          if (await isTargetRegistered(aws, t, id)) {
             await aws.send(aws.clients.elbv2, new DeregisterTargetsCommand({ TargetGroupArn: t.targetGroupArn, Targets: [{ Id: id, Port: t.port, AvailabilityZone: t.availabilityZone }] }));
           }
         }
@@ -343,7 +319,7 @@ async function verify(ctx: ActionContext, data: IsolationPlanData, quarantineId:
   if (data.detachAutoScaling) lines.push(`Auto Scaling group ${rec.autoScalingGroup}: ${asg ? 'still attached' : 'detached'} ${mark(!asg)}`);
   if (data.deregisterTargets) {
     for (const t of rec.targets) {
-      const reg = await targetRegistered(aws, t, id);
+      const reg = await isTargetRegistered(aws, t, id);
       lines.push(`target group ${t.name}${t.port ? ` port ${t.port}` : ''}: ${reg ? 'still registered' : 'deregistered'} ${mark(!reg)}`);
     }
   }

@@ -3,17 +3,16 @@ import {
   AssociateAddressCommand,
   CreateTagsCommand,
   DescribeAddressesCommand,
-  DescribeNetworkInterfacesCommand,
   DescribeSecurityGroupsCommand,
   ModifyInstanceAttributeCommand,
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { DescribeTargetHealthCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from '../requests/model';
-import { InstanceUnavailable, autoScalingGroupOf, findInstance, groupList, protectionOf } from './instance';
-import { fingerprint, isolationRecordName, type IsolationRecord } from './isolate';
-import { runSteps, type ActionContext, type ResponseAction } from './types';
+import { InstanceUnavailable, autoScalingGroupOf, findInstance, groupList, interfaceGroups, isTargetRegistered, protectionOf } from './instance';
+import { isolationRecordName, type IsolationRecord } from './isolate';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface ReleasePlanData {
   record: IsolationRecord;
@@ -22,12 +21,6 @@ interface ReleasePlanData {
   reassociate: IsolationRecord['elasticIps'];
   reattachAutoScaling: boolean;
   reregister: IsolationRecord['targets'];
-}
-
-async function currentInterfaces(aws: Responder, ids: string[]): Promise<Map<string, string[]>> {
-  if (ids.length === 0) return new Map();
-  const out = await aws.send(aws.clients.ec2, new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'network-interface-id', Values: ids }] }));
-  return new Map((out.NetworkInterfaces ?? []).map((n) => [n.NetworkInterfaceId!, (n.Groups ?? []).map((g) => g.GroupId!)]));
 }
 
 async function existingGroups(aws: Responder, ids: string[]): Promise<Set<string>> {
@@ -42,33 +35,25 @@ async function addresses(aws: Responder, allocationIds: string[]) {
   return out.Addresses ?? [];
 }
 
-async function registered(aws: Responder, t: IsolationRecord['targets'][number], id: string): Promise<boolean> {
-  const out = await aws.send(aws.clients.elbv2, new DescribeTargetHealthCommand({ TargetGroupArn: t.targetGroupArn, Targets: [{ Id: id, Port: t.port, AvailabilityZone: t.availabilityZone }] }));
-  const state = out.TargetHealthDescriptions?.[0]?.TargetHealth?.State;
-  return state !== undefined && state !== 'unused' && state !== 'draining';
-}
-
-const blocked = (message: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: message });
-
 async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanView> {
   const { aws } = ctx;
   const record = await ctx.records.get<IsolationRecord>(isolationRecordName(instanceId));
   if (!record) {
-    return blocked(`nothing is recorded for ${instanceId}: ir-bot did not isolate it (or it was already released), so there is no earlier state to restore. Restore its security groups by hand.`);
+    return blockedPlan(`nothing is recorded for ${instanceId}: ir-bot did not isolate it (or it was already released), so there is no earlier state to restore. Restore its security groups by hand.`);
   }
   if (record.account !== aws.account || record.region !== aws.region) {
-    return blocked(`${instanceId} was isolated in account ${record.account}, region ${record.region}, but this request acts in ${aws.account}, ${aws.region}`);
+    return blockedPlan(`${instanceId} was isolated in account ${record.account}, region ${record.region}, but this request acts in ${aws.account}, ${aws.region}`);
   }
   try {
     await findInstance(aws, instanceId);
   } catch (err) {
-    if (err instanceof InstanceUnavailable) return blocked(err.message);
+    if (err instanceof InstanceUnavailable) return blockedPlan(err.message);
     throw err;
   }
   const release = ctx.isolation.release;
   const allGroups = [...new Set(record.interfaces.flatMap((i) => i.groups.map((g) => g.id)))];
   const [ifaces, exists, addrs, protection, asg] = await Promise.all([
-    currentInterfaces(aws, record.interfaces.map((i) => i.id)),
+    interfaceGroups(aws, record.interfaces.map((i) => i.id)),
     existingGroups(aws, allGroups),
     release.restoreElasticIps ? addresses(aws, record.elasticIps.map((e) => e.allocationId)) : Promise.resolve([]),
     protectionOf(aws, instanceId),
@@ -135,7 +120,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'restore security groups',
       run: async () => {
-        const cur = await currentInterfaces(aws, data.restoreGroups.map((r) => r.eniId));
+        const cur = await interfaceGroups(aws, data.restoreGroups.map((r) => r.eniId));
         for (const r of data.restoreGroups) {
           const now = [...(cur.get(r.eniId) ?? [])].sort();
           if (now.join() === [...r.groups].sort().join()) continue;
@@ -182,7 +167,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       label: 're-register targets',
       run: async () => {
         for (const t of data.reregister) {
-          if (!(await registered(aws, t, id))) {
+          if (!(await isTargetRegistered(aws, t, id))) {
             await aws.send(aws.clients.elbv2, new RegisterTargetsCommand({ TargetGroupArn: t.targetGroupArn, Targets: [{ Id: id, Port: t.port, AvailabilityZone: t.availabilityZone }] }));
           }
         }
@@ -216,7 +201,7 @@ async function verify(ctx: ActionContext, data: ReleasePlanData): Promise<Action
   const { aws } = ctx;
   const id = data.record.instanceId;
   const [ifaces, protection, addrs, asg] = await Promise.all([
-    currentInterfaces(aws, data.restoreGroups.map((r) => r.eniId)),
+    interfaceGroups(aws, data.restoreGroups.map((r) => r.eniId)),
     protectionOf(aws, id),
     addresses(aws, data.reassociate.map((e) => e.allocationId)),
     data.reattachAutoScaling ? autoScalingGroupOf(aws, id) : Promise.resolve(undefined),
@@ -239,7 +224,7 @@ async function verify(ctx: ActionContext, data: ReleasePlanData): Promise<Action
   }
   if (data.reattachAutoScaling) lines.push(`Auto Scaling group ${data.record.autoScalingGroup}: ${asg ? 'attached' : 'not attached'} ${mark(asg === data.record.autoScalingGroup)}`);
   for (const t of data.reregister) {
-    const reg = await registered(aws, t, id);
+    const reg = await isTargetRegistered(aws, t, id);
     lines.push(`target group ${t.name}${t.port ? ` port ${t.port}` : ''}: ${reg ? 'registered' : 'not registered'} ${mark(reg)}`);
   }
   return { ok, lines, notes: ['Restored from the state recorded before isolation. The instance is back on the network: make sure it was cleaned or rebuilt first.'] };

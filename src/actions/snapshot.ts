@@ -13,8 +13,7 @@ import { AwsCallError } from '../aws/errors';
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from '../requests/model';
 import { InstanceUnavailable, findInstance } from './instance';
-import { fingerprint } from './isolate';
-import { runSteps, type ActionContext, type ResponseAction } from './types';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface VolumePlan {
   instanceId: string;
@@ -86,8 +85,7 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
     volumes.push(...r.volumes);
     if (r.skipped) skipped.push(r.skipped);
   }
-  const blocked = (message: string): PlanView => ({ summary: [], warnings: [], steps: [], fingerprint: '', blocked: message });
-  if (volumes.length === 0) return blocked(skipped.join('; ') || 'nothing to snapshot');
+  if (volumes.length === 0) return blockedPlan(skipped.join('; ') || 'nothing to snapshot');
 
   const warnings = [...skipped];
   const forensic = ctx.snapshot.forensicAccount;

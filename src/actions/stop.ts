@@ -1,8 +1,7 @@
 import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import type { ActionOutcome, PlanView } from '../requests/model';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
-import { fingerprint } from './isolate';
-import { runSteps, type ActionContext, type ResponseAction } from './types';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface StopTarget {
   instanceId: string;
@@ -33,7 +32,7 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
     }),
   );
   targets.sort((a, b) => instanceIds.indexOf(a.instanceId) - instanceIds.indexOf(b.instanceId));
-  if (targets.length === 0) return { summary: [], warnings: [], steps: [], fingerprint: '', blocked: skipped.join('; ') };
+  if (targets.length === 0) return blockedPlan(skipped.join('; '));
   const summary = targets.map((t) =>
     t.state === 'stopped'
       ? `${t.instanceId}: already stopped`

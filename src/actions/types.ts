@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Config } from '../config/load';
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from '../requests/model';
@@ -29,6 +30,16 @@ export interface ActionContext {
   now(): Date;
   /** Reports "step k of n" while executing. */
   progress(step: number, total: number, label: string): Promise<void>;
+}
+
+/** A plan that must not run, with the reason shown to the user. */
+export function blockedPlan(message: string): PlanView {
+  return { summary: [], warnings: [], steps: [], fingerprint: '', blocked: message };
+}
+
+/** A short hash of the AWS state a plan was built from: a different one at execution means AWS changed. */
+export function fingerprint(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
 /** A failure that another attempt cannot change (a query Athena rejected, a hunt cancelled). */

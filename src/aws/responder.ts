@@ -52,7 +52,6 @@ export function isMutating(command: AnyCommand): boolean {
  * bucket, and failures come back classified (AccessDenied names the missing permission).
  */
 export class Responder {
-  readonly calls: string[] = [];
   constructor(
     readonly clients: ResponderClients,
     readonly account: string,
@@ -64,7 +63,6 @@ export class Responder {
   async send<I extends object, O extends object>(client: AnyClient, command: Command<any, I, any, O, any>): Promise<O> {
     const iamAction = iamActionOf(client, command);
     if (isMutating(command)) await this.takeToken();
-    this.calls.push(iamAction);
     try {
       return (await client.send(command)) as O;
     } catch (err) {

@@ -211,3 +211,6 @@ export function suggestedHunts(f: { instance?: { id: string; privateIps: string[
   if (f.remote?.ip) out.push(`/ir hunt ip-principals ip=${f.remote.ip}`);
   return out;
 }
+
+/** Where a Cancel click leaves word for the running hunt job (records store). */
+export const huntCancelRecord = (requestId: string) => `hunt-cancel:${requestId}`;

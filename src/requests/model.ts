@@ -24,8 +24,6 @@ export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'restore-sessions',
   'hunt',
 ];
-/** Actions that take several instances in one request (one plan, one approval). */
-export const MULTI_INSTANCE_ACTIONS: readonly ActionName[] = ['snapshot', 'stop'];
 
 export type RequestState = 'planning' | 'awaiting-approval' | 'approved' | 'running' | 'done' | 'failed' | 'rejected' | 'expired' | 'refused';
 export const TERMINAL_STATES: readonly RequestState[] = ['done', 'failed', 'rejected', 'expired', 'refused'];

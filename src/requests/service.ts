@@ -2,6 +2,7 @@ import type { IsolationRecord } from '../actions/isolate';
 import { isolationRecordName } from '../actions/isolate';
 import type { RecordStore } from '../actions/types';
 import type { WorkflowChoice } from '../actions/securityhub-workflow';
+import { huntCancelRecord } from '../hunts/templates';
 import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
@@ -185,7 +186,7 @@ export class RequestService {
     const r = await this.store.get(requestId);
     if (!r || r.action !== 'hunt') return 'That hunt is no longer known.';
     if (r.state !== 'running' && r.state !== 'planning' && r.state !== 'approved') return `That hunt is already ${r.state}.`;
-    await this.records.putIfAbsent(`hunt-cancel:${requestId}`, { by: userId });
+    await this.records.putIfAbsent(huntCancelRecord(requestId), { by: userId });
     await this.audit.append({ event: 'cancelled', user: userId, requestId, action: 'hunt', target: r.target });
     return 'Cancelling: the query is stopped at its next status check.';
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
-import type { ActionName, ActionRequest, RequestState } from './model';
+import type { ActionRequest, RequestState } from './model';
 import { isTerminal } from './model';
 
 /**
@@ -163,10 +163,6 @@ export class RequestStore {
     const fields = ['renderedVersion', String(version)];
     if (statusTs) fields.push('statusTs', statusTs);
     await this.redis.hset(this.key(id), ...fields);
-  }
-
-  async openRequest(action: ActionName, targets: string[]): Promise<string | undefined> {
-    return (await this.redis.get(this.activeKey(action, targets))) ?? undefined;
   }
 
   /** Newest first. */
