@@ -41,13 +41,15 @@ export interface StatusJob {
 
 /**
  * Producers in request handlers fail fast when Redis is down (the caller answers 503 and the
- * sender retries); workers wait for Redis to come back instead of failing jobs.
+ * sender retries); workers wait for Redis to come back instead of failing jobs. The intake
+ * connection is a producer that sends every command issued in one event-loop turn as one write:
+ * under a storm, many requests' Lua steps share one round trip. BullMQ's connections keep plain
+ * writes (auto-pipelining is not supported there).
  */
-export function redisConnection(url: string, role: 'producer' | 'worker', log: Logger): Redis {
+export function redisConnection(url: string, role: 'producer' | 'intake' | 'worker', log: Logger): Redis {
+  const producer: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
   const opts: RedisOptions =
-    role === 'producer'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
-      : { maxRetriesPerRequest: null };
+    role === 'worker' ? { maxRetriesPerRequest: null } : role === 'intake' ? { ...producer, enableAutoPipelining: true } : producer;
   const conn = new Redis(url, { ...opts, lazyConnect: false });
   let lastError = '';
   conn.on('error', (err: Error) => {

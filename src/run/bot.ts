@@ -49,6 +49,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
+  const intakeRedis = redisConnection(config.redisUrl, 'intake', log.child({ component: 'redis' }));
   const cardStore = new CardStore(producer, config.redisPrefix);
   const requests = new RequestService(
     config,
@@ -70,7 +71,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       apiKey: config.ingestApiKey,
       maxBodyBytes: config.ingest.maxBodyBytes,
       maxEventsPerRequest: config.ingest.maxEventsPerRequest,
-      intake: intakeFinding({ config, store: cardStore, cards, metrics, log: log.child({ component: 'intake' }) }),
+      intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
       metrics,
       log: log.child({ component: 'ingest' }),
     }),
@@ -87,6 +88,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
       await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
       producer.disconnect();
+      intakeRedis.disconnect();
     },
   };
 }

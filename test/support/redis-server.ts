@@ -24,6 +24,8 @@ export interface RedisServer {
   /** Start again on the same port and data directory. */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** The running server's process id (benchmarks read its CPU time). */
+  pid(): number | undefined;
 }
 
 async function waitForPing(url: string, timeoutMs: number): Promise<void> {
@@ -81,6 +83,7 @@ export async function startRedisServer(opts: { aof?: boolean } = {}): Promise<Re
     port,
     kill,
     start,
+    pid: () => proc?.pid,
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });
