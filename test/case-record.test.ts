@@ -75,6 +75,10 @@ describe('Security Hub workflow, notes and the incident record', () => {
   it('notes each completed action on the finding, keeps the audit trail queryable, and uploads the incident report', async () => {
     aws = account();
     h = await startHarness({ file: FILE });
+    // A long history before this incident (other targets, other people) must not hide its trail.
+    const history = h.redis.pipeline();
+    for (let i = 0; i < 100_001; i++) history.xadd(`${h.config.redisPrefix}:audit`, '*', 'at', '2026-01-01T00:00:00.000Z', 'event', 'requested', 'user', 'U09OLD', 'requestId', `isolate-i-old${i}-1`, 'action', 'isolate', 'target', `i-old${i}`);
+    await history.exec();
     const card = await cryptoCard(h);
     await click(h, card, 'ir_isolate', 'U01ANA');
     await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Isolate') && textOf(m).includes('Verified end state')), 'the isolation');
@@ -92,6 +96,12 @@ describe('Security Hub workflow, notes and the incident record', () => {
     before = h.slack.responses.length;
     await slash(h, `audit ${fixture('guardduty-crypto-dns').detail.id}`);
     expect(await nextResponse(h, 'U01ANA', before)).toContain('started');
+    const requestId = /\((isolate-i-0a1b2c3d4e5f60718-\d+),/.exec(notes[0] ?? '')![1];
+    before = h.slack.responses.length;
+    await slash(h, `audit ${requestId}`);
+    const byRequest = await nextResponse(h, 'U01ANA', before);
+    expect(byRequest).toMatch(/requested\* by <@U01ANA> isolate[\s\S]*succeeded\* by ir-bot isolate/);
+    expect(byRequest).not.toContain('snapshot');
     before = h.slack.responses.length;
     await slash(h, 'audit <@U01ANA|analyst>');
     expect(await nextResponse(h, 'U01ANA', before)).toContain('Audit trail for* `U01ANA`');

@@ -98,7 +98,7 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
     const failed = await status(h, (t) => t.includes('cancelled by U01ANA'), 'the cancelled hunt', 15_000);
     expect(textOf(failed)).toContain('the query was stopped');
     expect(aws.callsOf('StopQueryExecution')).toHaveLength(1);
-    const audit = await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).read({ user: 'U01ANA' });
+    const audit = await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).find([{ user: 'U01ANA' }]);
     expect(audit.map((e) => e.event)).toEqual(['requested', 'started', 'cancelled']);
   });
 

@@ -147,6 +147,10 @@ describe('stop: several instances in parallel, behind approval, never terminated
     expect(aws.callsOf('StopInstances')).toHaveLength(1);
     expect(aws.callsOf('StopInstances')[0].input.InstanceIds).toEqual([INSTANCE, others[0]]);
     expect(aws.calls.some((c) => c.api === 'TerminateInstances')).toBe(false);
+    // Every instance the one request stopped has it in its own audit trail.
+    const asked = h.slack.responses.length;
+    await slash(h, `audit ${others[0]}`);
+    expect(await nextResponse(h, 'U01ANA', asked)).toMatch(/requested\* by <@U01ANA> stop[\s\S]*approved\* by <@U02LEAD> stop[\s\S]*succeeded\* by ir-bot stop/);
   });
 
   it('turns off the stop protection isolation set, as the plan says, before stopping', async () => {

@@ -28,7 +28,7 @@ function accountWithWebServer(opts: { asg?: string } = { asg: 'web-asg' }): Fake
 }
 
 async function audit(h: Harness) {
-  return new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).read({ target: INSTANCE });
+  return new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).find([{ target: INSTANCE }]);
 }
 
 describe('isolation from Slack: button → plan → approval → job → verified result in the thread', () => {

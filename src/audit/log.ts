@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import type { Logger } from '../log';
 
 export type AuditEvent =
@@ -29,67 +29,120 @@ export interface AuditEntry {
   requestId?: string;
   action?: string;
   target?: string;
+  /** Every resource the entry is about when there are several (a "Stop all" request). */
+  targets?: string[];
+  /** The finding it is about, when known (its card's requests, notes, workflow, reports). */
+  findingKey?: string;
   account?: string;
   region?: string;
   /** Plan, outcome or reason: whatever makes the entry stand on its own. */
   detail?: unknown;
 }
 
-export interface StoredAuditEntry extends AuditEntry {
+export interface StoredAuditEntry extends Omit<AuditEntry, 'targets'> {
   id: string;
   at: string;
 }
 
+/** What the trail can be looked up by; each is an index kept beside the stream. */
+export type AuditQuery = { requestId: string } | { target: string } | { user: string } | { findingKey: string };
+
+const INDEXED = ['requestId', 'target', 'user', 'findingKey'] as const;
+
+/**
+ * The entry and its index entries in one step, so a crash cannot leave an entry that no lookup
+ * finds. KEYS[1] is the stream, the rest are index lists that get the new entry's id.
+ */
+const APPEND_LUA = `
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV))
+for i = 2, #KEYS do redis.call('RPUSH', KEYS[i], id) end
+return id
+`;
+
+/** Stream ids are `<ms>-<seq>`: order them as numbers, not strings. */
+function byStreamId(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
+
 /**
  * Append-only record of who asked, approved and did what, in a Redis stream (entries are never
- * edited; the stream has no MAXLEN). Every entry also goes to the logs, so a log pipeline keeps
- * its own copy.
+ * edited; the stream has no MAXLEN). Lookups by request, resource, user and finding go through
+ * index lists of entry ids written with each entry, so a trail costs its own size however long
+ * the stream grows. Every entry also goes to the logs, so a log pipeline keeps its own copy.
  */
 export class AuditLog {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    if (!redis.irAuditAppend) redis.defineCommand('irAuditAppend', { lua: APPEND_LUA });
+  }
 
   private get key(): string {
     return `${this.prefix}:audit`;
   }
 
+  private indexKey(q: AuditQuery): string {
+    const [[field, value]] = Object.entries(q) as [[string, string]];
+    return `${this.prefix}:audit:by:${field}:${value}`;
+  }
+
   async append(e: AuditEntry, now = Date.now()): Promise<string> {
     const at = new Date(now).toISOString();
     const fields = ['at', at, 'event', e.event, 'user', e.user];
-    for (const k of ['requestId', 'action', 'target', 'account', 'region'] as const) if (e[k]) fields.push(k, String(e[k]));
+    for (const k of ['requestId', 'action', 'target', 'findingKey', 'account', 'region'] as const) if (e[k]) fields.push(k, String(e[k]));
     if (e.detail !== undefined) fields.push('detail', JSON.stringify(e.detail));
-    const id = (await this.redis.xadd(this.key, '*', ...fields)) ?? '';
+    const indexes = new Set<string>();
+    for (const k of INDEXED) if (e[k]) indexes.add(this.indexKey({ [k]: String(e[k]) } as AuditQuery));
+    for (const t of e.targets ?? []) indexes.add(this.indexKey({ target: t }));
+    const id = String(await this.redis.irAuditAppend(1 + indexes.size, this.key, ...indexes, ...fields));
     this.log.info({ audit: { ...e, at, id } }, `audit ${e.event}`);
     return id;
   }
 
-  /** Entries in order; `match` filters on target, request, or user. */
-  async read(filter: { target?: string; requestId?: string; user?: string } = {}, count = 1000): Promise<StoredAuditEntry[]> {
-    const rows = await this.redis.xrange(this.key, '-', '+', 'COUNT', count);
+  /**
+   * Entries matching any of the queries, oldest first; at most the newest `limit` of them.
+   */
+  async find(queries: AuditQuery[], limit = 5000): Promise<StoredAuditEntry[]> {
+    if (queries.length === 0) return [];
+    const lists = await Promise.all(queries.map((q) => this.redis.lrange(this.indexKey(q), -limit, -1)));
+    const ids = [...new Set(lists.flat())].sort(byStreamId).slice(-limit);
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.xrange(this.key, id, id);
+    const rows = (await pipeline.exec()) ?? [];
     const out: StoredAuditEntry[] = [];
-    for (const [id, flat] of rows) {
-      const f: Record<string, string> = {};
-      for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
-      const entry: StoredAuditEntry = {
-        id,
-        at: f.at,
-        event: f.event as AuditEvent,
-        user: f.user,
-        requestId: f.requestId,
-        action: f.action,
-        target: f.target,
-        account: f.account,
-        region: f.region,
-        detail: f.detail ? JSON.parse(f.detail) : undefined,
-      };
-      if (filter.target && entry.target !== filter.target) continue;
-      if (filter.requestId && entry.requestId !== filter.requestId) continue;
-      if (filter.user && entry.user !== filter.user) continue;
-      out.push(entry);
+    for (const [err, found] of rows) {
+      if (err) throw err;
+      for (const [id, flat] of found as [string, string[]][]) out.push(toEntry(id, flat));
     }
     return out;
+  }
+}
+
+function toEntry(id: string, flat: string[]): StoredAuditEntry {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
+  return {
+    id,
+    at: f.at,
+    event: f.event as AuditEvent,
+    user: f.user,
+    requestId: f.requestId,
+    action: f.action,
+    target: f.target,
+    findingKey: f.findingKey,
+    account: f.account,
+    region: f.region,
+    detail: f.detail ? JSON.parse(f.detail) : undefined,
+  };
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    irAuditAppend(numberOfKeys: number, ...args: string[]): Result<string, Context>;
   }
 }

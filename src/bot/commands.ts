@@ -39,7 +39,7 @@ export const HELP_TEXT = [
   '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach a deny-all inline policy, or remove exactly that policy',
   '`/ir revoke-sessions <role-arn|instance-id>` / `/ir restore-sessions <…>` — deny sessions issued before now (and remove the instance profile), or undo',
   '`/ir status [job-id]` — running and recent jobs',
-  '`/ir audit <instance-id|finding-id|user|key|arn>` — who asked, approved and did what',
+  '`/ir audit <instance-id|finding-id|request-id|user|key|arn>` — who asked, approved and did what',
   '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
 ].join('\n');
 
@@ -107,7 +107,7 @@ export function parseIrCommand(text: string): IrCommand {
       // Slack turns a typed @mention into <@U…|name>.
       const arg = rest[0]?.replace(/^<@([UW][A-Z0-9]+)(\|[^>]*)?>$/, '$1');
       if (!arg || arg.length > 300 || !/^[\w:/+=,.@-]+$/.test(arg)) {
-        throw new CommandError(verb.toLowerCase() === 'report' ? '`/ir report` needs a finding id, e.g. `/ir report 7cc4f1c3a4b2d5e6f708192a3b4c5d6e`' : '`/ir audit` needs an instance id, finding id, Slack user id, access key id or ARN');
+        throw new CommandError(verb.toLowerCase() === 'report' ? '`/ir report` needs a finding id, e.g. `/ir report 7cc4f1c3a4b2d5e6f708192a3b4c5d6e`' : '`/ir audit` needs an instance id, finding id, request id, Slack user id, access key id or ARN');
       }
       return verb.toLowerCase() === 'report' ? { kind: 'report', findingId: arg } : { kind: 'audit', query: arg };
     }

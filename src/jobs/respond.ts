@@ -70,7 +70,7 @@ export function actionProcessor(deps: RespondDeps) {
   const actions = deps.actions ?? ACTIONS;
 
   const audit = (r: ActionRequest, e: Omit<AuditEntry, 'requestId' | 'action' | 'target' | 'account' | 'region'>) =>
-    deps.audit.append({ ...e, requestId: r.id, action: r.action, target: r.target, account: r.account, region: r.region });
+    deps.audit.append({ ...e, requestId: r.id, action: r.action, target: r.target, targets: r.targets, findingKey: r.findingKey, account: r.account, region: r.region });
 
   async function withContext<T>(r: ActionRequest, fn: (ctx: ActionContext) => Promise<T>): Promise<T> {
     const session = await deps.aws.responder({ account: r.account, region: r.region }, { requestId: r.id, userId: r.approvedBy ?? r.requestedBy });

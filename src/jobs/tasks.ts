@@ -34,9 +34,8 @@ const LABEL: Record<WorkflowChoice, string> = { NOTIFIED: 'Acknowledged', RESOLV
 
 /** Requests about a card's findings: made from the card, or naming one of its resources. */
 export async function requestsFor(store: RequestStore, findings: Finding[]): Promise<ActionRequest[]> {
-  const keys = new Set(findings.map((f) => f.key));
   const resources = new Set(findings.flatMap((f) => [f.instance?.id, f.principal?.accessKeyId, f.principal?.arn].filter((x): x is string => !!x)));
-  return (await store.recent(5000)).filter((r) => (r.findingKey && keys.has(r.findingKey)) || (r.targets ?? [r.target]).some((t) => resources.has(t)));
+  return store.about({ findingKeys: findings.map((f) => f.key), targets: [...resources] });
 }
 
 /** Security Hub workflow and notes, and incident reports: short jobs around a card. */
@@ -75,7 +74,7 @@ export function taskProcessor(deps: TaskDeps) {
     if (findings.length === 0) return 'finding gone';
     if (t.kind === 'note') {
       const res = await update(findings.filter((f) => f.key === t.findingKey), { note: t.text, user: t.user });
-      await deps.audit.append({ event: 'note-added', user: 'system', detail: { findingKey: t.findingKey, note: t.text, ...res } });
+      await deps.audit.append({ event: 'note-added', user: 'system', findingKey: t.findingKey, detail: { note: t.text, ...res } });
       return 'noted';
     }
     const thread = await deps.cards.threadOf(t.findingKey);
@@ -85,7 +84,7 @@ export function taskProcessor(deps: TaskDeps) {
       if (!res) {
         res = await update(findings, { status: t.status, note: `${LABEL[t.status]} in Slack by ${t.user} (ir-bot)`, user: t.user });
         await job.updateData({ ...t, result: res });
-        await deps.audit.append({ event: 'workflow-updated', user: t.user, detail: { findingKey: t.findingKey, status: t.status, ...res } });
+        await deps.audit.append({ event: 'workflow-updated', user: t.user, findingKey: t.findingKey, detail: { status: t.status, ...res } });
       }
       if (!thread) return 'updated';
       const lines = [`${res.failed.length ? ':warning:' : ':white_check_mark:'} Security Hub workflow set to *${t.status}* on ${res.updated.length} finding(s) by ${mention(t.user)}.`];
@@ -102,13 +101,13 @@ export function taskProcessor(deps: TaskDeps) {
     // Report: everything recorded about the card's findings, as Markdown in the thread.
     const requests = await requestsFor(deps.requests, findings);
     const ids = new Set(requests.map((r) => r.id));
-    const audit = (await deps.audit.read({}, 100_000)).filter((e) => e.requestId && ids.has(e.requestId));
+    const audit = await deps.audit.find([...ids].map((requestId) => ({ requestId })));
     const text = incidentReport({ findings, requests, audit, generatedAt: new Date(), generatedBy: t.user });
     const f = findings.find((x) => x.key === t.findingKey) ?? findings[0];
     const threadTs = thread?.ts ?? t.threadTs;
     const file = { channel_id: thread?.channel ?? t.channel, content: text, filename: `incident-report-${f.id.replace(/[^\w.-]/g, '_').slice(-64)}.md`, title: `Incident report: ${f.type}` };
     await (threadTs ? deps.slack.files.uploadV2({ ...file, thread_ts: threadTs }) : deps.slack.files.uploadV2(file));
-    await deps.audit.append({ event: 'report', user: t.user, detail: { findingKey: t.findingKey, requests: [...ids] } });
+    await deps.audit.append({ event: 'report', user: t.user, findingKey: t.findingKey, detail: { requests: [...ids] } });
     return 'reported';
   };
 }

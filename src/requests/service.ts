@@ -100,7 +100,7 @@ export class RequestService {
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
-    await this.audit.append({ event: 'requested', user: input.userId, requestId: id, action: input.action, target: input.target, account, region, detail: { reason: input.reason, findingId } });
+    await this.audit.append({ event: 'requested', user: input.userId, requestId: id, action: input.action, target: input.target, targets: request.targets, findingKey, account, region, detail: { reason: input.reason, findingId } });
     await this.pipeline.plan(id);
     await this.pipeline.render(id);
     return { status: 'created', request };
@@ -139,7 +139,7 @@ export class RequestService {
       }
       return { ok: false, message: alreadyDecided(fresh) };
     }
-    await this.audit.append({ event: decision === 'approve' ? 'approved' : 'rejected', user: userId, requestId, action: r.action, target: r.target, account: r.account, region: r.region, detail: { rev, summary: r.plan?.summary } });
+    await this.audit.append({ event: decision === 'approve' ? 'approved' : 'rejected', user: userId, requestId, action: r.action, target: r.target, targets: r.targets, findingKey: r.findingKey, account: r.account, region: r.region, detail: { rev, summary: r.plan?.summary } });
     if (decision === 'approve') await this.pipeline.execute(requestId, rev);
     await this.pipeline.render(requestId);
     return { ok: true, request: (await this.store.get(requestId))! };
@@ -148,7 +148,7 @@ export class RequestService {
   private async expireNow(r: ActionRequest): Promise<void> {
     const res = await this.store.transition(r.id, { from: ['awaiting-approval'], rev: r.rev }, { state: 'expired', finishedAt: Date.now() });
     if (res.ok) {
-      await this.audit.append({ event: 'expired', user: 'system', requestId: r.id, action: r.action, target: r.target });
+      await this.audit.append({ event: 'expired', user: 'system', requestId: r.id, action: r.action, target: r.target, targets: r.targets, findingKey: r.findingKey });
       await this.pipeline.render(r.id);
     }
   }
@@ -171,14 +171,13 @@ export class RequestService {
    * request made about it), oldest first.
    */
   async auditTrail(query: string): Promise<StoredAuditEntry[]> {
-    const all = await this.audit.read({}, 100_000);
-    if (/^[UW][A-Z0-9]{2,}$/.test(query)) return all.filter((e) => e.user === query);
+    if (/^[UW][A-Z0-9]{2,}$/.test(query)) return this.audit.find([{ user: query }]);
     const key = await this.cards.findingKeyForId(query);
     if (key) {
-      const ids = new Set((await this.store.recent(5000)).filter((r) => r.findingKey === key).map((r) => r.id));
-      return all.filter((e) => (e.requestId && ids.has(e.requestId)) || (e.detail as { findingKey?: string } | undefined)?.findingKey === key);
+      const requests = await this.store.about({ findingKeys: [key] });
+      return this.audit.find([{ findingKey: key }, ...requests.map((r) => ({ requestId: r.id }))]);
     }
-    return all.filter((e) => e.target === query);
+    return this.audit.find([{ target: query }, { requestId: query }]);
   }
 
   /** Asks the running hunt to stop; the job stops the Athena query at its next check. */

@@ -13,11 +13,19 @@ if existing and redis.call('EXISTS', ARGV[1] .. existing) == 1 then return {0, e
 local n = redis.call('INCR', KEYS[2])
 local id = ARGV[2] .. '-' .. n
 local key = ARGV[1] .. id
-redis.call('HSET', key, 'id', id, 'version', 1, 'renderedVersion', 0, 'rev', 1, unpack(ARGV, 6))
+local nIndexes = tonumber(ARGV[6])
+redis.call('HSET', key, 'id', id, 'version', 1, 'renderedVersion', 0, 'rev', 1, unpack(ARGV, 7 + nIndexes))
 redis.call('EXPIRE', key, ARGV[5])
 redis.call('SET', KEYS[1], id, 'EX', ARGV[4])
+local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5]) * 1000
 redis.call('ZADD', KEYS[3], ARGV[3], id)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[5]) * 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', oldest)
+-- By finding and by resource, so a card's requests are found without scanning them all.
+for i = 7, 6 + nIndexes do
+  redis.call('ZADD', ARGV[i], ARGV[3], id)
+  redis.call('ZREMRANGEBYSCORE', ARGV[i], '-inf', oldest)
+  redis.call('EXPIRE', ARGV[i], ARGV[5])
+end
 return {1, id}
 `;
 
@@ -106,9 +114,14 @@ export class RequestStore {
     return `${this.prefix}:active:${action}:${target}`;
   }
 
+  private indexKey(kind: 'finding' | 'target', value: string): string {
+    return `${this.prefix}:reqs:${kind}:${value}`;
+  }
+
   /** `created: false` means an open request for this action and target exists and is returned. */
   async create(r: NewRequest, now = Date.now()): Promise<{ created: boolean; id: string }> {
     const fields = toFields({ ...r, state: 'planning', createdAt: now });
+    const indexes = new Set([...(r.findingKey ? [this.indexKey('finding', r.findingKey)] : []), ...[r.target, ...r.targets].map((t) => this.indexKey('target', t))]);
     // The open-request marker outlives any sane approval wait, but not forever if a worker vanished.
     const activeTtl = 24 * 3600;
     const [created, id] = (await this.redis.irCreateRequest(
@@ -120,6 +133,8 @@ export class RequestStore {
       String(now),
       String(activeTtl),
       String(this.retentionSeconds),
+      String(indexes.size),
+      ...indexes,
       ...fields,
     )) as [number, string];
     return { created: created === 1, id };
@@ -163,6 +178,14 @@ export class RequestStore {
     const fields = ['renderedVersion', String(version)];
     if (statusTs) fields.push('statusTs', statusTs);
     await this.redis.hset(this.key(id), ...fields);
+  }
+
+  /** Requests made from any of these findings or naming any of these resources, oldest first. */
+  async about(q: { findingKeys?: string[]; targets?: string[] }): Promise<ActionRequest[]> {
+    const keys = [...(q.findingKeys ?? []).map((k) => this.indexKey('finding', k)), ...(q.targets ?? []).map((t) => this.indexKey('target', t))];
+    const lists = await Promise.all(keys.map((k) => this.redis.zrange(k, 0, -1)));
+    const all = await Promise.all([...new Set(lists.flat())].map((id) => this.get(id)));
+    return all.filter((r): r is ActionRequest => r !== undefined).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /** Newest first. */
