@@ -177,7 +177,8 @@ async function main() {
     const keys = await cardKeys();
     const states = await Promise.all(keys.map((k) => redis.hmget(k, 'ts', 'v', 'rv')));
     const allFinal = keys.length > 0 && states.every(([ts, v, rv]) => ts && Number(rv) >= Number(v));
-    const waiting = (await redis.zcard(`${prefix}:bull:cards:delayed`)) + (await redis.llen(`${prefix}:bull:cards:wait`)) + (await redis.llen(`${prefix}:bull:findings:wait`)) + (await redis.llen(`${prefix}:bull:findings:active`)) + (await redis.llen(`${prefix}:bull:cards:active`));
+    // Every card shown at its latest version (the worker's own record agrees), no finding still queued.
+    const waiting = (await redis.zcard(`${prefix}:cards:unsettled`)) + (await redis.llen(`${prefix}:bull:findings:wait`)) + (await redis.llen(`${prefix}:bull:findings:active`));
     if (allFinal && waiting === 0) {
       finalAt = performance.now();
       break;

@@ -107,7 +107,7 @@ describe('Security Hub workflow, notes and the incident record', () => {
     expect(await nextResponse(h, 'U01ANA', before)).toContain('Audit trail for* `U01ANA`');
 
     await click(h, card, 'ir_report', 'U01ANA');
-    const file = await waitFor(() => [...h.slack.files.values()].find((f) => f.filename?.startsWith('incident-report-') && f.content), 'the report file');
+    const file = await waitFor(() => [...h.slack.files.values()].find((f) => f.filename?.startsWith('incident-report-') && f.content && f.channel), 'the report file');
     expect(file.thread_ts).toBe(card.ts);
     const md = file.content;
     expect(md).toContain('# Incident report: CryptoCurrency:EC2/BitcoinTool.B!DNS');

@@ -54,7 +54,7 @@ describe('hunts run from Slack: bound parameters, polling, results and CSV in th
     expect(t).toContain('query-editor/history/');
     // Two result pages were read.
     expect(aws.callsOf('GetQueryResults')).toHaveLength(2);
-    const file = await waitFor(() => [...h.slack.files.values()].find((f) => f.filename?.startsWith('ec2-calls-') && f.content), 'the CSV');
+    const file = await waitFor(() => [...h.slack.files.values()].find((f) => f.filename?.startsWith('ec2-calls-') && f.content && f.channel), 'the CSV');
     const lines = file.content.split('\n');
     expect(lines).toHaveLength(1201);
     expect(lines[0]).toBe('principal,eventname,errorcode,calls');

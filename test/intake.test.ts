@@ -65,6 +65,24 @@ describe('POST /aws/events → triage card in Slack', () => {
     expect(card.updates).toBe(1);
   });
 
+  it('posts the card in the default channel, saying why, when the routed channel refuses it; later versions update that card', async () => {
+    h.slack.setOptions({ refusedChannels: { C02CRIT: 'not_in_channel' } });
+    const event = fixture('guardduty-crypto-dns');
+    expect((await h.postEvents(event)).status).toBe(202);
+    const [card] = await oneCard(h, 'C01ALERTS');
+    const text = blocksText(card.blocks);
+    expect(text).toContain('CryptoCurrency:EC2/BitcoinTool.B!DNS');
+    expect(text).toContain('Routed to <#C02CRIT>, but Slack refused the post there (`not_in_channel`)');
+    expect(h.slack.callsOf('chat.postMessage').filter((c) => c.args.channel === 'C02CRIT')).toHaveLength(1);
+
+    event.detail.service.count = 99;
+    event.detail.updatedAt = '2026-11-22T06:00:00.000Z';
+    expect((await h.postEvents(event)).status).toBe(202);
+    await waitFor(() => blocksText(h.slack.channelMessages('C01ALERTS')[0].blocks).includes('99×'), 'the card updated in place');
+    expect(h.slack.channelMessages('C01ALERTS')).toHaveLength(1);
+    expect(h.slack.callsOf('chat.postMessage').filter((c) => c.args.channel === 'C02CRIT')).toHaveLength(1);
+  });
+
   it('treats the Security Hub copy of a GuardDuty finding as the same finding (one card)', async () => {
     await h.postEvents(fixture('guardduty-backdoor-cc'));
     const [card] = await oneCard(h, 'C02CRIT');

@@ -1,4 +1,6 @@
+import { Queue } from 'bullmq';
 import { CardStore } from '../src/cards/store';
+import { QUEUE, bullPrefix } from '../src/jobs/queues';
 import { fixture, startHarness, waitFor, type Harness } from './support/harness';
 import { startRedisServer, type RedisServer } from './support/redis-server';
 
@@ -104,4 +106,27 @@ describe('a Redis restart during intake', () => {
     // stalled-job check, ~30 s): allow for that.
     await waitFor(async () => (await Promise.all(accepted.map((k) => store.threadOf(k)))).every(Boolean), 'every accepted finding on a posted card', 75_000);
   }, 100_000);
+});
+
+describe('a card whose render job is gone', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('still reaches its channel: the sweep queues the render again, once', async () => {
+    h = await startHarness({ worker: false, file: { slack: { cardSweepSeconds: 1 } } });
+    expect((await h.postEvents(fixture('guardduty-backdoor-cc'))).status).toBe(202);
+    // As after a Slack outage longer than the render's retries, or a Redis failover that lost it.
+    const cards = new Queue(QUEUE.cards, { connection: h.redis, prefix: bullPrefix(h.config.redisPrefix) });
+    await cards.obliterate({ force: true });
+    await cards.close();
+    await h.addWorker();
+    const card = await waitFor(() => h.slack.channelMessages('C02CRIT')[0], 'the card', 10_000);
+    expect(JSON.stringify(card.blocks)).toContain('Backdoor:EC2/C&CActivity.B');
+    // Shown at its latest version: later sweeps leave it alone.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(h.slack.callsOf('chat.postMessage')).toHaveLength(1);
+    expect(card.updates).toBe(0);
+  }, 20_000);
 });

@@ -18,6 +18,8 @@ export interface CardState {
   channel: string;
   ts?: string;
   storm: boolean;
+  /** The routed channel refused the card, which went to the default channel instead. */
+  rerouted?: { channel: string; error: string };
   version: number;
   renderedVersion: number;
   findings: Finding[];
@@ -74,7 +76,10 @@ local function renderNeeded(c)
 end
 
 if card and redis.call('EXISTS', prefix .. 'card:' .. card) == 1 then
-  if status == 'updated' then redis.call('HINCRBY', prefix .. 'card:' .. card, 'v', 1) end
+  if status == 'updated' then
+    redis.call('HINCRBY', prefix .. 'card:' .. card, 'v', 1)
+    redis.call('ZADD', prefix .. 'cards:unsettled', 'NX', now, card)
+  end
   return {card, status, '0', renderNeeded(card)}
 end
 
@@ -119,7 +124,29 @@ redis.call('ZADD', members, 'NX', now, fkey)
 redis.call('EXPIRE', members, retention)
 redis.call('HSET', fk, 'c', chosen)
 redis.call('HINCRBY', prefix .. 'card:' .. chosen, 'v', 1)
+redis.call('ZADD', prefix .. 'cards:unsettled', 'NX', now, chosen)
 return {chosen, status, created, renderNeeded(chosen)}
+`;
+
+/**
+ * Records what Slack now shows (KEYS[1] the card, KEYS[2] the unsettled set). A card shown at its
+ * latest version leaves the set; one that moved on meanwhile stays, its clock restarted.
+ */
+const SETTLE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'ts', ARGV[4]) end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'rv', ARGV[2]) end
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local rv = tonumber(redis.call('HGET', KEYS[1], 'rv') or '-1')
+if rv >= v and redis.call('HEXISTS', KEYS[1], 'ts') == 1 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
+end
+return 1
 `;
 
 /**
@@ -140,6 +167,7 @@ export class CardStore {
     if (!redis.assignFinding) {
       redis.defineCommand('assignFinding', { numberOfKeys: 2, lua: ASSIGN_LUA });
     }
+    if (!redis.settleCard) redis.defineCommand('settleCard', { numberOfKeys: 2, lua: SETTLE_LUA });
   }
 
   private k(...parts: string[]): string {
@@ -201,15 +229,20 @@ export class CardStore {
       channel: card.ch,
       ts: card.ts || undefined,
       storm: card.storm === '1',
+      rerouted: card.rerouted ? { channel: card.rerouted, error: card.reroutedError ?? 'unknown' } : undefined,
       version: Number(card.v ?? 0),
       renderedVersion: Number(card.rv ?? -1),
       findings,
     };
   }
 
+  private settle(cardId: string, fields: { ts?: string; version?: number }): Promise<number> {
+    return this.redis.settleCard(this.k('card', cardId), this.k('cards', 'unsettled'), cardId, fields.version === undefined ? '' : String(fields.version), String(Date.now()), fields.ts ?? '');
+  }
+
   /** Records the posted message so later responses reply in its thread. */
   async markPosted(cardId: string, ts: string, version: number): Promise<void> {
-    await this.redis.hset(this.k('card', cardId), 'ts', ts, 'rv', String(version));
+    await this.settle(cardId, { ts, version });
   }
 
   /** A render is starting: findings from now on must queue the next one. */
@@ -218,7 +251,36 @@ export class CardStore {
   }
 
   async markRendered(cardId: string, version: number): Promise<void> {
-    await this.redis.hset(this.k('card', cardId), 'rv', String(version));
+    await this.settle(cardId, { version });
+  }
+
+  /** A render found nothing to do (already shown, or the card is gone): settle it as it is. */
+  async checkSettled(cardId: string): Promise<void> {
+    await this.settle(cardId, {});
+  }
+
+  /** The card expired or lost its findings: nothing left to show. */
+  async dropUnsettled(cardId: string): Promise<void> {
+    await this.redis.zrem(this.k('cards', 'unsettled'), cardId);
+  }
+
+  /**
+   * Cards Slack has not shown at their latest version since before `before` (ms): their render
+   * gave up (a long Slack outage) or was lost. The sweeper queues them again.
+   */
+  async unsettled(before: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.k('cards', 'unsettled'), '-inf', before, 'LIMIT', 0, limit);
+  }
+
+  /**
+   * The routed channel cannot take the card (the bot is not invited, it was archived or deleted):
+   * the card, and its thread with every later response, moves to `channel`. Only before it is posted.
+   */
+  async reroute(cardId: string, channel: string, error: string): Promise<void> {
+    const ck = this.k('card', cardId);
+    const [from, ts] = await this.redis.hmget(ck, 'ch', 'ts');
+    if (!from || ts || from === channel) return;
+    await this.redis.hset(ck, 'ch', channel, 'rerouted', from, 'reroutedError', error);
   }
 
   /** The message was deleted in Slack: the next render posts it again. */
@@ -256,5 +318,6 @@ export class CardStore {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     assignFinding(...args: string[]): Result<[string, string, string, string], Context>;
+    settleCard(...args: string[]): Result<number, Context>;
   }
 }

@@ -64,6 +64,24 @@ export function redisConnection(url: string, role: 'producer' | 'intake' | 'work
   return conn;
 }
 
+/**
+ * Waits (up to `ms`) until a fail-fast connection is connected, so a process that starts
+ * serving right after start-up does not refuse its first requests. Redis still down after that:
+ * requests get 503s until it is back, and /healthz says so.
+ */
+export async function whenReady(conn: Redis, ms: number): Promise<void> {
+  if (conn.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      conn.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    conn.once('ready', done);
+  });
+}
+
 export function bullPrefix(redisPrefix: string): string {
   return `${redisPrefix}:bull`;
 }

@@ -6,11 +6,15 @@ import type { Config } from '../config/load';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { SlackRateLimiter } from '../slack/rate-limit';
+import { retryLater } from './delay';
 import { publish } from './publish';
 import type { CardJob } from './queues';
 
+/** chat.postMessage errors that no retry can fix for this channel. */
+const CHANNEL_REFUSED = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'restricted_action', 'restricted_action_read_only_channel', 'restricted_action_non_threadable_channel', 'restricted_action_thread_only_channel', 'team_access_not_granted']);
+
 export interface RenderDeps {
-  config: Pick<Config, 'storm'>;
+  config: Pick<Config, 'storm' | 'channels'>;
   store: CardStore;
   slack: WebClient;
   limiter: SlackRateLimiter;
@@ -26,10 +30,25 @@ export function renderCardProcessor(deps: RenderDeps) {
   return async (job: Job<CardJob>, token?: string) => {
     await store.renderStarted(job.data.cardId);
     const state = await store.loadCard(job.data.cardId);
-    if (!state || state.findings.length === 0) return 'gone';
-    if (state.ts && state.version <= state.renderedVersion) return 'unchanged';
-    const view = renderCard(state.findings, { storm: state.storm, listLimit: deps.config.storm.listLimit });
+    if (!state || state.findings.length === 0) {
+      await store.dropUnsettled(job.data.cardId);
+      return 'gone';
+    }
+    if (state.ts && state.version <= state.renderedVersion) {
+      await store.checkSettled(state.cardId);
+      return 'unchanged';
+    }
+    const view = renderCard(state.findings, { storm: state.storm, listLimit: deps.config.storm.listLimit, rerouted: state.rerouted });
     const log = deps.log.child({ cardId: state.cardId, channel: state.channel, thread_ts: state.ts, jobId: job.id });
+    const fallback = deps.config.channels.default;
+    // A card the routed channel refuses goes to the default channel, saying so, rather than waiting out every retry unseen.
+    const reroute = async (err: unknown) => {
+      const error = (err as { data?: { error?: string } }).data?.error ?? '';
+      if (state.ts || !CHANNEL_REFUSED.has(error) || state.channel === fallback) throw err;
+      log.error({ error, fallback }, 'the routed channel refused the card; posting it in the default channel');
+      await store.reroute(state.cardId, fallback, error);
+      return retryLater(job, token, 0);
+    };
     return publish({ ...deps, log }, job, token, { channel: state.channel, ts: state.ts, text: view.text, blocks: view.blocks }, {
       posted: async (ts) => {
         await store.markPosted(state.cardId, ts, state.version);
@@ -38,6 +57,6 @@ export function renderCardProcessor(deps: RenderDeps) {
       updated: () => store.markRendered(state.cardId, state.version),
       // Someone deleted the card; post it again rather than lose the alert.
       deleted: () => store.forgetMessage(state.cardId),
-    });
+    }).catch(reroute);
   };
 }

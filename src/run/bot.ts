@@ -7,7 +7,7 @@ import { awsEventsRoute } from '../ingest/aws-events-route';
 import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
 import { CardStore } from '../cards/store';
-import { QUEUE, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
+import { QUEUE, makeQueue, redisConnection, whenReady, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
 import { intakeFinding } from '../jobs/intake';
 import type { TaskJob } from '../jobs/tasks';
 import { Pipeline } from '../requests/pipeline';
@@ -78,6 +78,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     slackEvents: bolt.slackRequestListener,
   });
   server.keepAliveTimeout = 65_000;
+  await Promise.all([whenReady(producer, 5000), whenReady(intakeRedis, 5000)]);
   const port = await listen(server, config.port);
   if (config.slackApp.mode === 'socket') await bolt.app.start();
   log.info({ port, slackMode: config.slackApp.mode }, 'bot listening');

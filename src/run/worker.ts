@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import { AwsClients } from '../aws/clients';
@@ -7,6 +7,7 @@ import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
 import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
 import { renderCardProcessor } from '../jobs/render-card';
+import { SWEEP_JOB, sweepCardsProcessor } from '../jobs/sweep-cards';
 import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
 import { storyProcessor, type StoryJob } from '../jobs/story';
@@ -55,6 +56,8 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   const common = { connection: conn, prefix };
+  const sweepMs = config.slack.cardSweepSeconds * 1000;
+  const sweepCards = sweepCardsProcessor({ store, cards: cardsQ, intervalMs: sweepMs, log: workerLog(QUEUE.cards) });
   const workers = [
     new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings) }), {
       ...common,
@@ -62,7 +65,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     }),
     new Worker<CardJob>(
       QUEUE.cards,
-      renderCardProcessor({
+      dispatchByName(SWEEP_JOB, sweepCards, renderCardProcessor({
         config,
         store,
         slack,
@@ -73,7 +76,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
           if (!config.story.enabled || keys.length === 0) return;
           await storyQ.add('story', { findingKey: keys[0] }, { jobId: `story-${keys[0]}`, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
         },
-      }),
+      })),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
     ),
     new Worker<ActionJob>(
@@ -139,6 +142,8 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     await pollQ.removeJobScheduler('securityhub-poll');
   }
 
+  await cardsQ.upsertJobScheduler('card-sweep', { every: sweepMs }, { name: SWEEP_JOB, data: { cardId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } });
+
   let server: ReturnType<typeof createHttpServer> | undefined;
   let port = 0;
   if (opts.serveHttp) {
@@ -163,4 +168,9 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (server) await closeServer(server);
     },
   };
+}
+
+/** One queue, two kinds of job: the scheduler's `name` jobs go to `special`, the rest to `main`. */
+function dispatchByName<T, R>(name: string, special: () => Promise<unknown>, main: (job: Job<T>, token?: string) => Promise<R>) {
+  return (job: Job<T>, token?: string) => (job.name === name ? special() : main(job, token));
 }

@@ -23,6 +23,8 @@ export interface SlackApiOptions {
   postIntervalMs?: number;
   /** Enforce an app-wide chat.update budget per minute with 429s. */
   updatesPerMinute?: number;
+  /** Channels whose chat.postMessage fails with this Slack error (e.g. not_in_channel). */
+  refusedChannels?: Record<string, string>;
   /** Members of user groups, for usergroups.users.list. */
   userGroups?: Record<string, string[]>;
 }
@@ -34,7 +36,7 @@ export interface SlackApiOptions {
 export class SlackApiServer {
   readonly calls: SlackCall[] = [];
   readonly messages = new Map<string, SlackMessage>();
-  /** Files uploaded with files.uploadV2: content by file id, with where they were shared. */
+  /** Files uploaded with files.uploadV2: content by file id, with where they were shared (`channel` is set only once the upload is complete). */
   readonly files = new Map<string, { content: string; filename?: string; channel?: string; thread_ts?: string }>();
   /** Calls to response_url (slash-command and action responses). */
   readonly responses: { path: string; body: Record<string, unknown> }[] = [];
@@ -122,6 +124,8 @@ export class SlackApiServer {
         return [200, { ok: true, url: 'https://example.slack.com/', team: 'Example', user: 'ir-bot', team_id: 'T0EXAMPLE', user_id: 'U0BOT', bot_id: 'B0BOT' }];
       case 'chat.postMessage': {
         const channel = String(args.channel);
+        const refused = this.opts.refusedChannels?.[channel];
+        if (refused) return [200, { ok: false, error: refused }];
         if (this.opts.postIntervalMs && !args.thread_ts) {
           const last = this.lastPost.get(channel);
           if (last !== undefined && now - last < this.opts.postIntervalMs) {

@@ -216,7 +216,13 @@ function caseButtons(findings: Finding[]): KnownBlock {
 }
 
 /** One finding gets the full card; several related ones a roll-up that lists them. */
-export function renderCard(findings: Finding[], opts: { storm: boolean; listLimit: number }): CardView {
+export function renderCard(findings: Finding[], opts: { storm: boolean; listLimit: number; rerouted?: { channel: string; error: string } }): CardView {
   if (findings.length === 0) throw new Error('a card needs at least one finding');
-  return findings.length === 1 && !opts.storm ? singleCard(findings[0]) : rollupCard(findings, opts.storm, opts.listLimit);
+  const view = findings.length === 1 && !opts.storm ? singleCard(findings[0]) : rollupCard(findings, opts.storm, opts.listLimit);
+  if (opts.rerouted) {
+    // Says where the card should have gone and why it did not, right under the header.
+    const why = `:warning: Routed to <#${safe(opts.rerouted.channel, 30)}>, but Slack refused the post there (\`${safe(opts.rerouted.error, 60)}\`): posted here instead. Invite ir-bot to that channel or fix \`channels.routes\`.`;
+    view.blocks.splice(1, 0, { type: 'context', elements: [{ type: 'mrkdwn', text: why }] });
+  }
+  return view;
 }
