@@ -55,7 +55,9 @@ export class Metrics {
     registers: [this.registry],
   });
   private watched: WatchedQueue[] = [];
+  private unshown?: () => Promise<Record<string, number>>;
   readonly jobs: Gauge<'queue' | 'state'>;
+  readonly notShown: Gauge<'kind'>;
 
   constructor(defaults = true) {
     const watched = () => this.watched;
@@ -71,7 +73,23 @@ export class Metrics {
         }
       },
     });
+    const unshown = () => this.unshown;
+    this.notShown = new Gauge({
+      name: 'ir_slack_messages_not_shown',
+      help: 'Cards and request status messages whose latest version Slack does not show yet (a lasting rise means Slack is refusing them)',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      async collect() {
+        const counts = (await unshown()?.()) ?? {};
+        for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
+      },
+    });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ir_process_' });
+  }
+
+  /** Counts of messages not yet shown in Slack, by kind; read when /metrics is scraped. */
+  watchUnshown(count: () => Promise<Record<string, number>>): void {
+    this.unshown = count;
   }
 
   /** Queues whose job counts are reported; counted when /metrics is scraped. */

@@ -1,5 +1,5 @@
 import { encodePayload } from '../src/bot/action-ids';
-import { startHarness, waitFor, SIGNING_SECRET, type Harness } from './support/harness';
+import { fixture, startHarness, waitFor, SIGNING_SECRET, type Harness } from './support/harness';
 import { blockActionBody, slackSignature, slashCommandBody } from './support/slack-signing';
 
 describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', () => {
@@ -110,4 +110,24 @@ describe('health and metrics', () => {
     expect(text).toContain('ir_slack_call_errors_total');
     expect(text).toContain('ir_aws_call_errors_total');
   });
+});
+
+describe('messages Slack has not shown', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('/metrics shows a card Slack refuses as not shown, until Slack shows it', async () => {
+    h = await startHarness();
+    h.slack.setOptions({ refusedChannels: { C01ALERTS: 'not_in_channel' } });
+    expect((await h.postEvents(fixture('guardduty-port-probe'))).status).toBe(202);
+    await waitFor(() => h.slack.callsOf('chat.postMessage').length > 0, 'the refused post');
+    const metrics = async () => (await fetch(`${h.baseUrl}/metrics`)).text();
+    expect(await metrics()).toMatch(/ir_slack_messages_not_shown\{kind="card"\} 1/);
+    expect(await metrics()).toMatch(/ir_slack_messages_not_shown\{kind="request-status"\} 0/);
+    h.slack.setOptions({});
+    await waitFor(() => h.slack.channelMessages('C01ALERTS')[0], 'the card, on the render\'s next attempt', 15_000);
+    await waitFor(async () => /ir_slack_messages_not_shown\{kind="card"\} 0/.test(await metrics()), 'the gauge back to 0');
+  }, 20_000);
 });

@@ -115,7 +115,7 @@ describe('a card whose render job is gone', () => {
   });
 
   it('still reaches its channel: the sweep queues the render again, once', async () => {
-    h = await startHarness({ worker: false, file: { slack: { cardSweepSeconds: 1 } } });
+    h = await startHarness({ worker: false, file: { slack: { sweepSeconds: 1 } } });
     expect((await h.postEvents(fixture('guardduty-backdoor-cc'))).status).toBe(202);
     // As after a Slack outage longer than the render's retries, or a Redis failover that lost it.
     const cards = new Queue(QUEUE.cards, { connection: h.redis, prefix: bullPrefix(h.config.redisPrefix) });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import type { Finding } from '../findings/model';
+import { SettledMessages } from '../slack/settled';
 
 export type FindingStatus = 'new' | 'updated' | 'duplicate';
 
@@ -129,27 +130,6 @@ return {chosen, status, created, renderNeeded(chosen)}
 `;
 
 /**
- * Records what Slack now shows (KEYS[1] the card, KEYS[2] the unsettled set). A card shown at its
- * latest version leaves the set; one that moved on meanwhile stays, its clock restarted.
- */
-const SETTLE_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return 0
-end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'ts', ARGV[4]) end
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'rv', ARGV[2]) end
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-local rv = tonumber(redis.call('HGET', KEYS[1], 'rv') or '-1')
-if rv >= v and redis.call('HEXISTS', KEYS[1], 'ts') == 1 then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-else
-  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
-end
-return 1
-`;
-
-/**
  * How long a queued render counts as pending. Past it, a finding queues another render anyway
  * (deduplicated by BullMQ), so a render lost between the mark and the queue heals itself.
  */
@@ -160,6 +140,8 @@ const newCardId = () => randomUUID().replace(/-/g, '').slice(0, 16);
 
 /** Redis keys are `${prefix}:…`; every deployment or test picks its own prefix. */
 export class CardStore {
+  private readonly shown: SettledMessages;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -167,7 +149,7 @@ export class CardStore {
     if (!redis.assignFinding) {
       redis.defineCommand('assignFinding', { numberOfKeys: 2, lua: ASSIGN_LUA });
     }
-    if (!redis.settleCard) redis.defineCommand('settleCard', { numberOfKeys: 2, lua: SETTLE_LUA });
+    this.shown = new SettledMessages(redis, this.k('cards', 'unsettled'), { ts: 'ts', rendered: 'rv', version: 'v' });
   }
 
   private k(...parts: string[]): string {
@@ -236,13 +218,9 @@ export class CardStore {
     };
   }
 
-  private settle(cardId: string, fields: { ts?: string; version?: number }): Promise<number> {
-    return this.redis.settleCard(this.k('card', cardId), this.k('cards', 'unsettled'), cardId, fields.version === undefined ? '' : String(fields.version), String(Date.now()), fields.ts ?? '');
-  }
-
   /** Records the posted message so later responses reply in its thread. */
   async markPosted(cardId: string, ts: string, version: number): Promise<void> {
-    await this.settle(cardId, { ts, version });
+    await this.shown.settle(this.k('card', cardId), cardId, { ts, rendered: version });
   }
 
   /** A render is starting: findings from now on must queue the next one. */
@@ -251,17 +229,22 @@ export class CardStore {
   }
 
   async markRendered(cardId: string, version: number): Promise<void> {
-    await this.settle(cardId, { version });
+    await this.shown.settle(this.k('card', cardId), cardId, { rendered: version });
   }
 
   /** A render found nothing to do (already shown, or the card is gone): settle it as it is. */
   async checkSettled(cardId: string): Promise<void> {
-    await this.settle(cardId, {});
+    await this.shown.settle(this.k('card', cardId), cardId);
+  }
+
+  /** Cards whose latest version Slack does not show yet. */
+  unshownCount(): Promise<number> {
+    return this.shown.count();
   }
 
   /** The card expired or lost its findings: nothing left to show. */
   async dropUnsettled(cardId: string): Promise<void> {
-    await this.redis.zrem(this.k('cards', 'unsettled'), cardId);
+    await this.shown.drop(cardId);
   }
 
   /**
@@ -269,7 +252,7 @@ export class CardStore {
    * gave up (a long Slack outage) or was lost. The sweeper queues them again.
    */
   async unsettled(before: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.k('cards', 'unsettled'), '-inf', before, 'LIMIT', 0, limit);
+    return this.shown.since(before, limit);
   }
 
   /**
@@ -318,6 +301,5 @@ export class CardStore {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     assignFinding(...args: string[]): Result<[string, string, string, string], Context>;
-    settleCard(...args: string[]): Result<number, Context>;
   }
 }

@@ -221,10 +221,11 @@ export const fileSchema = z
         /** Updates to one card within this time are merged into one chat.update. */
         coalesceMs: z.number().int().min(0).max(60000).default(2000),
         /**
-         * How often a sweep re-queues cards Slack has not shown at their latest version for twice
-         * this long (their render gave up during a long Slack outage, or was lost).
+         * How often a sweep re-queues cards and request status messages Slack has not shown at
+         * their latest version for twice this long (their render gave up during a long Slack
+         * outage, or was lost).
          */
-        cardSweepSeconds: z.number().int().min(1).max(3600).default(60),
+        sweepSeconds: z.number().int().min(1).max(3600).default(60),
       })
       .strict()
       .prefault({}),

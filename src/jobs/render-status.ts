@@ -8,8 +8,10 @@ import type { StatusJob } from './queues';
 export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore }) {
   return async (job: Job<StatusJob>, token?: string) => {
     const r = await deps.store.get(job.data.requestId);
-    if (!r) return 'gone';
-    if (r.statusTs && r.version <= r.renderedVersion) return 'unchanged';
+    if (!r || (r.statusTs && r.version <= r.renderedVersion)) {
+      await deps.store.checkSettled(job.data.requestId);
+      return r ? 'unchanged' : 'gone';
+    }
     const view = renderRequestStatus(r);
     const log = deps.log.child({ requestId: r.id, channel: r.channel, thread_ts: r.threadTs, jobId: job.id });
     const outcome = await publish({ ...deps, log }, job, token, { channel: r.channel, ts: r.statusTs, threadTs: r.threadTs, text: view.text, blocks: view.blocks }, {

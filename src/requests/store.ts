@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import type { ActionRequest, RequestState } from './model';
 import { isTerminal } from './model';
+import { SettledMessages } from '../slack/settled';
 
 /**
  * Creates a request unless one for the same action and target is still open: a double click, a
@@ -20,6 +21,8 @@ redis.call('SET', KEYS[1], id, 'EX', ARGV[4])
 local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5]) * 1000
 redis.call('ZADD', KEYS[3], ARGV[3], id)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', oldest)
+-- Its status message is not in Slack yet.
+redis.call('ZADD', KEYS[3] .. ':unsettled', 'NX', ARGV[3], id)
 -- By finding and by resource, so a card's requests are found without scanning them all.
 for i = 7, 6 + nIndexes do
   redis.call('ZADD', ARGV[i], ARGV[3], id)
@@ -43,8 +46,9 @@ if ARGV[1] ~= '' then
 end
 if ARGV[2] ~= '' and ARGV[2] ~= cur[2] then return 'rev:' .. (cur[2] or '') end
 if ARGV[3] ~= '' and cur[3] and tonumber(cur[3]) <= tonumber(ARGV[3]) then return 'expired' end
-if #ARGV >= 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
+if #ARGV >= 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('ZADD', KEYS[3], 'NX', ARGV[5], cur[4])
 if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == cur[4] then redis.call('DEL', KEYS[2]) end
 return 'ok'
 `;
@@ -94,13 +98,20 @@ export type NewRequest = Pick<
 >;
 
 export class RequestStore {
+  private readonly shown: SettledMessages;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly retentionSeconds: number,
   ) {
     if (!redis.irCreateRequest) redis.defineCommand('irCreateRequest', { numberOfKeys: 3, lua: CREATE_LUA });
-    if (!redis.irTransition) redis.defineCommand('irTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+    if (!redis.irTransition) redis.defineCommand('irTransition', { numberOfKeys: 3, lua: TRANSITION_LUA });
+    this.shown = new SettledMessages(redis, this.unsettledKey, { ts: 'statusTs', rendered: 'renderedVersion', version: 'version' });
+  }
+
+  private get unsettledKey(): string {
+    return `${this.prefix}:reqs:unsettled`;
   }
 
   private key(id: string): string {
@@ -157,10 +168,12 @@ export class RequestStore {
       await this.redis.irTransition(
         this.key(id),
         this.activeKey(req[0], ids),
+        this.unsettledKey,
         (cond.from ?? []).join(','),
         cond.rev === undefined ? '' : String(cond.rev),
         cond.notExpiredAt === undefined ? '' : String(cond.notExpiredAt),
         terminal ? '1' : '0',
+        String(Date.now()),
         ...toFields(patch),
       ),
     );
@@ -171,13 +184,26 @@ export class RequestStore {
 
   /** Progress and similar notes from the job that owns the request; no state check needed. */
   async patch(id: string, patch: RequestPatch): Promise<void> {
-    await this.redis.multi().hset(this.key(id), ...toFields(patch)).hincrby(this.key(id), 'version', 1).exec();
+    await this.redis.multi().hset(this.key(id), ...toFields(patch)).hincrby(this.key(id), 'version', 1).zadd(this.unsettledKey, 'NX', Date.now(), id).exec();
   }
 
   async markRendered(id: string, version: number, statusTs?: string): Promise<void> {
-    const fields = ['renderedVersion', String(version)];
-    if (statusTs) fields.push('statusTs', statusTs);
-    await this.redis.hset(this.key(id), ...fields);
+    await this.shown.settle(this.key(id), id, { ts: statusTs, rendered: version });
+  }
+
+  /** The status message needs no render (already current, or the request is gone). */
+  async checkSettled(id: string): Promise<void> {
+    await this.shown.settle(this.key(id), id);
+  }
+
+  /** Requests whose status message Slack does not show at its latest version yet. */
+  unshownCount(): Promise<number> {
+    return this.shown.count();
+  }
+
+  /** Requests whose status message Slack has not shown at its latest version since before `before` (ms). */
+  unsettled(before: number, limit: number): Promise<string[]> {
+    return this.shown.since(before, limit);
   }
 
   /** Requests made from any of these findings or naming any of these resources, oldest first. */

@@ -51,9 +51,11 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   metrics.watchQueues([findings, cards, actions, status]);
   const intakeRedis = redisConnection(config.redisUrl, 'intake', log.child({ component: 'redis' }));
   const cardStore = new CardStore(producer, config.redisPrefix);
+  const requestStore = new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400);
+  metrics.watchUnshown(async () => ({ card: await cardStore.unshownCount(), 'request-status': await requestStore.unshownCount() }));
   const requests = new RequestService(
     config,
-    new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400),
+    requestStore,
     new Pipeline(actions, status, tasks, config),
     new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' })),
     cardStore,

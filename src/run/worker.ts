@@ -7,7 +7,7 @@ import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
 import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../jobs/queues';
 import { renderCardProcessor } from '../jobs/render-card';
-import { SWEEP_JOB, sweepCardsProcessor } from '../jobs/sweep-cards';
+import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
 import { storyProcessor, type StoryJob } from '../jobs/story';
@@ -56,8 +56,8 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   const common = { connection: conn, prefix };
-  const sweepMs = config.slack.cardSweepSeconds * 1000;
-  const sweepCards = sweepCardsProcessor({ store, cards: cardsQ, intervalMs: sweepMs, log: workerLog(QUEUE.cards) });
+  const sweepMs = config.slack.sweepSeconds * 1000;
+  const sweep = sweepProcessor({ cards: store, cardQueue: cardsQ, requests: requestStore, pipeline, intervalMs: sweepMs, log: workerLog(QUEUE.cards) });
   const workers = [
     new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings) }), {
       ...common,
@@ -65,7 +65,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     }),
     new Worker<CardJob>(
       QUEUE.cards,
-      dispatchByName(SWEEP_JOB, sweepCards, renderCardProcessor({
+      dispatchByName(SWEEP_JOB, sweep, renderCardProcessor({
         config,
         store,
         slack,
@@ -142,12 +142,13 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     await pollQ.removeJobScheduler('securityhub-poll');
   }
 
-  await cardsQ.upsertJobScheduler('card-sweep', { every: sweepMs }, { name: SWEEP_JOB, data: { cardId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } });
+  await cardsQ.upsertJobScheduler('slack-sweep', { every: sweepMs }, { name: SWEEP_JOB, data: { cardId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } });
 
   let server: ReturnType<typeof createHttpServer> | undefined;
   let port = 0;
   if (opts.serveHttp) {
     metrics.watchQueues([findingsQ, cardsQ, actionsQ, statusQ]);
+    metrics.watchUnshown(async () => ({ card: await store.unshownCount(), 'request-status': await requestStore.unshownCount() }));
     server = createHttpServer({ log, metrics, health: { redis: redisHealth(conn), slack: slackHealth(slack) } });
     port = await listen(server, config.port);
   }
