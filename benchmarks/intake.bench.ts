@@ -28,6 +28,8 @@ const WARMUP = 500;
 const KEY = 'bench-ingest-key-0123456789abcdef';
 const ROOT = join(__dirname, '..');
 const CLIENT = process.env.BENCH_INTAKE_CLIENT === 'node-http' ? 'node-http' : 'keep-alive';
+/** Redis persists as docker-compose runs it (AOF, appendfsync everysec); BENCH_REDIS_AOF=always|no changes that. */
+const AOF = process.env.BENCH_REDIS_AOF === 'no' ? undefined : process.env.BENCH_REDIS_AOF === 'always' ? 'always' : 'everysec';
 const FIXTURE = readFileSync(join(ROOT, 'test/fixtures/guardduty-port-probe.json'), 'utf8');
 
 const TYPES = [
@@ -90,7 +92,7 @@ async function openLanes(port: number, bodies: string[]): Promise<Lanes> {
 
 async function main() {
   execSync('npm run build --silent', { cwd: ROOT, stdio: 'inherit' });
-  const redisServer = await startRedisServer({ aof: false });
+  const redisServer = await startRedisServer({ aof: !!AOF, fsync: AOF });
   const slack = new SlackApiServer({ postIntervalMs: 1000 });
   await slack.start();
   const dir = mkdtempSync(join(tmpdir(), 'irbot-bench-'));
@@ -246,7 +248,7 @@ async function main() {
   const section = [
     `## Intake (issue 2) — ${date}`,
     '',
-    `Machine: ${machine()}. Bot and worker as two processes (\`node dist/main.js bot\` and \`… worker\`, as docker-compose runs them), all on the same 2 cores as Redis and the load generator (${CLIENT === 'keep-alive' ? 'a lean keep-alive HTTP/1.1 client, benchmarks/keep-alive-client.ts' : "node:http's keep-alive Agent"}), Redis without persistence, local Slack API server enforcing 1 \`chat.postMessage\`/s per channel with 429s; instance stories off (no AWS here), otherwise bot defaults (\`slack.updatesPerMinute: 50\`, \`coalesceMs: 2000\`, storm threshold 10 cards per channel per 15 min). Load: ${DISTINCT} distinct GuardDuty findings × ${UPDATES} versions = ${bodies.length} requests, one event each, ${CONNECTIONS} keep-alive connections. The first ${WARMUP} requests warm the bot up (connections, JIT, Lua scripts) and are not timed; the other ${bodies.length - WARMUP} are. Every one of the ${bodies.length} is checked for a 202 and for its finding on a final card. Findings spread over ${TYPES.length} types × ${ACCOUNTS.length} accounts and 3 channels (by severity).`,
+    `Machine: ${machine()}. Bot and worker as two processes (\`node dist/main.js bot\` and \`… worker\`, as docker-compose runs them), all on the same 2 cores as Redis and the load generator (${CLIENT === 'keep-alive' ? 'a lean keep-alive HTTP/1.1 client, benchmarks/keep-alive-client.ts' : "node:http's keep-alive Agent"}), ${AOF ? `Redis with AOF (appendfsync ${AOF})` : 'Redis without persistence'}, local Slack API server enforcing 1 \`chat.postMessage\`/s per channel with 429s; instance stories off (no AWS here), otherwise bot defaults (\`slack.updatesPerMinute: 50\`, \`coalesceMs: 2000\`, storm threshold 10 cards per channel per 15 min). Load: ${DISTINCT} distinct GuardDuty findings × ${UPDATES} versions = ${bodies.length} requests, one event each, ${CONNECTIONS} keep-alive connections. The first ${WARMUP} requests warm the bot up (connections, JIT, Lua scripts) and are not timed; the other ${bodies.length - WARMUP} are. Every one of the ${bodies.length} is checked for a 202 and for its finding on a final card. Findings spread over ${TYPES.length} types × ${ACCOUNTS.length} accounts and 3 channels (by severity).`,
     '',
     '| figure | result | target |',
     '|---|---|---|',
@@ -261,7 +263,7 @@ async function main() {
     `| Slack 429s met (all retried: every card final) | ${r429} | 0 left unretried |`,
     `| findings lost / not at their last version | ${lost} / ${stale} | 0 / 0 |`,
     '',
-    'Run with `npm run bench` (set `BENCH_DISTINCT` for a smaller run, `BENCH_INTAKE_CLIENT=node-http` to load through node:http instead).',
+    'Run with `npm run bench` (set `BENCH_DISTINCT` for a smaller run, `BENCH_INTAKE_CLIENT=node-http` to load through node:http instead, `BENCH_REDIS_AOF=always|no` for other Redis persistence).',
     '',
   ].join('\n');
   writeSection('## Intake (issue 2)', section);

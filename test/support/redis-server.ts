@@ -52,7 +52,7 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
  * A private redis-server on a free port, for tests and benchmarks. `aof` turns on appendonly
  * with fsync on every write, so a SIGKILL loses nothing that Redis acknowledged.
  */
-export async function startRedisServer(opts: { aof?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer(opts: { aof?: boolean; fsync?: 'always' | 'everysec' } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'irbot-redis-'));
   const url = `redis://127.0.0.1:${port}`;
@@ -60,7 +60,7 @@ export async function startRedisServer(opts: { aof?: boolean } = {}): Promise<Re
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--maxmemory-policy', 'noeviction',
-    ...(opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(opts.aof ? ['--appendonly', 'yes', '--appendfsync', opts.fsync ?? 'always'] : ['--appendonly', 'no']),
   ];
   const start = async () => {
     proc = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', args, { stdio: 'ignore' });
