@@ -28,8 +28,8 @@ const WARMUP = 500;
 const KEY = 'bench-ingest-key-0123456789abcdef';
 const ROOT = join(__dirname, '..');
 const CLIENT = process.env.BENCH_INTAKE_CLIENT === 'node-http' ? 'node-http' : 'keep-alive';
-/** Redis persists as docker-compose runs it (AOF, appendfsync everysec); BENCH_REDIS_AOF=always|no changes that. */
-const AOF = process.env.BENCH_REDIS_AOF === 'no' ? undefined : process.env.BENCH_REDIS_AOF === 'always' ? 'always' : 'everysec';
+/** Redis persists as docker-compose runs it (AOF, appendfsync always); BENCH_REDIS_AOF=everysec|no changes that. */
+const AOF = process.env.BENCH_REDIS_AOF === 'no' ? undefined : process.env.BENCH_REDIS_AOF === 'everysec' ? 'everysec' : 'always';
 const FIXTURE = readFileSync(join(ROOT, 'test/fixtures/guardduty-port-probe.json'), 'utf8');
 
 const TYPES = [
@@ -263,7 +263,7 @@ async function main() {
     `| Slack 429s met (all retried: every card final) | ${r429} | 0 left unretried |`,
     `| findings lost / not at their last version | ${lost} / ${stale} | 0 / 0 |`,
     '',
-    'Run with `npm run bench` (set `BENCH_DISTINCT` for a smaller run, `BENCH_INTAKE_CLIENT=node-http` to load through node:http instead, `BENCH_REDIS_AOF=always|no` for other Redis persistence).',
+    'Run with `npm run bench` (set `BENCH_DISTINCT` for a smaller run, `BENCH_INTAKE_CLIENT=node-http` to load through node:http instead, `BENCH_REDIS_AOF=everysec|no` for other Redis persistence).',
     '',
   ].join('\n');
   writeSection('## Intake (issue 2)', section);
