@@ -83,6 +83,22 @@ describe('POST /aws/events → triage card in Slack', () => {
     expect(h.slack.callsOf('chat.postMessage').filter((c) => c.args.channel === 'C02CRIT')).toHaveLength(1);
   });
 
+  it('does not post a card twice when the answer to its post was lost: the retry finds it in the channel and keeps it current', async () => {
+    h.slack.loseAnswerNext('chat.postMessage');
+    const event = fixture('guardduty-backdoor-cc');
+    expect((await h.postEvents(event)).status).toBe(202);
+    const card = await waitFor(() => h.slack.channelMessages('C02CRIT').find((m) => m.updates >= 1), 'the card, adopted by the retry', 15_000);
+    expect(h.slack.callsOf('chat.postMessage')).toHaveLength(1);
+    expect(h.slack.callsOf('conversations.history')).toHaveLength(1);
+
+    event.detail.service.count = 9;
+    event.detail.updatedAt = '2026-11-22T05:00:00.000Z';
+    expect((await h.postEvents(event)).status).toBe(202);
+    await waitFor(() => blocksText(card.blocks).includes('9×'), 'the same card updated');
+    expect(h.slack.channelMessages('C02CRIT')).toHaveLength(1);
+    expect(h.slack.callsOf('chat.postMessage')).toHaveLength(1);
+  }, 20_000);
+
   it('treats the Security Hub copy of a GuardDuty finding as the same finding (one card)', async () => {
     await h.postEvents(fixture('guardduty-backdoor-cc'));
     const [card] = await oneCard(h, 'C02CRIT');

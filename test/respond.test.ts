@@ -120,6 +120,19 @@ describe('isolation from Slack: button → plan → approval → job → verifie
     await statusIn(h, 'C02CRIT', card.ts, (t) => t.includes('ir_approve'), 'the approval card');
   });
 
+  it('posts the status message in the thread once even when the answer to that post was lost', async () => {
+    const card = await cardFor(h);
+    h.slack.loseAnswerNext('chat.postMessage');
+    await click(h, card, 'ir_isolate', 'U01ANA');
+    const approval = await statusIn(h, 'C02CRIT', card.ts, (t) => t.includes('ir_approve'), 'the approval card in the thread');
+    // The post went through but its answer did not: the retry finds it in the thread and adopts it.
+    await waitFor(() => approval.updates >= 1, 'the retry updating the message it found', 15_000);
+    expect(h.slack.callsOf('conversations.replies').length).toBeGreaterThanOrEqual(1);
+    await click(h, approval, 'ir_approve', 'U02LEAD');
+    await waitFor(() => textOf(approval).includes('Verified end state'), 'the result in that same message', 15_000);
+    expect(threadReplies(h, 'C02CRIT', card.ts).filter((m) => textOf(m).includes('Isolate'))).toHaveLength(1);
+  }, 30_000);
+
   it('refuses self-approval under the two-person rule and approval by a non-approver; the first valid decision wins', async () => {
     const card = await cardFor(h);
     // U05SOC is both a responder and an approver through the S01SOC user group.

@@ -5,15 +5,19 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { SlackRateLimiter } from '../slack/rate-limit';
 import { retryLater } from './delay';
+import { findPosted, messageMetadata, type PostLedger } from '../slack/post-ledger';
 
 export interface PublishDeps {
   slack: WebClient;
   limiter: SlackRateLimiter;
+  posts: PostLedger;
   metrics: Metrics;
   log: Logger;
 }
 
 export interface Message {
+  /** Names the message for good (`card:<id>`, `req:<id>`…): a retried first post finds it by this. */
+  key: string;
   channel: string;
   /** Set once posted: later renders update it in place. */
   ts?: string;
@@ -30,7 +34,8 @@ function slackErrorName(err: unknown): string {
 /**
  * Posts a message the first time and updates it afterwards, within Slack's limits shared in Redis.
  * A 429 or a wait for the limiter hands the job back to Redis as a delayed job; a message someone
- * deleted is posted again rather than lost.
+ * deleted is posted again rather than lost; a first post whose answer was lost is found in Slack
+ * and updated rather than posted twice.
  */
 export async function publish(
   deps: PublishDeps,
@@ -39,38 +44,60 @@ export async function publish(
   msg: Message,
   hooks: { posted(ts: string): Promise<void>; updated(): Promise<void>; deleted(): Promise<void> },
 ): Promise<'posted' | 'updated'> {
-  const method = msg.ts ? 'chat.update' : 'chat.postMessage';
-  const wait = msg.ts ? await deps.limiter.reserveUpdate() : await deps.limiter.reservePost(msg.channel);
+  let ts = msg.ts;
+  let adopted = false;
+  if (!ts) {
+    const earlier = await deps.posts.attemptedAt(msg.key);
+    if (earlier !== undefined) {
+      ts = await findPosted(deps.slack, msg, msg.key, earlier).catch((err: unknown) => {
+        deps.log.warn({ error: slackErrorName(err) }, 'cannot look for an earlier attempt of this post in Slack; posting it (it may show twice)');
+        return undefined;
+      });
+      adopted = !!ts;
+      if (adopted) deps.log.warn({ ts }, 'an earlier attempt had posted this message; updating it instead of posting again');
+    }
+  }
+  const method = ts ? 'chat.update' : 'chat.postMessage';
+  const wait = ts ? await deps.limiter.reserveUpdate() : await deps.limiter.reservePost(msg.channel);
   if (wait > 0) return retryLater(job, token, wait);
   try {
-    if (msg.ts) {
-      await deps.slack.chat.update({ channel: msg.channel, ts: msg.ts, text: msg.text, blocks: msg.blocks });
-      await hooks.updated();
+    if (ts) {
+      await deps.slack.chat.update({ channel: msg.channel, ts, text: msg.text, blocks: msg.blocks });
+      if (adopted) {
+        await hooks.posted(ts);
+        await deps.posts.done(msg.key);
+      } else {
+        await hooks.updated();
+      }
     } else {
+      await deps.posts.begin(msg.key);
       const res = await deps.slack.chat.postMessage({
         channel: msg.channel,
         thread_ts: msg.threadTs,
         text: msg.text,
         blocks: msg.blocks,
+        metadata: messageMetadata(msg.key),
         unfurl_links: false,
         unfurl_media: false,
       });
       if (!res.ts) throw new Error('chat.postMessage returned no ts');
       await hooks.posted(res.ts);
+      await deps.posts.done(msg.key);
     }
     deps.metrics.cardMessages.inc({ method });
-    return msg.ts ? 'updated' : 'posted';
+    return ts && !adopted ? 'updated' : 'posted';
   } catch (err) {
     const name = slackErrorName(err);
     deps.metrics.slackErrors.inc({ method, error: name });
     if ((err as { code?: string }).code === ErrorCode.RateLimitedError) {
       const retryAfterMs = ((err as { retryAfter?: number }).retryAfter ?? 1) * 1000;
-      await deps.limiter.backOff(msg.ts ? 'update' : { channel: msg.channel }, retryAfterMs);
+      await deps.limiter.backOff(ts ? 'update' : { channel: msg.channel }, retryAfterMs);
       deps.log.info({ method, retryAfterMs }, 'slack rate-limited; message re-scheduled');
       return retryLater(job, token, retryAfterMs);
     }
-    if (name === 'message_not_found' && msg.ts) {
-      await hooks.deleted();
+    if (name === 'message_not_found' && ts) {
+      if (adopted) await deps.posts.done(msg.key);
+      else await hooks.deleted();
       deps.log.warn('message was deleted in Slack; posting it again');
       return retryLater(job, token, 0);
     }

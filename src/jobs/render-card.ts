@@ -1,25 +1,17 @@
-import type { WebClient } from '@slack/web-api';
 import type { Job } from 'bullmq';
 import { renderCard } from '../bot/views/card';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
-import type { Logger } from '../log';
-import type { Metrics } from '../metrics';
-import type { SlackRateLimiter } from '../slack/rate-limit';
 import { retryLater } from './delay';
-import { publish } from './publish';
+import { publish, type PublishDeps } from './publish';
 import type { CardJob } from './queues';
 
 /** chat.postMessage errors that no retry can fix for this channel. */
 const CHANNEL_REFUSED = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'restricted_action', 'restricted_action_read_only_channel', 'restricted_action_non_threadable_channel', 'restricted_action_thread_only_channel', 'team_access_not_granted']);
 
-export interface RenderDeps {
+export interface RenderDeps extends PublishDeps {
   config: Pick<Config, 'storm' | 'channels'>;
   store: CardStore;
-  slack: WebClient;
-  limiter: SlackRateLimiter;
-  metrics: Metrics;
-  log: Logger;
   /** Called once when a card is first posted (e.g. to queue the instance's story). */
   onPosted?: (cardId: string, findingKeys: string[]) => Promise<void>;
 }
@@ -49,7 +41,7 @@ export function renderCardProcessor(deps: RenderDeps) {
       await store.reroute(state.cardId, fallback, error);
       return retryLater(job, token, 0);
     };
-    return publish({ ...deps, log }, job, token, { channel: state.channel, ts: state.ts, text: view.text, blocks: view.blocks }, {
+    return publish({ ...deps, log }, job, token, { key: `card:${state.cardId}`, channel: state.channel, ts: state.ts, text: view.text, blocks: view.blocks }, {
       posted: async (ts) => {
         await store.markPosted(state.cardId, ts, state.version);
         await deps.onPosted?.(state.cardId, state.findings.map((f) => f.key));

@@ -14,7 +14,7 @@ export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore 
     }
     const view = renderRequestStatus(r);
     const log = deps.log.child({ requestId: r.id, channel: r.channel, thread_ts: r.threadTs, jobId: job.id });
-    const outcome = await publish({ ...deps, log }, job, token, { channel: r.channel, ts: r.statusTs, threadTs: r.threadTs, text: view.text, blocks: view.blocks }, {
+    const outcome = await publish({ ...deps, log }, job, token, { key: `req:${r.id}`, channel: r.channel, ts: r.statusTs, threadTs: r.threadTs, text: view.text, blocks: view.blocks }, {
       posted: (ts) => deps.store.markRendered(r.id, r.version, ts),
       updated: () => deps.store.markRendered(r.id, r.version),
       deleted: () => deps.store.patch(r.id, { statusTs: null }),

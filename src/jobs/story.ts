@@ -48,7 +48,7 @@ export function storyProcessor(deps: StoryDeps) {
     } finally {
       session.destroy();
     }
-    await publish(deps, job, token, { channel: thread.channel, threadTs: thread.ts, text: view.text, blocks: view.blocks }, {
+    await publish(deps, job, token, { key: `story:${f.key}`, channel: thread.channel, threadTs: thread.ts, text: view.text, blocks: view.blocks }, {
       posted: async (ts) => {
         await deps.redis.set(key, ts, 'EX', deps.config.retentionDays * 86400);
       },

@@ -91,7 +91,7 @@ export function taskProcessor(deps: TaskDeps) {
       for (const f of res.failed.slice(0, 20)) lines.push(`• not updated: \`${safe(f.id, 200)}\`: ${safe(f.reason, 300)}`);
       if (res.failed.length > 20) lines.push(`• …and ${res.failed.length - 20} more not updated`);
       if (res.withoutIdentity) lines.push(`• ${res.withoutIdentity} finding(s) have no Security Hub identity and were left alone`);
-      await publish(deps, job, token, { channel: thread.channel, threadTs: thread.ts, text: `Security Hub workflow ${t.status}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] }, {
+      await publish(deps, job, token, { key: `workflow:${job.id}`, channel: thread.channel, threadTs: thread.ts, text: `Security Hub workflow ${t.status}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] }, {
         posted: async () => undefined,
         updated: async () => undefined,
         deleted: async () => undefined,

@@ -19,6 +19,7 @@ import { RedisRecords } from '../requests/records';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { PostLedger } from '../slack/post-ledger';
 import { SlackRateLimiter } from '../slack/rate-limit';
 import { workerWebClient } from '../slack/web-client';
 import { closeServer, listen, type Running } from './bot';
@@ -45,6 +46,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const pollQ = makeQueue(QUEUE.poll, conn, config.redisPrefix, log);
   const slack = workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log);
   const limiter = new SlackRateLimiter(conn, config.redisPrefix, config.slack);
+  const posts = new PostLedger(conn, config.redisPrefix);
   const actionsQ = makeQueue<ActionJob>(QUEUE.actions, conn, config.redisPrefix, log);
   const storyQ = makeQueue<StoryJob>(QUEUE.story, conn, config.redisPrefix, log);
   const tasksQ = makeQueue<TaskJob>(QUEUE.tasks, conn, config.redisPrefix, log);
@@ -70,6 +72,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         store,
         slack,
         limiter,
+        posts,
         metrics,
         log: workerLog(QUEUE.cards),
         onPosted: async (_cardId, keys) => {
@@ -97,17 +100,17 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<TaskJob>(
       QUEUE.tasks,
-      taskProcessor({ cards: store, requests: requestStore, audit, aws, slack, limiter, metrics, log: workerLog(QUEUE.tasks) }),
+      taskProcessor({ cards: store, requests: requestStore, audit, aws, slack, limiter, posts, metrics, log: workerLog(QUEUE.tasks) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
       QUEUE.story,
-      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, slack, limiter, metrics, log: workerLog(QUEUE.story) }),
+      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, slack, limiter, posts, metrics, log: workerLog(QUEUE.story) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StatusJob>(
       QUEUE.status,
-      renderStatusProcessor({ store: requestStore, slack, limiter, metrics, log: workerLog(QUEUE.status) }),
+      renderStatusProcessor({ store: requestStore, slack, limiter, posts, metrics, log: workerLog(QUEUE.status) }),
       { ...common, concurrency: 10 },
     ),
     new Worker(

@@ -16,6 +16,7 @@ export interface SlackMessage {
   blocks: unknown[];
   thread_ts?: string;
   updates: number;
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 export interface SlackApiOptions {
@@ -43,6 +44,7 @@ export class SlackApiServer {
   private readonly lastPost = new Map<string, number>();
   private updateTimes: number[] = [];
   private readonly failures = new Map<string, string[]>();
+  private readonly lostAnswers = new Map<string, number>();
   private server?: Server;
   private seq = 0;
   url = '';
@@ -57,6 +59,14 @@ export class SlackApiServer {
   /** The next calls of `method` fail with these Slack error codes, in order. */
   failNext(method: string, ...errors: string[]): void {
     this.failures.set(method, [...(this.failures.get(method) ?? []), ...errors]);
+  }
+
+  /**
+   * The next `times` calls of `method` are carried out but their answers never arrive (the
+   * connection is cut), as when a response is lost on the network or the caller times out.
+   */
+  loseAnswerNext(method: string, times = 1): void {
+    this.lostAnswers.set(method, (this.lostAnswers.get(method) ?? 0) + times);
   }
 
   callsOf(method: string): SlackCall[] {
@@ -94,6 +104,12 @@ export class SlackApiServer {
         const method = path.replace(/^\/api\//, '');
         const [status, body, headers] = this.handle(method, args, String(req.headers.authorization ?? ''));
         this.calls.push({ method, args, at: Date.now(), status });
+        const lose = this.lostAnswers.get(method) ?? 0;
+        if (lose > 0) {
+          this.lostAnswers.set(method, lose - 1);
+          req.socket.destroy();
+          return;
+        }
         send(res, status, body, headers);
       });
     });
@@ -142,6 +158,7 @@ export class SlackApiServer {
           blocks: (args.blocks as unknown[]) ?? [],
           thread_ts: args.thread_ts ? String(args.thread_ts) : undefined,
           updates: 0,
+          metadata: typeof args.metadata === 'string' ? JSON.parse(args.metadata) : (args.metadata as SlackMessage['metadata']),
         };
         this.messages.set(`${channel}/${ts}`, msg);
         return [200, { ok: true, channel, ts, message: { text: msg.text, ts } }];
@@ -161,6 +178,17 @@ export class SlackApiServer {
         msg.blocks = (args.blocks as unknown[]) ?? msg.blocks;
         msg.updates += 1;
         return [200, { ok: true, channel: msg.channel, ts: msg.ts }];
+      }
+      case 'conversations.history':
+      case 'conversations.replies': {
+        const channel = String(args.channel);
+        const oldest = Number(args.oldest ?? 0);
+        const inThread = method === 'conversations.replies' ? String(args.ts) : undefined;
+        const found = [...this.messages.values()]
+          .filter((m) => m.channel === channel && Number(m.ts) >= oldest && (inThread ? m.ts === inThread || m.thread_ts === inThread : !m.thread_ts))
+          .sort((a, b) => Number(b.ts) - Number(a.ts))
+          .map((m) => ({ type: 'message', ts: m.ts, text: m.text, bot_id: 'B0BOT', thread_ts: m.thread_ts, ...(String(args.include_all_metadata) === 'true' && m.metadata ? { metadata: m.metadata } : {}) }));
+        return [200, { ok: true, messages: found, has_more: false }];
       }
       case 'files.getUploadURLExternal': {
         const id = `F${String(++this.seq).padStart(8, '0')}`;
