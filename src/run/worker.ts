@@ -45,8 +45,8 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const cardsQ = makeQueue<CardJob>(QUEUE.cards, conn, config.redisPrefix, log);
   const pollQ = makeQueue(QUEUE.poll, conn, config.redisPrefix, log);
   const slack = workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log);
-  const limiter = new SlackRateLimiter(conn, config.redisPrefix, config.slack);
-  const posts = new PostLedger(conn, config.redisPrefix);
+  // What every Slack-posting processor needs: the client, the shared rate limits, the post ledger.
+  const publishing = { slack, limiter: new SlackRateLimiter(conn, config.redisPrefix, config.slack), posts: new PostLedger(conn, config.redisPrefix), metrics };
   const actionsQ = makeQueue<ActionJob>(QUEUE.actions, conn, config.redisPrefix, log);
   const storyQ = makeQueue<StoryJob>(QUEUE.story, conn, config.redisPrefix, log);
   const tasksQ = makeQueue<TaskJob>(QUEUE.tasks, conn, config.redisPrefix, log);
@@ -70,10 +70,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       dispatchByName(SWEEP_JOB, sweep, renderCardProcessor({
         config,
         store,
-        slack,
-        limiter,
-        posts,
-        metrics,
+        ...publishing,
         log: workerLog(QUEUE.cards),
         onPosted: async (_cardId, keys) => {
           if (!config.story.enabled || keys.length === 0) return;
@@ -100,17 +97,17 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<TaskJob>(
       QUEUE.tasks,
-      taskProcessor({ cards: store, requests: requestStore, audit, aws, slack, limiter, posts, metrics, log: workerLog(QUEUE.tasks) }),
+      taskProcessor({ cards: store, requests: requestStore, audit, aws, ...publishing, log: workerLog(QUEUE.tasks) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
       QUEUE.story,
-      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, slack, limiter, posts, metrics, log: workerLog(QUEUE.story) }),
+      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, ...publishing, log: workerLog(QUEUE.story) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StatusJob>(
       QUEUE.status,
-      renderStatusProcessor({ store: requestStore, slack, limiter, posts, metrics, log: workerLog(QUEUE.status) }),
+      renderStatusProcessor({ store: requestStore, ...publishing, log: workerLog(QUEUE.status) }),
       { ...common, concurrency: 10 },
     ),
     new Worker(
