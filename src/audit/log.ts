@@ -97,6 +97,8 @@ export class AuditLog {
     if (e.detail !== undefined) fields.push('detail', JSON.stringify(e.detail));
     const indexes = new Set<string>();
     for (const k of INDEXED) if (e[k]) indexes.add(this.indexKey({ [k]: String(e[k]) } as AuditQuery));
+    // Most entries are the worker's own steps; a trail "by ir-bot" is never asked for.
+    if (e.user === 'system') indexes.delete(this.indexKey({ user: 'system' }));
     for (const t of e.targets ?? []) indexes.add(this.indexKey({ target: t }));
     const id = String(await this.redis.irAuditAppend(1 + indexes.size, this.key, ...indexes, ...fields));
     this.log.info({ audit: { ...e, at, id } }, `audit ${e.event}`);
