@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Build stage: full dev dependencies, compile TypeScript.
-FROM node:20-bookworm-slim AS build
+# Node 20 reached end of life in April 2026, and AWS SDK v3 releases after January 2027 need Node 22+.
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -9,7 +10,7 @@ COPY src ./src
 RUN npm run build
 
 # Runtime stage: production dependencies and compiled JS only, as the unprivileged node user.
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
