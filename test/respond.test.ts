@@ -133,6 +133,16 @@ describe('isolation from Slack: button → plan → approval → job → verifie
     expect(threadReplies(h, 'C02CRIT', card.ts).filter((m) => textOf(m).includes('Isolate'))).toHaveLength(1);
   }, 30_000);
 
+  it('shows the approval card in the default channel, saying why, when the channel the command came from refuses the bot', async () => {
+    h.slack.setOptions({ userGroups: { S01SOC: ['U05SOC'] }, refusedChannels: { C09PRIV: 'not_in_channel' } });
+    // No alert for the instance: the status message belongs in the channel the command came from.
+    await slash(h, `isolate ${INSTANCE} miner`, 'U01ANA', 'C09PRIV');
+    const approval = await waitFor(() => [...h.slack.messages.values()].find((m) => m.channel === 'C01ALERTS' && textOf(m).includes('ir_approve')), 'the approval card in the default channel');
+    expect(textOf(approval)).toContain("Asked in <#C09PRIV>, where Slack refused ir-bot's post (`not_in_channel`): shown here instead.");
+    await click(h, approval, 'ir_approve', 'U02LEAD');
+    await waitFor(() => textOf(approval).includes('Verified end state'), 'the result in that same message', 15_000);
+  }, 20_000);
+
   it('refuses self-approval under the two-person rule and approval by a non-approver; the first valid decision wins', async () => {
     const card = await cardFor(h);
     // U05SOC is both a responder and an approver through the S01SOC user group.

@@ -26,6 +26,15 @@ export interface Message {
   blocks: KnownBlock[];
 }
 
+/** chat.postMessage errors no retry can fix in that channel (the bot is not in it, it is archived or gone…). */
+const CHANNEL_REFUSED = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'restricted_action', 'restricted_action_read_only_channel', 'restricted_action_non_threadable_channel', 'restricted_action_thread_only_channel', 'team_access_not_granted']);
+
+/** Slack's error when it refused a post because of the channel itself; undefined otherwise. */
+export function channelRefusal(err: unknown): string | undefined {
+  const error = (err as { data?: { error?: string } }).data?.error;
+  return error && CHANNEL_REFUSED.has(error) ? error : undefined;
+}
+
 function slackErrorName(err: unknown): string {
   const e = err as { code?: string; data?: { error?: string } };
   return e.data?.error ?? e.code ?? 'unknown';

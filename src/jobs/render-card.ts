@@ -3,11 +3,8 @@ import { renderCard } from '../bot/views/card';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import { retryLater } from './delay';
-import { publish, type PublishDeps } from './publish';
+import { channelRefusal, publish, type PublishDeps } from './publish';
 import type { CardJob } from './queues';
-
-/** chat.postMessage errors that no retry can fix for this channel. */
-const CHANNEL_REFUSED = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'restricted_action', 'restricted_action_read_only_channel', 'restricted_action_non_threadable_channel', 'restricted_action_thread_only_channel', 'team_access_not_granted']);
 
 export interface RenderDeps extends PublishDeps {
   config: Pick<Config, 'storm' | 'channels'>;
@@ -35,8 +32,8 @@ export function renderCardProcessor(deps: RenderDeps) {
     const fallback = deps.config.channels.default;
     // A card the routed channel refuses goes to the default channel, saying so, rather than waiting out every retry unseen.
     const reroute = async (err: unknown) => {
-      const error = (err as { data?: { error?: string } }).data?.error ?? '';
-      if (state.ts || !CHANNEL_REFUSED.has(error) || state.channel === fallback) throw err;
+      const error = channelRefusal(err);
+      if (state.ts || !error || state.channel === fallback) throw err;
       log.error({ error, fallback }, 'the routed channel refused the card; posting it in the default channel');
       await store.reroute(state.cardId, fallback, error);
       return retryLater(job, token, 0);

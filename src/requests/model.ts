@@ -82,6 +82,8 @@ export interface ActionRequest {
   /** The alert card's ts: status messages go in its thread. Absent: the status message is top-level. */
   threadTs?: string;
   statusTs?: string;
+  /** Asked in a channel that refused the bot's post: the status message went to the default channel. */
+  rerouted?: { channel: string; error: string };
   requestedBy: string;
   reason?: string;
   createdAt: number;

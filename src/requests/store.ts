@@ -53,7 +53,7 @@ if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == cur[4] then redis.call('DEL'
 return 'ok'
 `;
 
-const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets']);
+const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted']);
 const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt']);
 
 /** Request ids name their target when it is short and plain (instance, key); an ARN is hashed. */

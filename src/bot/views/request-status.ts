@@ -110,6 +110,9 @@ export function renderRequestStatus(r: ActionRequest): CardView {
     { type: 'section', text: { type: 'mrkdwn', text: `*${TITLE[r.action]}* ${target}: ${state}` } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: who.join(' · ') }] },
   ];
+  if (r.rerouted) {
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:warning: Asked in <#${safe(r.rerouted.channel, 30)}>, where Slack refused ir-bot's post (\`${safe(r.rerouted.error, 60)}\`): shown here instead. Invite ir-bot to that channel to follow requests there.` }] });
+  }
   if (r.notice) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:information_source: ${safe(r.notice, 1000)}` } });
   if (r.plan?.blocked) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:no_entry: ${safe(r.plan.blocked, 2000)}` } });
   const showPlan = r.plan && !r.plan.blocked && !(r.state === 'done' && r.result);
