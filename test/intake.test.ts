@@ -74,6 +74,8 @@ describe('POST /aws/events → triage card in Slack', () => {
     expect(text).toContain('CryptoCurrency:EC2/BitcoinTool.B!DNS');
     expect(text).toContain('Routed to <#C02CRIT>, but Slack refused the post there (`not_in_channel`)');
     expect(h.slack.callsOf('chat.postMessage').filter((c) => c.args.channel === 'C02CRIT')).toHaveLength(1);
+    // Slack's refusal is an answer: nothing to look for before posting elsewhere.
+    expect(h.slack.callsOf('conversations.history')).toHaveLength(0);
 
     event.detail.service.count = 99;
     event.detail.updatedAt = '2026-11-22T06:00:00.000Z';

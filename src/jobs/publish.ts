@@ -98,6 +98,10 @@ export async function publish(
   } catch (err) {
     const name = slackErrorName(err);
     deps.metrics.slackErrors.inc({ method, error: name });
+    // Slack answered and refused: nothing was posted, so a retry needs no look for an earlier post.
+    // (No answer at all, a timeout or a cut connection, leaves the mark: the post may have happened.)
+    const code = (err as { code?: string }).code;
+    if (!ts && (code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError)) await deps.posts.done(msg.key);
     if ((err as { code?: string }).code === ErrorCode.RateLimitedError) {
       const retryAfterMs = ((err as { retryAfter?: number }).retryAfter ?? 1) * 1000;
       await deps.limiter.backOff(ts ? 'update' : { channel: msg.channel }, retryAfterMs);
