@@ -96,9 +96,10 @@ export class AuditLog {
     for (const k of ['requestId', 'action', 'target', 'findingKey', 'account', 'region'] as const) if (e[k]) fields.push(k, String(e[k]));
     if (e.detail !== undefined) fields.push('detail', JSON.stringify(e.detail));
     const indexes = new Set<string>();
-    for (const k of INDEXED) if (e[k]) indexes.add(this.indexKey({ [k]: String(e[k]) } as AuditQuery));
-    // Most entries are the worker's own steps; a trail "by ir-bot" is never asked for.
-    if (e.user === 'system') indexes.delete(this.indexKey({ user: 'system' }));
+    for (const k of INDEXED) {
+      // Most entries are the worker's own steps; a trail "by ir-bot" is never asked for.
+      if (e[k] && !(k === 'user' && e.user === 'system')) indexes.add(this.indexKey({ [k]: String(e[k]) } as AuditQuery));
+    }
     for (const t of e.targets ?? []) indexes.add(this.indexKey({ target: t }));
     const id = String(await this.redis.irAuditAppend(1 + indexes.size, this.key, ...indexes, ...fields));
     this.log.info({ audit: { ...e, at, id } }, `audit ${e.event}`);

@@ -22,7 +22,7 @@ local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5]) * 1000
 redis.call('ZADD', KEYS[3], ARGV[3], id)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', oldest)
 -- Its status message is not in Slack yet.
-redis.call('ZADD', KEYS[3] .. ':unsettled', 'NX', ARGV[3], id)
+redis.call('ZADD', KEYS[4], 'NX', ARGV[3], id)
 -- By finding and by resource, so a card's requests are found without scanning them all.
 for i = 7, 6 + nIndexes do
   redis.call('ZADD', ARGV[i], ARGV[3], id)
@@ -105,7 +105,7 @@ export class RequestStore {
     private readonly prefix: string,
     private readonly retentionSeconds: number,
   ) {
-    if (!redis.irCreateRequest) redis.defineCommand('irCreateRequest', { numberOfKeys: 3, lua: CREATE_LUA });
+    if (!redis.irCreateRequest) redis.defineCommand('irCreateRequest', { numberOfKeys: 4, lua: CREATE_LUA });
     if (!redis.irTransition) redis.defineCommand('irTransition', { numberOfKeys: 3, lua: TRANSITION_LUA });
     this.shown = new SettledMessages(redis, this.unsettledKey, { ts: 'statusTs', rendered: 'renderedVersion', version: 'version' });
   }
@@ -139,6 +139,7 @@ export class RequestStore {
       this.activeKey(r.action, r.targets),
       `${this.prefix}:reqseq`,
       `${this.prefix}:reqs`,
+      this.unsettledKey,
       `${this.prefix}:req:`,
       `${r.action}-${idPart(r.target)}`,
       String(now),
