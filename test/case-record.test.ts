@@ -1,5 +1,5 @@
 import { FakeAws } from './support/fake-aws';
-import { fixture, startHarness, waitFor, type Harness } from './support/harness';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { click, nextResponse, slash, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
@@ -17,10 +17,7 @@ async function cryptoCard(h: Harness) {
 describe('Security Hub workflow, notes and the incident record', () => {
   let h: Harness;
   let aws: FakeAws;
-  afterEach(async () => {
-    await h.stop();
-    aws.restore();
-  });
+  tearDownAfterEach(() => ({ h, aws }));
 
   it('resolves the finding in Security Hub from the card with a note naming the Slack user, and says so in the thread', async () => {
     aws = account();

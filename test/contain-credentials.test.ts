@@ -1,5 +1,5 @@
 import { FakeAws } from './support/fake-aws';
-import { fixture, startHarness, waitFor, type Harness } from './support/harness';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { click, nextResponse, slash, textOf, threadReplies } from './support/slack-user';
 
 const KEY = 'AKIAEXAMPLEKEY123456';
@@ -28,10 +28,7 @@ async function approveLatest(h: Harness) {
 describe('credential containment: keys, deny-all, sessions — each with plan, approval, verify and undo', () => {
   let h: Harness;
   let aws: FakeAws;
-  afterEach(async () => {
-    await h.stop();
-    aws.restore();
-  });
+  tearDownAfterEach(() => ({ h, aws }));
 
   it('disables a key found by its id alone, re-reads until IAM shows it Inactive, and re-enables it on undo', async () => {
     aws = account();

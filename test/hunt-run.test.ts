@@ -1,7 +1,7 @@
 import { AuditLog } from '../src/audit/log';
 import { createLogger } from '../src/log';
 import { FakeAws } from './support/fake-aws';
-import { fixture, startHarness, waitFor, type Harness } from './support/harness';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { viewSubmissionBody } from './support/slack-signing';
 import { click, sendToBot, slash, textOf, threadReplies } from './support/slack-user';
 
@@ -21,10 +21,7 @@ function status(h: Harness, pred: (t: string) => boolean, what: string, timeoutM
 describe('hunts run from Slack: bound parameters, polling, results and CSV in the thread, pivots', () => {
   let h: Harness;
   let aws: FakeAws;
-  afterEach(async () => {
-    await h.stop();
-    aws.restore();
-  });
+  tearDownAfterEach(() => ({ h, aws }));
 
   it('binds the values as parameters, polls until done, shows the first rows escaped, uploads the full CSV, and offers pivots', async () => {
     aws = FakeAws.withWebServer(INSTANCE);

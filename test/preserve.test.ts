@@ -1,5 +1,5 @@
 import { FakeAws } from './support/fake-aws';
-import { fixture, startHarness, waitFor, type Harness } from './support/harness';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { click, ephemeralsFor, nextResponse, slash, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
@@ -20,10 +20,7 @@ function statusIn(h: Harness, card: { channel: string; ts: string }, pred: (t: s
 describe('snapshot: every volume, crash-consistent, tagged, with progress in the thread', () => {
   let h: Harness;
   let aws: FakeAws;
-  afterEach(async () => {
-    await h.stop();
-    aws.restore();
-  });
+  tearDownAfterEach(() => ({ h, aws }));
 
   it('snapshots both volumes as one set, tags each with case, device and requester, and reports progress until completed', async () => {
     aws = account();
@@ -118,10 +115,7 @@ describe('snapshot: every volume, crash-consistent, tagged, with progress in the
 describe('stop: several instances in parallel, behind approval, never terminated', () => {
   let h: Harness;
   let aws: FakeAws;
-  afterEach(async () => {
-    await h.stop();
-    aws.restore();
-  });
+  tearDownAfterEach(() => ({ h, aws }));
 
   it('warns that memory is lost, waits for approval, stops the running ones in one call and reports each, including the one already stopped', async () => {
     aws = account();

@@ -4,7 +4,7 @@ import { QUEUE, bullPrefix } from '../src/jobs/queues';
 import { createLogger } from '../src/log';
 import { RequestStore } from '../src/requests/store';
 import { FakeAws, awsError } from './support/fake-aws';
-import { fixture, startHarness, waitFor, type Harness } from './support/harness';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { buttonIn, click, ephemeralsFor, nextResponse, slash, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
@@ -222,10 +222,7 @@ describe('isolation from Slack: button → plan → approval → job → verifie
 describe('isolation runs once and survives crashes', () => {
   let h: Harness;
   let aws: FakeAws;
-  afterEach(async () => {
-    await h.stop();
-    aws.restore();
-  });
+  tearDownAfterEach(() => ({ h, aws }));
 
   it('runs once for a double click handled by two workers', async () => {
     aws = accountWithWebServer({});

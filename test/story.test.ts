@@ -1,5 +1,5 @@
 import { FakeAws } from './support/fake-aws';
-import { fixture, startHarness, waitFor, type Harness } from './support/harness';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { click, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
@@ -46,10 +46,7 @@ async function storyOf(h: Harness) {
 describe("the instance's story in the alert's thread", () => {
   let h: Harness;
   let aws: FakeAws;
-  afterEach(async () => {
-    await h.stop();
-    aws.restore();
-  });
+  tearDownAfterEach(() => ({ h, aws }));
 
   it('tells the crypto-mining instance: miner lines in its user data, foreign AMI, open group, IMDSv1, who launched it and what else they launched', async () => {
     aws = new FakeAws();

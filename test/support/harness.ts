@@ -9,6 +9,7 @@ import { createLogger } from '../../src/log';
 import { Metrics } from '../../src/metrics';
 import { startBot, type Running } from '../../src/run/bot';
 import { startWorker, type WorkerOptions } from '../../src/run/worker';
+import type { FakeAws } from './fake-aws';
 import { SlackApiServer, type SlackApiOptions } from './slack-api-server';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
@@ -62,6 +63,18 @@ export interface Harness {
   /** Another worker replica against the same Redis and config. */
   addWorker(opts?: Partial<WorkerOptions>): Promise<Running>;
   stop(): Promise<void>;
+}
+
+/**
+ * After each test, stops what it started: the harness (bot, worker, Slack server, its Redis keys)
+ * and the in-memory AWS account. Either may be missing when a test failed before starting it.
+ */
+export function tearDownAfterEach(started: () => { h?: Harness; aws?: FakeAws }): void {
+  afterEach(async () => {
+    const { h, aws } = started();
+    await h?.stop();
+    aws?.restore();
+  });
 }
 
 /** Bot (HTTP mode) + worker against the test Redis and a local Slack API server. */
