@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
-import { encodePayload } from '../src/bot/action-ids';
+import { encodePayload } from '../src/views/action-ids';
 import { FakeAws } from '../test/support/fake-aws';
 import { startHarness, type Harness } from '../test/support/harness';
 import { freePort, startRedisServer } from '../test/support/redis-server';

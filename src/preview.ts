@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { renderCard } from './bot/views/card';
+import { renderCard } from './views/card';
 import { fileSchema } from './config/schema';
 import { parseEvents } from './findings/events';
 import { routeFinding } from './findings/route';

@@ -1,5 +1,5 @@
-import { renderCard, applicableResponses } from '../src/bot/views/card';
-import { escapeMrkdwn, code } from '../src/bot/views/mrkdwn';
+import { renderCard, applicableResponses } from '../src/views/card';
+import { escapeMrkdwn, code } from '../src/views/mrkdwn';
 import { parseEvents } from '../src/findings/events';
 import type { Finding } from '../src/findings/model';
 import { preview } from '../src/preview';

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { AuditLog } from '../src/audit/log';
-import { QUEUE, bullPrefix } from '../src/jobs/queues';
+import { QUEUE, bullPrefix } from '../src/queues';
 import { createLogger } from '../src/log';
 import { RequestStore } from '../src/requests/store';
 import { FakeAws, awsError } from './support/fake-aws';

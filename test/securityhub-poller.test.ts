@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { randomBytes } from 'node:crypto';
 import { pollRegion, type PollerDeps } from '../src/ingest/securityhub-poller';
-import { bullPrefix, type FindingJob } from '../src/jobs/queues';
+import { bullPrefix, type FindingJob } from '../src/queues';
 import { createLogger } from '../src/log';
 import { Metrics } from '../src/metrics';
 import { fileSchema } from '../src/config/schema';

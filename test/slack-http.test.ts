@@ -1,4 +1,4 @@
-import { encodePayload } from '../src/bot/action-ids';
+import { encodePayload } from '../src/views/action-ids';
 import { fixture, startHarness, waitFor, SIGNING_SECRET, type Harness } from './support/harness';
 import { blockActionBody, slackSignature, slashCommandBody } from './support/slack-signing';
 

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { CardStore } from '../src/cards/store';
-import { QUEUE, bullPrefix } from '../src/jobs/queues';
+import { QUEUE, bullPrefix } from '../src/queues';
 import { fixture, startHarness, waitFor, type Harness } from './support/harness';
 import { startRedisServer, type RedisServer } from './support/redis-server';
 

@@ -1,7 +1,7 @@
 import { CardStore } from '../src/cards/store';
-import { QUEUE, makeQueue, type ActionJob, type CardJob, type StatusJob } from '../src/jobs/queues';
+import { QUEUE, makeQueue, type ActionJob, type CardJob, type StatusJob } from '../src/queues';
 import { sweepProcessor } from '../src/jobs/sweep';
-import type { TaskJob } from '../src/jobs/tasks';
+import type { TaskJob } from '../src/queues';
 import { createLogger } from '../src/log';
 import { Pipeline } from '../src/requests/pipeline';
 import { RequestStore, type NewRequest } from '../src/requests/store';

@@ -1,7 +1,7 @@
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { ParamError } from '../hunts/params';
 import { huntCancelRecord, parseHuntTarget, prepareHunt, type PreparedHunt } from '../hunts/templates';
-import type { ActionOutcome, PlanView } from '../requests/model';
+import type { ActionOutcome, PlanView } from './results';
 import { blockedPlan, FinalError, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 

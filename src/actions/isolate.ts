@@ -8,7 +8,7 @@ import {
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ActionOutcome, PlanView } from '../requests/model';
+import type { ActionOutcome, PlanView } from './results';
 import type { Responder } from '../aws/responder';
 import {
   InstanceUnavailable,

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Responder } from '../aws/responder';
-import type { ActionOutcome, PlanView } from '../requests/model';
+import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, autoScalingGroupOf, findInstance, groupList, interfaceGroups, isTargetRegistered, protectionOf } from './instance';
 import { isolationRecordName, type IsolationRecord } from './isolate';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';

@@ -11,7 +11,7 @@ import {
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { AwsCallError } from '../aws/errors';
 import type { Responder } from '../aws/responder';
-import type { ActionOutcome, PlanView } from '../requests/model';
+import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance } from './instance';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 

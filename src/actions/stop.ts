@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import type { ActionOutcome, PlanView } from '../requests/model';
+import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 

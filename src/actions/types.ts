@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/load';
 import type { Responder } from '../aws/responder';
-import type { ActionOutcome, PlanView } from '../requests/model';
+import type { ActionOutcome, PlanView } from './results';
 
 /** Durable records an action keeps between requests (e.g. the state before isolation). */
 export interface RecordStore {

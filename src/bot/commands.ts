@@ -9,7 +9,7 @@ export type IrCommand =
   | { kind: 'report'; findingId: string }
   | { kind: 'audit'; query: string };
 
-import { REQUEST_ID_PATTERN } from './action-ids';
+import { REQUEST_ID_PATTERN } from '../views/action-ids';
 
 /** `/ir` verbs for the IAM actions, and the action each asks for. */
 export const IAM_COMMANDS = {

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { asffRequired, fromAsff } from '../findings/asff';
 import type { Finding, SeverityLabel } from '../findings/model';
 import type { Config } from '../config/load';
-import { findingJob, type FindingJob } from '../jobs/queues';
+import { findingJob, type FindingJob } from '../queues';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 

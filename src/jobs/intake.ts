@@ -5,7 +5,7 @@ import type { CardStore } from '../cards/store';
 import { routeFinding } from '../findings/route';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { CARD_JOB_OPTIONS, type CardJob, type FindingJob } from './queues';
+import { CARD_JOB_OPTIONS, type CardJob, type FindingJob } from '../queues';
 
 export interface IntakeDeps {
   config: Pick<Config, 'channels' | 'storm' | 'slack' | 'retentionDays'>;

@@ -1,10 +1,10 @@
 import type { Job } from 'bullmq';
-import { renderCard } from '../bot/views/card';
+import { renderCard } from '../views/card';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import { retryLater } from './delay';
 import { channelRefusal, publish, type PublishDeps } from './publish';
-import type { CardJob } from './queues';
+import type { CardJob } from '../queues';
 
 export interface RenderDeps extends PublishDeps {
   config: Pick<Config, 'storm' | 'channels'>;

@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
-import { renderRequestStatus } from '../bot/views/request-status';
+import { renderRequestStatus } from '../views/request-status';
 import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import { channelRefusal, publish, type PublishDeps } from './publish';
-import type { StatusJob } from './queues';
+import type { StatusJob } from '../queues';
 
 /** Keeps each request's one status message in its thread current. */
 export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore; defaultChannel: string }) {

@@ -25,7 +25,7 @@ import type { ActionName, ActionRequest, PlanView } from '../requests/model';
 import type { Pipeline } from '../requests/pipeline';
 import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
-import type { ActionJob } from './queues';
+import type { ActionJob } from '../queues';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
   isolate: isolateAction,

@@ -6,7 +6,7 @@ import { buildStory } from '../actions/story';
 import type { AwsClients } from '../aws/clients';
 import { AwsCallError } from '../aws/errors';
 import { Responder } from '../aws/responder';
-import { renderStory } from '../bot/views/story';
+import { renderStory } from '../views/story';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import { publish, type PublishDeps } from './publish';

@@ -4,7 +4,7 @@ import type { Logger } from '../log';
 import type { Pipeline } from '../requests/pipeline';
 import type { RequestStore } from '../requests/store';
 import { enqueueRender } from './intake';
-import type { CardJob } from './queues';
+import type { CardJob } from '../queues';
 
 export const SWEEP_JOB = 'sweep';
 

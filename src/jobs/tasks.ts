@@ -1,33 +1,24 @@
 import type { Job } from 'bullmq';
 import { updateFindings, type WorkflowChoice } from '../actions/securityhub-workflow';
+import type { TaskJob, UpdateResult } from '../queues';
 import type { AuditLog } from '../audit/log';
 import { incidentReport } from '../audit/report';
 import type { AwsClients } from '../aws/clients';
 import { Responder } from '../aws/responder';
-import { mention } from '../bot/views/request-status';
-import { safe } from '../bot/views/mrkdwn';
+import { mention } from '../views/request-status';
+import { safe } from '../views/mrkdwn';
 import type { CardStore } from '../cards/store';
 import type { Finding } from '../findings/model';
 import type { ActionRequest } from '../requests/model';
 import type { RequestStore } from '../requests/store';
 import { publish, type PublishDeps } from './publish';
 
-export type TaskJob =
-  | { kind: 'workflow'; findingKey: string; status: WorkflowChoice; user: string; result?: UpdateResult }
-  | { kind: 'note'; findingKey: string; text: string; user: string }
-  | { kind: 'report'; findingKey: string; user: string; channel: string; threadTs?: string };
 
 export interface TaskDeps extends PublishDeps {
   cards: CardStore;
   requests: RequestStore;
   audit: AuditLog;
   aws: AwsClients;
-}
-
-interface UpdateResult {
-  updated: string[];
-  failed: { id: string; reason: string }[];
-  withoutIdentity: number;
 }
 
 const LABEL: Record<WorkflowChoice, string> = { NOTIFIED: 'Acknowledged', RESOLVED: 'Resolved', SUPPRESSED: 'Suppressed' };

@@ -1,7 +1,7 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '../config/load';
-import type { ActionJob, StatusJob } from '../jobs/queues';
-import type { TaskJob } from '../jobs/tasks';
+import type { ActionJob, StatusJob } from '../queues';
+import type { TaskJob } from '../queues';
 
 /**
  * The queue entries of the response pipeline. Job ids are stable per request and plan revision,

@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID } from '../action-ids';
+import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID } from '../../views/action-ids';
 import type { BotDeps } from '../deps';
 import { bulkButton } from './actions/bulk-button';
 import { caseButton } from './actions/case-buttons';
@@ -9,7 +9,7 @@ import { releaseButton } from './actions/release-button';
 import { responseButton } from './actions/response-button';
 import { irCommand } from './commands/ir';
 import { huntSubmit } from './views/hunt-submit';
-import { HUNT_MODAL_CALLBACK } from '../views/hunt-modal';
+import { HUNT_MODAL_CALLBACK } from '../../views/hunt-modal';
 
 /** Every listener is registered here and implemented in its own file. */
 export function registerListeners(app: App, deps: BotDeps): void {

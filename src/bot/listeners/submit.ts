@@ -1,7 +1,7 @@
 import type { Logger } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { SubmitInput } from '../../requests/service';
-import { mention } from '../views/request-status';
+import { mention } from '../../views/request-status';
 import type { BotDeps } from '../deps';
 import { QUEUE_DOWN } from './reply';
 

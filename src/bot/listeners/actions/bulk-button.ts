@@ -1,5 +1,5 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { decodeBulk } from '../../action-ids';
+import { decodeBulk } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { tellUser } from '../reply';
 import { submitRequest } from '../submit';

@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { WorkflowChoice } from '../../../actions/securityhub-workflow';
-import { decodeFindingKey } from '../../action-ids';
+import { decodeFindingKey } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN, tellUser } from '../reply';
 

@@ -1,5 +1,5 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { decodeDecision } from '../../action-ids';
+import { decodeDecision } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN, tellUser } from '../reply';
 

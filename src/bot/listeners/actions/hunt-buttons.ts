@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { huntTarget } from '../../../hunts/templates';
-import { decodeDecision, decodePivot } from '../../action-ids';
+import { decodeDecision, decodePivot } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN, tellUser } from '../reply';
 import { submitRequest } from '../submit';

@@ -1,10 +1,10 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, OverflowAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { PIPELINE_ACTIONS, type ActionName } from '../../../requests/model';
-import { RESPONSE_LABEL, decodePayload } from '../../action-ids';
+import { RESPONSE_LABEL, decodePayload } from '../../../views/action-ids';
 import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '../../commands';
-import { escapeMrkdwn } from '../../views/mrkdwn';
+import { escapeMrkdwn } from '../../../views/mrkdwn';
 import { suggestedHunts } from '../../../hunts/templates';
-import { huntModal } from '../../views/hunt-modal';
+import { huntModal } from '../../../views/hunt-modal';
 import type { BotDeps } from '../../deps';
 import { submitRequest } from '../submit';
 import { tellUser } from '../reply';

@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { CommandError, HELP_TEXT, parseIrCommand, type IrCommand } from '../../commands';
-import { renderAuditTrail, renderStatusDetail, renderStatusList } from '../../views/request-status';
+import { renderAuditTrail, renderStatusDetail, renderStatusList } from '../../../views/request-status';
 import type { Config } from '../../../config/load';
 import { ParamError } from '../../../hunts/params';
 import { huntHelp, huntTarget, prepareHunt } from '../../../hunts/templates';

@@ -2,7 +2,7 @@ import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } fro
 import { ParamError } from '../../../hunts/params';
 import { TEMPLATES, huntTarget, prepareHunt } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
-import { HUNT_FIELDS } from '../../views/hunt-modal';
+import { HUNT_FIELDS } from '../../../views/hunt-modal';
 import { tellUser } from '../reply';
 import { submitRequest } from '../submit';
 

@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
-import type { Story } from '../../actions/story';
-import { BULK_ACTION_ID, encodeBulk } from '../action-ids';
+import type { Story } from '../actions/story';
+import { BULK_ACTION_ID, encodeBulk } from './action-ids';
 import type { CardView } from './card';
 import { code, safe, truncate } from './mrkdwn';
 

@@ -1,6 +1,6 @@
 import type { KnownBlock, Button, Overflow, PlainTextOption } from '@slack/types';
-import type { Finding, SeverityLabel } from '../../findings/model';
-import { ACTION_ID, FINDING_MENU_ACTION_ID, REPORT_ACTION_ID, RESPONSE_LABEL, WORKFLOW_ACTION_ID, WORKFLOW_LABEL, encodePayload, type ResponseKind } from '../action-ids';
+import type { Finding, SeverityLabel } from '../findings/model';
+import { ACTION_ID, FINDING_MENU_ACTION_ID, REPORT_ACTION_ID, RESPONSE_LABEL, WORKFLOW_ACTION_ID, WORKFLOW_LABEL, encodePayload, type ResponseKind } from './action-ids';
 import { code, link, plain, safe } from './mrkdwn';
 
 export interface CardView {

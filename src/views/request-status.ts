@@ -1,8 +1,8 @@
 import type { KnownBlock } from '@slack/types';
-import type { StoredAuditEntry } from '../../audit/log';
-import type { ActionRequest } from '../../requests/model';
-import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision, encodePivot } from '../action-ids';
-import type { ActionOutcome } from '../../requests/model';
+import type { StoredAuditEntry } from '../audit/log';
+import type { ActionRequest } from '../requests/model';
+import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision, encodePivot } from './action-ids';
+import type { ActionOutcome } from '../requests/model';
 import type { CardView } from './card';
 import { safe, truncate } from './mrkdwn';
 

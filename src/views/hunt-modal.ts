@@ -1,6 +1,6 @@
 import type { View } from '@slack/types';
-import type { Finding } from '../../findings/model';
-import { TEMPLATES } from '../../hunts/templates';
+import type { Finding } from '../findings/model';
+import { TEMPLATES } from '../hunts/templates';
 import { plain } from './mrkdwn';
 
 export const HUNT_MODAL_CALLBACK = 'ir_hunt_modal';

@@ -1,7 +1,8 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Finding } from '../findings/model';
-import type { Logger } from '../log';
+import type { WorkflowChoice } from './actions/securityhub-workflow';
+import type { Finding } from './findings/model';
+import type { Logger } from './log';
 
 export const QUEUE = {
   /** One job per finding version: store, dedupe, group. */
@@ -33,6 +34,18 @@ export interface ActionJob {
   requestId: string;
   /** Plan revision the job belongs to (execute and expire jobs). */
   rev?: number;
+}
+
+/** Security Hub workflow changes and notes, incident reports. */
+export type TaskJob =
+  | { kind: 'workflow'; findingKey: string; status: WorkflowChoice; user: string; result?: UpdateResult }
+  | { kind: 'note'; findingKey: string; text: string; user: string }
+  | { kind: 'report'; findingKey: string; user: string; channel: string; threadTs?: string };
+
+export interface UpdateResult {
+  updated: string[];
+  failed: { id: string; reason: string }[];
+  withoutIdentity: number;
 }
 
 export interface StatusJob {
