@@ -70,8 +70,8 @@ describe('isolation from Slack: button → plan → approval → job → verifie
     expect(result).toContain(':white_check_mark: done');
     expect(result).toContain('approved by <@U02LEAD>');
     const q = [...aws.groups.values()].find((g) => g.name === 'ir-quarantine')!;
-    expect(result).toContain(`${ENI1}: ${q.id} (ir-quarantine) only ✓`);
-    expect(result).toContain(`${ENI2}: ${q.id} (ir-quarantine) only ✓`);
+    expect(result).toContain(`${ENI1}: ${q.id} (ir-quarantine) only, open connections cut ✓`);
+    expect(result).toContain(`${ENI2}: ${q.id} (ir-quarantine) only, open connections cut ✓`);
     expect(result).toContain('Elastic IP 203.0.113.7: disassociated ✓');
     expect(result).toContain('Auto Scaling group web-asg: detached ✓');
     expect(result).toContain('target group web-tg port 80: deregistered ✓');

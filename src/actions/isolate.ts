@@ -22,7 +22,7 @@ import {
   type ElasticIpState,
   type InstanceState,
 } from './instance';
-import { ensureIsolationGroups, findGroups, untrackedGroupName } from './quarantine-group';
+import { ensureIsolationGroups, findGroups, groupIsExact, untrackedGroupName } from './quarantine-group';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /** Everything isolation changes, as it was before: release puts exactly this back. */
@@ -54,6 +54,14 @@ export const ISOLATION_TAGS = ['ir:status', 'ir:case', 'ir:request', 'ir:by', 'i
 
 export function isolationRecordName(instanceId: string): string {
   return `isolation:${instanceId}`;
+}
+
+/**
+ * Written when an interface sat in the verified all-traffic group during this request, just before
+ * its move into quarantine: the proof behind "open connections cut", which survives a crash.
+ */
+function cutRecordName(requestId: string, eniId: string): string {
+  return `isolation-cut:${requestId}:${eniId}`;
 }
 
 /** The parts of the instance isolation changes; if any differs at execution, the plan is stale. */
@@ -236,8 +244,9 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'quarantine group',
       run: async () => {
-        groupsIds = await ensureIsolationGroups(aws, rec.vpcId, ctx.isolation.quarantineGroupName);
-        return undefined;
+        // Workers isolating in the same VPC would otherwise create and fix the same groups at once.
+        groupsIds = await ctx.serialize(`sg:${aws.account}:${aws.region}:${rec.vpcId}`, () => ensureIsolationGroups(aws, rec.vpcId, ctx.isolation.quarantineGroupName));
+        return 'quarantine and all-traffic groups verified';
       },
     },
     {
@@ -253,6 +262,8 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
           if (!(cur.length === 1 && cur[0] === g.untracked)) {
             await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.untracked] }));
           }
+          // The all-traffic group's rules were read back just before (previous step, this run).
+          await ctx.records.putIfAbsent(cutRecordName(ctx.requestId, i.id), { at: ctx.now().toISOString() });
           await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.quarantine] }));
           moved++;
         }
@@ -279,7 +290,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   steps.push({
     label: 'verify',
     run: async () => {
-      outcome = await verify(ctx, data, groupsIds!.quarantine);
+      outcome = await verify(ctx, data, groupsIds!);
       return undefined;
     },
   });
@@ -287,18 +298,24 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   return outcome!;
 }
 
-async function verify(ctx: ActionContext, data: IsolationPlanData, quarantineId: string): Promise<ActionOutcome> {
+async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { quarantine: string; untracked: string }): Promise<ActionOutcome> {
   const { aws } = ctx;
   const rec = data.before;
   const id = rec.instanceId;
   const name = ctx.isolation.quarantineGroupName;
-  const [current, protection, eips, asg] = await Promise.all([
+  const quarantineId = groupIds.quarantine;
+  const [current, protection, eips, asg, groups, cut] = await Promise.all([
     interfaceGroups(aws, rec.interfaces.map((i) => i.id)),
     protectionOf(aws, id),
     elasticIpsOf(aws, id),
     data.detachAutoScaling ? autoScalingGroupOf(aws, id) : Promise.resolve(undefined),
+    findGroups(aws, rec.vpcId, [name, untrackedGroupName(name)]),
+    Promise.all(rec.interfaces.map(async (i) => ((await ctx.records.get(cutRecordName(ctx.requestId, i.id))) ? i.id : ''))),
   ]);
   const lines: string[] = [];
+  const quarantineExact = groupIsExact(groups.get(name), 'quarantine');
+  const untrackedExact = groupIsExact(groups.get(untrackedGroupName(name)), 'untracked');
+  const cutVia = new Set(cut.filter(Boolean));
   let ok = true;
   const mark = (good: boolean) => {
     if (!good) ok = false;
@@ -312,8 +329,14 @@ async function verify(ctx: ActionContext, data: IsolationPlanData, quarantineId:
       continue;
     }
     const good = cur.length === 1 && cur[0] === quarantineId;
-    lines.push(`${i.id}: ${good ? `${quarantineId} (${name}) only` : `still in ${cur.join(', ') || 'no groups'}`} ${mark(good)}`);
+    if (!good && cur.includes(groupIds.untracked)) {
+      lines.push(`${i.id}: still in the all-traffic group ${groupIds.untracked}: it is OPEN to all traffic ${mark(false)}`);
+      continue;
+    }
+    const how = !good ? '' : cutVia.has(i.id) && untrackedExact ? ', open connections cut' : ', open connections NOT verified cut (it did not pass the all-traffic group in this request)';
+    lines.push(`${i.id}: ${good ? `${quarantineId} (${name}) only` : `still in ${cur.join(', ') || 'no groups'}`}${how} ${mark(good)}`);
   }
+  lines.push(`${name} (${quarantineId}): ${quarantineExact ? 'no rules' : 'has rules: traffic may pass'} ${mark(quarantineExact)}`);
   lines.push(`termination protection ${protection.termination ? 'on' : 'off'} ${mark(protection.termination)}`);
   if (!data.spot) lines.push(`stop protection ${protection.stop ? 'on' : 'off'} ${mark(protection.stop)}`);
   if (data.detachAutoScaling) lines.push(`Auto Scaling group ${rec.autoScalingGroup}: ${asg ? 'still attached' : 'detached'} ${mark(!asg)}`);
@@ -329,8 +352,11 @@ async function verify(ctx: ActionContext, data: IsolationPlanData, quarantineId:
       lines.push(`Elastic IP ${e.publicIp}: ${still ? 'still associated' : 'disassociated'} ${mark(!still)}`);
     }
   }
+  const allCut = ok && rec.interfaces.every((i) => cutVia.has(i.id)) && untrackedExact;
   const notes = [
-    'Every interface now denies all traffic in and out, including connections that were open before (they were made untracked first, then cut).',
+    allCut
+      ? 'Every interface now denies all traffic in and out, including connections that were open before (they were made untracked first, then cut).'
+      : 'Connections open before isolation may survive on interfaces not marked "open connections cut": EC2 keeps tracked flows alive across group changes.',
     'Not covered: processes on the instance keep running; credentials it already fetched from its instance role stay valid until they expire (revoke the role\'s sessions); traffic that does not pass the interfaces (e.g. EBS, the metadata service) is unaffected.',
   ];
   return { ok, lines, notes };

@@ -30,6 +30,8 @@ export interface ActionContext {
   now(): Date;
   /** Reports "step k of n" while executing. */
   progress(step: number, total: number, label: string): Promise<void>;
+  /** Runs `fn` while no other job (on any worker) runs under the same name, e.g. one VPC's groups. */
+  serialize<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
 /** A plan that must not run, with the reason shown to the user. */

@@ -23,6 +23,7 @@ import type { Config } from '../config/load';
 import type { Logger } from '../log';
 import type { ActionName, ActionRequest, PlanView } from '../requests/model';
 import type { Pipeline } from '../requests/pipeline';
+import type { Locks } from '../requests/locks';
 import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
@@ -49,6 +50,7 @@ export interface RespondDeps {
   records: RecordStore;
   aws: AwsClients;
   limiter: MutationLimiter;
+  locks: Locks;
   log: Logger;
   actions?: Record<ActionName, ResponseAction>;
 }
@@ -90,6 +92,7 @@ export function actionProcessor(deps: RespondDeps) {
         hunts: config.hunts,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
+        serialize: (name, fn) => deps.locks.withLock(name, fn),
         progress: async (step, total, label) => {
           await store.patch(r.id, { progress: { step, total, label } });
           await pipeline.render(r.id, false);

@@ -16,6 +16,7 @@ import type { TaskJob } from '../queues';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
 import { Pipeline } from '../requests/pipeline';
+import { Locks } from '../requests/locks';
 import { RedisRecords } from '../requests/records';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
@@ -90,6 +91,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         records: new RedisRecords(conn, config.redisPrefix),
         aws,
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
+        locks: new Locks(conn, config.redisPrefix),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
       }),

@@ -141,6 +141,54 @@ export function awsError(name: string, message = name, status = 400): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
 }
 
+/** One rule per protocol, port range and peer: EC2 compares rules at this grain. */
+function ruleAtoms(perms: any[]): string[] {
+  const out: string[] = [];
+  for (const p of perms ?? []) {
+    const head = `${p.IpProtocol}|${p.FromPort ?? ''}|${p.ToPort ?? ''}`;
+    for (const r of p.IpRanges ?? []) out.push(`${head}|4|${r.CidrIp}`);
+    for (const r of p.Ipv6Ranges ?? []) out.push(`${head}|6|${r.CidrIpv6}`);
+    for (const r of p.UserIdGroupPairs ?? []) out.push(`${head}|g|${r.GroupId}`);
+    for (const r of p.PrefixListIds ?? []) out.push(`${head}|p|${r.PrefixListId}`);
+  }
+  return out;
+}
+
+/** Renders rules as DescribeSecurityGroups does: one permission per protocol and port range. */
+function rulesFromAtoms(atoms: string[]): any[] {
+  const byHead = new Map<string, any>();
+  for (const a of atoms) {
+    const [proto, from, to, kind, peer] = a.split('|');
+    const head = `${proto}|${from}|${to}`;
+    let p = byHead.get(head);
+    if (!p) {
+      p = { IpProtocol: proto, ...(from ? { FromPort: Number(from) } : {}), ...(to ? { ToPort: Number(to) } : {}) };
+      byHead.set(head, p);
+    }
+    const list = kind === '4' ? 'IpRanges' : kind === '6' ? 'Ipv6Ranges' : kind === 'g' ? 'UserIdGroupPairs' : 'PrefixListIds';
+    const entry = kind === '4' ? { CidrIp: peer } : kind === '6' ? { CidrIpv6: peer } : kind === 'g' ? { GroupId: peer } : { PrefixListId: peer };
+    (p[list] ??= []).push(entry);
+  }
+  return [...byHead.values()];
+}
+
+export function authorizeRules(current: any[], add: any[]): any[] {
+  const have = new Set(ruleAtoms(current));
+  const adding = ruleAtoms(add);
+  const dup = adding.find((a) => have.has(a));
+  if (dup) throw awsError('InvalidPermission.Duplicate', `the specified rule "${dup}" already exists`);
+  return rulesFromAtoms([...have, ...adding]);
+}
+
+export function revokeRules(current: any[], remove: any[]): any[] {
+  const have = new Set(ruleAtoms(current));
+  const removing = ruleAtoms(remove);
+  const missing = removing.find((a) => !have.has(a));
+  if (missing) throw awsError('InvalidPermission.NotFound', `The specified rule does not exist in this security group (${missing})`);
+  for (const a of removing) have.delete(a);
+  return rulesFromAtoms([...have]);
+}
+
 /**
  * An in-memory EC2 / Auto Scaling / ELBv2 / STS account behind aws-sdk-client-mock: calls change
  * its state the way AWS would, so plan, execute and verify run against something that answers
@@ -307,10 +355,12 @@ export class FakeAws {
       this.groups.set(id, { id, name: i.GroupName, vpcId: i.VpcId, ingress: [], egress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] });
       return { GroupId: id };
     });
-    on(ec2, AuthorizeSecurityGroupIngressCommand, (i) => (this.group(i.GroupId).ingress.push(...i.IpPermissions), { Return: true }));
-    on(ec2, AuthorizeSecurityGroupEgressCommand, (i) => (this.group(i.GroupId).egress.push(...i.IpPermissions), { Return: true }));
-    on(ec2, RevokeSecurityGroupIngressCommand, (i) => ((this.group(i.GroupId).ingress = []), { Return: true }));
-    on(ec2, RevokeSecurityGroupEgressCommand, (i) => ((this.group(i.GroupId).egress = []), { Return: true }));
+    // As EC2 answers: adding a rule that exists is InvalidPermission.Duplicate, removing one that
+    // does not is InvalidPermission.NotFound, and either call then changes nothing.
+    on(ec2, AuthorizeSecurityGroupIngressCommand, (i) => ((this.group(i.GroupId).ingress = authorizeRules(this.group(i.GroupId).ingress, i.IpPermissions)), { Return: true }));
+    on(ec2, AuthorizeSecurityGroupEgressCommand, (i) => ((this.group(i.GroupId).egress = authorizeRules(this.group(i.GroupId).egress, i.IpPermissions)), { Return: true }));
+    on(ec2, RevokeSecurityGroupIngressCommand, (i) => ((this.group(i.GroupId).ingress = revokeRules(this.group(i.GroupId).ingress, i.IpPermissions)), { Return: true }));
+    on(ec2, RevokeSecurityGroupEgressCommand, (i) => ((this.group(i.GroupId).egress = revokeRules(this.group(i.GroupId).egress, i.IpPermissions)), { Return: true }));
     on(ec2, DescribeNetworkInterfacesCommand, (i) => {
       const ids: string[] = i.NetworkInterfaceIds ?? i.Filters?.find((f: any) => f.Name === 'network-interface-id')?.Values ?? [];
       if (i.NetworkInterfaceIds && ids.some((id) => !this.enis.has(id))) throw awsError('InvalidNetworkInterfaceID.NotFound');
