@@ -251,7 +251,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     },
     {
       label: 'move interfaces to quarantine',
-      run: async () => {
+      run: () => withOpenInterfacesNamed(ctx, rec, groupsIds!, async () => {
         const g = groupsIds!;
         const current = await interfaceGroups(aws, rec.interfaces.map((i) => i.id));
         let moved = 0;
@@ -268,7 +268,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
           moved++;
         }
         return `network cut: ${rec.interfaces.length} interface(s) in quarantine${moved < rec.interfaces.length ? ` (${rec.interfaces.length - moved} already were)` : ''}`;
-      },
+      }),
     },
   );
   if (data.disassociateElasticIps) {
@@ -296,6 +296,23 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   });
   await runSteps(ctx, steps);
   return outcome!;
+}
+
+/**
+ * A move that fails for good may leave an interface in the all-traffic group, open to everything:
+ * the failure must say so, naming it, so nobody reads "isolation failed" as "nothing changed".
+ */
+async function withOpenInterfacesNamed<T>(ctx: ActionContext, rec: IsolationRecord, g: { untracked: string }, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const now = await interfaceGroups(ctx.aws, rec.interfaces.map((i) => i.id)).catch(() => undefined);
+    const open = rec.interfaces.filter((i) => now?.get(i.id)?.includes(g.untracked)).map((i) => i.id);
+    if (open.length && err instanceof Error) {
+      err.message = `${err.message}. LEFT OPEN: ${open.join(', ')} ${open.length > 1 ? 'are' : 'is'} still in the all-traffic group ${g.untracked} and accept(s) all traffic: move ${open.length > 1 ? 'them' : 'it'} to the quarantine group or back by hand, or retry the isolation`;
+    }
+    throw err;
+  }
 }
 
 async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { quarantine: string; untracked: string }): Promise<ActionOutcome> {

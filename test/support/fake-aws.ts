@@ -230,6 +230,7 @@ export class FakeAws {
   calls: { api: string; input: any; at: number }[] = [];
   latencyMs = 0;
   private failures = new Map<string, Error[]>();
+  private hooks = new Map<string, (input: any) => void>();
   private always = new Map<string, Error>();
   private hangs = new Map<string, (() => void)[]>();
   private seq = 0;
@@ -246,6 +247,7 @@ export class FakeAws {
           this.hangs.delete(api);
           await new Promise<void>((resolve) => this.hangs.set(api, [resolve]));
         }
+        this.hooks.get(api)?.(input);
         const queued = this.failures.get(api);
         if (queued?.length) throw queued.shift();
         const always = this.always.get(api);
@@ -591,6 +593,11 @@ export class FakeAws {
     if (!lag) return now;
     if (--lag.reads <= 0) this.lagging.delete(key);
     return lag.value as T;
+  }
+
+  /** Runs before every call of `api` (after latency): may throw to fail that call. */
+  onCall(api: string, hook: (input: any) => void): void {
+    this.hooks.set(api, hook);
   }
 
   /** The next calls of `api` fail with these errors, in order. */

@@ -61,7 +61,7 @@ describe('isolation stays true under concurrency and pre-existing groups (EC2 an
     expect(r.result!.lines.join('\n')).toMatch(/open connections cut/);
   });
 
-  it('does not claim open connections were cut when the all-traffic rules could not be verified, and names the interface left in it', async () => {
+  it('fails, and does not claim open connections were cut, when the all-traffic rules cannot be set', async () => {
     aws = FakeAws.withWebServer(TEN[0], { eip: false, targetGroup: false });
     aws.groups.set('sg-0000000000000bad1', { id: 'sg-0000000000000bad1', name: 'ir-quarantine-untracked', vpcId: 'vpc-0a1b2c3d', ingress: [], egress: [] });
     // The bot may not add rules to it (a policy without the grant): the group stays rule-less.
@@ -75,5 +75,29 @@ describe('isolation stays true under concurrency and pre-existing groups (EC2 an
     expect(r.failure!.message).toMatch(/AuthorizeSecurityGroup/);
     const text = JSON.stringify(r);
     expect(text).not.toMatch(/open connections cut/);
+  });
+});
+
+describe('an isolation that fails half-way says what it left open', () => {
+  let h: Harness;
+  let aws: FakeAws;
+  tearDownAfterEach(() => ({ h, aws }));
+
+  it('names the interface left in the all-traffic group when the move into quarantine is refused', async () => {
+    aws = FakeAws.withWebServer(TEN[0], { eip: false, targetGroup: false, secondEni: false });
+    h = await startHarness({ file: { access: ACCESS, aws: FAST_AWS } });
+    // The first move (into the all-traffic group) goes through; the second is refused for good.
+    const denied = Object.assign(new Error('not authorized'), { name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } });
+    let moves = 0;
+    aws.onCall('ModifyNetworkInterfaceAttribute', () => {
+      moves++;
+      if (moves >= 2) throw denied;
+    });
+    await slash(h, `isolate ${TEN[0]}`);
+    const [r] = await finished(h, 1);
+    expect(r.state).toBe('failed');
+    const untracked = [...aws.groups.values()].find((g) => g.name === 'ir-quarantine-untracked')!;
+    expect(aws.enis.get(`eni-${TEN[0].slice(-8)}000000001`)!.groups).toEqual([untracked.id]);
+    expect(r.failure!.message).toContain(`LEFT OPEN: eni-${TEN[0].slice(-8)}000000001 is still in the all-traffic group ${untracked.id}`);
   });
 });
