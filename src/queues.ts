@@ -34,6 +34,8 @@ export interface ActionJob {
   requestId: string;
   /** Plan revision the job belongs to (execute and expire jobs). */
   rev?: number;
+  /** Set when the job comes back from a durable wait: not a crash, so no "resumed" entry. */
+  waited?: boolean;
 }
 
 /** Security Hub workflow changes and notes, incident reports. */

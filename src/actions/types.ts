@@ -44,6 +44,21 @@ export function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
+/**
+ * Not a failure: the action waits for AWS (a snapshot completing) and should be run again after
+ * `ms`. The job goes back to Redis as a delayed job, so a wait of hours holds no worker and
+ * survives restarts; execute must be idempotent up to this point (it is: every step re-reads).
+ */
+export class NotYet extends Error {
+  constructor(
+    readonly ms: number,
+    readonly note?: string,
+  ) {
+    super(note ?? `waiting ${ms} ms`);
+    this.name = 'NotYet';
+  }
+}
+
 /** A failure that another attempt cannot change (a query Athena rejected, a hunt cancelled). */
 export class FinalError extends Error {}
 
@@ -82,6 +97,7 @@ export async function runSteps(ctx: ActionContext, steps: { label: string; run: 
       const what = await steps[i].run();
       if (what) done.push(what);
     } catch (err) {
+      if (err instanceof NotYet) throw err;
       throw new StepFailure(i + 1, steps[i].label, done, err as Error);
     }
   }

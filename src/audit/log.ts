@@ -39,6 +39,13 @@ export interface AuditEntry {
   detail?: unknown;
 }
 
+export interface EncodedAuditEntry {
+  stream: string;
+  indexes: string[];
+  fields: string[];
+  at: string;
+}
+
 export interface StoredAuditEntry extends Omit<AuditEntry, 'targets'> {
   id: string;
   at: string;
@@ -90,7 +97,8 @@ export class AuditLog {
     return `${this.prefix}:audit:by:${field}:${value}`;
   }
 
-  async append(e: AuditEntry, now = Date.now()): Promise<string> {
+  /** The stream fields and index keys of an entry, for a Lua step that writes it with other changes. */
+  encode(e: AuditEntry, now = Date.now()): EncodedAuditEntry {
     const at = new Date(now).toISOString();
     const fields = ['at', at, 'event', e.event, 'user', e.user];
     for (const k of ['requestId', 'action', 'target', 'findingKey', 'account', 'region'] as const) if (e[k]) fields.push(k, String(e[k]));
@@ -101,8 +109,18 @@ export class AuditLog {
       if (e[k] && !(k === 'user' && e.user === 'system')) indexes.add(this.indexKey({ [k]: String(e[k]) } as AuditQuery));
     }
     for (const t of e.targets ?? []) indexes.add(this.indexKey({ target: t }));
-    const id = String(await this.redis.irAuditAppend(1 + indexes.size, this.key, ...indexes, ...fields));
-    this.log.info({ audit: { ...e, at, id } }, `audit ${e.event}`);
+    return { stream: this.key, indexes: [...indexes], fields, at };
+  }
+
+  /** The log line of an entry written by someone else's Lua step (see `encode`). */
+  logged(e: AuditEntry, enc: EncodedAuditEntry, id: string): void {
+    this.log.info({ audit: { ...e, at: enc.at, id } }, `audit ${e.event}`);
+  }
+
+  async append(e: AuditEntry, now = Date.now()): Promise<string> {
+    const enc = this.encode(e, now);
+    const id = String(await this.redis.irAuditAppend(1 + enc.indexes.length, enc.stream, ...enc.indexes, ...enc.fields));
+    this.logged(e, enc, id);
     return id;
   }
 

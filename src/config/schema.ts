@@ -229,6 +229,19 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    requests: z
+      .object({
+        /**
+         * How often the reconciler looks at every request that has not ended: it queues again the
+         * job of one whose job is gone or failed (a Redis blip, a worker killed past BullMQ's
+         * stalled limit), expires an approval past its time, and ends as failed, with the state
+         * left, a request whose worker died `maxResumes` times.
+         */
+        reconcileSeconds: z.number().int().min(1).max(3600).default(60),
+        maxResumes: z.number().int().min(0).max(20).default(3),
+      })
+      .strict()
+      .prefault({}),
     ingest: z
       .object({
         maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),

@@ -13,15 +13,16 @@ import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
 import { snapshotAction } from '../actions/snapshot';
 import { stopAction } from '../actions/stop';
-import { FinalError, StepFailure, type ActionContext, type RecordStore, type ResponseAction } from '../actions/types';
-import type { AuditEntry, AuditLog } from '../audit/log';
+import { FinalError, NotYet, StepFailure, type ActionContext, type RecordStore, type ResponseAction } from '../actions/types';
+import type { AuditLog } from '../audit/log';
 import type { AwsClients } from '../aws/clients';
 import { AwsCallError } from '../aws/errors';
 import type { MutationLimiter } from '../aws/mutation-limiter';
 import { Responder } from '../aws/responder';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
-import type { ActionName, ActionRequest, PlanView } from '../requests/model';
+import { Lifecycle } from '../requests/lifecycle';
+import type { ActionName, ActionRequest } from '../requests/model';
 import type { Pipeline } from '../requests/pipeline';
 import type { Locks } from '../requests/locks';
 import type { RequestStore } from '../requests/store';
@@ -71,8 +72,7 @@ export function actionProcessor(deps: RespondDeps) {
   const { store, pipeline, config } = deps;
   const actions = deps.actions ?? ACTIONS;
 
-  const audit = (r: ActionRequest, e: Omit<AuditEntry, 'requestId' | 'action' | 'target' | 'account' | 'region'>) =>
-    deps.audit.append({ ...e, requestId: r.id, action: r.action, target: r.target, targets: r.targets, findingKey: r.findingKey, account: r.account, region: r.region });
+  const life = new Lifecycle(store, deps.audit, pipeline, config.access.approvalTimeoutMinutes, deps.log);
 
   async function withContext<T>(r: ActionRequest, fn: (ctx: ActionContext) => Promise<T>): Promise<T> {
     const session = await deps.aws.responder({ account: r.account, region: r.region }, { requestId: r.id, userId: r.approvedBy ?? r.requestedBy });
@@ -110,33 +110,13 @@ export function actionProcessor(deps: RespondDeps) {
     const attempts = job.opts.attempts ?? 1;
     const { message, retryable } = describe(err, job.attemptsMade + 1);
     if (retryable && job.attemptsMade + 1 < attempts) {
-      await store.patch(r.id, { notice: `${message}; retrying (attempt ${job.attemptsMade + 2} of ${attempts})` });
-      await audit(r, { event: 'retrying', user: 'system', detail: { message, attempt: job.attemptsMade + 1 } });
-      await pipeline.render(r.id, false);
+      await life.retrying(r, message, job.attemptsMade + 1, attempts);
       throw err;
     }
     const step = err instanceof StepFailure ? err : undefined;
-    const failure = { message, step: step?.step, stepLabel: step?.stepLabel, done: step?.done ?? [] };
-    const res = await store.transition(r.id, { from: ['planning', 'approved', 'running'] }, { state: 'failed', failure, finishedAt: Date.now(), notice: null });
-    if (res.ok) {
-      await audit(r, { event: 'failed', user: 'system', detail: failure });
-      await pipeline.render(r.id);
-    }
+    await life.fail(r, { message, step: step?.step, stepLabel: step?.stepLabel, done: step?.done ?? [] });
     deps.log.warn({ requestId: r.id, err: message }, 'action failed');
     return 'failed';
-  }
-
-  async function askApproval(r: ActionRequest, plan: PlanView, rev: number, fromState: 'planning' | 'approved', notice?: string): Promise<boolean> {
-    const expiresAt = Date.now() + config.access.approvalTimeoutMinutes * 60_000;
-    const res = await store.transition(
-      r.id,
-      { from: [fromState], rev: r.rev },
-      { state: 'awaiting-approval', plan, rev, expiresAt, notice: notice ?? null, approvedBy: null, approvedAt: null },
-    );
-    if (!res.ok) return false;
-    await pipeline.expire(r.id, rev, expiresAt);
-    await audit(r, { event: notice ? 'plan-changed' : 'approval-requested', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings, rev } });
-    return true;
   }
 
   async function onPlan(r: ActionRequest): Promise<string> {
@@ -147,65 +127,72 @@ export function actionProcessor(deps: RespondDeps) {
       return r.state;
     }
     const plan = await withContext(r, (ctx) => actions[r.action].plan(r.targets, ctx));
-    if (plan.blocked) {
-      const res = await store.transition(r.id, { from: ['planning'] }, { state: 'refused', plan, finishedAt: Date.now() });
-      if (res.ok) await audit(r, { event: 'refused-plan', user: 'system', detail: { reason: plan.blocked } });
-    } else if (r.needsApproval) {
-      await askApproval(r, plan, r.rev, 'planning');
-    } else {
-      const res = await store.transition(r.id, { from: ['planning'] }, { state: 'approved', plan });
-      if (res.ok) {
-        await audit(r, { event: 'planned', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings } });
-        await pipeline.execute(r.id, r.rev);
-      }
-    }
-    await pipeline.render(r.id);
+    if (plan.blocked) await life.refuse(r, plan, 'planning');
+    else if (r.needsApproval) await life.askApproval(r, plan, r.rev, 'planning');
+    else await life.planned(r, plan);
     return 'planned';
   }
 
-  async function onExecute(job: Job<ActionJob>, r: ActionRequest): Promise<string> {
+  /** Mutating work on one target runs one request at a time, across workers (plan check through verify). */
+  async function holdingTargets<T>(job: Job<ActionJob>, token: string | undefined, r: ActionRequest, fn: () => Promise<T>): Promise<T> {
+    const names = r.targets.map((t) => `target:${r.account ?? ''}:${t}`);
+    const got = await deps.locks.tryAcquire(names, r.id);
+    if (!got.ok) {
+      const notice = `waiting: request ${got.heldBy} is changing the same target; this one runs after it`;
+      if (r.notice !== notice) {
+        await store.patch(r.id, { notice });
+        await pipeline.render(r.id, false);
+      }
+      return retryLater(job, token, 1000);
+    }
+    try {
+      return await fn();
+    } finally {
+      await got.held.release();
+    }
+  }
+
+  async function onExecute(job: Job<ActionJob>, r: ActionRequest, token?: string): Promise<string> {
     if (job.data.rev !== r.rev) return 'stale';
     const action = actions[r.action];
     if (r.state !== 'approved' && r.state !== 'running') return r.state;
-    return withContext(r, async (ctx) => {
-      let plan = r.plan!;
-      if (r.state === 'approved') {
-        // The approval is for the plan shown. Re-read AWS: if anything it would change moved, ask again.
-        const fresh = await action.plan(r.targets, ctx);
-        if (fresh.blocked) {
-          const res = await store.transition(r.id, { from: ['approved'], rev: r.rev }, { state: 'refused', plan: fresh, finishedAt: Date.now(), notice: 'AWS changed after the plan was made' });
-          if (res.ok) await audit(r, { event: 'refused-plan', user: 'system', detail: { reason: fresh.blocked } });
-          await pipeline.render(r.id);
-          return 'refused';
-        }
-        if (fresh.fingerprint !== plan.fingerprint) {
-          if (r.needsApproval) {
-            await askApproval(r, fresh, r.rev + 1, 'approved', `AWS changed after ${r.approvedBy ?? 'the'} approval, so nothing was run. This is the new plan: it needs its own approval.`);
-            await pipeline.render(r.id);
-            return 'plan-changed';
+    return holdingTargets(job, token, r, () =>
+      withContext(r, async (ctx) => {
+        let plan = r.plan!;
+        if (r.state === 'approved') {
+          // The approval is for the plan shown. Re-read AWS: if anything it would change moved, ask again.
+          const fresh = await action.plan(r.targets, ctx);
+          if (fresh.blocked) {
+            await life.refuse(r, fresh, 'approved', 'AWS changed after the plan was made');
+            return 'refused';
           }
-          plan = fresh;
+          if (fresh.fingerprint !== plan.fingerprint) {
+            if (r.needsApproval) {
+              await life.askApproval(r, fresh, r.rev + 1, 'approved', `AWS changed after ${r.approvedBy ?? 'the'} approval, so nothing was run. This is the new plan: it needs its own approval.`);
+              return 'plan-changed';
+            }
+            plan = fresh;
+          }
+          if (!(await life.start(r, plan))) return 'not started';
+        } else if (!job.data.waited) {
+          await life.resumed(r, { attempt: job.attemptsMade + 1 });
         }
-        const res = await store.transition(r.id, { from: ['approved'], rev: r.rev }, { state: 'running', plan, startedAt: Date.now(), notice: null });
-        if (!res.ok) return `not started: ${res.reason}`;
-        await audit(r, { event: 'started', user: r.approvedBy ?? r.requestedBy, detail: { approvedBy: r.approvedBy } });
-      } else {
-        await audit(r, { event: 'resumed', user: 'system', detail: { attempt: job.attemptsMade + 1 } });
-      }
-      await pipeline.render(r.id);
-      const outcome = await action.execute(plan, ctx);
-      const res = await store.transition(r.id, { from: ['running'] }, { state: 'done', result: outcome, finishedAt: Date.now(), notice: null, progress: null });
-      if (res.ok) {
-        await audit(r, { event: 'succeeded', user: 'system', detail: outcome });
-        // The finding in Security Hub gets a note saying what was done about it.
-        if (r.findingKey) {
-          const who = r.approvedBy ? `asked by ${r.requestedBy}, approved by ${r.approvedBy}` : `asked by ${r.requestedBy}`;
-          await pipeline.task({ kind: 'note', findingKey: r.findingKey, user: r.requestedBy, text: `ir-bot: ${r.action} ${r.targets.join(', ')} done (${r.id}, ${who}). ${outcome.lines.slice(0, 3).join('; ')}` });
+        let outcome;
+        try {
+          outcome = await action.execute(plan, ctx);
+        } catch (err) {
+          // A long wait (a snapshot completing) goes back to Redis instead of holding this job.
+          if (err instanceof NotYet) {
+            await job.updateData({ ...job.data, waited: true });
+            if (err.note) await store.patch(r.id, { notice: err.note });
+            return retryLater(job, token, err.ms);
+          }
+          throw err;
         }
-      }
-      await pipeline.render(r.id);
-      return outcome.ok ? 'done' : 'done-unverified';
-    });
+        await life.finish((await store.get(r.id)) ?? r, outcome);
+        return outcome.ok ? 'done' : 'done-unverified';
+      }),
+    );
   }
 
   async function onExpire(job: Job<ActionJob>, r: ActionRequest, token?: string): Promise<string> {
@@ -217,11 +204,7 @@ export function actionProcessor(deps: RespondDeps) {
     }
     if (r.state !== 'awaiting-approval' || !r.expiresAt) return r.state;
     if (r.expiresAt > Date.now()) return retryLater(job, token, r.expiresAt - Date.now());
-    const res = await store.transition(r.id, { from: ['awaiting-approval'], rev: r.rev }, { state: 'expired', finishedAt: Date.now() });
-    if (res.ok) {
-      await audit(r, { event: 'expired', user: 'system', detail: { after: `${config.access.approvalTimeoutMinutes} min` } });
-      await pipeline.render(r.id);
-    }
+    await life.expire(r);
     return 'expired';
   }
 
@@ -230,7 +213,7 @@ export function actionProcessor(deps: RespondDeps) {
     if (!r) return 'gone';
     try {
       if (job.name === 'plan') return await onPlan(r);
-      if (job.name === 'execute') return await onExecute(job, r);
+      if (job.name === 'execute') return await onExecute(job, r, token);
       if (job.name === 'expire') return await onExpire(job, r, token);
       return 'unknown job';
     } catch (err) {

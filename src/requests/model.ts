@@ -69,6 +69,8 @@ export interface ActionRequest {
   finishedAt?: number;
   result?: ActionOutcome;
   failure?: FailureView;
+  /** Times the reconciler picked the request up again after its job died while running. */
+  resumes?: number;
   /** The result's file (a hunt's CSV) is in the thread. */
   attachmentPosted?: boolean;
 }

@@ -7,6 +7,7 @@ import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import type { ActionName, ActionRequest } from './model';
+import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import type { RequestStore } from './store';
 
@@ -28,7 +29,7 @@ export type SubmitResult =
   | { status: 'created' | 'joined'; request: ActionRequest }
   | { status: 'refused'; message: string };
 
-export type DecisionResult = { ok: true; request: ActionRequest } | { ok: false; message: string };
+export type DecisionResult = { ok: true; request: ActionRequest; message?: string } | { ok: false; message: string };
 
 /**
  * What a Slack handler may ask of the pipeline: store the request and queue its plan, record a
@@ -42,6 +43,7 @@ export class RequestService {
     private readonly audit: AuditLog,
     private readonly cards: CardStore,
     private readonly records: RecordStore,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
@@ -117,7 +119,7 @@ export class RequestService {
     if (!r) return { ok: false, message: 'That request is no longer known (it may have been cleaned up after the retention period).' };
     const now = Date.now();
     if (r.state === 'awaiting-approval' && r.expiresAt && r.expiresAt <= now) {
-      await this.expireNow(r);
+      await this.lifecycle.expire(r);
       return { ok: false, message: 'This approval has expired and nothing was changed. Ask again to get a fresh plan.' };
     }
     if (r.state !== 'awaiting-approval') return { ok: false, message: alreadyDecided(r) };
@@ -126,31 +128,25 @@ export class RequestService {
       await this.refused('refused-approver', userId, { requestId, action: r.action, target: r.target });
       return { ok: false, message: 'Two-person rule: you asked for this, so someone else from the approvers must approve it.' };
     }
-    const patch =
-      decision === 'approve'
-        ? { state: 'approved' as const, approvedBy: userId, approvedAt: now }
-        : { state: 'rejected' as const, decidedBy: userId, decidedAt: now, finishedAt: now };
-    const res = await this.store.transition(requestId, { from: ['awaiting-approval'], rev, notExpiredAt: now }, patch);
-    if (!res.ok) {
-      const fresh = (await this.store.get(requestId)) ?? r;
-      if (res.reason === 'expired') {
-        await this.expireNow(fresh);
-        return { ok: false, message: 'This approval has expired and nothing was changed. Ask again to get a fresh plan.' };
-      }
-      return { ok: false, message: alreadyDecided(fresh) };
+    if (decision === 'approve') {
+      const res = await this.lifecycle.approve(r, rev, userId, now);
+      if (!res.ok) return this.notDecided(requestId, r);
+      const request = (await this.store.get(requestId))!;
+      // The approval stands even when the queue is briefly unreachable: say what is true.
+      if (!res.queued) return { ok: true, request, message: 'Approved and recorded. The job queue is not reachable right now, so nothing has run yet: it runs as soon as the queue is back, and the thread will show it.' };
+      return { ok: true, request };
     }
-    await this.audit.append({ event: decision === 'approve' ? 'approved' : 'rejected', user: userId, requestId, action: r.action, target: r.target, targets: r.targets, findingKey: r.findingKey, account: r.account, region: r.region, detail: { rev, summary: r.plan?.summary } });
-    if (decision === 'approve') await this.pipeline.execute(requestId, rev);
-    await this.pipeline.render(requestId);
+    if (!(await this.lifecycle.reject(r, rev, userId, now))) return this.notDecided(requestId, r);
     return { ok: true, request: (await this.store.get(requestId))! };
   }
 
-  private async expireNow(r: ActionRequest): Promise<void> {
-    const res = await this.store.transition(r.id, { from: ['awaiting-approval'], rev: r.rev }, { state: 'expired', finishedAt: Date.now() });
-    if (res.ok) {
-      await this.audit.append({ event: 'expired', user: 'system', requestId: r.id, action: r.action, target: r.target, targets: r.targets, findingKey: r.findingKey });
-      await this.pipeline.render(r.id);
+  private async notDecided(requestId: string, r: ActionRequest): Promise<DecisionResult> {
+    const fresh = (await this.store.get(requestId)) ?? r;
+    if (fresh.state === 'awaiting-approval' && fresh.expiresAt && fresh.expiresAt <= Date.now()) {
+      await this.lifecycle.expire(fresh);
+      return { ok: false, message: 'This approval has expired and nothing was changed. Ask again to get a fresh plan.' };
     }
+    return { ok: false, message: alreadyDecided(fresh) };
   }
 
   /** Security Hub workflow for every finding on the card of `findingKey`. */

@@ -3,6 +3,7 @@ import type { Redis, Result } from 'ioredis';
 import type { ActionRequest, RequestState } from './model';
 import { isTerminal } from './model';
 import { SettledMessages } from '../slack/settled';
+import type { EncodedAuditEntry } from '../audit/log';
 
 /**
  * Creates a request unless one for the same action and target is still open: a double click, a
@@ -10,7 +11,11 @@ import { SettledMessages } from '../slack/settled';
  */
 const CREATE_LUA = `
 local existing = redis.call('GET', KEYS[1])
-if existing and redis.call('EXISTS', ARGV[1] .. existing) == 1 then return {0, existing} end
+if existing then
+  -- The marker follows the request's state: only an open request is joined, however old.
+  local st = redis.call('HGET', ARGV[1] .. existing, 'state')
+  if st and st ~= 'done' and st ~= 'failed' and st ~= 'rejected' and st ~= 'expired' and st ~= 'refused' then return {0, existing} end
+end
 local n = redis.call('INCR', KEYS[2])
 local id = ARGV[2] .. '-' .. n
 local key = ARGV[1] .. id
@@ -21,6 +26,8 @@ redis.call('SET', KEYS[1], id, 'EX', ARGV[4])
 local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5]) * 1000
 redis.call('ZADD', KEYS[3], ARGV[3], id)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', oldest)
+-- Open until a terminal transition: what the reconciler looks at.
+redis.call('ZADD', KEYS[5], ARGV[3], id)
 -- Its status message is not in Slack yet.
 redis.call('ZADD', KEYS[4], 'NX', ARGV[3], id)
 -- By finding and by resource, so a card's requests are found without scanning them all.
@@ -46,15 +53,25 @@ if ARGV[1] ~= '' then
 end
 if ARGV[2] ~= '' and ARGV[2] ~= cur[2] then return 'rev:' .. (cur[2] or '') end
 if ARGV[3] ~= '' and cur[3] and tonumber(cur[3]) <= tonumber(ARGV[3]) then return 'expired' end
-if #ARGV >= 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
+local nAudit = tonumber(ARGV[6])
+if #ARGV >= 8 + nAudit then redis.call('HSET', KEYS[1], unpack(ARGV, 7 + nAudit)) end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZADD', KEYS[3], 'NX', ARGV[5], cur[4])
-if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == cur[4] then redis.call('DEL', KEYS[2]) end
+if ARGV[4] == '1' then
+  if redis.call('GET', KEYS[2]) == cur[4] then redis.call('DEL', KEYS[2]) end
+  redis.call('ZREM', KEYS[4], cur[4])
+end
+-- The audit entry of this transition, in the same step: recorded once, never without the change.
+if nAudit > 0 then
+  local id = redis.call('XADD', KEYS[5], '*', unpack(ARGV, 7, 6 + nAudit))
+  for i = 6, #KEYS do redis.call('RPUSH', KEYS[i], id) end
+  return 'ok:' .. id
+end
 return 'ok'
 `;
 
 const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted']);
-const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt']);
+const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt', 'resumes']);
 
 /** Request ids name their target when it is short and plain (instance, key); an ARN is hashed. */
 export function idPart(target: string): string {
@@ -90,7 +107,7 @@ function fromHash(h: Record<string, string>): ActionRequest | undefined {
   return out as unknown as ActionRequest;
 }
 
-export type TransitionResult = { ok: true } | { ok: false; reason: 'missing' | 'expired' | 'state' | 'rev'; current?: string };
+export type TransitionResult = { ok: true; auditId?: string } | { ok: false; reason: 'missing' | 'expired' | 'state' | 'rev'; current?: string };
 
 export type NewRequest = Pick<
   ActionRequest,
@@ -105,9 +122,13 @@ export class RequestStore {
     private readonly prefix: string,
     private readonly retentionSeconds: number,
   ) {
-    if (!redis.irCreateRequest) redis.defineCommand('irCreateRequest', { numberOfKeys: 4, lua: CREATE_LUA });
-    if (!redis.irTransition) redis.defineCommand('irTransition', { numberOfKeys: 3, lua: TRANSITION_LUA });
+    if (!redis.irCreateRequest) redis.defineCommand('irCreateRequest', { numberOfKeys: 5, lua: CREATE_LUA });
+    if (!redis.irTransition) redis.defineCommand('irTransition', { lua: TRANSITION_LUA });
     this.shown = new SettledMessages(redis, this.unsettledKey, { ts: 'statusTs', rendered: 'renderedVersion', version: 'version' });
+  }
+
+  private get openKey(): string {
+    return `${this.prefix}:reqs:open`;
   }
 
   private get unsettledKey(): string {
@@ -133,13 +154,14 @@ export class RequestStore {
   async create(r: NewRequest, now = Date.now()): Promise<{ created: boolean; id: string }> {
     const fields = toFields({ ...r, state: 'planning', createdAt: now });
     const indexes = new Set([...(r.findingKey ? [this.indexKey('finding', r.findingKey)] : []), ...[r.target, ...r.targets].map((t) => this.indexKey('target', t))]);
-    // The open-request marker outlives any sane approval wait, but not forever if a worker vanished.
-    const activeTtl = 24 * 3600;
+    // The marker is checked against the request's state; its lifetime only cleans up after it.
+    const activeTtl = this.retentionSeconds;
     const [created, id] = (await this.redis.irCreateRequest(
       this.activeKey(r.action, r.targets),
       `${this.prefix}:reqseq`,
       `${this.prefix}:reqs`,
       this.unsettledKey,
+      this.openKey,
       `${this.prefix}:req:`,
       `${r.action}-${idPart(r.target)}`,
       String(now),
@@ -160,27 +182,43 @@ export class RequestStore {
     id: string,
     cond: { from?: RequestState[]; rev?: number; notExpiredAt?: number },
     patch: RequestPatch,
+    audit?: EncodedAuditEntry,
   ): Promise<TransitionResult> {
     const req = await this.redis.hmget(this.key(id), 'action', 'targets');
     if (!req[0]) return { ok: false, reason: 'missing' };
     const ids = JSON.parse(req[1] ?? '[]') as string[];
     const terminal = !!patch.state && isTerminal(patch.state);
+    const keys = [this.key(id), this.activeKey(req[0], ids), this.unsettledKey, this.openKey, ...(audit ? [audit.stream, ...audit.indexes] : [])];
     const res = String(
       await this.redis.irTransition(
-        this.key(id),
-        this.activeKey(req[0], ids),
-        this.unsettledKey,
+        keys.length,
+        ...keys,
         (cond.from ?? []).join(','),
         cond.rev === undefined ? '' : String(cond.rev),
         cond.notExpiredAt === undefined ? '' : String(cond.notExpiredAt),
         terminal ? '1' : '0',
         String(Date.now()),
+        String(audit?.fields.length ?? 0),
+        ...(audit?.fields ?? []),
         ...toFields(patch),
       ),
     );
-    if (res === 'ok') return { ok: true };
+    if (res === 'ok' || res.startsWith('ok:')) return { ok: true, auditId: res.slice(3) || undefined };
     const [reason, current] = res.split(':') as [string, string | undefined];
     return { ok: false, reason: reason as 'missing' | 'expired' | 'state' | 'rev', current };
+  }
+
+  /** Requests not yet ended, oldest first: `[id, created ms]`. */
+  async open(limit: number): Promise<{ id: string; createdAt: number }[]> {
+    const flat = await this.redis.zrange(this.openKey, 0, limit - 1, 'WITHSCORES');
+    const out: { id: string; createdAt: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i], createdAt: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** Drops an id whose request hash is gone (retention) from the open set. */
+  async forgetOpen(id: string): Promise<void> {
+    await this.redis.zrem(this.openKey, id);
   }
 
   /** Progress and similar notes from the job that owns the request; no state check needed. */
@@ -226,6 +264,6 @@ export class RequestStore {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     irCreateRequest(...args: string[]): Result<[number, string], Context>;
-    irTransition(...args: string[]): Result<string, Context>;
+    irTransition(numberOfKeys: number, ...args: string[]): Result<string, Context>;
   }
 }

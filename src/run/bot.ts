@@ -10,6 +10,7 @@ import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, redisConnection, whenReady, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { intakeFinding } from '../jobs/intake';
 import type { TaskJob } from '../queues';
+import { Lifecycle } from '../requests/lifecycle';
 import { Pipeline } from '../requests/pipeline';
 import { RedisRecords } from '../requests/records';
 import { RequestService } from '../requests/service';
@@ -53,13 +54,16 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const cardStore = new CardStore(producer, config.redisPrefix);
   const requestStore = new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400);
   metrics.watchUnshown(async () => ({ card: await cardStore.unshownCount(), 'request-status': await requestStore.unshownCount() }));
+  const pipeline = new Pipeline(actions, status, tasks, config);
+  const audit = new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' }));
   const requests = new RequestService(
     config,
     requestStore,
-    new Pipeline(actions, status, tasks, config),
-    new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' })),
+    pipeline,
+    audit,
     cardStore,
     new RedisRecords(producer, config.redisPrefix),
+    new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
   );
   const bolt = createBoltApp(config, log, { requests, authz: new Authorizer(config.access, log.child({ component: 'authz' })), athena: config.athena });
   const server = createHttpServer({

@@ -8,6 +8,7 @@ import { findingProcessor } from '../jobs/intake';
 import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
+import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
 import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
 import { storyProcessor, type StoryJob } from '../jobs/story';
@@ -16,6 +17,7 @@ import type { TaskJob } from '../queues';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
 import { Pipeline } from '../requests/pipeline';
+import { Lifecycle } from '../requests/lifecycle';
 import { Locks } from '../requests/locks';
 import { RedisRecords } from '../requests/records';
 import { RequestStore } from '../requests/store';
@@ -35,7 +37,7 @@ export interface WorkerOptions {
   /** Tests swap in actions; production uses the real ones. */
   actions?: RespondDeps['actions'];
   /** BullMQ lock settings; tests shorten them to exercise stalled-job recovery. */
-  lock?: { lockDuration: number; stalledInterval: number };
+  lock?: { lockDuration: number; stalledInterval: number; maxStalledCount?: number };
 }
 
 /** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
@@ -62,6 +64,14 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const common = { connection: conn, prefix };
   const sweepMs = config.slack.sweepSeconds * 1000;
   const sweep = sweepProcessor({ cards: store, cardQueue: cardsQ, requests: requestStore, pipeline, intervalMs: sweepMs, log: workerLog(QUEUE.cards) });
+  const reconcile = reconcileProcessor({
+    store: requestStore,
+    life: new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, workerLog(QUEUE.actions)),
+    pipeline,
+    actions: actionsQ,
+    maxResumes: config.requests.maxResumes,
+    log: workerLog(QUEUE.actions),
+  });
   const workers = [
     new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings) }), {
       ...common,
@@ -83,7 +93,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<ActionJob>(
       QUEUE.actions,
-      actionProcessor({
+      dispatchByName(RECONCILE_JOB, reconcile, actionProcessor({
         config,
         store: requestStore,
         pipeline,
@@ -94,7 +104,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         locks: new Locks(conn, config.redisPrefix),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
-      }),
+      })),
       // Isolating ten instances at once is the playbook's case; the account limiter paces AWS.
       { ...common, ...opts.lock, concurrency: opts.concurrency?.actions ?? 20 },
     ),
@@ -145,6 +155,11 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     await pollQ.removeJobScheduler('securityhub-poll');
   }
 
+  await actionsQ.upsertJobScheduler(
+    'request-reconcile',
+    { every: config.requests.reconcileSeconds * 1000 },
+    { name: RECONCILE_JOB, data: { requestId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+  );
   await cardsQ.upsertJobScheduler('slack-sweep', { every: sweepMs }, { name: SWEEP_JOB, data: { cardId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } });
 
   let server: ReturnType<typeof createHttpServer> | undefined;

@@ -20,6 +20,7 @@ export function decisionButton(deps: BotDeps, decision: 'approve' | 'reject') {
       }
       const res = await deps.requests.decide(payload.q, payload.v, body.user.id, decision);
       if (!res.ok) return tellUser(client, logger, where, `:no_entry: ${res.message}`);
+      if (res.message) return tellUser(client, logger, where, `:hourglass_flowing_sand: ${res.message}`);
     } catch (err) {
       logger.error(`could not record a decision: ${(err as Error).message}`);
       return tellUser(client, logger, where, QUEUE_DOWN);
