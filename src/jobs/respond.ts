@@ -135,7 +135,7 @@ export function actionProcessor(deps: RespondDeps) {
 
   /** Mutating work on one target runs one request at a time, across workers (plan check through verify). */
   async function holdingTargets<T>(job: Job<ActionJob>, token: string | undefined, r: ActionRequest, fn: () => Promise<T>): Promise<T> {
-    const names = r.targets.map((t) => `target:${r.account ?? ''}:${t}`);
+    const names = r.targets.map((t) => `target:${t}`);
     const got = await deps.locks.tryAcquire(names, r.id);
     if (!got.ok) {
       const notice = `waiting: request ${got.heldBy} is changing the same target; this one runs after it`;
