@@ -64,6 +64,21 @@ function cutRecordName(requestId: string, eniId: string): string {
   return `isolation-cut:${requestId}:${eniId}`;
 }
 
+/**
+ * The "before" of a new isolation when an earlier one was never released (a failed release, an
+ * operator who undid it by hand). What the instance holds now is the truth, except interfaces
+ * still in ir-bot's own groups: for those, the earlier record knows what they had.
+ */
+function supersede(old: IsolationRecord | undefined, now: IsolationRecord, quarantineName: string): IsolationRecord & { supersedes?: string } {
+  if (!old) return now;
+  const ours = new Set([quarantineName, untrackedGroupName(quarantineName)]);
+  const interfaces = now.interfaces.map((i) => {
+    const earlier = old.interfaces.find((o) => o.id === i.id);
+    return i.groups.length > 0 && i.groups.every((g) => ours.has(g.name)) && earlier ? earlier : i;
+  });
+  return { ...now, interfaces, supersedes: old.requestId };
+}
+
 /** The parts of the instance isolation changes; if any differs at execution, the plan is stale. */
 function isolationFingerprint(s: InstanceState): string {
   return fingerprint({
@@ -192,9 +207,15 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'record the current state',
       run: async () => {
-        // Written once: after a crash the re-run must not record the half-isolated state as "before".
-        const wrote = await ctx.records.putIfAbsent(isolationRecordName(id), rec);
-        return wrote ? 'pre-isolation state recorded' : undefined;
+        // Bound to this request: a re-run after a crash keeps it (it must not record the
+        // half-isolated state as "before"); one left by an earlier isolation is replaced.
+        const old = await ctx.records.get<IsolationRecord>(isolationRecordName(id));
+        if (old?.requestId === ctx.requestId) return undefined;
+        if (!(await ctx.records.putIfAbsent(isolationRecordName(id), rec))) {
+          await ctx.records.replace(isolationRecordName(id), supersede(old, rec, ctx.isolation.quarantineGroupName), ctx.now().getTime());
+          return `pre-isolation state recorded (replacing the record of ${old?.requestId ?? 'an earlier isolation'}, never released)`;
+        }
+        return 'pre-isolation state recorded';
       },
     },
     {

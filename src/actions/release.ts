@@ -41,6 +41,9 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
   if (!record) {
     return blockedPlan(`nothing is recorded for ${instanceId}: ir-bot did not isolate it (or it was already released), so there is no earlier state to restore. Restore its security groups by hand.`);
   }
+  if (ctx.undoes && record.requestId !== ctx.undoes) {
+    return blockedPlan(`this Release belongs to isolation ${ctx.undoes}, but ${instanceId} was isolated again since (${record.requestId}, ${record.recordedAt}): releasing would undo the newer isolation. Use the Release button on ${record.requestId}'s result, or \`/ir release ${instanceId}\`.`);
+  }
   if (record.account !== aws.account || record.region !== aws.region) {
     return blockedPlan(`${instanceId} was isolated in account ${record.account}, region ${record.region}, but this request acts in ${aws.account}, ${aws.region}`);
   }

@@ -8,6 +8,8 @@ export interface RecordStore {
   get<T>(name: string): Promise<T | undefined>;
   /** Writes only when nothing is recorded under the name; returns whether it wrote. */
   putIfAbsent(name: string, value: unknown): Promise<boolean>;
+  /** Replaces the record: the earlier one is kept under a history name, as `retire` does. */
+  replace(name: string, value: unknown, at: number): Promise<void>;
   retire(name: string, at: number): Promise<void>;
 }
 
@@ -16,6 +18,8 @@ export interface ActionContext {
   requestId: string;
   requestedBy: string;
   approvedBy?: string;
+  /** The request this one undoes (a Release button names the isolation it was shown with). */
+  undoes?: string;
   /** The finding id when the request came from a card; else the request id. */
   caseId: string;
   records: RecordStore;

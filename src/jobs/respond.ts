@@ -82,6 +82,7 @@ export function actionProcessor(deps: RespondDeps) {
         requestId: r.id,
         requestedBy: r.requestedBy,
         approvedBy: r.approvedBy,
+        undoes: r.undoes,
         caseId: r.findingId ?? r.id,
         records: deps.records,
         isolation: config.isolation,

@@ -50,6 +50,8 @@ export interface ActionRequest {
   rerouted?: { channel: string; error: string };
   requestedBy: string;
   reason?: string;
+  /** The request this one undoes (a Release button acts on the isolation it was shown with). */
+  undoes?: string;
   createdAt: number;
   state: RequestState;
   version: number;

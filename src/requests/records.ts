@@ -25,6 +25,15 @@ export class RedisRecords implements RecordStore {
     return (await this.redis.set(this.key(name), JSON.stringify(value), 'NX')) === 'OK';
   }
 
+  async replace(name: string, value: unknown, at: number): Promise<void> {
+    const key = this.key(name);
+    await this.redis
+      .multi()
+      .copy(key, `${key}:replaced:${at}`)
+      .set(key, JSON.stringify(value))
+      .exec();
+  }
+
   /** Keeps the undone record under a history key for the incident report. */
   async retire(name: string, at: number): Promise<void> {
     const key = this.key(name);

@@ -23,6 +23,8 @@ export interface SubmitInput {
   threadTs?: string;
   userId: string;
   reason?: string;
+  /** The request this one undoes: the Release button's isolation. */
+  undoes?: string;
 }
 
 export type SubmitResult =
@@ -59,6 +61,12 @@ export class RequestService {
       const rec = await this.records.get<IsolationRecord>(isolationRecordName(input.target));
       if (!rec) {
         return { status: 'refused', message: `Nothing is recorded for \`${input.target}\`: ir-bot did not isolate it (or it was already released), so there is no earlier state to restore.` };
+      }
+      if (input.undoes && rec.requestId !== input.undoes) {
+        return {
+          status: 'refused',
+          message: `This Release button belongs to isolation \`${input.undoes}\`, but \`${input.target}\` was isolated again since (\`${rec.requestId}\`): releasing would undo the newer isolation. Use the Release button on its result, or \`/ir release ${input.target}\`.`,
+        };
       }
       account = rec.account;
       region = rec.region;
@@ -98,6 +106,7 @@ export class RequestService {
       threadTs,
       requestedBy: input.userId,
       reason: input.reason,
+      undoes: input.undoes,
       needsApproval: this.config.access.requireApproval.includes(input.action),
     });
     const request = (await this.store.get(id))!;

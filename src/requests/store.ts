@@ -111,7 +111,7 @@ export type TransitionResult = { ok: true; auditId?: string } | { ok: false; rea
 
 export type NewRequest = Pick<
   ActionRequest,
-  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval'
+  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes'
 >;
 
 export class RequestStore {

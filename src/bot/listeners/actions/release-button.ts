@@ -27,6 +27,7 @@ export function releaseButton(deps: BotDeps) {
       channel: isolation.channel,
       threadTs: isolation.threadTs ?? isolation.statusTs,
       userId: body.user.id,
+      undoes: isolation.id,
     });
     if (reply) await tellUser(client, logger, where, reply);
   };
