@@ -1,6 +1,8 @@
 import type { Job } from 'bullmq';
 import { renderRequestStatus } from '../views/request-status';
+import type { ActionRequest } from '../requests/model';
 import type { RequestStore } from '../requests/store';
+import { uploadOnce } from '../slack/upload';
 import { retryLater } from './delay';
 import { channelRefusal, publish, type PublishDeps } from './publish';
 import type { StatusJob } from '../queues';
@@ -9,9 +11,15 @@ import type { StatusJob } from '../queues';
 export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore; defaultChannel: string }) {
   return async (job: Job<StatusJob>, token?: string) => {
     const r = await deps.store.get(job.data.requestId);
-    if (!r || (r.statusTs && r.version <= r.renderedVersion)) {
+    if (!r) {
       await deps.store.checkSettled(job.data.requestId);
-      return r ? 'unchanged' : 'gone';
+      return 'gone';
+    }
+    if (r.statusTs && r.version <= r.renderedVersion) {
+      // The message is current; its file may still be owed (its upload failed last time).
+      await postAttachment(r);
+      await deps.store.checkSettled(job.data.requestId);
+      return 'unchanged';
     }
     const view = renderRequestStatus(r);
     const log = deps.log.child({ requestId: r.id, channel: r.channel, thread_ts: r.threadTs, jobId: job.id });
@@ -29,15 +37,18 @@ export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore;
       updated: () => deps.store.markRendered(r.id, r.version),
       deleted: () => deps.store.patch(r.id, { statusTs: null }),
     }).catch(reroute);
-    const file = r.result?.attachment;
-    if (r.state === 'done' && file && !r.attachmentPosted) {
-      const fresh = await deps.store.get(r.id);
-      const threadTs = r.threadTs ?? fresh?.statusTs;
-      if (threadTs) {
-        await deps.slack.files.uploadV2({ channel_id: r.channel, thread_ts: threadTs, content: file.content, filename: file.filename, title: file.filename });
-        await deps.store.patch(r.id, { attachmentPosted: true });
-      }
-    }
+    await postAttachment(r);
     return outcome;
   };
+
+  /** The result's file goes into the thread once, as its own retried step. */
+  async function postAttachment(r: ActionRequest): Promise<void> {
+    const file = r.result?.attachment;
+    if (r.state !== 'done' || !file || r.attachmentPosted) return;
+    const fresh = await deps.store.get(r.id);
+    const threadTs = r.threadTs ?? fresh?.statusTs;
+    if (!threadTs) return;
+    await uploadOnce(deps, `req:${r.id}`, { channel: fresh?.channel ?? r.channel, threadTs, content: file.content, filename: file.filename, title: file.filename });
+    await deps.store.patch(r.id, { attachmentPosted: true });
+  }
 }

@@ -9,6 +9,7 @@ import { Responder } from '../aws/responder';
 import { renderStory } from '../views/story';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
+import { uploadOnce } from '../slack/upload';
 import { publish, type PublishDeps } from './publish';
 
 export interface StoryJob {
@@ -48,22 +49,23 @@ export function storyProcessor(deps: StoryDeps) {
     } finally {
       session.destroy();
     }
-    await publish(deps, job, token, { key: `story:${f.key}`, channel: thread.channel, threadTs: thread.ts, text: view.text, blocks: view.blocks }, {
+    const ttl = deps.config.retentionDays * 86400;
+    // The story is "posted" only once its file is in too: a retry after a failed upload updates
+    // the message it already posted and uploads just the file.
+    const postedTs = (await deps.redis.get(`${key}:ts`)) ?? undefined;
+    await publish(deps, job, token, { key: `story:${f.key}`, channel: thread.channel, threadTs: thread.ts, ts: postedTs, text: view.text, blocks: view.blocks }, {
       posted: async (ts) => {
-        await deps.redis.set(key, ts, 'EX', deps.config.retentionDays * 86400);
+        await deps.redis.set(`${key}:ts`, ts, 'EX', ttl);
       },
       updated: async () => undefined,
-      deleted: async () => undefined,
+      deleted: async () => {
+        await deps.redis.del(`${key}:ts`);
+      },
     });
     if (userData) {
-      await deps.slack.files.uploadV2({
-        channel_id: thread.channel,
-        thread_ts: thread.ts,
-        content: userData,
-        filename: `${f.instance.id}-user-data.txt`,
-        title: `User data of ${f.instance.id} (decoded)`,
-      });
+      await uploadOnce(deps, `story:${f.key}`, { channel: thread.channel, threadTs: thread.ts, content: userData, filename: `${f.instance.id}-user-data.txt`, title: `User data of ${f.instance.id} (decoded)` });
     }
+    await deps.redis.set(key, '1', 'EX', ttl);
     return 'posted';
   };
 }

@@ -11,6 +11,7 @@ import type { CardStore } from '../cards/store';
 import type { Finding } from '../findings/model';
 import type { ActionRequest } from '../requests/model';
 import type { RequestStore } from '../requests/store';
+import { uploadOnce } from '../slack/upload';
 import { publish, type PublishDeps } from './publish';
 
 
@@ -96,8 +97,8 @@ export function taskProcessor(deps: TaskDeps) {
     const text = incidentReport({ findings, requests, audit, generatedAt: new Date(), generatedBy: t.user });
     const f = findings.find((x) => x.key === t.findingKey) ?? findings[0];
     const threadTs = thread?.ts ?? t.threadTs;
-    const file = { channel_id: thread?.channel ?? t.channel, content: text, filename: `incident-report-${f.id.replace(/[^\w.-]/g, '_').slice(-64)}.md`, title: `Incident report: ${f.type}` };
-    await (threadTs ? deps.slack.files.uploadV2({ ...file, thread_ts: threadTs }) : deps.slack.files.uploadV2(file));
+    const file = { channel: thread?.channel ?? t.channel, threadTs, content: text, filename: `incident-report-${f.id.replace(/[^\w.-]/g, '_').slice(-64)}.md`, title: `Incident report: ${f.type}` };
+    await uploadOnce(deps, `report:${job.id}`, file);
     await deps.audit.append({ event: 'report', user: t.user, findingKey: t.findingKey, detail: { requests: [...ids] } });
     return 'reported';
   };

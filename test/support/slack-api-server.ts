@@ -17,6 +17,8 @@ export interface SlackMessage {
   thread_ts?: string;
   updates: number;
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  /** A file share (files.uploadV2) rather than a post. */
+  files?: { id: string; name: string }[];
 }
 
 export interface SlackApiOptions {
@@ -78,7 +80,7 @@ export class SlackApiServer {
   }
 
   channelMessages(channel: string): SlackMessage[] {
-    return [...this.messages.values()].filter((m) => m.channel === channel && !m.thread_ts);
+    return [...this.messages.values()].filter((m) => m.channel === channel && !m.thread_ts && !m.files);
   }
 
   async start(): Promise<void> {
@@ -187,7 +189,7 @@ export class SlackApiServer {
         const found = [...this.messages.values()]
           .filter((m) => m.channel === channel && Number(m.ts) >= oldest && (inThread ? m.ts === inThread || m.thread_ts === inThread : !m.thread_ts))
           .sort((a, b) => Number(b.ts) - Number(a.ts))
-          .map((m) => ({ type: 'message', ts: m.ts, text: m.text, bot_id: 'B0BOT', thread_ts: m.thread_ts, ...(String(args.include_all_metadata) === 'true' && m.metadata ? { metadata: m.metadata } : {}) }));
+          .map((m) => ({ type: 'message', ts: m.ts, text: m.text, bot_id: 'B0BOT', thread_ts: m.thread_ts, ...(m.files ? { files: m.files } : {}), ...(String(args.include_all_metadata) === 'true' && m.metadata ? { metadata: m.metadata } : {}) }));
         return [200, { ok: true, messages: found, has_more: false }];
       }
       case 'files.getUploadURLExternal': {
@@ -197,7 +199,14 @@ export class SlackApiServer {
       }
       case 'files.completeUploadExternal': {
         const list = (typeof args.files === 'string' ? JSON.parse(args.files) : args.files) as { id: string }[];
-        for (const { id } of list) Object.assign(this.files.get(id) ?? {}, { channel: args.channel_id, thread_ts: args.thread_ts });
+        for (const { id } of list) {
+          const f = this.files.get(id);
+          Object.assign(f ?? {}, { channel: args.channel_id, thread_ts: args.thread_ts });
+          // Slack shares a file as a message in the channel or thread, which history and replies list.
+          const ts = `${Math.floor(now / 1000)}.${String(++this.seq).padStart(6, '0')}`;
+          const channel = String(args.channel_id);
+          this.messages.set(`${channel}/${ts}`, { channel, ts, text: '', blocks: [], thread_ts: args.thread_ts ? String(args.thread_ts) : undefined, updates: 0, files: [{ id, name: f?.filename ?? '' }] });
+        }
         return [200, { ok: true, files: list.map(({ id }) => ({ id })) }];
       }
       case 'usergroups.users.list': {

@@ -52,7 +52,7 @@ export function ephemeralsFor(h: Harness, userId: string): string[] {
 }
 
 export function threadReplies(h: Harness, channel: string, threadTs: string): SlackMessage[] {
-  return [...h.slack.messages.values()].filter((m) => m.channel === channel && m.thread_ts === threadTs);
+  return [...h.slack.messages.values()].filter((m) => m.channel === channel && m.thread_ts === threadTs && !m.files);
 }
 
 export function textOf(msg: SlackMessage): string {
