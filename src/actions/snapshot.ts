@@ -13,7 +13,7 @@ import { AwsCallError } from '../aws/errors';
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance } from './instance';
-import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+import { FinalError, NotYet, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface VolumePlan {
   instanceId: string;
@@ -185,10 +185,15 @@ async function describeSnapshots(aws: Responder, ids: string[]): Promise<Map<str
   return new Map((out.Snapshots ?? []).map((s) => [s.SnapshotId!, s]));
 }
 
-/** Polls with doubling waits until every snapshot is completed; reports per-volume progress. */
+/**
+ * Polls with doubling waits until every snapshot is completed; reports per-volume progress. A
+ * snapshot can take hours: past a minute the wait goes back to Redis as a delayed job (NotYet),
+ * which survives restarts and holds no worker; the deadline counts from the request's start.
+ */
 async function waitCompleted(ctx: ActionContext, step: number, total: number, taken: Taken[]): Promise<void> {
-  const deadline = Date.now() + ctx.snapshot.timeoutMinutes * 60_000;
+  const deadline = ctx.startedAt + ctx.snapshot.timeoutMinutes * 60_000;
   let wait = ctx.snapshot.pollIntervalMs;
+  let waited = 0;
   for (;;) {
     const now = await describeSnapshots(ctx.aws, taken.map((t) => t.snapshotId));
     for (const t of taken) {
@@ -201,8 +206,10 @@ async function waitCompleted(ctx: ActionContext, step: number, total: number, ta
     const done = taken.filter((t) => t.state === 'completed').length;
     if (done === taken.length) return;
     await ctx.progress(step, total, `${done} of ${taken.length} completed; ${taken.map((t) => `${t.volume.device} ${t.progress || '0%'}`).join(', ')}`);
-    if (Date.now() > deadline) throw new Error(`${taken.length - done} snapshot(s) still pending after ${ctx.snapshot.timeoutMinutes} min; they carry on in AWS`);
+    if (Date.now() > deadline) throw new FinalError(`${taken.length - done} snapshot(s) still pending after ${ctx.snapshot.timeoutMinutes} min; they carry on in AWS`);
+    if (waited >= ctx.snapshot.holdJobSeconds * 1000) throw new NotYet(ctx.snapshot.maxPollIntervalMs, `waiting for ${taken.length - done} snapshot(s) to complete; checked again every ${Math.round(ctx.snapshot.maxPollIntervalMs / 1000)} s`);
     await ctx.sleep(wait);
+    waited += wait;
     wait = Math.min(wait * 2, ctx.snapshot.maxPollIntervalMs);
   }
 }

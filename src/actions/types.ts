@@ -18,6 +18,8 @@ export interface ActionContext {
   requestId: string;
   requestedBy: string;
   approvedBy?: string;
+  /** When the request started running (ms): deadlines of durable waits count from here. */
+  startedAt: number;
   /** The request this one undoes (a Release button names the isolation it was shown with). */
   undoes?: string;
   /** The finding id when the request came from a card; else the request id. */

@@ -91,6 +91,8 @@ export const fileSchema = z
         /** First wait between progress checks; doubles up to the maximum. */
         pollIntervalMs: z.number().int().min(10).max(600_000).default(5000),
         maxPollIntervalMs: z.number().int().min(10).max(600_000).default(60_000),
+        /** How long one job run waits for snapshots before the wait goes back to Redis as a delayed job. */
+        holdJobSeconds: z.number().int().min(0).max(600).default(60),
         /** Give up waiting (the snapshots carry on in AWS) after this long. */
         timeoutMinutes: z.number().int().min(1).max(24 * 60).default(360),
       })

@@ -83,6 +83,7 @@ export function actionProcessor(deps: RespondDeps) {
         requestedBy: r.requestedBy,
         approvedBy: r.approvedBy,
         undoes: r.undoes,
+        startedAt: r.startedAt ?? Date.now(),
         caseId: r.findingId ?? r.id,
         records: deps.records,
         isolation: config.isolation,
