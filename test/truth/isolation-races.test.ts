@@ -1,20 +1,11 @@
-import { RequestStore } from '../../src/requests/store';
-import type { ActionRequest } from '../../src/requests/model';
 import { FakeAws } from '../support/fake-aws';
-import { startHarness, tearDownAfterEach, waitFor, type Harness } from '../support/harness';
+import { startHarness, tearDownAfterEach, type Harness } from '../support/harness';
+import { allEnded } from '../support/requests';
 import { slash } from '../support/slack-user';
 
 const ACCESS = { responders: ['U01ANA'], approvers: ['U02LEAD'], twoPersonRule: true, requireApproval: [] as string[] };
 const FAST_AWS = { maxAttempts: 1, jobAttempts: 3, jobBackoffMs: 50 };
 const TEN = Array.from({ length: 10 }, (_, k) => `i-0a1b2c3d4e5f${(0x60700 + k).toString(16)}`);
-
-async function finished(h: Harness, n: number): Promise<ActionRequest[]> {
-  const store = new RequestStore(h.redis, h.config.redisPrefix, 3600);
-  return waitFor(async () => {
-    const all = await store.recent(50);
-    return all.length >= n && all.every((r) => ['done', 'failed', 'refused'].includes(r.state)) ? all : undefined;
-  }, `${n} requests to end`, 60_000);
-}
 
 function quarantineOf(aws: FakeAws, vpc = 'vpc-0a1b2c3d') {
   return [...aws.groups.values()].find((g) => g.name === 'ir-quarantine' && g.vpcId === vpc);
@@ -32,7 +23,7 @@ describe('isolation stays true under concurrency and pre-existing groups (EC2 an
     aws.latencyMs = 25;
     h = await startHarness({ file: { access: ACCESS, aws: FAST_AWS } });
     await Promise.all(TEN.map((id) => slash(h, `isolate ${id} miner`)));
-    const all = await finished(h, 10);
+    const all = await allEnded(h, 10);
     expect(all.map((r) => `${r.target}:${r.state}:${r.result?.ok}`).sort()).toEqual(TEN.map((id) => `${id}:done:true`).sort());
     const groups = [...aws.groups.values()].filter((g) => g.name.startsWith('ir-quarantine'));
     expect(groups.map((g) => g.name).sort()).toEqual(['ir-quarantine', 'ir-quarantine-untracked']);
@@ -47,7 +38,7 @@ describe('isolation stays true under concurrency and pre-existing groups (EC2 an
     aws.groups.set('sg-0000000000000bad1', { id: 'sg-0000000000000bad1', name: 'ir-quarantine-untracked', vpcId: 'vpc-0a1b2c3d', ingress: [], egress: [] });
     h = await startHarness({ file: { access: ACCESS, aws: FAST_AWS } });
     await slash(h, `isolate ${TEN[0]}`);
-    const [r] = await finished(h, 1);
+    const [r] = await allEnded(h, 1);
     expect(r.state).toBe('done');
     expect(r.result!.ok).toBe(true);
     const u = aws.groups.get('sg-0000000000000bad1')!;
@@ -70,7 +61,7 @@ describe('isolation stays true under concurrency and pre-existing groups (EC2 an
     aws.failAlways('AuthorizeSecurityGroupEgress', denied);
     h = await startHarness({ file: { access: ACCESS, aws: FAST_AWS } });
     await slash(h, `isolate ${TEN[0]}`);
-    const [r] = await finished(h, 1);
+    const [r] = await allEnded(h, 1);
     expect(r.state).toBe('failed');
     expect(r.failure!.message).toMatch(/AuthorizeSecurityGroup/);
     const text = JSON.stringify(r);
@@ -94,7 +85,7 @@ describe('an isolation that fails half-way says what it left open', () => {
       if (moves >= 2) throw denied;
     });
     await slash(h, `isolate ${TEN[0]}`);
-    const [r] = await finished(h, 1);
+    const [r] = await allEnded(h, 1);
     expect(r.state).toBe('failed');
     const untracked = [...aws.groups.values()].find((g) => g.name === 'ir-quarantine-untracked')!;
     expect(aws.enis.get(`eni-${TEN[0].slice(-8)}000000001`)!.groups).toEqual([untracked.id]);

@@ -1,7 +1,7 @@
-import { RequestStore } from '../../src/requests/store';
 import type { ActionRequest } from '../../src/requests/model';
 import { FakeAws } from '../support/fake-aws';
 import { startHarness, tearDownAfterEach, waitFor, type Harness } from '../support/harness';
+import { allEnded } from '../support/requests';
 import { click, ephemeralsFor, slash, textOf } from '../support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
@@ -10,11 +10,7 @@ const ACCESS = { responders: ['U01ANA'], approvers: ['U02LEAD'], twoPersonRule: 
 const FAST_AWS = { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 };
 
 async function lastEnded(h: Harness, n: number): Promise<ActionRequest> {
-  const store = new RequestStore(h.redis, h.config.redisPrefix, 3600);
-  return waitFor(async () => {
-    const all = await store.recent(20);
-    return all.length >= n && ['done', 'failed', 'refused'].includes(all[0].state) ? all[0] : undefined;
-  }, `request ${n} to end`, 30_000);
+  return (await allEnded(h, n))[0];
 }
 
 describe('an isolation record belongs to the isolation that made it', () => {
@@ -78,9 +74,7 @@ describe('mutating work on one target runs one request at a time', () => {
     const waitingText = h.slack.channelMessages('C01ALERTS').map(textOf).join('\n');
     expect(waitingText).toMatch(/waiting: request isolate-\S+ is changing the same target/);
     aws.releaseHangs();
-    await lastEnded(h, 2);
-    const store = new RequestStore(h.redis, h.config.redisPrefix, 3600);
-    await waitFor(async () => (await store.recent(5)).every((r) => ['done', 'failed', 'refused'].includes(r.state)), 'both to end');
+    await allEnded(h, 2);
     const lastIsolationCall = Math.max(...aws.calls.filter((c) => /^(ModifyNetworkInterfaceAttribute|DescribeSecurityGroups)$/.test(c.api)).map((c) => c.at));
     const firstStopCall = Math.min(...aws.calls.filter((c) => c.api === 'StopInstances').map((c) => c.at));
     expect(firstStopCall).toBeGreaterThan(lastIsolationCall);

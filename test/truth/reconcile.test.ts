@@ -3,11 +3,10 @@ import { AuditLog } from '../../src/audit/log';
 import { createLogger } from '../../src/log';
 import { QUEUE, bullPrefix } from '../../src/queues';
 import { Lifecycle } from '../../src/requests/lifecycle';
-import type { ActionRequest } from '../../src/requests/model';
 import { Pipeline } from '../../src/requests/pipeline';
-import { RequestStore } from '../../src/requests/store';
 import { FakeAws } from '../support/fake-aws';
 import { startHarness, tearDownAfterEach, waitFor, type Harness } from '../support/harness';
+import { requestEnded, requestStoreOf } from '../support/requests';
 import { slash, textOf } from '../support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
@@ -15,20 +14,11 @@ const ACCESS = { responders: ['U01ANA'], approvers: ['U02LEAD'], twoPersonRule: 
 const FAST_AWS = { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 };
 const FAST_RECONCILE = { reconcileSeconds: 1, maxResumes: 2 };
 
-function storeOf(h: Harness) {
-  return new RequestStore(h.redis, h.config.redisPrefix, 3600);
-}
 
 async function auditEvents(h: Harness, requestId: string): Promise<string[]> {
   return (await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).find([{ requestId }])).map((e) => e.event);
 }
 
-async function ended(h: Harness, id: string, timeoutMs = 30_000): Promise<ActionRequest> {
-  return waitFor(async () => {
-    const r = await storeOf(h).get(id);
-    return r && ['done', 'failed', 'expired', 'refused', 'rejected'].includes(r.state) ? r : undefined;
-  }, `request ${id} to end`, timeoutMs);
-}
 
 describe('every request ends: the reconciler picks up what lost its job', () => {
   let h: Harness;
@@ -39,8 +29,8 @@ describe('every request ends: the reconciler picks up what lost its job', () => 
     aws = FakeAws.withWebServer(INSTANCE, { eip: false, targetGroup: false });
     h = await startHarness({ file: { access: ACCESS, aws: FAST_AWS, requests: FAST_RECONCILE } });
     // What the bot stores before it queues the plan; the queueing never happened.
-    const { id } = await storeOf(h).create({ action: 'isolate', target: INSTANCE, targets: [INSTANCE], channel: 'C01ALERTS', requestedBy: 'U01ANA', needsApproval: false });
-    const r = await ended(h, id);
+    const { id } = await requestStoreOf(h).create({ action: 'isolate', target: INSTANCE, targets: [INSTANCE], channel: 'C01ALERTS', requestedBy: 'U01ANA', needsApproval: false });
+    const r = await requestEnded(h, id);
     expect(r.state).toBe('done');
     expect(r.result!.ok).toBe(true);
     expect(await auditEvents(h, id)).toEqual(['planned', 'started', 'succeeded']);
@@ -57,8 +47,8 @@ describe('every request ends: the reconciler picks up what lost its job', () => 
     await waitFor(() => aws.callsOf('ModifyNetworkInterfaceAttribute').length === 1, 'the first interface move');
     await a.kill!();
     await h.addWorker();
-    const [req] = await storeOf(h).recent(1);
-    const r = await ended(h, req.id);
+    const [req] = await requestStoreOf(h).recent(1);
+    const r = await requestEnded(h, req.id);
     expect(r.state).toBe('done');
     expect(r.result!.ok).toBe(true);
     expect(r.resumes).toBeGreaterThanOrEqual(1);
@@ -71,13 +61,13 @@ describe('every request ends: the reconciler picks up what lost its job', () => 
   it('ends a request whose worker keeps dying as failed, saying where it stopped, instead of leaving it running', async () => {
     aws = FakeAws.withWebServer(INSTANCE, { eip: false, targetGroup: false });
     h = await startHarness({ file: { access: ACCESS, aws: FAST_AWS, requests: { reconcileSeconds: 1, maxResumes: 0 } }, worker: false });
-    const store = storeOf(h);
+    const store = requestStoreOf(h);
     const { id } = await store.create({ action: 'isolate', target: INSTANCE, targets: [INSTANCE], channel: 'C01ALERTS', requestedBy: 'U01ANA', needsApproval: false });
     // Running, at step 5 of 8, and no job anywhere: its worker was killed and the job removed.
     await store.transition(id, { from: ['planning'] }, { state: 'approved', plan: { summary: [], warnings: [], steps: [], fingerprint: 'x' } });
     await store.transition(id, { from: ['approved'] }, { state: 'running', progress: { step: 5, total: 8, label: 'quarantine group' } });
     await h.addWorker();
-    const r = await ended(h, id);
+    const r = await requestEnded(h, id);
     expect(r.state).toBe('failed');
     expect(r.failure!.message).toContain('step 5 of 8 (quarantine group)');
     expect(await auditEvents(h, id)).toEqual(['failed']);
@@ -90,14 +80,14 @@ describe('every request ends: the reconciler picks up what lost its job', () => 
     aws = FakeAws.withWebServer(INSTANCE, { eip: false, targetGroup: false });
     h = await startHarness({ file: { access: { ...ACCESS, requireApproval: ['isolate'], approvalTimeoutMinutes: 1 }, aws: FAST_AWS, requests: FAST_RECONCILE } });
     await slash(h, `isolate ${INSTANCE}`);
-    const store = storeOf(h);
+    const store = requestStoreOf(h);
     const r0 = await waitFor(async () => (await store.recent(1)).find((r) => r.state === 'awaiting-approval'), 'the approval card');
     const q = new Queue(QUEUE.actions, { connection: h.redis, prefix: bullPrefix(h.config.redisPrefix) });
     await (await q.getJob(`expire-${r0.id}-r${r0.rev}`))!.remove();
     await q.close();
     // Its time is up (as if the expiry job had been lost long ago).
     await store.patch(r0.id, { expiresAt: Date.now() - 1 });
-    const r = await ended(h, r0.id);
+    const r = await requestEnded(h, r0.id);
     expect(r.state).toBe('expired');
     await waitFor(() => h.slack.channelMessages('C01ALERTS').some((m) => /expired/i.test(textOf(m))), 'the expiry shown in Slack');
   });
@@ -112,7 +102,7 @@ describe('an approval is never reported as "nothing changed" when it was recorde
     aws = FakeAws.withWebServer(INSTANCE, { eip: false, targetGroup: false });
     h = await startHarness({ file: { access: { ...ACCESS, requireApproval: ['isolate'] }, aws: FAST_AWS, requests: FAST_RECONCILE } });
     await slash(h, `isolate ${INSTANCE}`);
-    const store = storeOf(h);
+    const store = requestStoreOf(h);
     const r0 = await waitFor(async () => (await store.recent(1)).find((r) => r.state === 'awaiting-approval'), 'the approval card');
     const audit = new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent'));
     // A pipeline whose queue refuses the execution job (Redis blip on the producer connection).
@@ -126,7 +116,7 @@ describe('an approval is never reported as "nothing changed" when it was recorde
     const res = await life.approve(r0, r0.rev, 'U02LEAD');
     await q.close();
     expect(res).toEqual({ ok: true, queued: false });
-    const r = await ended(h, r0.id);
+    const r = await requestEnded(h, r0.id);
     expect(r.state).toBe('done');
     expect(r.approvedBy).toBe('U02LEAD');
   });
