@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from './config/load';
 import { createLogger } from './log';
 import { Metrics } from './metrics';
 import { startBot, type Running } from './run/bot';
+import { RedisNotInstalledError, startEmbeddedRedis, type EmbeddedRedis } from './run/embedded-redis';
 import { startWorker } from './run/worker';
 
 type Mode = 'all' | 'bot' | 'worker';
@@ -18,10 +19,37 @@ async function main(mode: Mode): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  let redis: EmbeddedRedis | undefined;
+  if (config.embeddedRedis && mode !== 'all') {
+    // A private Redis per process would leave the bot's queues without a worker.
+    process.stderr.write(`ir-bot cannot start: REDIS_URL is required when the bot and the worker run as separate processes ("${mode}")\n`);
+    process.exit(1);
+  }
+  if (config.embeddedRedis) {
+    try {
+      redis = await startEmbeddedRedis({ dataDir: config.embeddedRedis.dataDir });
+    } catch (err) {
+      if (err instanceof RedisNotInstalledError) {
+        process.stderr.write(`ir-bot cannot start: ${err.message}\n`);
+        process.exit(1);
+      }
+      throw err;
+    }
+    config = { ...config, redisUrl: redis.url };
+    log.info(
+      { redisUrl: redis.url, dataDir: redis.dataDir },
+      `REDIS_URL is not set: using a private redis-server on ${redis.url} (AOF on, data in ${redis.dataDir}), stopped with the bot. Set REDIS_URL in production.`,
+    );
+  }
   const metrics = new Metrics();
   const running: Running[] = [];
-  if (mode !== 'worker') running.push(await startBot(config, log, metrics));
-  if (mode !== 'bot') running.push(await startWorker(config, log, metrics, { serveHttp: mode === 'worker' }));
+  try {
+    if (mode !== 'worker') running.push(await startBot(config, log, metrics));
+    if (mode !== 'bot') running.push(await startWorker(config, log, metrics, { serveHttp: mode === 'worker' }));
+  } catch (err) {
+    await redis?.stop();
+    throw err;
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -34,6 +62,7 @@ async function main(mode: Mode): Promise<void> {
     }, 25_000);
     force.unref();
     for (const r of running) await r.stop();
+    await redis?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

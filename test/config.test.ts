@@ -47,6 +47,14 @@ describe('configuration', () => {
     expect(c.securityHub.poll.enabled).toBe(false);
   });
 
+  it('reads `NAME=` left empty in .env (as .env.example has them) as not set, and runs its own Redis without REDIS_URL', () => {
+    const c = loadConfig({ ...env, SLACK_APP_TOKEN: '', SLACK_MODE: '', SLACK_API_URL: '', REDIS_URL: '' }, () => good);
+    expect(c.slackApp).toMatchObject({ mode: 'http', appToken: undefined, apiUrl: undefined });
+    expect(c.embeddedRedis).toEqual({ dataDir: 'data/redis' });
+    const external = loadConfig({ ...env, REDIS_URL: 'redis://redis.internal:6379' }, () => good);
+    expect(external).toMatchObject({ redisUrl: 'redis://redis.internal:6379', embeddedRedis: undefined });
+  });
+
   it('chooses Socket Mode when an app token is set, unless SLACK_MODE=http', () => {
     expect(loadConfig({ ...env, SLACK_APP_TOKEN: 'xapp-1' }, () => good).slackApp.mode).toBe('socket');
     expect(loadConfig({ ...env, SLACK_APP_TOKEN: 'xapp-1', SLACK_MODE: 'http' }, () => good).slackApp.mode).toBe('http');

@@ -14,7 +14,10 @@ export type Config = FileConfig & {
     apiUrl?: string;
   };
   port: number;
+  /** Empty until main has started the private Redis when `embeddedRedis` is set. */
   redisUrl: string;
+  /** REDIS_URL was not set: main starts a private redis-server with its data here. */
+  embeddedRedis?: { dataDir: string };
   redisPrefix: string;
   ingestApiKey: string;
   logLevel: Env['LOG_LEVEL'];
@@ -46,7 +49,9 @@ function describeIssues(where: string, issues: z.core.$ZodIssue[]): string[] {
 type ReadFile = (path: string) => string;
 
 /** Validates env and the YAML file together; throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Config {
+  // `NAME=` in a .env file (as .env.example leaves the optional ones) means "not set".
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== '')) as NodeJS.ProcessEnv;
   const problems: string[] = [];
   const envResult = envSchema.safeParse(env);
   if (!envResult.success) problems.push(...describeIssues('env', envResult.error.issues));
@@ -86,7 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
       apiUrl: e.SLACK_API_URL,
     },
     port: e.PORT,
-    redisUrl: e.REDIS_URL,
+    redisUrl: e.REDIS_URL ?? '',
+    embeddedRedis: e.REDIS_URL ? undefined : { dataDir: e.REDIS_DATA_DIR },
     redisPrefix: e.REDIS_PREFIX,
     ingestApiKey: e.INGEST_API_KEY,
     logLevel: e.LOG_LEVEL,
