@@ -1,0 +1,42 @@
+import { RedisNotInstalledError } from '../src/run/embedded-redis';
+import { startDemo } from './demo';
+
+/** `npm run demo`: the whole incident in a browser, with stand-ins for Slack and AWS. */
+async function main(): Promise<void> {
+  const port = Number(process.env.DEMO_PORT ?? 3030);
+  let demo;
+  try {
+    demo = await startDemo({ port, logLevel: process.env.LOG_LEVEL ?? 'warn' });
+  } catch (err) {
+    if (err instanceof RedisNotInstalledError) {
+      process.stderr.write(`The demo needs a redis-server binary: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  process.stdout.write(
+    [
+      '',
+      `  ir-bot demo: open ${demo.url}`,
+      '',
+      '  The real bot and worker are running; Slack, AWS, Athena and GuardDuty are local stand-ins.',
+      '  Eleven GuardDuty findings (a web server and ten crypto miners) were just replayed into /aws/events.',
+      '  Work the incident as Ana (responder) and Lee (approver). Ctrl-C stops everything.',
+      '',
+    ].join('\n') + '\n',
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await demo.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`the demo failed to start: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

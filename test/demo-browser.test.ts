@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startDemo, type Demo } from '../demo/demo';
+import { WEB_SERVER } from '../demo/scene';
+
+/**
+ * Chromium from Debian's packages (`apt-get install chromium`; .ci/run installs it). No browser
+ * means this suite fails, saying so: a demo nobody can click through is not tested by skipping.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+
+describe('npm run demo in a real browser', () => {
+  let demo: Demo | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+
+  beforeAll(async () => {
+    if (!CHROMIUM || !existsSync(CHROMIUM)) {
+      throw new Error(`no Chromium to drive the demo page: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH (looked for ${CHROMIUM ?? '/usr/bin/chromium'})`);
+    }
+    demo = await startDemo({ port: 0 });
+    // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage();
+    await page.goto(demo.url);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.stop();
+  });
+
+  it('says the outside services are stand-ins', async () => {
+    await expect(page.locator('#standin').textContent()).resolves.toMatch(/Slack, AWS .*Athena and GuardDuty are local stand-ins/s);
+  });
+
+  it('shows the card; Isolate as the responder, Approve as the approver, and the verified result arrives in the thread', async () => {
+    // The replayed findings become one roll-up card in #crypto-alerts; each row has its responses.
+    const row = page.locator('.msg .block-section', { hasText: WEB_SERVER }).first();
+    await row.waitFor({ timeout: 30_000 });
+    await expect(page.locator('.block-header').first().textContent()).resolves.toContain('11 findings');
+
+    await page.click('#as-U01ANA');
+    await row.locator('select[data-action-id="ir_finding_menu"]').selectOption({ label: `Isolate ${WEB_SERVER}` });
+
+    // The plan and its approval card come into the card's thread.
+    const approve = page.locator('.thread button[data-action-id="ir_approve"]').first();
+    await approve.waitFor({ timeout: 30_000 });
+    const plan = (await page.locator('.thread').first().textContent()) ?? '';
+    expect(plan).toContain('awaiting approval');
+    expect(plan).toContain('detach from Auto Scaling group web-asg');
+    expect(plan).toContain('web-tg port 80');
+
+    await page.click('#as-U02LEAD');
+    await page.locator('#as-U02LEAD[aria-pressed="true"]').waitFor();
+    await page.locator('.thread button[data-action-id="ir_approve"]').first().click();
+
+    const verified = page.locator('.thread .msg', { hasText: 'Verified end state' }).first();
+    await verified.waitFor({ timeout: 60_000 });
+    const result = (await verified.textContent()) ?? '';
+    expect(result).toContain('done');
+    expect(result).toContain('approved by @Lee');
+    expect(result).toContain('Auto Scaling group web-asg: detached ✓');
+    // And the stand-in account really changed: the instance is in the quarantine group only.
+    const q = [...demo!.aws.groups.values()].find((g) => g.name === 'ir-quarantine');
+    expect(q).toBeDefined();
+    expect([...demo!.aws.enis.values()].filter((e) => e.instanceId === WEB_SERVER).every((e) => e.groups.join() === q!.id)).toBe(true);
+  }, 120_000);
+});
