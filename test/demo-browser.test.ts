@@ -66,4 +66,16 @@ describe('npm run demo in a real browser', () => {
     expect(q).toBeDefined();
     expect([...demo!.aws.enis.values()].filter((e) => e.instanceId === WEB_SERVER).every((e) => e.groups.join() === q!.id)).toBe(true);
   }, 120_000);
+
+  it('takes /ir commands typed into the page: the audit trail names who asked and who approved', async () => {
+    await page.click('#as-U01ANA');
+    await page.fill('#command', `/ir audit ${WEB_SERVER}`);
+    await page.press('#command', 'Enter');
+    const answer = page.locator('.msg.ephemeral', { hasText: 'approve' }).last();
+    await answer.waitFor({ timeout: 30_000 });
+    const text = (await answer.textContent()) ?? '';
+    expect(text).toContain('Only visible to you');
+    expect(text).toContain('@Ana');
+    expect(text).toContain('@Lee');
+  }, 60_000);
 });

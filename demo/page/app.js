@@ -42,7 +42,11 @@ function token(inner) {
   const [target, label] = inner.split('|');
   if (target.startsWith('@')) return `<b>@${escapeHtml(userName(target.slice(1)))}</b>`;
   if (target.startsWith('#')) return `<b>#${escapeHtml(label ?? channelName(target.slice(1)))}</b>`;
-  if (target.startsWith('!date^')) return escapeHtml(unslack(label ?? target));
+  if (target.startsWith('!date^')) {
+    // Slack shows the date in the reader's time zone; so does the page.
+    const epoch = Number(target.split('^')[1]);
+    return escapeHtml(Number.isFinite(epoch) ? new Date(epoch * 1000).toLocaleString() : unslack(label ?? target));
+  }
   if (target.startsWith('!subteam^')) return `<b>@${escapeHtml(label ?? target.slice(9))}</b>`;
   if (target.startsWith('!')) return `<b>@${escapeHtml(target.slice(1))}</b>`;
   const url = unslack(target);
