@@ -91,8 +91,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       return events.length;
     };
 
+    const ctx: Ctx = { slack, botUrl, triggeredBy: new Map(), commandAnswers: [] };
     const page = createServer((req, res) => {
-      handle(req, res, { slack, botUrl }).catch((err: Error) => sendJson(res, 500, { error: err.message }));
+      handle(req, res, ctx).catch((err: Error) => sendJson(res, 500, { error: err.message }));
     });
     const port = await listen(page, opts.port ?? 0);
     if (opts.replay !== false) await replayFindings();
@@ -125,6 +126,10 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
 interface Ctx {
   slack: SlackApiServer;
   botUrl: string;
+  /** Each forwarded click gets its own trigger_id, so a modal the bot opens shows to the right person. */
+  triggeredBy: Map<string, string>;
+  /** What the bot answered in a slash command's acknowledgement, shown to whoever typed it. */
+  commandAnswers: { user: string; channel: string; threadTs?: string; text: string; blocks: unknown[]; at: number }[];
 }
 
 const STATIC: Record<string, [string, string]> = {
@@ -133,10 +138,6 @@ const STATIC: Record<string, [string, string]> = {
   '/style.css': ['style.css', 'text/css; charset=utf-8'],
 };
 
-/** Each forwarded click gets its own trigger_id, so a modal the bot opens shows to the right person. */
-let triggers = 0;
-const triggeredBy = new Map<string, string>();
-const commandAnswers: { user: string; channel: string; threadTs?: string; text: string; blocks: unknown[]; at: number }[] = [];
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Ctx): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
@@ -146,7 +147,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Ctx): Prom
     res.end(readFileSync(join(HERE, 'page', file)));
     return;
   }
-  if (req.method === 'GET' && path === '/api/state') return sendJson(res, 200, state(ctx.slack));
+  if (req.method === 'GET' && path === '/api/state') return sendJson(res, 200, state(ctx));
   if (req.method === 'GET' && path.startsWith('/api/files/')) {
     const f = ctx.slack.files.get(path.slice('/api/files/'.length));
     if (!f) return sendJson(res, 404, { error: 'no such file' });
@@ -166,7 +167,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Ctx): Prom
     return forward(res, ctx, slashCommandBody(text, { userId: user.id, channelId: channel, responseUrl }), (answer) => {
       // What the bot puts in its acknowledgement is shown to the person who typed the command.
       const a = answer as { text?: string; blocks?: unknown[] } | undefined;
-      if (a?.text || a?.blocks) commandAnswers.push({ user: user.id, channel, text: String(a.text ?? ''), blocks: parseBlocks(a.blocks), at: Date.now() });
+      if (a?.text || a?.blocks) ctx.commandAnswers.push({ user: user.id, channel, text: String(a.text ?? ''), blocks: parseBlocks(a.blocks), at: Date.now() });
     });
   }
   if (path === '/api/action') {
@@ -175,9 +176,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Ctx): Prom
     else action.value = input.value;
     const body = blockActionBody(action, { userId: user.id, channelId: String(input.channel), messageTs: String(input.ts), threadTs: input.threadTs ? String(input.threadTs) : undefined, responseUrl });
     const payload = JSON.parse(new URLSearchParams(body).get('payload')!);
-    payload.trigger_id = `${++triggers}.${Date.now()}.demo`;
+    payload.trigger_id = `${ctx.triggeredBy.size + 1}.${Date.now()}.demo`;
     payload.user.username = user.name.toLowerCase();
-    triggeredBy.set(payload.trigger_id, user.id);
+    ctx.triggeredBy.set(payload.trigger_id, user.id);
     return forward(res, ctx, new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
   }
   if (path === '/api/submit') {
@@ -215,7 +216,7 @@ async function forward(res: ServerResponse, ctx: Ctx, body: string, onAnswer?: (
 }
 
 /** What a Slack client would show: messages with their threads, files, and each person's private notes and modals. */
-function state(slack: SlackApiServer) {
+function state({ slack, triggeredBy, commandAnswers }: Ctx) {
   const messages = [...slack.messages.values()]
     .sort((a, b) => Number(a.ts) - Number(b.ts))
     .map((m) => ({ channel: m.channel, ts: m.ts, threadTs: m.thread_ts, text: m.text, blocks: m.blocks, edited: m.updates > 0 }));
