@@ -19,38 +19,18 @@ async function main(mode: Mode): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  let redis: EmbeddedRedis | undefined;
   if (config.embeddedRedis && mode !== 'all') {
     // A private Redis per process would leave the bot's queues without a worker.
     process.stderr.write(`ir-bot cannot start: REDIS_URL is required when the bot and the worker run as separate processes ("${mode}")\n`);
     process.exit(1);
   }
-  if (config.embeddedRedis) {
-    try {
-      redis = await startEmbeddedRedis({ dataDir: config.embeddedRedis.dataDir });
-    } catch (err) {
-      if (err instanceof RedisNotInstalledError) {
-        process.stderr.write(`ir-bot cannot start: ${err.message}\n`);
-        process.exit(1);
-      }
-      throw err;
-    }
-    config = { ...config, redisUrl: redis.url };
-    log.info(
-      { redisUrl: redis.url, dataDir: redis.dataDir },
-      `REDIS_URL is not set: using a private redis-server on ${redis.url} (AOF on, data in ${redis.dataDir}), stopped with the bot. Set REDIS_URL in production.`,
-    );
-  }
   const metrics = new Metrics();
   const running: Running[] = [];
-  try {
-    if (mode !== 'worker') running.push(await startBot(config, log, metrics));
-    if (mode !== 'bot') running.push(await startWorker(config, log, metrics, { serveHttp: mode === 'worker' }));
-  } catch (err) {
-    await redis?.stop();
-    throw err;
-  }
+  let redis: EmbeddedRedis | undefined;
 
+  // Signals are handled from the first moment: a SIGTERM during start-up waits for the start to
+  // finish, then stops everything in order (the default action would kill the process outright).
+  let startup: Promise<void> = Promise.resolve();
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -61,12 +41,40 @@ async function main(mode: Mode): Promise<void> {
       process.exit(1);
     }, 25_000);
     force.unref();
+    await startup.catch(() => undefined);
     for (const r of running) await r.stop();
     await redis?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  startup = (async () => {
+    if (config.embeddedRedis) {
+      try {
+        redis = await startEmbeddedRedis({ dataDir: config.embeddedRedis.dataDir });
+      } catch (err) {
+        if (err instanceof RedisNotInstalledError) {
+          process.stderr.write(`ir-bot cannot start: ${err.message}\n`);
+          process.exit(1);
+        }
+        throw err;
+      }
+      config = { ...config, redisUrl: redis.url };
+      log.info(
+        { redisUrl: redis.url, dataDir: redis.dataDir },
+        `REDIS_URL is not set: using a private redis-server on ${redis.url} (AOF on, data in ${redis.dataDir}), stopped with the bot. Set REDIS_URL in production.`,
+      );
+    }
+    if (mode !== 'worker') running.push(await startBot(config, log, metrics));
+    if (mode !== 'bot') running.push(await startWorker(config, log, metrics, { serveHttp: mode === 'worker' }));
+  })();
+  try {
+    await startup;
+  } catch (err) {
+    await redis?.stop();
+    throw err;
+  }
 }
 
 const mode = (process.argv[2] ?? 'all') as Mode;

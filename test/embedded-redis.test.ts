@@ -123,6 +123,16 @@ describe('npm start without REDIS_URL', () => {
     await waitFor(() => redisServersOn(redisPort).length === 0, 'the orphaned redis-server to stop', 10_000);
   }, 60_000);
 
+  it('stops cleanly when SIGTERM comes while it is still starting', async () => {
+    const bot = await startBot();
+    // The private Redis is up (first log line), the bot and worker are not yet.
+    const first = await waitFor(() => /redis:\/\/127\.0\.0\.1:(\d+)/.exec(bot.stdout()), 'the first log line', 20_000);
+    const redisPort = Number(first[1]);
+    bot.proc.kill('SIGTERM');
+    expect(await bot.exited).toBe(0);
+    await waitFor(() => redisServersOn(redisPort).length === 0, 'the private redis-server to stop', 10_000);
+  }, 60_000);
+
   it('says exactly what to install when there is no redis-server binary', async () => {
     const bot = await startBot({ PATH: '/nonexistent' });
     expect(await bot.exited).toBe(1);
