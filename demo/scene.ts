@@ -132,7 +132,9 @@ function columnsOf(sql: string): string[] {
 
 /** The playbook's GuardDuty findings as EventBridge delivers them: the fixture's format, one per instance. */
 export function guardDutyFindings(template: any, now = Date.now()): unknown[] {
-  return [WEB_SERVER, ...MINERS].map((instanceId, i) => {
+  // A miner first: the card's story (posted for its first finding) is then a miner's.
+  return [...MINERS, WEB_SERVER].map((instanceId, i) => {
+    const miner = MINERS.indexOf(instanceId);
     const e = JSON.parse(JSON.stringify(template));
     const d = e.detail;
     const id = `7cc4f1c3a4b2d5e6f708192a3b4c5d${i.toString(16).padStart(2, '0')}`;
@@ -149,11 +151,11 @@ export function guardDutyFindings(template: any, now = Date.now()): unknown[] {
       inst.imageDescription = 'ubuntu-fast-miner';
       inst.iamInstanceProfile = null;
       inst.instanceType = 'c5.4xlarge';
-      inst.tags = [{ key: 'Name', value: `batch-worker-${i}` }];
+      inst.tags = [{ key: 'Name', value: `batch-worker-${miner + 1}` }];
       inst.launchTime = new Date(now - 2 * 86400_000).toISOString();
       for (const ni of inst.networkInterfaces ?? []) {
         ni.networkInterfaceId = `eni-${instanceId.slice(-8)}000000001`;
-        ni.publicIp = `203.0.113.${99 + i}`;
+        ni.publicIp = `203.0.113.${100 + miner}`;
       }
       d.resource.accessKeyDetails = { accessKeyId: STOLEN_KEY, principalId: 'AIDADEMOCIDEPLOY0001', userName: 'ci-deploy', userType: 'IAMUser' };
     }
