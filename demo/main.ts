@@ -12,6 +12,10 @@ async function main(): Promise<void> {
       process.stderr.write(`The demo needs a redis-server binary: ${err.message}\n`);
       process.exit(1);
     }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(`Port ${port} is taken; run the demo on another one, e.g. DEMO_PORT=3031 npm run demo\n`);
+      process.exit(1);
+    }
     throw err;
   }
   process.stdout.write(
@@ -20,6 +24,7 @@ async function main(): Promise<void> {
       `  ir-bot demo: open ${demo.url}`,
       '',
       '  The real bot and worker are running; Slack, AWS, Athena and GuardDuty are local stand-ins.',
+      `  The bot itself (HTTP mode): ${demo.botUrl}/slack/events, /aws/events, /healthz, /metrics`,
       '  Eleven GuardDuty findings (a web server and ten crypto miners) were just replayed into /aws/events.',
       '  Work the incident as Ana (responder) and Lee (approver). Ctrl-C stops everything.',
       '',

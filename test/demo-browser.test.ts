@@ -67,6 +67,16 @@ describe('npm run demo in a real browser', () => {
     expect([...demo!.aws.enis.values()].filter((e) => e.instanceId === WEB_SERVER).every((e) => e.groups.join() === q!.id)).toBe(true);
   }, 120_000);
 
+  it('shows files the bot uploads: Report puts the Markdown incident report in the thread', async () => {
+    await page.click('#as-U01ANA');
+    await page.locator('.msg button', { hasText: 'Report' }).first().click();
+    const file = page.locator('.thread .file a').first();
+    await file.waitFor({ timeout: 30_000 });
+    const res = await fetch(new URL((await file.getAttribute('href'))!, demo!.url));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(WEB_SERVER);
+  }, 60_000);
+
   it('takes /ir commands typed into the page: the audit trail names who asked and who approved', async () => {
     await page.click('#as-U01ANA');
     await page.fill('#command', `/ir audit ${WEB_SERVER}`);

@@ -85,6 +85,8 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
     pid: guard.pid ?? 0,
     async stop() {
       if (gone) return;
+      // Hold the event loop until Redis has written its AOF and exited.
+      guard.ref();
       guard.stdin?.end();
       await exited;
     },
