@@ -37,6 +37,8 @@ export interface Demo {
   slack: SlackApiServer;
   aws: FakeAws;
   replayFindings(): Promise<number>;
+  /** Posts EventBridge events to the bot's /aws/events, as the AWS wiring would. */
+  ingest(events: unknown[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -78,16 +80,18 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     running.push(await startWorker(config, log, metrics, { serveHttp: false }));
     const botUrl = `http://127.0.0.1:${bot.port}`;
 
-    const replayFindings = async () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const template = require('../test/fixtures/guardduty-crypto-dns.json');
-      const events = guardDutyFindings(template);
+    const ingest = async (events: unknown[]) => {
       const res = await fetch(`${botUrl}/aws/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': INGEST_KEY },
         body: JSON.stringify(events),
       });
-      if (res.status !== 202) throw new Error(`the bot refused the replayed findings: ${res.status} ${await res.text()}`);
+      if (res.status !== 202) throw new Error(`the bot refused the findings: ${res.status} ${await res.text()}`);
+    };
+    const replayFindings = async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const events = guardDutyFindings(require('../test/fixtures/guardduty-crypto-dns.json'));
+      await ingest(events);
       return events.length;
     };
 
@@ -104,6 +108,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       slack,
       aws,
       replayFindings,
+      ingest,
       async stop() {
         await closeServer(page);
         for (const r of running.reverse()) await r.stop();

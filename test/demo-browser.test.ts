@@ -77,6 +77,21 @@ describe('npm run demo in a real browser', () => {
     expect(await res.text()).toContain(WEB_SERVER);
   }, 60_000);
 
+  it('shows attacker-controlled finding text as text: markup in a title never becomes part of the page', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const probe = JSON.parse(JSON.stringify(require('./fixtures/guardduty-port-probe.json')));
+    probe.detail.id = 'a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0';
+    probe.detail.title = 'Probe <img src=x onerror="window.__pwned=1"> from <script>window.__pwned=2</script> *bold* <@U02LEAD>';
+    await demo!.ingest([probe]);
+    await page.click('[data-channel="C01SECOPS"]');
+    const card = page.locator('.msg', { hasText: 'onerror=' }).first();
+    await card.waitFor({ timeout: 30_000 });
+    expect(await card.textContent()).toContain('Probe <img src=x onerror="window.__pwned=1"> from <script>window.__pwned=2</script>');
+    expect(await page.locator('#messages img, #messages script').count()).toBe(0);
+    expect(await page.evaluate('typeof window.__pwned')).toBe('undefined');
+    await page.click('[data-channel="C02CRYPTO"]');
+  }, 60_000);
+
   it('takes /ir commands typed into the page: the audit trail names who asked and who approved', async () => {
     await page.click('#as-U01ANA');
     await page.fill('#command', `/ir audit ${WEB_SERVER}`);
