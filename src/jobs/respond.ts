@@ -80,6 +80,7 @@ export function actionProcessor(deps: RespondDeps) {
       const ctx: ActionContext = {
         aws: new Responder(session.clients, session.account, session.region, () => deps.limiter.take(session.account, session.region)),
         requestId: r.id,
+        planRevision: r.rev,
         requestedBy: r.requestedBy,
         approvedBy: r.approvedBy,
         undoes: r.undoes,

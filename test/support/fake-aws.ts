@@ -214,6 +214,8 @@ export class FakeAws {
   securityHubUpdates: { id: string; workflow?: string; note?: string; by?: string }[] = [];
   unprocessableFindings = new Set<string>();
   queries = new Map<string, { sql: string; params: string[]; state: string; startedAt: number; finishedAt?: number }>();
+  /** ClientRequestToken → the query started for it. */
+  queryTokens = new Map<string, string>();
   /** How long every Athena query runs, and whether (with what reason) it fails. */
   queryRunMs = 300;
   queryFails: string | undefined;
@@ -270,8 +272,14 @@ export class FakeAws {
       };
     });
     on(athena, StartQueryExecutionCommand, (i) => {
+      const token = i.ClientRequestToken as string | undefined;
+      if (token !== undefined && (token.length < 32 || token.length > 128)) throw awsError('InvalidRequestException', 'ClientRequestToken must be 32 to 128 characters long');
+      // Athena answers a repeated token with the query it started for it: no second query.
+      const earlier = token && this.queryTokens.get(token);
+      if (earlier) return { QueryExecutionId: earlier };
       const id = `q-${++this.seq}`;
       this.queries.set(id, { sql: i.QueryString, params: i.ExecutionParameters ?? [], state: 'RUNNING', startedAt: Date.now() });
+      if (token) this.queryTokens.set(token, id);
       return { QueryExecutionId: id };
     });
     on(athena, GetQueryExecutionCommand, (i) => {
