@@ -1,15 +1,15 @@
 import { huntAction, queryToken } from '../src/actions/hunt';
 import { idPart } from '../src/requests/store';
-import { actionContext, MemoryRecords } from './support/action-context';
+import { actionContext, athenaConfig, MemoryRecords } from './support/action-context';
 import { FakeAws } from './support/fake-aws';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
-const ATHENA = {
+const ATHENA = athenaConfig({
   workgroup: 'primary',
   database: 'security_logs',
   outputLocation: 's3://example-athena-results/ir-bot/',
   tables: { cloudtrail: 'cloudtrail_logs', vpcflow: 'vpc_flow_logs' },
-};
+});
 
 describe('Athena idempotency tokens: one per request and plan revision', () => {
   let aws: FakeAws;

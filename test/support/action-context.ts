@@ -65,6 +65,11 @@ export function testClients(region = 'us-east-1'): ResponderClients {
 
 const DEFAULTS = fileSchema.parse({ channels: { default: 'C01ALERTS' } });
 
+/** The `athena:` section as the config loader completes it (defaults filled in). */
+export function athenaConfig(section: unknown): ActionContext['athena'] {
+  return fileSchema.parse({ channels: { default: 'C01ALERTS' }, athena: section }).athena;
+}
+
 /**
  * What the worker hands an action for one request, without Redis, Slack or a queue: for tests of
  * one action's plan and execute against the AWS stand-in, with a clock the test controls.
