@@ -524,7 +524,9 @@ export class FakeAws {
       return {};
     });
     on(ec2, AssociateIamInstanceProfileCommand, (i) => {
-      this.instance(i.InstanceId).profileArn = i.IamInstanceProfile.Arn;
+      const inst = this.instance(i.InstanceId);
+      if (inst.profileArn) throw awsError('IncorrectState', `There is an existing association for instance ${i.InstanceId}`);
+      inst.profileArn = i.IamInstanceProfile.Arn;
       return {};
     });
     on(trail, LookupEventsCommand, (i) => {
