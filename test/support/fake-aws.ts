@@ -231,6 +231,20 @@ export class FakeAws {
   failingVolumes = new Set<string>();
   calls: { api: string; input: any; at: number }[] = [];
   latencyMs = 0;
+  /** The stand-in's clock for credential expiry; tests move it. */
+  now: () => number = () => Date.now();
+  /** AssumeRole sessions last this long instead of DurationSeconds. */
+  credentialLifetimeMs: number | undefined;
+  /** Access key id of each session AssumeRole issued → when it expires. */
+  issuedCredentials = new Map<string, number>();
+  /**
+   * Calls signed with an issued session past its expiry are rejected as AWS does (EC2
+   * RequestExpired, IAM ExpiredToken, others ExpiredTokenException). Off by default: it resolves
+   * each client's credentials, which the tests without a role do not configure.
+   */
+  checkCredentials = false;
+  /** Calls rejected as expired, per API. */
+  expiredRejections: string[] = [];
   private failures = new Map<string, Error[]>();
   private hooks = new Map<string, (input: any) => void>();
   private always = new Map<string, Error>();
@@ -242,9 +256,10 @@ export class FakeAws {
   constructor() {
     const [ec2, asg, elb, sts, kms, iam, trail, securityHub, athena] = this.mocks;
     const on = (mock: any, cmd: any, fn: (input: any) => any) =>
-      mock.on(cmd).callsFake(async (input: any) => {
+      mock.on(cmd).callsFake(async (input: any, getClient: () => any) => {
         const api = cmd.name.replace(/Command$/, '');
         this.calls.push({ api, input, at: Date.now() });
+        if (this.checkCredentials && mock !== sts) await this.rejectExpired(mock === ec2 ? 'RequestExpired' : mock === iam ? 'ExpiredToken' : 'ExpiredTokenException', getClient());
         if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
         if (this.hangs.has(api) && this.hangs.get(api)!.length === 0) {
           this.hangs.delete(api);
@@ -260,10 +275,15 @@ export class FakeAws {
         return fn(input);
       });
     on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
-    on(sts, AssumeRoleCommand, (i) => ({
-      Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
-      AssumedRoleUser: { Arn: `${i.RoleArn}/${i.RoleSessionName}` },
-    }));
+    on(sts, AssumeRoleCommand, (i) => {
+      const id = `ASIA${String(++this.seq).padStart(16, '0')}`;
+      const expires = this.now() + (this.credentialLifetimeMs ?? (i.DurationSeconds ?? 3600) * 1000);
+      this.issuedCredentials.set(id, expires);
+      return {
+        Credentials: { AccessKeyId: id, SecretAccessKey: 'secret', SessionToken: `token-${id}`, Expiration: new Date(expires) },
+        AssumedRoleUser: { Arn: `${i.RoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${i.RoleSessionName}`, AssumedRoleId: `AROAEXAMPLE:${i.RoleSessionName}` },
+      };
+    });
     on(securityHub, BatchUpdateFindingsCommand, (i) => {
       const ids = i.FindingIdentifiers as { Id: string; ProductArn: string }[];
       if (ids.length > 100) throw awsError('InvalidInputException', 'FindingIdentifiers: at most 100');
@@ -622,6 +642,20 @@ export class FakeAws {
   failAlways(api: string, error: Error | undefined): void {
     if (error) this.always.set(api, error);
     else this.always.delete(api);
+  }
+
+  /** Every session issued so far ends now (revoked early, or the caller's clock ran behind). */
+  expireCredentials(): void {
+    for (const id of this.issuedCredentials.keys()) this.issuedCredentials.set(id, this.now());
+  }
+
+  private async rejectExpired(code: string, client: any): Promise<void> {
+    const creds = await client.config.credentials();
+    const expires = this.issuedCredentials.get(creds.accessKeyId);
+    if (expires !== undefined && this.now() >= expires) {
+      this.expiredRejections.push(code);
+      throw awsError(code, code === 'RequestExpired' ? 'Request has expired.' : 'The security token included in the request is expired', code === 'RequestExpired' ? 400 : 403);
+    }
   }
 
   /** Calls of `api` whose input `choose` answers with an error fail with it (e.g. one volume's CreateSnapshot). */
