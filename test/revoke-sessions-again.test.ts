@@ -1,4 +1,4 @@
-import { REVOKE_POLICY, restoreSessionsAction, revokeSessionsAction } from '../src/actions/iam';
+import { allowPrincipalAction, denyPrincipalAction, disableKeyAction, enableKeyAction, REVOKE_POLICY, restoreSessionsAction, revokeSessionsAction } from '../src/actions/iam';
 import type { ActionContext } from '../src/actions/types';
 import { actionContext, MemoryRecords, TestClock } from './support/action-context';
 import { FakeAws } from './support/fake-aws';
@@ -86,5 +86,25 @@ describe('revoke sessions again: every revocation denies tokens issued before it
     // Undone: nothing is left to restore.
     const again = await run(restoreSessionsAction, ROLE_ARN, ctx('restore-sessions-abc-4'));
     expect(again.plan.blocked).toContain('nothing is recorded');
+  });
+
+  it('an undo bound to an older disable-key or deny-all is refused at plan time when a newer request owns the record (a click racing a new request)', async () => {
+    aws = account();
+    aws.users.set('ci-deploy', { keys: [{ id: 'AKIAEXAMPLEKEY123456', status: 'Active' }], policies: new Map() });
+    const records = new MemoryRecords();
+    const ctx = (requestId: string, undoes?: string) => actionContext({ account: aws.account, requestId, records, undoes });
+    await run(disableKeyAction, 'AKIAEXAMPLEKEY123456', ctx('disable-key-AKIAEXAMPLEKEY123456-2'));
+    const stale = await run(enableKeyAction, 'AKIAEXAMPLEKEY123456', ctx('enable-key-AKIAEXAMPLEKEY123456-3', 'disable-key-AKIAEXAMPLEKEY123456-1'));
+    expect(stale.plan.blocked).toBe('AKIAEXAMPLEKEY123456 was changed again since, by `disable-key-AKIAEXAMPLEKEY123456-2`: undo from that one\'s result, or `/ir enable-key AKIAEXAMPLEKEY123456`');
+    const own = await run(enableKeyAction, 'AKIAEXAMPLEKEY123456', ctx('enable-key-AKIAEXAMPLEKEY123456-4', 'disable-key-AKIAEXAMPLEKEY123456-2'));
+    expect(own.outcome?.ok).toBe(true);
+
+    const arn = 'arn:aws:iam::123456789012:user/ci-deploy';
+    await run(denyPrincipalAction, arn, ctx('deny-principal-abc-5'));
+    const staleAllow = await run(allowPrincipalAction, arn, ctx('allow-principal-abc-6', 'deny-principal-abc-1'));
+    expect(staleAllow.plan.blocked).toContain('by `deny-principal-abc-5`');
+    const allow = await run(allowPrincipalAction, arn, ctx('allow-principal-abc-7', 'deny-principal-abc-5'));
+    expect(allow.outcome?.ok).toBe(true);
+    expect(aws.users.get('ci-deploy')!.policies.size).toBe(0);
   });
 });

@@ -50,6 +50,10 @@ async function readUntil<T>(ctx: ActionContext, read: () => Promise<T>, done: (v
 
 const consistency = (reads: number) => (reads > 1 ? ` (read back ${reads} times: IAM is eventually consistent)` : '');
 
+/** An undo button whose request no longer owns the record: a newer request took over. */
+const superseded = (target: string, newer: string, command: string) =>
+  `${target} was changed again since, by \`${newer}\`: undo from that one's result, or \`${command}\``;
+
 // ---------------------------------------------------------------- access keys
 
 interface KeyRecord {
@@ -91,6 +95,7 @@ function keyAction(to: 'Inactive' | 'Active'): ResponseAction {
       if (to === 'Active') {
         const rec = await ctx.records.get<KeyRecord>(keyRecordName(keyId));
         if (!rec) return blockedPlan(`nothing is recorded for ${keyId}: ir-bot did not disable it, so it will not re-enable it. Use the IAM console if you are sure.`);
+        if (ctx.undoes && ctx.undoes !== rec.requestId) return blockedPlan(superseded(keyId, rec.requestId, `/ir enable-key ${keyId}`));
         userName = rec.userName;
       } else {
         ({ userName, lastUsed } = await keyOwner(aws, keyId));
@@ -213,6 +218,13 @@ async function deletePolicy(aws: Responder, p: Principal, policyName: string): P
   }
 }
 
+/** Which request attached the deny-all, so its undo button acts on that attachment only. */
+interface DenyRecord {
+  requestId: string;
+}
+
+export const denyRecordName = (arn: string) => `iam-deny:${arn}`;
+
 export const DENY_ALL_DOCUMENT = { Version: '2012-10-17', Statement: [{ Sid: 'IrBotDenyAll', Effect: 'Deny', Action: '*', Resource: '*' }] };
 
 /** What the AWS console's "Revoke active sessions" attaches: deny for tokens issued before now. */
@@ -230,6 +242,10 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
       const existing = await inlinePolicy(ctx.aws, p, policyName);
       if (mode === 'put' && existing !== undefined) return blockedPlan(`${p.kind} ${p.name} already has the inline policy ${policyName}`);
       if (mode === 'delete' && existing === undefined) return blockedPlan(`${p.kind} ${p.name} has no inline policy ${policyName}: nothing to remove`);
+      if (mode === 'delete' && ctx.undoes) {
+        const rec = await ctx.records.get<DenyRecord>(denyRecordName(p.arn));
+        if (rec && rec.requestId !== ctx.undoes) return blockedPlan(superseded(`${p.kind} ${p.name}`, rec.requestId, `/ir allow ${p.arn}`));
+      }
       const warnings =
         mode === 'put'
           ? [`Everything ${p.name} does is denied, including anything legitimate (deploys, applications running as it).`, ...(p.kind === 'role' ? ['Every instance and service using this role is hit.'] : [])]
@@ -250,7 +266,10 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
           label: plan.steps[0],
           run: async () => {
             if (mode === 'put') {
-              if ((await inlinePolicy(ctx.aws, p, policyName)) === undefined) await putPolicy(ctx.aws, p, policyName, DENY_ALL_DOCUMENT);
+              if ((await inlinePolicy(ctx.aws, p, policyName)) === undefined) {
+                await ctx.records.put(denyRecordName(p.arn), { requestId: ctx.requestId } satisfies DenyRecord);
+                await putPolicy(ctx.aws, p, policyName, DENY_ALL_DOCUMENT);
+              }
             } else await deletePolicy(ctx.aws, p, policyName);
             return `${policyName} ${mode === 'put' ? 'attached to' : 'removed from'} ${p.kind} ${p.name}`;
           },
@@ -259,6 +278,7 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
           label: 'verify',
           run: async () => {
             verified = await readUntil(ctx, () => inlinePolicy(ctx.aws, p, policyName), (d) => (mode === 'put' ? d !== undefined : d === undefined));
+            if (verified.ok && mode === 'delete') await ctx.records.retire(denyRecordName(p.arn), ctx.now().getTime());
             return undefined;
           },
         },
