@@ -36,7 +36,9 @@ describe('snapshot, volume by volume: every volume or a failure naming the one l
   it('creates the missing snapshot on the retry after a throttled second CreateSnapshot, and no second one of the first volume', async () => {
     aws = perVolumeAccount();
     let throttled = 0;
-    aws.failIf('CreateSnapshot', (i) => (i.VolumeId === VOL2 && throttled++ === 0 ? awsError('RequestLimitExceeded', 'Request limit exceeded.', 503) : undefined));
+    aws.onCall('CreateSnapshot', (i) => {
+      if (i.VolumeId === VOL2 && throttled++ === 0) throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    });
     h = await startHarness({ file: FILE });
     const card = await snapshotFromCard(h);
     const done = await statusIn(h, card, (t) => t.includes('Verified end state'), 'the result');
@@ -51,7 +53,9 @@ describe('snapshot, volume by volume: every volume or a failure naming the one l
 
   it('fails naming vol-2 when its snapshot cannot be made on any attempt, and says the first one exists', async () => {
     aws = perVolumeAccount();
-    aws.failIf('CreateSnapshot', (i) => (i.VolumeId === VOL2 ? awsError('RequestLimitExceeded', 'Request limit exceeded.', 503) : undefined));
+    aws.onCall('CreateSnapshot', (i) => {
+      if (i.VolumeId === VOL2) throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    });
     h = await startHarness({ file: FILE });
     const card = await snapshotFromCard(h);
     const failed = await statusIn(h, card, (t) => t.includes(':x: failed'), 'the failure');
@@ -64,7 +68,9 @@ describe('snapshot, volume by volume: every volume or a failure naming the one l
 
   it('reports a volume AWS refuses to snapshot as not preserved, naming it, while the others complete', async () => {
     aws = perVolumeAccount();
-    aws.failIf('CreateSnapshot', (i) => (i.VolumeId === VOL2 ? awsError('IncorrectState', `The volume '${VOL2}' is in the 'error' state.`) : undefined));
+    aws.onCall('CreateSnapshot', (i) => {
+      if (i.VolumeId === VOL2) throw awsError('IncorrectState', `The volume '${VOL2}' is in the 'error' state.`);
+    });
     h = await startHarness({ file: FILE });
     const card = await snapshotFromCard(h);
     const done = await statusIn(h, card, (t) => t.includes('Verified end state'), 'the result');

@@ -102,5 +102,7 @@ export function actionContext(opts: {
     sleep: async (ms) => clock.advance(ms),
     now: () => new Date(clock.now()),
     progress: async () => undefined,
+    // One test drives one job at a time: nothing to serialize against.
+    serialize: (_name, fn) => fn(),
   };
 }

@@ -248,7 +248,6 @@ export class FakeAws {
   private failures = new Map<string, Error[]>();
   private hooks = new Map<string, (input: any) => void>();
   private always = new Map<string, Error>();
-  private conditional = new Map<string, (input: any) => Error | undefined>();
   private hangs = new Map<string, (() => void)[]>();
   private seq = 0;
   private mocks = [mockClient(EC2Client), mockClient(AutoScalingClient), mockClient(ElasticLoadBalancingV2Client), mockClient(STSClient), mockClient(KMSClient), mockClient(IAMClient), mockClient(CloudTrailClient), mockClient(SecurityHubClient), mockClient(AthenaClient)];
@@ -270,8 +269,6 @@ export class FakeAws {
         if (queued?.length) throw queued.shift();
         const always = this.always.get(api);
         if (always) throw always;
-        const chosen = this.conditional.get(api)?.(input);
-        if (chosen) throw chosen;
         return fn(input);
       });
     on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
@@ -658,11 +655,6 @@ export class FakeAws {
     }
   }
 
-  /** Calls of `api` whose input `choose` answers with an error fail with it (e.g. one volume's CreateSnapshot). */
-  failIf(api: string, choose: ((input: any) => Error | undefined) | undefined): void {
-    if (choose) this.conditional.set(api, choose);
-    else this.conditional.delete(api);
-  }
 
   /** The next call of `api` never returns (until `releaseHangs`): a worker stuck mid-job. */
   hangNext(api: string): void {
