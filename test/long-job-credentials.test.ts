@@ -5,6 +5,8 @@ import { AwsCallError } from '../src/aws/errors';
 import { fileSchema } from '../src/config/schema';
 import { actionContext, TestClock } from './support/action-context';
 import { FakeAws } from './support/fake-aws';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
+import { click, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
 const ROLE = 'arn:aws:iam::123456789012:role/ir-responder';
@@ -88,5 +90,35 @@ describe('assumed-role credentials in jobs that outlive the session', () => {
     } finally {
       session.destroy();
     }
+  });
+});
+
+describe('a snapshot job from Slack whose assumed-role session AWS rejects part-way', () => {
+  let h: Harness;
+  let aws: FakeAws;
+  tearDownAfterEach(() => ({ h, aws }));
+
+  it('renews the session, retries the rejected call and reports the snapshots completed', async () => {
+    aws = FakeAws.withWebServer(INSTANCE);
+    aws.checkCredentials = true;
+    aws.snapshotPolls = 3;
+    let polls = 0;
+    // The session ends while the job waits for the snapshots (revoked early, or the worker's clock ran behind).
+    aws.onCall('DescribeSnapshots', (i) => {
+      if (i.SnapshotIds && ++polls === 1) aws.expireCredentials();
+    });
+    h = await startHarness({
+      file: { access: { responders: ['U01ANA'], requireApproval: [] }, aws: { maxAttempts: 1, jobAttempts: 1, jobBackoffMs: 50, responderRoleArn: ROLE }, snapshot: { pollIntervalMs: 20 }, story: { enabled: false } },
+    });
+    expect((await h.postEvents(fixture('guardduty-crypto-dns'))).status).toBe(202);
+    const card = await waitFor(() => h.slack.channelMessages('C02CRIT')[0], 'the alert card');
+    await click(h, card, 'ir_snapshot', 'U01ANA');
+    const done = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Verified end state')), 'the result');
+    expect(textOf(done)).not.toContain('✗');
+    expect(textOf(done).match(/completed ✓/g)).toHaveLength(2);
+    expect(aws.expiredRejections).toEqual(['RequestExpired']);
+    // One job attempt: the call was retried inside it after a new AssumeRole, under the same session name.
+    const names = aws.callsOf('AssumeRole').map((c) => c.input.RoleSessionName as string);
+    expect(new Set(names.filter((n) => n.startsWith('ir-snapshot-'))).size).toBe(1);
   });
 });

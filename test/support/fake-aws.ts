@@ -238,9 +238,9 @@ export class FakeAws {
   /** Access key id of each session AssumeRole issued → when it expires. */
   issuedCredentials = new Map<string, number>();
   /**
-   * Calls signed with an issued session past its expiry are rejected as AWS does (EC2
-   * RequestExpired, IAM ExpiredToken, others ExpiredTokenException). Off by default: it resolves
-   * each client's credentials, which the tests without a role do not configure.
+   * EC2 and IAM calls signed with an issued session past its expiry are rejected as AWS does (EC2
+   * RequestExpired, IAM ExpiredToken). Off by default: it resolves each client's credentials,
+   * which the tests without a role do not configure.
    */
   checkCredentials = false;
   /** Calls rejected as expired, per API. */
@@ -258,7 +258,7 @@ export class FakeAws {
       mock.on(cmd).callsFake(async (input: any, getClient: () => any) => {
         const api = cmd.name.replace(/Command$/, '');
         this.calls.push({ api, input, at: Date.now() });
-        if (this.checkCredentials && mock !== sts) await this.rejectExpired(mock === ec2 ? 'RequestExpired' : mock === iam ? 'ExpiredToken' : 'ExpiredTokenException', getClient());
+        if (this.checkCredentials && (mock === ec2 || mock === iam)) await this.rejectExpired(mock === ec2 ? 'RequestExpired' : 'ExpiredToken', getClient());
         if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
         if (this.hangs.has(api) && this.hangs.get(api)!.length === 0) {
           this.hangs.delete(api);
