@@ -35,6 +35,8 @@ describe('snapshot, volume by volume: every volume or a failure naming the one l
 
   it('creates the missing snapshot on the retry after a throttled second CreateSnapshot, and no second one of the first volume', async () => {
     aws = perVolumeAccount();
+    // The retry comes before a listing by tag shows the first snapshot.
+    aws.snapshotListingLag = 5;
     let throttled = 0;
     aws.onCall('CreateSnapshot', (i) => {
       if (i.VolumeId === VOL2 && throttled++ === 0) throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);

@@ -49,6 +49,13 @@ async function existingSnapshots(aws: Responder, requestId: string, instanceId: 
   return (out.Snapshots ?? []).filter((s) => !s.Tags?.some((t) => t.Key === 'ir:copy-of'));
 }
 
+/**
+ * Snapshot ids this request made for an instance, by volume. A listing by tag can lag behind
+ * CreateSnapshot(s) (EC2 is eventually consistent), so a quick retry also goes by what it recorded.
+ */
+export const snapshotRecordName = (requestId: string, instanceId: string) => `snapshots:${requestId}:${instanceId}`;
+type MadeRecord = Record<string, string>;
+
 async function keyIsAwsManaged(aws: Responder, keyId: string | undefined): Promise<boolean> {
   if (!keyId) return true; // encrypted without a key id: the account's default, AWS managed
   const out = await aws.send(aws.clients.kms, new DescribeKeyCommand({ KeyId: keyId }));
@@ -169,9 +176,16 @@ const volumeName = (v: VolumePlan) => `${v.volumeId} (${v.instanceId} ${v.device
 async function createSet(ctx: ActionContext, instanceId: string, volumes: VolumePlan[], now: string): Promise<{ taken: Taken[]; missing: Missing[] }> {
   const { aws } = ctx;
   const description = `ir-bot evidence: case ${ctx.caseId}, instance ${instanceId}, requested by ${ctx.requestedBy} at ${now} (request ${ctx.requestId})`.slice(0, 255);
+  const listed = await existingSnapshots(aws, ctx.requestId, instanceId);
+  const recordName = snapshotRecordName(ctx.requestId, instanceId);
+  const recorded = (await ctx.records.get<MadeRecord>(recordName)) ?? {};
   // A snapshot that ended in `error` is no evidence: its volume gets a new one.
-  const found = (await existingSnapshots(aws, ctx.requestId, instanceId)).filter((s) => s.State !== 'error');
-  const snaps: { snapshotId: string; volumeId: string }[] = found.map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! }));
+  const errored = new Set(listed.filter((s) => s.State === 'error').map((s) => s.SnapshotId));
+  const snaps: { snapshotId: string; volumeId: string }[] = listed.filter((s) => !errored.has(s.SnapshotId)).map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! }));
+  for (const [volumeId, snapshotId] of Object.entries(recorded)) {
+    if (!errored.has(snapshotId) && !snaps.some((s) => s.snapshotId === snapshotId)) snaps.push({ snapshotId, volumeId });
+  }
+  const before = snaps.length;
   const failed: { volume: VolumePlan; err: unknown }[] = [];
   if (snaps.length === 0) {
     try {
@@ -200,6 +214,7 @@ async function createSet(ctx: ActionContext, instanceId: string, volumes: Volume
       failed.push(...r.failed);
     }
   }
+  if (snaps.length > before) await ctx.records.put(recordName, { ...recorded, ...Object.fromEntries(snaps.slice(before).map((s) => [s.volumeId, s.snapshotId])) } satisfies MadeRecord);
   const taken: Taken[] = [];
   for (const v of volumes) {
     const s = snaps.find((x) => x.volumeId === v.volumeId);

@@ -225,6 +225,9 @@ export class FakeAws {
   trail: FakeTrailEvent[] = [];
   /** KMS keys: id → who manages it. */
   kmsKeys = new Map<string, 'AWS' | 'CUSTOMER'>();
+  /** Listings by filter (no SnapshotIds) that do not show a new snapshot yet: EC2 is eventually consistent. */
+  snapshotListingLag = 0;
+  private unlisted = new Map<string, number>();
   /** DescribeSnapshots calls before a snapshot completes (it reports progress in between). */
   snapshotPolls = 2;
   /** Volumes whose snapshot ends in state `error`. */
@@ -418,6 +421,7 @@ export class FakeAws {
       const id = `snap-${(++this.seq).toString(16).padStart(17, '0')}`;
       const snap: FakeSnapshot = { id, volumeId, description, tags: Object.fromEntries((tags ?? []).map((t: any) => [t.Key, t.Value])), polls: 0, state: 'pending', progress: '0%', sharedWith: [], kmsKeyId };
       this.snapshots.set(id, snap);
+      if (this.snapshotListingLag) this.unlisted.set(id, this.snapshotListingLag);
       return snap;
     };
     on(ec2, CreateSnapshotsCommand, (i) => {
@@ -434,6 +438,13 @@ export class FakeAws {
     on(ec2, DescribeSnapshotsCommand, (i) => {
       let list = [...this.snapshots.values()];
       if (i.SnapshotIds) list = list.filter((s) => i.SnapshotIds.includes(s.id));
+      else {
+        list = list.filter((s) => !this.unlisted.has(s.id));
+        for (const [id, n] of this.unlisted) {
+          if (n <= 1) this.unlisted.delete(id);
+          else this.unlisted.set(id, n - 1);
+        }
+      }
       for (const f of i.Filters ?? []) {
         const key = String(f.Name).replace(/^tag:/, '');
         list = list.filter((s) => f.Values.includes(s.tags[key]));
