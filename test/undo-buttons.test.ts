@@ -77,7 +77,7 @@ describe('undo one click away on IAM results: Re-enable key, Lift deny-all, Rest
 
     await click(h, first, 'ir_undo', 'U01ANA');
     const refusal = await waitFor(() => ephemeralsFor(h, 'U01ANA').find((t) => t.includes('superseded')), 'the refusal');
-    expect(refusal).toContain(`was superseded by \`${secondId}\` (done)`);
+    expect(refusal).toContain(`was superseded by \`${secondId}\` (done), which now holds the recorded state: undo from that one's result or with \`/ir enable-key ${KEY}\``);
     expect(threadReplies(h, 'C01ALERTS', first.ts)).toHaveLength(0);
     expect(aws.users.get('ci-deploy')!.keys[0].status).toBe('Inactive');
 

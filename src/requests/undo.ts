@@ -2,6 +2,9 @@ import { UNDO_OF, type ActionName, type ActionRequest } from './model';
 
 export type UndoAsk = { ok: true; action: ActionName; request: ActionRequest } | { ok: false; message: string };
 
+/** The slash command of each undo, where it differs from the action's name. */
+const COMMAND: Partial<Record<ActionName, string>> = { 'allow-principal': 'allow' };
+
 /** Requests that decided nothing: they do not supersede anything. */
 const NO_EFFECT: ActionRequest['state'][] = ['rejected', 'expired', 'refused'];
 
@@ -19,7 +22,10 @@ export function undoAsk(r: ActionRequest | undefined, sameTarget: ActionRequest[
   const later = sameTarget.filter((x) => x.id !== r.id && !NO_EFFECT.includes(x.state) && seq(x.id) > seq(r.id));
   const undone = later.find((x) => x.action === action && x.state === 'done');
   const newer = later.filter((x) => x.action === r.action).at(-1);
-  if (newer) return { ok: false, message: `\`${r.id}\` was superseded by \`${newer.id}\` (${newer.state}): undo from that one's result, which acts on the state it recorded. Nothing was queued.` };
+  if (newer) {
+    const command = `/ir ${COMMAND[action] ?? action} ${r.target}`;
+    return { ok: false, message: `\`${r.id}\` was superseded by \`${newer.id}\` (${newer.state}), which now holds the recorded state: undo from that one's result or with \`${command}\`. Nothing was queued.` };
+  }
   if (undone) return { ok: false, message: `\`${r.id}\` was already undone by \`${undone.id}\`. Nothing was queued.` };
   return { ok: true, action, request: r };
 }
