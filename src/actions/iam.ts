@@ -267,7 +267,7 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
           run: async () => {
             if (mode === 'put') {
               if ((await inlinePolicy(ctx.aws, p, policyName)) === undefined) {
-                await ctx.records.put(denyRecordName(p.arn), { requestId: ctx.requestId } satisfies DenyRecord);
+                await ctx.records.replace(denyRecordName(p.arn), { requestId: ctx.requestId } satisfies DenyRecord, ctx.now().getTime());
                 await putPolicy(ctx.aws, p, policyName, DENY_ALL_DOCUMENT);
               }
             } else await deletePolicy(ctx.aws, p, policyName);
@@ -434,7 +434,7 @@ async function revocationOf(ctx: ActionContext, recordName: string, role: Princi
   if (prior?.requestId === ctx.requestId) return prior;
   if (prior) {
     const next: RevokeRecord = { ...prior, firstRequestId: prior.firstRequestId ?? prior.requestId, requestId: ctx.requestId, issuedBefore: now };
-    await ctx.records.put(recordName, next);
+    await ctx.records.replace(recordName, next, ctx.now().getTime());
     return next;
   }
   const policyBefore = await inlinePolicy(ctx.aws, role, REVOKE_POLICY);

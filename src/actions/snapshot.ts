@@ -214,7 +214,7 @@ async function createSet(ctx: ActionContext, instanceId: string, volumes: Volume
       failed.push(...r.failed);
     }
   }
-  if (snaps.length > before) await ctx.records.put(recordName, { ...recorded, ...Object.fromEntries(snaps.slice(before).map((s) => [s.volumeId, s.snapshotId])) } satisfies MadeRecord);
+  if (snaps.length > before) await ctx.records.replace(recordName, { ...recorded, ...Object.fromEntries(snaps.slice(before).map((s) => [s.volumeId, s.snapshotId])) } satisfies MadeRecord, ctx.now().getTime());
   const taken: Taken[] = [];
   for (const v of volumes) {
     const s = snaps.find((x) => x.volumeId === v.volumeId);
