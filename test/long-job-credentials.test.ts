@@ -1,9 +1,8 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { snapshotAction } from '../src/actions/snapshot';
 import { AwsClients } from '../src/aws/clients';
 import { AwsCallError } from '../src/aws/errors';
 import { fileSchema } from '../src/config/schema';
-import { actionContext, TestClock } from './support/action-context';
+import { TestClock } from './support/action-context';
 import { FakeAws } from './support/fake-aws';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { click, textOf, threadReplies } from './support/slack-user';
@@ -19,25 +18,12 @@ function workerAws(clock: TestClock): AwsClients {
   return new AwsClients({ aws: config.aws, awsRegion: 'us-east-1', now: clock.now });
 }
 
-/** A snapshot job that waits 20 minutes between checks and sees the snapshots complete after `polls` checks. */
-async function longSnapshotJob(aws: FakeAws, clock: TestClock, opts: { polls: number; duringWait?: (n: number) => void }) {
-  const clients = workerAws(clock);
-  const session = await clients.responder({ account: '123456789012', region: 'us-east-1' }, { requestId: REQUEST, userId: 'U02LEAD' });
-  try {
-    aws.snapshotPolls = opts.polls;
-    const ctx = actionContext({ account: session.account, requestId: REQUEST, clock, aws: session.responder(), config: { snapshot: { pollIntervalMs: 20 * MINUTE, maxPollIntervalMs: 20 * MINUTE } as never } });
-    let waits = 0;
-    ctx.sleep = async (ms) => {
-      clock.advance(ms);
-      opts.duringWait?.(++waits);
-    };
-    const plan = await snapshotAction.plan([INSTANCE], ctx);
-    expect(plan.blocked).toBeUndefined();
-    return await snapshotAction.execute(plan, ctx);
-  } finally {
-    session.destroy();
-  }
+/** One request's assumed-role session on the test's clock. */
+async function sessionFor(clock: TestClock) {
+  return workerAws(clock).responder({ account: '123456789012', region: 'us-east-1' }, { requestId: REQUEST, userId: 'U02LEAD' });
 }
+
+const describeInstance = () => new DescribeInstancesCommand({ InstanceIds: [INSTANCE] });
 
 function account(clock: TestClock): FakeAws {
   const aws = FakeAws.withWebServer(INSTANCE);
@@ -50,15 +36,23 @@ describe('assumed-role credentials in jobs that outlive the session', () => {
   let aws: FakeAws;
   afterEach(() => aws?.restore());
 
-  it('renews the one-hour session before it expires: a snapshot job of 2 h 40 min completes, under one session name and source identity', async () => {
+  it('renews the one-hour session before it expires: calls every 20 minutes for three hours all succeed, under one session name and source identity', async () => {
     const clock = new TestClock();
     aws = account(clock);
-    const out = await longSnapshotJob(aws, clock, { polls: 8 });
-    expect(out.ok).toBe(true);
-    expect(out.lines.every((l) => l.endsWith('completed ✓'))).toBe(true);
+    const session = await sessionFor(clock);
+    try {
+      const responder = session.responder();
+      for (let n = 0; n < 10; n++) {
+        const out = await responder.send(session.clients.ec2, describeInstance());
+        expect(out.Reservations?.[0]?.Instances?.[0]?.InstanceId).toBe(INSTANCE);
+        clock.advance(20 * MINUTE);
+      }
+    } finally {
+      session.destroy();
+    }
     expect(aws.expiredRejections).toEqual([]);
     const assumed = aws.callsOf('AssumeRole').map((c) => c.input);
-    expect(assumed.length).toBeGreaterThanOrEqual(3);
+    expect(assumed).toHaveLength(4); // at 0, 60, 120 and 180 min: the first call less than 5 min before expiry renews
     expect(new Set(assumed.map((i) => i.RoleSessionName))).toEqual(new Set([`ir-${REQUEST}-U02LEAD`]));
     expect(new Set(assumed.map((i) => i.SourceIdentity))).toEqual(new Set(['U02LEAD']));
   });
@@ -66,8 +60,16 @@ describe('assumed-role credentials in jobs that outlive the session', () => {
   it('renews at once and retries the call when AWS rejects the session as expired early (revoked, clock skew)', async () => {
     const clock = new TestClock();
     aws = account(clock);
-    const out = await longSnapshotJob(aws, clock, { polls: 3, duringWait: (n) => n === 1 && aws.expireCredentials() });
-    expect(out.ok).toBe(true);
+    const session = await sessionFor(clock);
+    try {
+      const responder = session.responder();
+      await responder.send(session.clients.ec2, describeInstance());
+      aws.expireCredentials();
+      const out = await responder.send(session.clients.ec2, describeInstance());
+      expect(out.Reservations?.[0]?.Instances?.[0]?.InstanceId).toBe(INSTANCE);
+    } finally {
+      session.destroy();
+    }
     expect(aws.expiredRejections).toEqual(['RequestExpired']);
     expect(aws.callsOf('AssumeRole')).toHaveLength(2);
   });
@@ -76,12 +78,11 @@ describe('assumed-role credentials in jobs that outlive the session', () => {
     const clock = new TestClock();
     aws = account(clock);
     aws.credentialLifetimeMs = 0;
-    const clients = workerAws(clock);
-    const session = await clients.responder({ account: '123456789012', region: 'us-east-1' }, { requestId: REQUEST, userId: 'U02LEAD' });
+    const session = await sessionFor(clock);
     try {
       const err = await session
         .responder()
-        .send(session.clients.ec2, new DescribeInstancesCommand({ InstanceIds: [INSTANCE] }))
+        .send(session.clients.ec2, describeInstance())
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AwsCallError);
       expect(err).toMatchObject({ kind: 'expired', code: 'RequestExpired', retryable: true });

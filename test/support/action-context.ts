@@ -88,6 +88,7 @@ export function actionContext(opts: {
   return {
     aws: opts.aws ?? new Responder(testClients(), opts.account, 'us-east-1', async () => undefined),
     requestId: opts.requestId,
+    startedAt: clock.now(),
     planRevision: opts.planRevision ?? 1,
     undoes: opts.undoes,
     requestedBy: 'U01ANA',
