@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { ParamError } from '../hunts/params';
 import { huntCancelRecord, parseHuntTarget, prepareHunt, type PreparedHunt } from '../hunts/templates';
@@ -6,6 +7,16 @@ import { blockedPlan, FinalError, fingerprint, runSteps, type ActionContext, typ
 
 
 export const huntQueryRecord = (requestId: string) => `hunt:${requestId}`;
+
+/**
+ * Athena's ClientRequestToken (32-128 chars): the same for a re-run of one request and plan
+ * revision, so a crash re-run gets the query already started; different for any other request or
+ * revision. A hash, not the id padded to length: `hunt-x-7` and `hunt-x-70` padded with zeros are
+ * the same string, and Athena would hand back the older query's results.
+ */
+export function queryToken(requestId: string, planRevision: number): string {
+  return createHash('sha256').update(`${requestId}\n${planRevision}`).digest('hex');
+}
 
 const PIVOT_COLUMNS: Record<string, 'principal' | 'ip' | 'accessKey' | 'instance'> = {
   principal: 'principal',
@@ -62,7 +73,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
               WorkGroup: athena.workgroup,
               QueryExecutionContext: { Database: athena.database },
               ResultConfiguration: { OutputLocation: athena.outputLocation },
-              ClientRequestToken: `${ctx.requestId}`.padEnd(32, '0').slice(0, 128),
+              ClientRequestToken: queryToken(ctx.requestId, ctx.planRevision),
             }),
           );
           queryId = out.QueryExecutionId!;

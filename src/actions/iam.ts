@@ -50,6 +50,10 @@ async function readUntil<T>(ctx: ActionContext, read: () => Promise<T>, done: (v
 
 const consistency = (reads: number) => (reads > 1 ? ` (read back ${reads} times: IAM is eventually consistent)` : '');
 
+/** An undo button whose request no longer owns the record: a newer request took over. */
+const superseded = (target: string, newer: string, command: string) =>
+  `${target} was changed again since, by \`${newer}\`: undo from that one's result, or \`${command}\``;
+
 // ---------------------------------------------------------------- access keys
 
 interface KeyRecord {
@@ -91,6 +95,7 @@ function keyAction(to: 'Inactive' | 'Active'): ResponseAction {
       if (to === 'Active') {
         const rec = await ctx.records.get<KeyRecord>(keyRecordName(keyId));
         if (!rec) return blockedPlan(`nothing is recorded for ${keyId}: ir-bot did not disable it, so it will not re-enable it. Use the IAM console if you are sure.`);
+        if (ctx.undoes && ctx.undoes !== rec.requestId) return blockedPlan(superseded(keyId, rec.requestId, `/ir enable-key ${keyId}`));
         userName = rec.userName;
       } else {
         ({ userName, lastUsed } = await keyOwner(aws, keyId));
@@ -213,6 +218,13 @@ async function deletePolicy(aws: Responder, p: Principal, policyName: string): P
   }
 }
 
+/** Which request attached the deny-all, so its undo button acts on that attachment only. */
+interface DenyRecord {
+  requestId: string;
+}
+
+export const denyRecordName = (arn: string) => `iam-deny:${arn}`;
+
 export const DENY_ALL_DOCUMENT = { Version: '2012-10-17', Statement: [{ Sid: 'IrBotDenyAll', Effect: 'Deny', Action: '*', Resource: '*' }] };
 
 /** What the AWS console's "Revoke active sessions" attaches: deny for tokens issued before now. */
@@ -230,6 +242,10 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
       const existing = await inlinePolicy(ctx.aws, p, policyName);
       if (mode === 'put' && existing !== undefined) return blockedPlan(`${p.kind} ${p.name} already has the inline policy ${policyName}`);
       if (mode === 'delete' && existing === undefined) return blockedPlan(`${p.kind} ${p.name} has no inline policy ${policyName}: nothing to remove`);
+      if (mode === 'delete' && ctx.undoes) {
+        const rec = await ctx.records.get<DenyRecord>(denyRecordName(p.arn));
+        if (rec && rec.requestId !== ctx.undoes) return blockedPlan(superseded(`${p.kind} ${p.name}`, rec.requestId, `/ir allow ${p.arn}`));
+      }
       const warnings =
         mode === 'put'
           ? [`Everything ${p.name} does is denied, including anything legitimate (deploys, applications running as it).`, ...(p.kind === 'role' ? ['Every instance and service using this role is hit.'] : [])]
@@ -250,7 +266,10 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
           label: plan.steps[0],
           run: async () => {
             if (mode === 'put') {
-              if ((await inlinePolicy(ctx.aws, p, policyName)) === undefined) await putPolicy(ctx.aws, p, policyName, DENY_ALL_DOCUMENT);
+              if ((await inlinePolicy(ctx.aws, p, policyName)) === undefined) {
+                await ctx.records.replace(denyRecordName(p.arn), { requestId: ctx.requestId } satisfies DenyRecord, ctx.now().getTime());
+                await putPolicy(ctx.aws, p, policyName, DENY_ALL_DOCUMENT);
+              }
             } else await deletePolicy(ctx.aws, p, policyName);
             return `${policyName} ${mode === 'put' ? 'attached to' : 'removed from'} ${p.kind} ${p.name}`;
           },
@@ -259,6 +278,7 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
           label: 'verify',
           run: async () => {
             verified = await readUntil(ctx, () => inlinePolicy(ctx.aws, p, policyName), (d) => (mode === 'put' ? d !== undefined : d === undefined));
+            if (verified.ok && mode === 'delete') await ctx.records.retire(denyRecordName(p.arn), ctx.now().getTime());
             return undefined;
           },
         },
@@ -275,12 +295,22 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
 
 // ---------------------------------------------------------------- revoke sessions (role, or an instance's role)
 
-interface RevokeRecord {
+/**
+ * One record per revoked target. The cut-off is the latest revocation's (every revoke denies
+ * tokens issued before *that* run); what undo restores is the state from before the first.
+ */
+export interface RevokeRecord {
+  /** The latest revocation, whose cut-off the policy carries. */
   requestId: string;
-  role: Principal;
   issuedBefore: string;
+  /** The first revocation; absent in records written before later revocations were possible. */
+  firstRequestId?: string;
+  role: Principal;
   instanceId?: string;
+  /** The instance profile before the first revocation removed it. */
   profileArn?: string;
+  /** Our policy's document before the first revocation (normally none). */
+  policyBefore?: string;
 }
 
 export const revokeRecordName = (target: string) => `iam-revoke:${target}`;
@@ -306,6 +336,7 @@ const revokeSessions: ResponseAction = {
     let role: Principal | undefined;
     let instance: { id: string; profileArn: string } | undefined;
     const warnings: string[] = [];
+    const earlier = await ctx.records.get<RevokeRecord>(revokeRecordName(target.startsWith('i-') ? target : (parsePrincipal(target)?.arn ?? target)));
     if (target.startsWith('i-')) {
       try {
         await findInstance(aws, target);
@@ -314,10 +345,20 @@ const revokeSessions: ResponseAction = {
         throw err;
       }
       const r = await roleOfInstance(aws, target);
-      if (!r.role || !r.profileArn) return blockedPlan(`${target} has no instance profile: there are no role sessions to revoke`);
-      role = r.role;
-      instance = { id: target, profileArn: r.profileArn };
-      if (r.sharedWith > 0) warnings.push(`role ${role.name} is shared by ${r.sharedWith} other instance(s): the deny hits their current sessions too (they fetch new credentials within minutes)`);
+      if (r.role && r.profileArn) {
+        role = r.role;
+        instance = { id: target, profileArn: r.profileArn };
+        if (r.sharedWith > 0) warnings.push(`role ${role.name} is shared by ${r.sharedWith} other instance(s): the deny hits their current sessions too (they fetch new credentials within minutes)`);
+        if (earlier?.profileArn && earlier.profileArn !== r.profileArn) {
+          warnings.push(`${target} had ${earlier.profileArn} before the first revocation; undo puts that one back, not ${r.profileArn}`);
+        }
+      } else if (earlier?.instanceId && earlier.profileArn) {
+        // Revoked before: the profile is still off, the role is the one recorded then.
+        role = earlier.role;
+        instance = { id: target, profileArn: earlier.profileArn };
+      } else {
+        return blockedPlan(`${target} has no instance profile: there are no role sessions to revoke`);
+      }
     } else {
       role = parsePrincipal(target);
       if (!role || role.kind !== 'role') return blockedPlan(`${target} is not a role ARN or an instance id`);
@@ -326,6 +367,7 @@ const revokeSessions: ResponseAction = {
     if (role.account !== aws.account) return blockedPlan(`${role.arn} is in account ${role.account}, but this request acts in ${aws.account}`);
     if (!(await principalExists(aws, role))) return blockedPlan(`role ${role.name} does not exist in account ${role.account}`);
     const summary = [`role ${role.name}: inline policy ${REVOKE_POLICY} denying every action to credentials issued before the moment it runs`];
+    if (earlier) summary.push(`replaces the cut-off ${earlier.issuedBefore} of the earlier revocation (\`${earlier.requestId}\`); undo still restores the state from before the first`);
     if (instance) {
       summary.push(`${instance.id}: remove instance profile ${instance.profileArn}, or the instance simply fetches fresh credentials from its metadata service`);
     }
@@ -333,7 +375,7 @@ const revokeSessions: ResponseAction = {
       summary,
       warnings,
       steps: [...(instance ? ['remove the instance profile'] : []), 'deny older sessions', 'verify'],
-      fingerprint: fingerprint([role.arn, instance?.profileArn ?? null]),
+      fingerprint: fingerprint([role.arn, instance?.profileArn ?? null, earlier?.requestId ?? null]),
       data: { role, instance },
     };
   },
@@ -341,10 +383,7 @@ const revokeSessions: ResponseAction = {
     const { aws } = ctx;
     const { role, instance } = p.data as { role: Principal; instance?: { id: string; profileArn: string } };
     const recordName = revokeRecordName(instance?.id ?? role.arn);
-    const now = ctx.now().toISOString();
-    const rec: RevokeRecord = { requestId: ctx.requestId, role, issuedBefore: now, instanceId: instance?.id, profileArn: instance?.profileArn };
-    await ctx.records.putIfAbsent(recordName, rec);
-    const stored = (await ctx.records.get<RevokeRecord>(recordName)) ?? rec;
+    const stored = await revocationOf(ctx, recordName, role, instance);
     let verified: { reads: number; ok: boolean } | undefined;
     const steps: { label: string; run: () => Promise<string | undefined> }[] = [];
     if (instance) {
@@ -361,7 +400,6 @@ const revokeSessions: ResponseAction = {
       {
         label: 'deny older sessions',
         run: async () => {
-          // The cut-off is the recorded one: a re-run must not move it.
           await putPolicy(aws, role, REVOKE_POLICY, revokeDocument(stored.issuedBefore));
           return `sessions of role ${role.name} issued before ${stored.issuedBefore} denied`;
         },
@@ -386,12 +424,35 @@ const revokeSessions: ResponseAction = {
   },
 };
 
+/**
+ * This request's revocation record. A re-run of the same request keeps its cut-off; a later
+ * request moves the cut-off to its own run and keeps what the first one found (profile, policy).
+ */
+async function revocationOf(ctx: ActionContext, recordName: string, role: Principal, instance?: { id: string; profileArn: string }): Promise<RevokeRecord> {
+  const now = ctx.now().toISOString();
+  const prior = await ctx.records.get<RevokeRecord>(recordName);
+  if (prior?.requestId === ctx.requestId) return prior;
+  if (prior) {
+    const next: RevokeRecord = { ...prior, firstRequestId: prior.firstRequestId ?? prior.requestId, requestId: ctx.requestId, issuedBefore: now };
+    await ctx.records.replace(recordName, next, ctx.now().getTime());
+    return next;
+  }
+  const policyBefore = await inlinePolicy(ctx.aws, role, REVOKE_POLICY);
+  const first: RevokeRecord = { requestId: ctx.requestId, firstRequestId: ctx.requestId, issuedBefore: now, role, instanceId: instance?.id, profileArn: instance?.profileArn, policyBefore };
+  await ctx.records.putIfAbsent(recordName, first);
+  return (await ctx.records.get<RevokeRecord>(recordName)) ?? first;
+}
+
 const restoreSessions: ResponseAction = {
   async plan([target], ctx) {
     const rec = await ctx.records.get<RevokeRecord>(revokeRecordName(target));
-    if (!rec) return blockedPlan(`nothing is recorded for ${target}: ir-bot did not revoke its sessions`);
-    const summary = [`role ${rec.role.name}: remove ${REVOKE_POLICY}`];
+    if (!rec) return blockedPlan(`nothing is recorded for ${target}: ir-bot did not revoke its sessions (or they were restored already)`);
+    if (ctx.undoes && ctx.undoes !== rec.requestId) {
+      return blockedPlan(`the sessions of ${target} were revoked again since (\`${rec.requestId}\`): undo from that result, or \`/ir restore-sessions ${target}\``);
+    }
+    const summary = [rec.policyBefore === undefined ? `role ${rec.role.name}: remove ${REVOKE_POLICY}` : `role ${rec.role.name}: put back the ${REVOKE_POLICY} it had before the first revocation`];
     if (rec.instanceId) summary.push(`${rec.instanceId}: associate instance profile ${rec.profileArn} again`);
+    if (rec.firstRequestId && rec.firstRequestId !== rec.requestId) summary.push(`restores the state from before the first revocation (\`${rec.firstRequestId}\`)`);
     return { summary, warnings: ['Credentials issued before the revocation work again until they expire.'], steps: ['restore', 'verify'], fingerprint: fingerprint([rec.requestId]), data: rec };
   },
   async execute(p, ctx) {
@@ -402,7 +463,8 @@ const restoreSessions: ResponseAction = {
       {
         label: 'restore',
         run: async () => {
-          await deletePolicy(aws, rec.role, REVOKE_POLICY);
+          if (rec.policyBefore === undefined) await deletePolicy(aws, rec.role, REVOKE_POLICY);
+          else if ((await inlinePolicy(aws, rec.role, REVOKE_POLICY)) !== rec.policyBefore) await putPolicy(aws, rec.role, REVOKE_POLICY, JSON.parse(rec.policyBefore));
           if (rec.instanceId && rec.profileArn && !(await roleOfInstance(aws, rec.instanceId)).profileArn) {
             await aws.send(aws.clients.ec2, new AssociateIamInstanceProfileCommand({ InstanceId: rec.instanceId, IamInstanceProfile: { Arn: rec.profileArn } }));
           }
@@ -412,13 +474,20 @@ const restoreSessions: ResponseAction = {
       {
         label: 'verify',
         run: async () => {
-          verified = await readUntil(ctx, () => inlinePolicy(aws, rec.role, REVOKE_POLICY), (d) => d === undefined);
-          if (verified.ok) await ctx.records.retire(revokeRecordName(rec.instanceId ?? rec.role.arn), ctx.now().getTime());
+          verified = await readUntil(ctx, () => inlinePolicy(aws, rec.role, REVOKE_POLICY), (d) => (rec.policyBefore === undefined ? d === undefined : d !== undefined && d.replace(/\s/g, '') === rec.policyBefore.replace(/\s/g, '')));
           return undefined;
         },
       },
     ]);
-    return { ok: verified!.ok, lines: [`role ${rec.role.name}: ${REVOKE_POLICY} ${verified!.ok ? 'removed ✓' : 'still present ✗'}`], notes: [] };
+    const lines = [`role ${rec.role.name}: ${REVOKE_POLICY} ${verified!.ok ? (rec.policyBefore === undefined ? 'removed ✓' : 'as before ✓') : 'still present ✗'}`];
+    let ok = verified!.ok;
+    if (rec.instanceId && rec.profileArn) {
+      const now = (await roleOfInstance(aws, rec.instanceId)).profileArn;
+      lines.push(`${rec.instanceId}: ${now === rec.profileArn ? `instance profile ${rec.profileArn} ✓` : `${now ? `has ${now}` : 'no instance profile'}, expected ${rec.profileArn} ✗`}`);
+      ok &&= now === rec.profileArn;
+    }
+    if (ok) await ctx.records.retire(revokeRecordName(rec.instanceId ?? rec.role.arn), ctx.now().getTime());
+    return { ok, lines, notes: [] };
   },
 };
 

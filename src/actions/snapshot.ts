@@ -49,6 +49,13 @@ async function existingSnapshots(aws: Responder, requestId: string, instanceId: 
   return (out.Snapshots ?? []).filter((s) => !s.Tags?.some((t) => t.Key === 'ir:copy-of'));
 }
 
+/**
+ * Snapshot ids this request made for an instance, by volume. A listing by tag can lag behind
+ * CreateSnapshot(s) (EC2 is eventually consistent), so a quick retry also goes by what it recorded.
+ */
+export const snapshotRecordName = (requestId: string, instanceId: string) => `snapshots:${requestId}:${instanceId}`;
+type MadeRecord = Record<string, string>;
+
 async function keyIsAwsManaged(aws: Responder, keyId: string | undefined): Promise<boolean> {
   if (!keyId) return true; // encrypted without a key id: the account's default, AWS managed
   const out = await aws.send(aws.clients.kms, new DescribeKeyCommand({ KeyId: keyId }));
@@ -135,11 +142,51 @@ function tagsFor(ctx: ActionContext, instanceId: string, now: string): { Key: st
 /** CreateSnapshots cannot do every instance (e.g. some older or unsupported configurations): per volume then. */
 const FALL_BACK_TO_PER_VOLUME = new Set(['UnsupportedOperation', 'InvalidParameterCombination', 'InvalidParameter', 'OperationNotPermitted']);
 
-async function createSet(ctx: ActionContext, instanceId: string, volumes: VolumePlan[], now: string): Promise<Taken[]> {
+/** One snapshot per volume; a failed volume does not stop the others. */
+async function createPerVolume(ctx: ActionContext, instanceId: string, volumes: VolumePlan[], now: string, description: string): Promise<{ made: { snapshotId: string; volumeId: string }[]; failed: { volume: VolumePlan; err: unknown }[] }> {
+  const { aws } = ctx;
+  const made: { snapshotId: string; volumeId: string }[] = [];
+  const failed: { volume: VolumePlan; err: unknown }[] = [];
+  for (const v of volumes) {
+    try {
+      const out = await aws.send(
+        aws.clients.ec2,
+        new CreateSnapshotCommand({
+          VolumeId: v.volumeId,
+          Description: `${description} device ${v.device}`.slice(0, 255),
+          TagSpecifications: [{ ResourceType: 'snapshot', Tags: [...tagsFor(ctx, instanceId, now), { Key: 'ir:device', Value: v.device }] }],
+        }),
+      );
+      made.push({ snapshotId: out.SnapshotId!, volumeId: v.volumeId });
+    } catch (err) {
+      failed.push({ volume: v, err });
+    }
+  }
+  return { made, failed };
+}
+
+const volumeName = (v: VolumePlan) => `${v.volumeId} (${v.instanceId} ${v.device})`;
+
+/**
+ * The instance's set: the snapshots this request already made (found by tag, so a re-run makes no
+ * second set), plus one for every volume still without a usable one. A volume AWS refused keeps
+ * its reason for the result; one it throttled or failed transiently makes the step fail naming it,
+ * so the retry creates exactly the missing snapshots.
+ */
+async function createSet(ctx: ActionContext, instanceId: string, volumes: VolumePlan[], now: string): Promise<{ taken: Taken[]; missing: Missing[] }> {
   const { aws } = ctx;
   const description = `ir-bot evidence: case ${ctx.caseId}, instance ${instanceId}, requested by ${ctx.requestedBy} at ${now} (request ${ctx.requestId})`.slice(0, 255);
-  const found = await existingSnapshots(aws, ctx.requestId, instanceId);
-  let snaps: { snapshotId: string; volumeId: string }[] = found.map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! }));
+  const listed = await existingSnapshots(aws, ctx.requestId, instanceId);
+  const recordName = snapshotRecordName(ctx.requestId, instanceId);
+  const recorded = (await ctx.records.get<MadeRecord>(recordName)) ?? {};
+  // A snapshot that ended in `error` is no evidence: its volume gets a new one.
+  const errored = new Set(listed.filter((s) => s.State === 'error').map((s) => s.SnapshotId));
+  const snaps: { snapshotId: string; volumeId: string }[] = listed.filter((s) => !errored.has(s.SnapshotId)).map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! }));
+  for (const [volumeId, snapshotId] of Object.entries(recorded)) {
+    if (!errored.has(snapshotId) && !snaps.some((s) => s.snapshotId === snapshotId)) snaps.push({ snapshotId, volumeId });
+  }
+  const before = snaps.length;
+  const failed: { volume: VolumePlan; err: unknown }[] = [];
   if (snaps.length === 0) {
     try {
       const out = await aws.send(
@@ -150,26 +197,28 @@ async function createSet(ctx: ActionContext, instanceId: string, volumes: Volume
           TagSpecifications: [{ ResourceType: 'snapshot', Tags: tagsFor(ctx, instanceId, now) }],
         }),
       );
-      snaps = (out.Snapshots ?? []).map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! }));
+      snaps.push(...(out.Snapshots ?? []).map((s) => ({ snapshotId: s.SnapshotId!, volumeId: s.VolumeId! })));
     } catch (err) {
       if (!(err instanceof AwsCallError && FALL_BACK_TO_PER_VOLUME.has(err.code))) throw err;
-      for (const v of volumes) {
-        const out = await aws.send(
-          aws.clients.ec2,
-          new CreateSnapshotCommand({
-            VolumeId: v.volumeId,
-            Description: `${description} device ${v.device}`.slice(0, 255),
-            TagSpecifications: [{ ResourceType: 'snapshot', Tags: [...tagsFor(ctx, instanceId, now), { Key: 'ir:device', Value: v.device }] }],
-          }),
-        );
-        snaps.push({ snapshotId: out.SnapshotId!, volumeId: v.volumeId });
-      }
+      const r = await createPerVolume(ctx, instanceId, volumes, now, description);
+      snaps.push(...r.made);
+      failed.push(...r.failed);
+    }
+  } else {
+    // Part of the set exists (a per-volume run cut short): CreateSnapshots would copy every volume
+    // again, so only the volumes without one get theirs.
+    const lacking = volumes.filter((v) => !snaps.some((s) => s.volumeId === v.volumeId));
+    if (lacking.length) {
+      const r = await createPerVolume(ctx, instanceId, lacking, now, description);
+      snaps.push(...r.made);
+      failed.push(...r.failed);
     }
   }
+  if (snaps.length > before) await ctx.records.replace(recordName, { ...recorded, ...Object.fromEntries(snaps.slice(before).map((s) => [s.volumeId, s.snapshotId])) } satisfies MadeRecord, ctx.now().getTime());
   const taken: Taken[] = [];
-  for (const s of snaps) {
-    const volume = volumes.find((v) => v.volumeId === s.volumeId);
-    if (volume) taken.push({ snapshotId: s.snapshotId, volume });
+  for (const v of volumes) {
+    const s = snaps.find((x) => x.volumeId === v.volumeId);
+    if (s) taken.push({ snapshotId: s.snapshotId, volume: v });
   }
   // One set shares its tags; the device name is per snapshot.
   await Promise.all(
@@ -177,7 +226,23 @@ async function createSet(ctx: ActionContext, instanceId: string, volumes: Volume
       aws.send(aws.clients.ec2, new CreateTagsCommand({ Resources: [t.snapshotId], Tags: [{ Key: 'ir:device', Value: t.volume.device }, { Key: 'Name', Value: `ir-bot evidence ${instanceId} ${t.volume.device}` }] })),
     ),
   );
-  return taken;
+  const retryable = failed.find((f) => f.err instanceof AwsCallError && f.err.retryable);
+  if (retryable) {
+    const e = retryable.err as AwsCallError;
+    const started = taken.map((t) => `${t.snapshotId} of ${t.volume.volumeId}`).join(', ');
+    throw new AwsCallError(
+      'transient',
+      e.iamAction,
+      e.code,
+      `no snapshot of ${failed.map((f) => volumeName(f.volume)).join(', ')}: ${e.message}${started ? `; already started: ${started}` : ''}`,
+    );
+  }
+  return { taken, missing: failed.map((f) => ({ volume: f.volume, reason: (f.err as Error).message })) };
+}
+
+interface Missing {
+  volume: VolumePlan;
+  reason: string;
 }
 
 async function describeSnapshots(aws: Responder, ids: string[]): Promise<Map<string, Snapshot>> {
@@ -191,6 +256,7 @@ async function describeSnapshots(aws: Responder, ids: string[]): Promise<Map<str
  * which survives restarts and holds no worker; the deadline counts from the request's start.
  */
 async function waitCompleted(ctx: ActionContext, step: number, total: number, taken: Taken[]): Promise<void> {
+  if (taken.length === 0) return; // DescribeSnapshots without ids would list every snapshot
   const deadline = ctx.startedAt + ctx.snapshot.timeoutMinutes * 60_000;
   let wait = ctx.snapshot.pollIntervalMs;
   let waited = 0;
@@ -248,12 +314,14 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   const now = ctx.now().toISOString();
   const instances = [...new Set(data.volumes.map((v) => v.instanceId))];
   let taken: Taken[] = [];
+  let missing: Missing[] = [];
   const steps = [
     {
       label: 'create snapshots',
       run: async () => {
         const sets = await Promise.all(instances.map((id) => createSet(ctx, id, data.volumes.filter((v) => v.instanceId === id), now)));
-        taken = sets.flat();
+        taken = sets.flatMap((x) => x.taken);
+        missing = sets.flatMap((x) => x.missing);
         return `${taken.length} snapshot(s) started: ${taken.map((t) => t.snapshotId).join(', ')}`;
       },
     },
@@ -275,20 +343,34 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
           },
         ]
       : []),
-    { label: 'verify', run: async () => undefined },
+    {
+      label: 'verify',
+      run: async () => {
+        // Read back, per planned volume: a completed snapshot of this request, or the volume fails.
+        const states = taken.length ? await describeSnapshots(ctx.aws, taken.map((t) => t.snapshotId)) : new Map<string, Snapshot>();
+        for (const t of taken) t.state = states.get(t.snapshotId)?.State ?? 'missing';
+        return undefined;
+      },
+    },
   ];
   await runSteps(ctx, steps);
-  const lines = taken.map(
-    (t) =>
-      `${t.volume.instanceId} ${t.volume.device} ${t.volume.volumeId} → ${t.snapshotId} (${t.sizeGiB ?? t.volume.sizeGiB ?? '?'} GiB) ${t.state === 'completed' ? 'completed ✓' : `${t.state} ✗`}${t.shared ? `; ${t.shared}` : ''}`,
-  );
+  const lines = data.volumes.map((v) => {
+    const t = taken.find((x) => x.volume.volumeId === v.volumeId);
+    if (!t) {
+      const why = missing.find((m) => m.volume.volumeId === v.volumeId)?.reason ?? 'none was made';
+      return `${v.instanceId} ${v.device} ${v.volumeId}: no snapshot of this request: ${why} ✗`;
+    }
+    return `${v.instanceId} ${v.device} ${v.volumeId} → ${t.snapshotId} (${t.sizeGiB ?? v.sizeGiB ?? '?'} GiB) ${t.state === 'completed' ? 'completed ✓' : `${t.state} ✗`}${t.shared ? `; ${t.shared}` : ''}`;
+  });
   const az = 'AZ-of-your-forensic-workstation';
   const first = taken[0]?.snapshotId ?? 'snap-…';
   const notes = [
+    ...(missing.length ? [`Not preserved: ${missing.map((m) => volumeName(m.volume)).join(', ')}. Snapshot ${missing.length === 1 ? 'it' : 'them'} by hand (aws ec2 create-snapshot --volume-id …) or ask again.`] : []),
     `To examine a snapshot in the forensic account: aws ec2 create-volume --snapshot-id ${first} --availability-zone ${az} --tag-specifications 'ResourceType=volume,Tags=[{Key=ir:case,Value=${ctx.caseId}}]', attach it to an isolated forensic workstation as a secondary disk and mount it read-only (mount -o ro,noload); never boot from it.`,
     ...data.skipped.map((s) => `Skipped: ${s}`),
   ];
-  return { ok: taken.every((t) => t.state === 'completed' && !t.shared?.endsWith('✗')), lines, notes };
+  const complete = data.volumes.every((v) => taken.some((t) => t.volume.volumeId === v.volumeId && t.state === 'completed' && !t.shared?.endsWith('✗')));
+  return { ok: complete, lines, notes };
 }
 
 export const snapshotAction: ResponseAction = { plan, execute };

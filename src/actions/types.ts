@@ -16,6 +16,8 @@ export interface RecordStore {
 export interface ActionContext {
   aws: Responder;
   requestId: string;
+  /** The request's plan revision: a new plan (and approval) is a new revision. */
+  planRevision: number;
   requestedBy: string;
   approvedBy?: string;
   /** When the request started running (ms): deadlines of durable waits count from here. */

@@ -6,11 +6,12 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import type { AwsCredentialIdentity } from '@smithy/types';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/load';
+import { assumedRoleCredentials } from './credentials';
 import { AwsCallError, classifyAwsError } from './errors';
-import type { ResponderClients } from './responder';
+import { Responder, type ResponderClients, type TakeMutationToken } from './responder';
 
 export interface AwsTarget {
   /** The finding's account; unknown for a bare `/ir` command (then: the credentials' account). */
@@ -27,6 +28,8 @@ export interface AwsIdentity {
 export interface AwsSettings {
   aws: Config['aws'];
   awsRegion?: string;
+  /** When assumed-role credentials count as expiring; tests move it. */
+  now?: () => number;
 }
 
 export interface ResponderSession {
@@ -35,6 +38,8 @@ export interface ResponderSession {
   region: string;
   /** The role assumed, when one is configured for the account. */
   roleArn?: string;
+  /** The clients behind the responder gateway (mutation tokens, classified errors, credential renewal). */
+  responder(takeToken?: TakeMutationToken): Responder;
   destroy(): void;
 }
 
@@ -75,7 +80,7 @@ export class AwsClients {
     return client;
   }
 
-  private build(region: string, credentials?: AwsCredentialIdentity): ResponderClients {
+  private build(region: string, credentials?: AwsCredentialIdentityProvider): ResponderClients {
     const opts = { region, credentials, retryMode: 'adaptive', maxAttempts: this.settings.aws.maxAttempts };
     return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail: new CloudTrailClient(opts), securityHub: new SecurityHubClient(opts), athena: new AthenaClient(opts) };
   }
@@ -101,28 +106,34 @@ export class AwsClients {
     if (!region) throw new AwsCallError('invalid', 'config', 'NoRegion', 'no AWS region: the finding names none and AWS_REGION is not set');
     const roleArn = roleArnFor(this.settings.aws, target.account);
     if (roleArn) {
-      const sts = new STSClient({ region, maxAttempts: this.settings.aws.maxAttempts });
+      // Renewed before expiry and on an expiry answer: a job may run for hours (snapshot waits).
+      const credentials = assumedRoleCredentials({
+        region,
+        roleArn,
+        sessionName: sessionName(identity),
+        sourceIdentity: identity.userId.replace(/[^\w+=,.@-]/g, '_').slice(0, 64),
+        maxAttempts: this.settings.aws.maxAttempts,
+        now: this.settings.now,
+      });
       try {
-        const out = await sts
-          .send(
-            new AssumeRoleCommand({
-              RoleArn: roleArn,
-              RoleSessionName: sessionName(identity),
-              SourceIdentity: identity.userId.replace(/[^\w+=,.@-]/g, '_').slice(0, 64),
-              DurationSeconds: 3600,
-            }),
-          )
-          .catch((err: unknown) => {
-            throw classifyAwsError(err, 'sts:AssumeRole');
-          });
-        const c = out.Credentials;
-        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new AwsCallError('invalid', 'sts:AssumeRole', 'NoCredentials', `sts:AssumeRole on ${roleArn} returned no credentials`);
-        const clients = this.build(region, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration });
-        const account = roleArn.split(':')[4];
-        return { clients, account, region, roleArn, destroy: () => Object.values(clients).forEach((x) => x.destroy()) };
-      } finally {
-        sts.destroy();
+        await credentials(); // AccessDenied on the role surfaces here, before any action runs
+      } catch (err) {
+        credentials.destroy();
+        throw err;
       }
+      const clients = this.build(region, credentials);
+      const account = roleArn.split(':')[4];
+      return {
+        clients,
+        account,
+        region,
+        roleArn,
+        responder: (takeToken = async () => undefined) => new Responder(clients, account, region, takeToken, credentials.refresh),
+        destroy: () => {
+          Object.values(clients).forEach((x) => x.destroy());
+          credentials.destroy();
+        },
+      };
     }
     const account = await this.ownAccount(region);
     if (target.account && target.account !== account) {
@@ -138,7 +149,8 @@ export class AwsClients {
       clients = this.build(region);
       this.own.set(region, clients);
     }
-    return { clients, account, region, destroy: () => undefined };
+    const own = clients;
+    return { clients, account, region, responder: (takeToken = async () => undefined) => new Responder(own, account, region, takeToken), destroy: () => undefined };
   }
 
   destroy(): void {

@@ -2,10 +2,12 @@
  * AWS failures sorted by what a responder (and the retry policy) should do about them. The
  * message always names the IAM action, so a denied call says which permission is missing.
  */
-export type AwsFailureKind = 'access-denied' | 'throttled' | 'not-found' | 'transient' | 'invalid';
+export type AwsFailureKind = 'access-denied' | 'throttled' | 'not-found' | 'transient' | 'expired' | 'invalid';
 
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'UnauthorizedAccess', 'AuthFailure']);
 const THROTTLED = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown']);
+/** The temporary credentials (or the request's signature time) are past their expiry. */
+const EXPIRED = new Set(['ExpiredToken', 'ExpiredTokenException', 'RequestExpired']);
 const TRANSIENT = new Set(['InternalError', 'InternalFailure', 'ServiceUnavailable', 'Unavailable', 'RequestTimeout', 'RequestTimeoutException']);
 
 export class AwsCallError extends Error {
@@ -20,7 +22,8 @@ export class AwsCallError extends Error {
   }
 
   get retryable(): boolean {
-    return this.kind === 'throttled' || this.kind === 'transient';
+    // Expired credentials: the next attempt gets a new session.
+    return this.kind === 'throttled' || this.kind === 'transient' || this.kind === 'expired';
   }
 }
 
@@ -37,6 +40,7 @@ export function classifyAwsError(err: unknown, iamAction: string): AwsCallError 
   if (ACCESS_DENIED.has(code)) {
     return new AwsCallError('access-denied', iamAction, code, `AccessDenied: the bot's role may not call ${iamAction} (${code}). Add ${iamAction} to its IAM policy (see README, "IAM").`);
   }
+  if (EXPIRED.has(code)) return new AwsCallError('expired', iamAction, code, `${iamAction}: AWS rejected the bot's credentials as expired (${code})`);
   if (THROTTLED.has(code)) return new AwsCallError('throttled', iamAction, code, `AWS throttled ${iamAction} (${code})`);
   if (/NotFound$/.test(code) || code.endsWith('.NotFound') || code.endsWith('.Malformed') || code === 'NoSuchEntity' || code === 'NoSuchEntityException') {
     return new AwsCallError('not-found', iamAction, code, `${iamAction}: ${code}: ${raw}`);

@@ -57,16 +57,25 @@ export class Responder {
     readonly account: string,
     readonly region: string,
     private readonly takeToken: TakeMutationToken,
+    /** Makes the clients' credentials renew on their next use (assumed-role sessions). */
+    private readonly refreshCredentials?: () => void,
   ) {}
 
-   
   async send<I extends object, O extends object>(client: AnyClient, command: Command<any, I, any, O, any>): Promise<O> {
     const iamAction = iamActionOf(client, command);
-    if (isMutating(command)) await this.takeToken();
-    try {
-      return (await client.send(command)) as O;
-    } catch (err) {
-      throw classifyAwsError(err, iamAction);
+    for (let attempt = 1; ; attempt++) {
+      if (isMutating(command)) await this.takeToken();
+      try {
+        return (await client.send(command)) as O;
+      } catch (err) {
+        const e = classifyAwsError(err, iamAction);
+        // Rejected, so nothing happened: renew the session and try once more.
+        if (e.kind === 'expired' && this.refreshCredentials && attempt === 1) {
+          this.refreshCredentials();
+          continue;
+        }
+        throw e;
+      }
     }
   }
 }

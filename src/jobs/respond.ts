@@ -18,7 +18,6 @@ import type { AuditLog } from '../audit/log';
 import type { AwsClients } from '../aws/clients';
 import { AwsCallError } from '../aws/errors';
 import type { MutationLimiter } from '../aws/mutation-limiter';
-import { Responder } from '../aws/responder';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
 import { Lifecycle } from '../requests/lifecycle';
@@ -78,8 +77,9 @@ export function actionProcessor(deps: RespondDeps) {
     const session = await deps.aws.responder({ account: r.account, region: r.region }, { requestId: r.id, userId: r.approvedBy ?? r.requestedBy });
     try {
       const ctx: ActionContext = {
-        aws: new Responder(session.clients, session.account, session.region, () => deps.limiter.take(session.account, session.region)),
+        aws: session.responder(() => deps.limiter.take(session.account, session.region)),
         requestId: r.id,
+        planRevision: r.rev,
         requestedBy: r.requestedBy,
         approvedBy: r.approvedBy,
         undoes: r.undoes,

@@ -5,7 +5,6 @@ import { InstanceUnavailable } from '../actions/instance';
 import { buildStory } from '../actions/story';
 import type { AwsClients } from '../aws/clients';
 import { AwsCallError } from '../aws/errors';
-import { Responder } from '../aws/responder';
 import { renderStory } from '../views/story';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
@@ -39,7 +38,7 @@ export function storyProcessor(deps: StoryDeps) {
     let userData: string | undefined;
     try {
       // Read-only: no mutation token needed.
-      const story = await buildStory(new Responder(session.clients, session.account, session.region, async () => undefined), f.instance.id, deps.config.story);
+      const story = await buildStory(session.responder(), f.instance.id, deps.config.story);
       view = renderStory(story, f.key);
       if (story.userData && story.userData.lines > deps.config.story.attachUserDataOverLines) userData = story.userData.text;
     } catch (err) {

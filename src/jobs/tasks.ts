@@ -4,7 +4,6 @@ import type { TaskJob, UpdateResult } from '../queues';
 import type { AuditLog } from '../audit/log';
 import { incidentReport } from '../audit/report';
 import type { AwsClients } from '../aws/clients';
-import { Responder } from '../aws/responder';
 import { mention } from '../views/request-status';
 import { safe } from '../views/mrkdwn';
 import type { CardStore } from '../cards/store';
@@ -49,7 +48,7 @@ export function taskProcessor(deps: TaskDeps) {
     for (const group of groups.values()) {
       const session = await deps.aws.responder({ region: group[0].region }, { requestId: `workflow-${group[0].key.slice(0, 12)}`, userId: change.user });
       try {
-        const aws = new Responder(session.clients, session.account, session.region, async () => undefined);
+        const aws = session.responder();
         const res = await updateFindings(aws, group.map((f) => f.securityHub!), { status: change.status, note: change.note, updatedBy: `ir-bot for Slack user ${change.user}` });
         updated.push(...res.updated);
         failed.push(...res.failed);

@@ -28,6 +28,13 @@ export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'hunt',
 ];
 
+/** The undo of each reversible IAM action: what its result's undo button asks for. */
+export const UNDO_OF: Partial<Record<ActionName, ActionName>> = {
+  'disable-key': 'enable-key',
+  'deny-principal': 'allow-principal',
+  'revoke-sessions': 'restore-sessions',
+};
+
 export type RequestState = 'planning' | 'awaiting-approval' | 'approved' | 'running' | 'done' | 'failed' | 'rejected' | 'expired' | 'refused';
 export const TERMINAL_STATES: readonly RequestState[] = ['done', 'failed', 'rejected', 'expired', 'refused'];
 
@@ -50,7 +57,7 @@ export interface ActionRequest {
   rerouted?: { channel: string; error: string };
   requestedBy: string;
   reason?: string;
-  /** The request this one undoes (a Release button acts on the isolation it was shown with). */
+  /** The request this one undoes (a Release button acts on the isolation it was shown with; an IAM undo button on exactly that request's recorded state). */
   undoes?: string;
   createdAt: number;
   state: RequestState;

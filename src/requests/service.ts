@@ -10,6 +10,7 @@ import type { ActionName, ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import type { RequestStore } from './store';
+import { undoAsk, type UndoAsk } from './undo';
 
 export interface SubmitInput {
   action: ActionName;
@@ -23,7 +24,7 @@ export interface SubmitInput {
   threadTs?: string;
   userId: string;
   reason?: string;
-  /** The request this one undoes: the Release button's isolation. */
+  /** The request this one undoes: the Release button's isolation, or the IAM result whose undo button was clicked. */
   undoes?: string;
 }
 
@@ -76,6 +77,12 @@ export class RequestService {
         threadTs = iso.threadTs ?? iso.statusTs;
         findingKey = iso.findingKey;
       }
+    }
+    if (input.undoes && input.action !== 'release') {
+      // An IAM undo acts where the request it undoes acted.
+      const done = await this.store.get(input.undoes);
+      account ??= done?.account;
+      region ??= done?.region;
     }
     // A principal's ARN names its account; IAM is global, so the region only picks the endpoint.
     account ??= /^arn:aws[a-z-]*:(iam|sts)::(\d{12}):/.exec(input.target)?.[2];
@@ -201,6 +208,12 @@ export class RequestService {
 
   get(id: string): Promise<ActionRequest | undefined> {
     return this.store.get(id);
+  }
+
+  /** What the undo button of request `id` asks for, or why it may not (see undo.ts). */
+  async undoOf(id: string): Promise<UndoAsk> {
+    const r = await this.store.get(id);
+    return undoAsk(r, r ? await this.store.about({ targets: [r.target] }) : []);
   }
 
   recent(limit = 10): Promise<ActionRequest[]> {

@@ -57,6 +57,8 @@ export function decodePayload(value: string | undefined): ResponsePayload | unde
 export const APPROVE_ACTION_ID = 'ir_approve';
 export const REJECT_ACTION_ID = 'ir_reject';
 export const RELEASE_ACTION_ID = 'ir_release';
+/** Undo on a disable-key, deny-all or revoke-sessions result; carries that request's reference. */
+export const UNDO_ACTION_ID = 'ir_undo';
 
 export interface DecisionPayload {
   /** Request id. */

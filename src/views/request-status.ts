@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { StoredAuditEntry } from '../audit/log';
 import type { ActionRequest } from '../requests/model';
-import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, encodeDecision, encodePivot } from './action-ids';
+import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, UNDO_ACTION_ID, encodeDecision, encodePivot } from './action-ids';
 import type { ActionOutcome } from '../requests/model';
 import type { CardView } from './card';
 import { safe, truncate } from './mrkdwn';
@@ -18,6 +18,13 @@ const TITLE: Record<ActionRequest['action'], string> = {
   'revoke-sessions': 'Revoke sessions of',
   'restore-sessions': 'Restore sessions of',
   hunt: 'Hunt',
+};
+
+/** The undo button on each reversible IAM result (isolation has Release). */
+const UNDO_LABEL: Partial<Record<ActionRequest['action'], string>> = {
+  'disable-key': 'Re-enable key',
+  'deny-principal': 'Lift deny-all',
+  'revoke-sessions': 'Restore sessions',
 };
 
 const STATE_LINE: Record<ActionRequest['state'], string> = {
@@ -151,6 +158,14 @@ export function renderRequestStatus(r: ActionRequest): CardView {
       type: 'actions',
       block_id: 'after-isolation',
       elements: [{ type: 'button', action_id: RELEASE_ACTION_ID, text: { type: 'plain_text', text: 'Release' }, value: encodeDecision({ q: r.id, v: r.rev }) }],
+    });
+  }
+  const undo = UNDO_LABEL[r.action];
+  if (undo && r.state === 'done') {
+    blocks.push({
+      type: 'actions',
+      block_id: 'undo',
+      elements: [{ type: 'button', action_id: UNDO_ACTION_ID, text: { type: 'plain_text', text: undo }, value: encodeDecision({ q: r.id, v: r.rev }) }],
     });
   }
   const text = `${TITLE[r.action]} ${r.target}: ${r.state}`;

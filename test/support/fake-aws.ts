@@ -214,6 +214,8 @@ export class FakeAws {
   securityHubUpdates: { id: string; workflow?: string; note?: string; by?: string }[] = [];
   unprocessableFindings = new Set<string>();
   queries = new Map<string, { sql: string; params: string[]; state: string; startedAt: number; finishedAt?: number }>();
+  /** ClientRequestToken → the query started for it. */
+  queryTokens = new Map<string, string>();
   /** How long every Athena query runs, and whether (with what reason) it fails. */
   queryRunMs = 300;
   queryFails: string | undefined;
@@ -223,12 +225,29 @@ export class FakeAws {
   trail: FakeTrailEvent[] = [];
   /** KMS keys: id → who manages it. */
   kmsKeys = new Map<string, 'AWS' | 'CUSTOMER'>();
+  /** Listings by filter (no SnapshotIds) that do not show a new snapshot yet: EC2 is eventually consistent. */
+  snapshotListingLag = 0;
+  private unlisted = new Map<string, number>();
   /** DescribeSnapshots calls before a snapshot completes (it reports progress in between). */
   snapshotPolls = 2;
   /** Volumes whose snapshot ends in state `error`. */
   failingVolumes = new Set<string>();
   calls: { api: string; input: any; at: number }[] = [];
   latencyMs = 0;
+  /** The stand-in's clock for credential expiry; tests move it. */
+  now: () => number = () => Date.now();
+  /** AssumeRole sessions last this long instead of DurationSeconds. */
+  credentialLifetimeMs: number | undefined;
+  /** Access key id of each session AssumeRole issued → when it expires. */
+  issuedCredentials = new Map<string, number>();
+  /**
+   * EC2 and IAM calls signed with an issued session past its expiry are rejected as AWS does (EC2
+   * RequestExpired, IAM ExpiredToken). Off by default: it resolves each client's credentials,
+   * which the tests without a role do not configure.
+   */
+  checkCredentials = false;
+  /** Calls rejected as expired, per API. */
+  expiredRejections: string[] = [];
   private failures = new Map<string, Error[]>();
   private hooks = new Map<string, (input: any) => void>();
   private always = new Map<string, Error>();
@@ -239,9 +258,10 @@ export class FakeAws {
   constructor() {
     const [ec2, asg, elb, sts, kms, iam, trail, securityHub, athena] = this.mocks;
     const on = (mock: any, cmd: any, fn: (input: any) => any) =>
-      mock.on(cmd).callsFake(async (input: any) => {
+      mock.on(cmd).callsFake(async (input: any, getClient: () => any) => {
         const api = cmd.name.replace(/Command$/, '');
         this.calls.push({ api, input, at: Date.now() });
+        if (this.checkCredentials && (mock === ec2 || mock === iam)) await this.rejectExpired(mock === ec2 ? 'RequestExpired' : 'ExpiredToken', getClient());
         if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
         if (this.hangs.has(api) && this.hangs.get(api)!.length === 0) {
           this.hangs.delete(api);
@@ -255,10 +275,15 @@ export class FakeAws {
         return fn(input);
       });
     on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
-    on(sts, AssumeRoleCommand, (i) => ({
-      Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
-      AssumedRoleUser: { Arn: `${i.RoleArn}/${i.RoleSessionName}` },
-    }));
+    on(sts, AssumeRoleCommand, (i) => {
+      const id = `ASIA${String(++this.seq).padStart(16, '0')}`;
+      const expires = this.now() + (this.credentialLifetimeMs ?? (i.DurationSeconds ?? 3600) * 1000);
+      this.issuedCredentials.set(id, expires);
+      return {
+        Credentials: { AccessKeyId: id, SecretAccessKey: 'secret', SessionToken: `token-${id}`, Expiration: new Date(expires) },
+        AssumedRoleUser: { Arn: `${i.RoleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${i.RoleSessionName}`, AssumedRoleId: `AROAEXAMPLE:${i.RoleSessionName}` },
+      };
+    });
     on(securityHub, BatchUpdateFindingsCommand, (i) => {
       const ids = i.FindingIdentifiers as { Id: string; ProductArn: string }[];
       if (ids.length > 100) throw awsError('InvalidInputException', 'FindingIdentifiers: at most 100');
@@ -270,8 +295,14 @@ export class FakeAws {
       };
     });
     on(athena, StartQueryExecutionCommand, (i) => {
+      const token = i.ClientRequestToken as string | undefined;
+      if (token !== undefined && (token.length < 32 || token.length > 128)) throw awsError('InvalidRequestException', 'ClientRequestToken must be 32 to 128 characters long');
+      // Athena answers a repeated token with the query it started for it: no second query.
+      const earlier = token && this.queryTokens.get(token);
+      if (earlier) return { QueryExecutionId: earlier };
       const id = `q-${++this.seq}`;
       this.queries.set(id, { sql: i.QueryString, params: i.ExecutionParameters ?? [], state: 'RUNNING', startedAt: Date.now() });
+      if (token) this.queryTokens.set(token, id);
       return { QueryExecutionId: id };
     });
     on(athena, GetQueryExecutionCommand, (i) => {
@@ -390,6 +421,7 @@ export class FakeAws {
       const id = `snap-${(++this.seq).toString(16).padStart(17, '0')}`;
       const snap: FakeSnapshot = { id, volumeId, description, tags: Object.fromEntries((tags ?? []).map((t: any) => [t.Key, t.Value])), polls: 0, state: 'pending', progress: '0%', sharedWith: [], kmsKeyId };
       this.snapshots.set(id, snap);
+      if (this.snapshotListingLag) this.unlisted.set(id, this.snapshotListingLag);
       return snap;
     };
     on(ec2, CreateSnapshotsCommand, (i) => {
@@ -406,6 +438,13 @@ export class FakeAws {
     on(ec2, DescribeSnapshotsCommand, (i) => {
       let list = [...this.snapshots.values()];
       if (i.SnapshotIds) list = list.filter((s) => i.SnapshotIds.includes(s.id));
+      else {
+        list = list.filter((s) => !this.unlisted.has(s.id));
+        for (const [id, n] of this.unlisted) {
+          if (n <= 1) this.unlisted.delete(id);
+          else this.unlisted.set(id, n - 1);
+        }
+      }
       for (const f of i.Filters ?? []) {
         const key = String(f.Name).replace(/^tag:/, '');
         list = list.filter((s) => f.Values.includes(s.tags[key]));
@@ -513,7 +552,9 @@ export class FakeAws {
       return {};
     });
     on(ec2, AssociateIamInstanceProfileCommand, (i) => {
-      this.instance(i.InstanceId).profileArn = i.IamInstanceProfile.Arn;
+      const inst = this.instance(i.InstanceId);
+      if (inst.profileArn) throw awsError('IncorrectState', `There is an existing association for instance ${i.InstanceId}`);
+      inst.profileArn = i.IamInstanceProfile.Arn;
       return {};
     });
     on(trail, LookupEventsCommand, (i) => {
@@ -610,6 +651,21 @@ export class FakeAws {
     if (error) this.always.set(api, error);
     else this.always.delete(api);
   }
+
+  /** Every session issued so far ends now (revoked early, or the caller's clock ran behind). */
+  expireCredentials(): void {
+    for (const id of this.issuedCredentials.keys()) this.issuedCredentials.set(id, this.now());
+  }
+
+  private async rejectExpired(code: string, client: any): Promise<void> {
+    const creds = await client.config.credentials();
+    const expires = this.issuedCredentials.get(creds.accessKeyId);
+    if (expires !== undefined && this.now() >= expires) {
+      this.expiredRejections.push(code);
+      throw awsError(code, code === 'RequestExpired' ? 'Request has expired.' : 'The security token included in the request is expired', code === 'RequestExpired' ? 400 : 403);
+    }
+  }
+
 
   /** The next call of `api` never returns (until `releaseHangs`): a worker stuck mid-job. */
   hangNext(api: string): void {
