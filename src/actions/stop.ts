@@ -1,6 +1,7 @@
 import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
+import { memoryGate, waitForCaptures, type MemoryWait } from './memory-gate';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface StopTarget {
@@ -13,6 +14,7 @@ interface StopTarget {
 interface StopPlanData {
   targets: StopTarget[];
   skipped: string[];
+  memoryWaits?: MemoryWait[];
 }
 
 async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
@@ -33,6 +35,8 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   );
   targets.sort((a, b) => instanceIds.indexOf(a.instanceId) - instanceIds.indexOf(b.instanceId));
   if (targets.length === 0) return blockedPlan(skipped.join('; '));
+  const gate = await memoryGate(ctx, targets.filter((t) => t.state !== 'stopped').map((t) => t.instanceId));
+  if (gate.blocked) return blockedPlan(gate.blocked);
   const summary = targets.map((t) =>
     t.state === 'stopped'
       ? `${t.instanceId}: already stopped`
@@ -42,14 +46,15 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const warnings = [
     ...(running.length
       ? [
-          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir snapshot ${running.map((t) => t.instanceId).join(' ')}\`) unless it is already done.`,
+          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir memory ${running.map((t) => t.instanceId).join(' ')}\`, \`/ir snapshot …\`) unless it is already done.`,
         ]
       : []),
     ...targets.filter((t) => t.spot).map((t) => `${t.instanceId} is a Spot instance: a one-time Spot request cannot be stopped (only a persistent one)`),
     ...skipped,
   ];
-  const data: StopPlanData = { targets, skipped };
-  const steps = [...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
+  summary.push(...gate.summary);
+  const data: StopPlanData = { targets, skipped, memoryWaits: gate.waits };
+  const steps = [...(gate.waits.length ? ['wait for memory capture'] : []), ...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
   return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data };
 }
 
@@ -63,6 +68,9 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   const data = p.data as StopPlanData;
   const ids = data.targets.map((t) => t.instanceId);
   const steps: { label: string; run: () => Promise<string | undefined> }[] = [];
+  if (data.memoryWaits?.length) {
+    steps.push({ label: 'wait for memory capture', run: () => waitForCaptures(ctx, data.memoryWaits!, 1, p.steps.length) });
+  }
   if (p.steps.includes('turn off stop protection')) {
     steps.push({
       label: 'turn off stop protection',

@@ -8,6 +8,9 @@ import {
   revokeSessionsAction,
 } from '../actions/iam';
 import { huntAction } from '../actions/hunt';
+import { blastRadiusAction } from '../actions/blast-radius';
+import { memoryAction } from '../actions/memory';
+import { terminateAction } from '../actions/terminate';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -41,10 +44,13 @@ export const ACTIONS: Record<ActionName, ResponseAction> = {
   'revoke-sessions': revokeSessionsAction,
   'restore-sessions': restoreSessionsAction,
   hunt: huntAction,
+  memory: memoryAction,
+  'blast-radius': blastRadiusAction,
+  terminate: terminateAction,
 };
 
 export interface RespondDeps {
-  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'iam' | 'athena' | 'hunts' | 'aws'>;
+  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'iam' | 'athena' | 'hunts' | 'aws' | 'memory' | 'blastRadius'>;
   store: RequestStore;
   pipeline: Pipeline;
   audit: AuditLog;
@@ -92,6 +98,9 @@ export function actionProcessor(deps: RespondDeps) {
         iam: config.iam,
         athena: config.athena,
         hunts: config.hunts,
+        memory: config.memory,
+        blastRadius: config.blastRadius,
+        reason: r.reason,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         serialize: (name, fn) => deps.locks.withLock(name, fn),

@@ -13,7 +13,10 @@ export type ActionName =
   | 'allow-principal'
   | 'revoke-sessions'
   | 'restore-sessions'
-  | 'hunt';
+  | 'hunt'
+  | 'memory'
+  | 'blast-radius'
+  | 'terminate';
 export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'isolate',
   'release',
@@ -26,7 +29,12 @@ export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'revoke-sessions',
   'restore-sessions',
   'hunt',
+  'memory',
+  'blast-radius',
+  'terminate',
 ];
+/** Destructive beyond undo: always behind approval by a second person, whatever the config says. */
+export const ALWAYS_TWO_PERSON: readonly ActionName[] = ['terminate'];
 
 export type RequestState = 'planning' | 'awaiting-approval' | 'approved' | 'running' | 'done' | 'failed' | 'rejected' | 'expired' | 'refused';
 export const TERMINAL_STATES: readonly RequestState[] = ['done', 'failed', 'rejected', 'expired', 'refused'];

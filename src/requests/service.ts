@@ -6,7 +6,7 @@ import { huntCancelRecord } from '../hunts/templates';
 import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
-import type { ActionName, ActionRequest } from './model';
+import { ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import type { RequestStore } from './store';
@@ -107,7 +107,7 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: this.config.access.requireApproval.includes(input.action),
+      needsApproval: ALWAYS_TWO_PERSON.includes(input.action) || this.config.access.requireApproval.includes(input.action),
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
@@ -133,7 +133,7 @@ export class RequestService {
     }
     if (r.state !== 'awaiting-approval') return { ok: false, message: alreadyDecided(r) };
     if (r.rev !== rev) return { ok: false, message: 'This card shows an older plan that AWS has since made stale. Use the newest approval card in the thread.' };
-    if (decision === 'approve' && this.config.access.twoPersonRule && userId === r.requestedBy) {
+    if (decision === 'approve' && (this.config.access.twoPersonRule || ALWAYS_TWO_PERSON.includes(r.action)) && userId === r.requestedBy) {
       await this.refused('refused-approver', userId, { requestId, action: r.action, target: r.target });
       return { ok: false, message: 'Two-person rule: you asked for this, so someone else from the approvers must approve it.' };
     }

@@ -21,7 +21,7 @@ export const SEVERITY_EMOJI: Record<SeverityLabel, string> = {
 export function applicableResponses(f: Finding): { kind: ResponseKind; resource?: string }[] {
   const out: { kind: ResponseKind; resource?: string }[] = [];
   if (f.instance) {
-    out.push({ kind: 'isolate', resource: f.instance.id }, { kind: 'snapshot', resource: f.instance.id });
+    out.push({ kind: 'isolate', resource: f.instance.id }, { kind: 'snapshot', resource: f.instance.id }, { kind: 'memory', resource: f.instance.id });
   }
   if (f.principal?.accessKeyId) out.push({ kind: 'disable-key', resource: f.principal.accessKeyId });
   // The principal behind the finding: a user or role can be denied; a role's sessions revoked.
@@ -30,6 +30,8 @@ export function applicableResponses(f: Finding): { kind: ResponseKind; resource?
     out.push({ kind: 'deny-principal', resource: arn });
     if (/:role\//.test(arn)) out.push({ kind: 'revoke-sessions', resource: arn });
   }
+  const actor = f.principal?.accessKeyId ?? (arn && arn.length <= 100 && /:user\//.test(arn) ? arn : undefined);
+  if (actor) out.push({ kind: 'blast-radius', resource: actor });
   if (f.instance || f.principal || f.remote?.ip) out.push({ kind: 'hunt', resource: f.instance?.id ?? f.principal?.accessKeyId });
   return out;
 }

@@ -18,6 +18,9 @@ const TITLE: Record<ActionRequest['action'], string> = {
   'revoke-sessions': 'Revoke sessions of',
   'restore-sessions': 'Restore sessions of',
   hunt: 'Hunt',
+  memory: 'Capture memory of',
+  'blast-radius': 'Blast radius of',
+  terminate: 'Terminate instances launched by',
 };
 
 const STATE_LINE: Record<ActionRequest['state'], string> = {
