@@ -82,7 +82,8 @@ export class RequestService {
     if (findingKey) {
       const f = await this.cards.getFinding(findingKey);
       const names = [f?.instance?.id, f?.principal?.accessKeyId, f?.principal?.arn];
-      if (f && names.includes(input.target)) {
+      // A blast radius from the story maps the instance's launcher, who is not on the card: it still belongs to the case.
+      if (f && (names.includes(input.target) || input.action === 'blast-radius')) {
         account ??= f.accountId;
         region ??= f.region;
         findingId = f.id;

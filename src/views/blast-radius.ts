@@ -1,0 +1,39 @@
+import type { Button, KnownBlock } from '@slack/types';
+import type { ActionRequest } from '../requests/model';
+import { BULK_ACTION_ID, PIVOT_ACTION_ID, encodeBulk, encodePivot } from './action-ids';
+
+/**
+ * The responses a blast radius offers: for all rogue instances at once (one request, one plan, one
+ * approval each) and for the principal's keys. Bulk buttons need the card's finding key.
+ */
+export function blastRadiusResponses(r: ActionRequest): KnownBlock[] {
+  const o = r.result;
+  if (!o) return [];
+  const blocks: KnownBlock[] = [];
+  const ids = (o.rogueInstances ?? []).slice(0, 50);
+  if (ids.length && r.findingKey) {
+    const bulk = (a: 'snapshot' | 'memory' | 'stop', label: string): Button => ({
+      type: 'button',
+      action_id: BULK_ACTION_ID[a],
+      text: { type: 'plain_text', text: `${label} all ${ids.length}` },
+      value: encodeBulk({ a, k: r.findingKey!, ids }),
+      ...(a === 'stop' ? { style: 'danger' as const } : {}),
+    });
+    blocks.push({ type: 'actions', block_id: 'blast-instances', elements: [bulk('snapshot', 'Snapshot'), bulk('memory', 'Capture memory'), bulk('stop', 'Stop')] });
+  } else if (ids.length) {
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `Rogue instances still there: \`/ir snapshot ${ids.join(' ')}\`, then \`/ir memory …\` and \`/ir stop …\` with the same list.`.slice(0, 2900) }],
+    });
+  }
+  const label: Record<string, string> = { accessKey: 'Disable key', deny: 'Deny all' };
+  const pivots = (o.pivots ?? []).filter((p) => p.kind in label).slice(0, 5);
+  if (pivots.length) {
+    blocks.push({
+      type: 'actions',
+      block_id: 'blast-principal',
+      elements: pivots.map((p, i) => ({ type: 'button' as const, action_id: `${PIVOT_ACTION_ID}_${i}`, text: { type: 'plain_text' as const, text: `${label[p.kind]} ${p.value}`.slice(0, 75) }, value: encodePivot(p) })),
+    });
+  }
+  return blocks;
+}
