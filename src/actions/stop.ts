@@ -46,7 +46,7 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const warnings = [
     ...(running.length
       ? [
-          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir memory ${running.map((t) => t.instanceId).join(' ')}\`, \`/ir snapshot …\`) unless it is already done.`,
+          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir memory ${running.map((t) => t.instanceId).join(' ')}\`, then \`/ir snapshot ${running.map((t) => t.instanceId).join(' ')}\`) unless it is already done.`,
         ]
       : []),
     ...targets.filter((t) => t.spot).map((t) => `${t.instanceId} is a Spot instance: a one-time Spot request cannot be stopped (only a persistent one)`),

@@ -54,7 +54,9 @@ export class RequestService {
     let channel = input.channel;
     let threadTs = input.threadTs;
     const isInstance = input.target.startsWith('i-');
-    let findingKey = input.findingKey ?? (isInstance ? await this.cards.findingKeyForInstance(input.target) : undefined);
+    // Terminate names the principal first: its case is the card of the first instance it names.
+    const caseInstance = input.action === 'terminate' ? input.targets?.find((t) => t.startsWith('i-')) : undefined;
+    let findingKey = input.findingKey ?? (isInstance ? await this.cards.findingKeyForInstance(input.target) : caseInstance ? await this.cards.findingKeyForInstance(caseInstance) : undefined);
     let findingId: string | undefined;
     if (input.action === 'release') {
       // Release acts where the isolation happened and reports in the isolation's thread.
@@ -83,7 +85,7 @@ export class RequestService {
       const f = await this.cards.getFinding(findingKey);
       const names = [f?.instance?.id, f?.principal?.accessKeyId, f?.principal?.arn];
       // A blast radius from the story maps the instance's launcher, who is not on the card: it still belongs to the case.
-      if (f && (names.includes(input.target) || input.action === 'blast-radius')) {
+      if (f && (names.includes(input.target) || input.action === 'blast-radius' || (caseInstance && names.includes(caseInstance)))) {
         account ??= f.accountId;
         region ??= f.region;
         findingId = f.id;

@@ -54,7 +54,8 @@ export function actionContext(over: Partial<ActionContext> & { file?: Record<str
   };
   const config = fileSchema.parse({ channels: { default: 'C01ALERTS' }, ...(over.file ?? {}) });
   const progressLog: string[] = [];
-  const { file: _file, ...rest } = over;
+  const rest: Partial<ActionContext> & { file?: unknown } = { ...over };
+  delete rest.file;
   return {
     aws: new Responder(clients, '111122223333', 'us-east-1', async () => undefined),
     requestId: 'memory-i-0a1b2c3d4e5f60718-1',
