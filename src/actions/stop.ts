@@ -1,6 +1,7 @@
-import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
+import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate, waitForCaptures, type MemoryWait } from './memory-gate';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
@@ -58,11 +59,6 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data };
 }
 
-async function states(ctx: ActionContext, ids: string[]): Promise<Map<string, string>> {
-  const out = await ctx.aws.send(ctx.aws.clients.ec2, new DescribeInstancesCommand({ InstanceIds: ids }));
-  return new Map((out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => [i.InstanceId!, i.State?.Name ?? 'unknown']));
-}
-
 async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
   const { aws } = ctx;
   const data = p.data as StopPlanData;
@@ -87,32 +83,17 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'stop instances',
       run: async () => {
-        const now = await states(ctx, ids);
+        const now = await instanceStates(ctx, ids);
         const toStop = ids.filter((id) => !['stopped', 'stopping'].includes(now.get(id) ?? ''));
         // One call for all of them: they stop in parallel.
         if (toStop.length) await aws.send(aws.clients.ec2, new StopInstancesCommand({ InstanceIds: toStop }));
         return toStop.length ? `stop requested for ${toStop.join(', ')}` : 'nothing left to stop';
       },
     },
-    {
-      label: 'wait until stopped',
-      run: async () => {
-        const deadline = Date.now() + ctx.stop.timeoutMinutes * 60_000;
-        let wait = ctx.stop.pollIntervalMs;
-        for (;;) {
-          const now = await states(ctx, ids);
-          const pending = ids.filter((id) => now.get(id) !== 'stopped');
-          if (pending.length === 0) return `${ids.length} instance(s) stopped`;
-          await ctx.progress(p.steps.length, p.steps.length, `${ids.length - pending.length} of ${ids.length} stopped`);
-          if (Date.now() > deadline) throw new Error(`${pending.join(', ')} not stopped after ${ctx.stop.timeoutMinutes} min (state: ${pending.map((id) => now.get(id)).join(', ')})`);
-          await ctx.sleep(wait);
-          wait = Math.min(wait * 2, 60_000);
-        }
-      },
-    },
+    { label: 'wait until stopped', run: () => waitForInstances(ctx, ids, 'stopped', p.steps.length) },
   );
   await runSteps(ctx, steps);
-  const final = await states(ctx, ids);
+  const final = await instanceStates(ctx, ids);
   const lines = data.targets.map((t) => {
     const s = final.get(t.instanceId) ?? 'unknown';
     return `${t.instanceId}: ${s}${t.state === 'stopped' ? ' (already was)' : ''} ${s === 'stopped' ? '✓' : '✗'}`;

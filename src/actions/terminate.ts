@@ -1,7 +1,8 @@
 import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { DescribeInstancesCommand, DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { Responder } from '../aws/responder';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
+import { instanceStates, waitForInstances } from './instance-states';
 import { captureRecordName, type CaptureRecord } from './memory';
 import type { ActionOutcome, PlanView } from './results';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
@@ -137,11 +138,6 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
   };
 }
 
-async function states(aws: Responder, ids: string[]): Promise<Map<string, string>> {
-  const out = await aws.send(aws.clients.ec2, new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }] }));
-  return new Map((out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => [i.InstanceId!, i.State?.Name ?? 'unknown']));
-}
-
 async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
   const { aws } = ctx;
   const data = p.data as TerminatePlanData;
@@ -162,31 +158,16 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'terminate instances',
       run: async () => {
-        const now = await states(aws, ids);
+        const now = await instanceStates(ctx, ids);
         const left = ids.filter((id) => !['terminated', 'shutting-down'].includes(now.get(id) ?? 'terminated'));
         if (left.length) await aws.send(aws.clients.ec2, new TerminateInstancesCommand({ InstanceIds: left }));
         return left.length ? `termination requested for ${left.join(', ')}` : 'nothing left to terminate';
       },
     },
-    {
-      label: 'wait until terminated',
-      run: async () => {
-        const deadline = Date.now() + ctx.stop.timeoutMinutes * 60_000;
-        let wait = ctx.stop.pollIntervalMs;
-        for (;;) {
-          const now = await states(aws, ids);
-          const pending = ids.filter((id) => now.has(id) && now.get(id) !== 'terminated');
-          if (pending.length === 0) return `${ids.length} instance(s) terminated`;
-          await ctx.progress(p.steps.length, p.steps.length, `${ids.length - pending.length} of ${ids.length} terminated`);
-          if (Date.now() > deadline) throw new Error(`${pending.join(', ')} not terminated after ${ctx.stop.timeoutMinutes} min`);
-          await ctx.sleep(wait);
-          wait = Math.min(wait * 2, 60_000);
-        }
-      },
-    },
+    { label: 'wait until terminated', run: () => waitForInstances(ctx, ids, 'terminated', p.steps.length) },
   );
   await runSteps(ctx, steps);
-  const final = await states(aws, ids);
+  const final = await instanceStates(ctx, ids);
   return {
     ok: ids.every((id) => (final.get(id) ?? 'terminated') === 'terminated'),
     lines: data.targets.map((t) => `${t.instanceId}: ${final.get(t.instanceId) ?? 'terminated (no longer listed)'} ${(final.get(t.instanceId) ?? 'terminated') === 'terminated' ? '✓' : '✗'}; evidence: ${t.evidence.join('; ')}`),
