@@ -48,7 +48,7 @@ const KIND_LABEL: Record<ResourceKind, string> = {
 };
 const ORDER = Object.keys(KIND_LABEL) as ResourceKind[];
 
-interface Trail {
+export interface Trail {
   eventName: string;
   eventSource: string;
   eventTime: string;
@@ -213,8 +213,8 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
   };
 }
 
-/** The accessKeyId and userName lookups, merged by event id. */
-async function mapBlastRadius(ctx: ActionContext, target: string): Promise<BlastRadius> {
+/** Every write the principal made in the window (by access key and by user name, merged by event id), refused ones included. */
+export async function principalWrites(ctx: ActionContext, target: string): Promise<{ principal: BlastRadius['principal']; trails: Trail[]; partial: boolean }> {
   const { aws } = ctx;
   const principal = principalOf(target);
   if (principal.accessKeyId && !principal.userName) {
@@ -239,6 +239,11 @@ async function mapBlastRadius(ctx: ActionContext, target: string): Promise<Blast
     for (const e of r.events) seen.set(e.EventId ?? `${e.EventTime?.toISOString()}${e.EventName}`, e);
   }
   const trails = [...seen.values()].map(parse).filter((t): t is Trail => !!t && !t.readOnly);
+  return { principal, trails, partial };
+}
+
+async function mapBlastRadius(ctx: ActionContext, target: string): Promise<BlastRadius> {
+  const { principal, trails, partial } = await principalWrites(ctx, target);
   const ok = trails.filter((t) => !t.errorCode);
   return { principal, writes: ok.length, failedWrites: trails.length - ok.length, partial, resources: groupWrites(ok) };
 }

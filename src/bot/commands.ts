@@ -3,7 +3,7 @@ export type IrCommand =
   | { kind: 'help' }
   | { kind: 'isolate' | 'release'; instanceId: string; reason?: string }
   | { kind: 'snapshot' | 'stop' | 'memory'; instanceIds: string[]; reason?: string }
-  | { kind: 'blast-radius'; target: string; reason?: string }
+  | { kind: 'blast-radius' | 'delete-keys' | 'revoke-rules'; target: string; reason?: string }
   | { kind: 'terminate'; target: string; instanceIds: string[]; reason?: string }
   | { kind: IamCommand; target: string; reason?: string }
   | { kind: 'hunt'; template?: string; params: Record<string, string> }
@@ -38,6 +38,7 @@ export const HELP_TEXT = [
   '`/ir stop <instance-id>… [without-memory] [reason]` — stop instances (never terminate), in parallel, after approval; waits for a running memory capture, and after a failed one needs `without-memory`',
   '`/ir memory <instance-id>… [reason]` — capture memory over SSM (AVML on Linux, winpmem on Windows) into the evidence bucket',
   '`/ir blast-radius <access-key-id|user-arn>` — every write the principal made (CloudTrail, 90 days), grouped by resource, with current state',
+  '`/ir delete-keys <access-key-id|user-arn>` / `/ir revoke-rules <…>` — delete the access keys that principal created, revoke the security-group rules it added (from CloudTrail; always approved)',
   '`/ir terminate <access-key-id|user-arn> <instance-id>…` — terminate instances that principal launched, once every volume has a verified snapshot of the case (two-person approval)',
   '`/ir hunt <template> key=value…` — run an Athena hunt; `/ir hunt` lists the templates',
   '`/ir disable-key <access-key-id>` / `/ir enable-key <access-key-id>` — set an IAM access key Inactive, or back',
@@ -109,6 +110,8 @@ export function parseIrCommand(text: string): IrCommand {
       return { kind: IAM_COMMANDS[v], target, reason: reason.length ? reason.join(' ').slice(0, 500) : undefined };
     }
     case 'blast-radius':
+    case 'delete-keys':
+    case 'revoke-rules':
     case 'terminate': {
       const [target, ...more] = rest;
       if (!target || !(ACCESS_KEY_PATTERN.test(target) || PRINCIPAL_ARN_PATTERN.test(target))) {
@@ -116,7 +119,8 @@ export function parseIrCommand(text: string): IrCommand {
           `\`/ir ${verb.toLowerCase()}\` needs the compromised principal first: an access key id (AKIA…/ASIA…) or an IAM user ARN${target ? `; "${target.slice(0, 60)}" is neither` : ''}`,
         );
       }
-      if (verb.toLowerCase() === 'blast-radius') return { kind: 'blast-radius', target, reason: more.join(' ').slice(0, 500) || undefined };
+      const v = verb.toLowerCase();
+      if (v === 'blast-radius' || v === 'delete-keys' || v === 'revoke-rules') return { kind: v, target, reason: more.join(' ').slice(0, 500) || undefined };
       const ids: string[] = [];
       let i = 0;
       for (; i < more.length && /^i-/.test(more[i]); i++) {

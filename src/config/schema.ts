@@ -24,6 +24,8 @@ export const ACTION_NAMES = [
   'memory',
   'blast-radius',
   'terminate',
+  'delete-keys',
+  'revoke-rules',
 ] as const;
 
 const route = z

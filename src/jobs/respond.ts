@@ -11,6 +11,7 @@ import { huntAction } from '../actions/hunt';
 import { blastRadiusAction } from '../actions/blast-radius';
 import { memoryAction } from '../actions/memory';
 import { terminateAction } from '../actions/terminate';
+import { deleteKeysAction, revokeRulesAction } from '../actions/eradicate';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -47,6 +48,8 @@ export const ACTIONS: Record<ActionName, ResponseAction> = {
   memory: memoryAction,
   'blast-radius': blastRadiusAction,
   terminate: terminateAction,
+  'delete-keys': deleteKeysAction,
+  'revoke-rules': revokeRulesAction,
 };
 
 export interface RespondDeps {

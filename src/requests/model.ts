@@ -16,7 +16,9 @@ export type ActionName =
   | 'hunt'
   | 'memory'
   | 'blast-radius'
-  | 'terminate';
+  | 'terminate'
+  | 'delete-keys'
+  | 'revoke-rules';
 export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'isolate',
   'release',
@@ -32,9 +34,13 @@ export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'memory',
   'blast-radius',
   'terminate',
+  'delete-keys',
+  'revoke-rules',
 ];
 /** Destructive beyond undo: always behind approval by a second person, whatever the config says. */
 export const ALWAYS_TWO_PERSON: readonly ActionName[] = ['terminate'];
+/** Eradication cannot be undone: always behind approval, whatever `access.requireApproval` says. */
+export const ALWAYS_APPROVAL: readonly ActionName[] = ['terminate', 'delete-keys', 'revoke-rules'];
 
 export type RequestState = 'planning' | 'awaiting-approval' | 'approved' | 'running' | 'done' | 'failed' | 'rejected' | 'expired' | 'refused';
 export const TERMINAL_STATES: readonly RequestState[] = ['done', 'failed', 'rejected', 'expired', 'refused'];

@@ -6,7 +6,7 @@ import { huntCancelRecord } from '../hunts/templates';
 import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
-import { ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
+import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import type { RequestStore } from './store';
@@ -110,7 +110,7 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: ALWAYS_TWO_PERSON.includes(input.action) || this.config.access.requireApproval.includes(input.action),
+      needsApproval: ALWAYS_APPROVAL.includes(input.action) || this.config.access.requireApproval.includes(input.action),
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };

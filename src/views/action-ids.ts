@@ -2,7 +2,7 @@
  * action_ids shared by the Block Kit builders and the listener registration, and the payload every
  * response button carries. Values are compact because overflow-menu option values allow 150 chars.
  */
-export const RESPONSES = ['isolate', 'snapshot', 'memory', 'hunt', 'disable-key', 'deny-principal', 'revoke-sessions', 'blast-radius'] as const;
+export const RESPONSES = ['isolate', 'snapshot', 'memory', 'hunt', 'disable-key', 'deny-principal', 'revoke-sessions', 'blast-radius', 'delete-keys', 'revoke-rules'] as const;
 export type ResponseKind = (typeof RESPONSES)[number];
 
 export const ACTION_ID: Record<ResponseKind, string> = {
@@ -14,6 +14,8 @@ export const ACTION_ID: Record<ResponseKind, string> = {
   'revoke-sessions': 'ir_revoke_sessions',
   memory: 'ir_memory',
   'blast-radius': 'ir_blast_radius',
+  'delete-keys': 'ir_delete_keys',
+  'revoke-rules': 'ir_revoke_rules',
 };
 /** Overflow menu on a roll-up card's per-finding row. */
 export const FINDING_MENU_ACTION_ID = 'ir_finding_menu';
@@ -27,6 +29,8 @@ export const RESPONSE_LABEL: Record<ResponseKind, string> = {
   'revoke-sessions': 'Revoke sessions',
   memory: 'Capture memory',
   'blast-radius': 'Map blast radius',
+  'delete-keys': 'Delete keys it created',
+  'revoke-rules': 'Revoke rules it added',
 };
 
 export interface ResponsePayload {

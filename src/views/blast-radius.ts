@@ -1,6 +1,6 @@
 import type { Button, KnownBlock } from '@slack/types';
 import type { ActionRequest } from '../requests/model';
-import { BULK_ACTION_ID, PIVOT_ACTION_ID, encodeBulk, encodePivot } from './action-ids';
+import { ACTION_ID, BULK_ACTION_ID, PIVOT_ACTION_ID, encodeBulk, encodePayload, encodePivot } from './action-ids';
 
 /**
  * The responses a blast radius offers: for all rogue instances at once (one request, one plan, one
@@ -25,6 +25,19 @@ export function blastRadiusResponses(r: ActionRequest): KnownBlock[] {
       type: 'context',
       elements: [{ type: 'mrkdwn', text: `Rogue instances still there: \`/ir snapshot ${ids.join(' ')}\`, then \`/ir memory …\` and \`/ir stop …\` with the same list.`.slice(0, 2900) }],
     });
+  }
+  // Eradication of what it added, each its own request with its own plan and approval.
+  const writes = o.lines.join('\n');
+  const eradicate = (['delete-keys', 'revoke-rules'] as const).filter((a) => (a === 'delete-keys' ? /^access key \S+: CreateAccessKey/m : /: .*AuthorizeSecurityGroup(Ingress|Egress)/).test(writes));
+  if (eradicate.length && r.findingKey && r.target.length <= 120) {
+    const text = { 'delete-keys': 'Delete keys it created', 'revoke-rules': 'Revoke rules it added' };
+    blocks.push({
+      type: 'actions',
+      block_id: 'blast-eradicate',
+      elements: eradicate.map((a) => ({ type: 'button' as const, action_id: ACTION_ID[a], text: { type: 'plain_text' as const, text: text[a] }, style: 'danger' as const, value: encodePayload({ a, k: r.findingKey!, r: r.target }) })),
+    });
+  } else if (eradicate.length) {
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: eradicate.map((a) => `\`/ir ${a} ${r.target}\``).join(' · ').slice(0, 2900) }] });
   }
   const label: Record<string, string> = { accessKey: 'Disable key', deny: 'Deny all' };
   const pivots = (o.pivots ?? []).filter((p) => p.kind in label).slice(0, 5);

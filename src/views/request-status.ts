@@ -22,6 +22,8 @@ const TITLE: Record<ActionRequest['action'], string> = {
   memory: 'Capture memory of',
   'blast-radius': 'Blast radius of',
   terminate: 'Terminate instances launched by',
+  'delete-keys': 'Delete the access keys created by',
+  'revoke-rules': 'Revoke the security-group rules added by',
 };
 
 const STATE_LINE: Record<ActionRequest['state'], string> = {

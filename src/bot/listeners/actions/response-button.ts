@@ -49,7 +49,7 @@ export function responseButton(deps: BotDeps) {
       );
     }
     const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : payload.a === 'deny-principal' || payload.a === 'revoke-sessions' ? PRINCIPAL_ARN_PATTERN : INSTANCE_ID_PATTERN;
-    const ok = payload.a === 'blast-radius' ? !!payload.r && (ACCESS_KEY_PATTERN.test(payload.r) || PRINCIPAL_ARN_PATTERN.test(payload.r)) : !!payload.r && pattern.test(payload.r);
+    const ok = ['blast-radius', 'delete-keys', 'revoke-rules'].includes(payload.a) ? !!payload.r && (ACCESS_KEY_PATTERN.test(payload.r) || PRINCIPAL_ARN_PATTERN.test(payload.r)) : !!payload.r && pattern.test(payload.r);
     if (!payload.r || !ok) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
       action: payload.a as ActionName,
