@@ -4,7 +4,7 @@ import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, ListCo
 import { mockClient } from 'aws-sdk-client-mock';
 import { captureRecordName, memoryAction, type CaptureRecord } from '../src/actions/memory';
 import { stopAction } from '../src/actions/stop';
-import { FinalError, StepFailure } from '../src/actions/types';
+import { FinalError, NotYet, StepFailure } from '../src/actions/types';
 import { isolationRecordName } from '../src/actions/isolate';
 import { actionContext } from './support/action-context';
 
@@ -147,6 +147,21 @@ describe('memory capture: execute', () => {
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
     expect(ssm.commandCalls(ListCommandsCommand)).toHaveLength(0);
     expect(ssm.commandCalls(GetCommandInvocationCommand)[0].args[0].input.CommandId).toBe('cmd-earlier');
+  });
+
+  it('hands a long capture back to Redis (NotYet) and, run again, follows the same command to the end', async () => {
+    const { ctx, plan } = await planned();
+    ssm.on(ListCommandsCommand).resolves({ Commands: [] });
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-long' } });
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', StandardOutputContent: 'IRBOT stage=capture\n' });
+    const err = await memoryAction.execute(plan, ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotYet);
+    expect((err as NotYet).note).toBe(`memory capture running: ${ID} InProgress (capturing)`);
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: done(10) });
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 10, Metadata: { 'ir-case': 'case-7cc4f1c3', 'ir-instance': ID } });
+    const outcome = await memoryAction.execute(plan, ctx);
+    expect(outcome.ok).toBe(true);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
   });
 
   it('fails with the tool\'s error when the capture fails, and uploads nothing to verify', async () => {

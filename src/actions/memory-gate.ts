@@ -1,5 +1,5 @@
-import { commandState, isRunning, latestCapture } from './memory';
-import { FinalError, type ActionContext } from './types';
+import { POLLS_PER_RUN, commandState, isRunning, latestCapture } from './memory';
+import { FinalError, NotYet, type ActionContext } from './types';
 
 /**
  * A stop destroys memory (aws_ir#67 is that lesson): a stop after a memory capture waits for it,
@@ -9,6 +9,7 @@ export interface MemoryWait {
   instanceId: string;
   commandId: string;
   requestId: string;
+  startedAt: string;
 }
 
 export interface MemoryGate {
@@ -32,7 +33,7 @@ export async function memoryGate(ctx: ActionContext, instanceIds: string[]): Pro
     if (!c) continue;
     const { record, state } = c;
     if (isRunning(state.status)) {
-      waits.push({ instanceId: id, commandId: record.commandId, requestId: record.requestId });
+      waits.push({ instanceId: id, commandId: record.commandId, requestId: record.requestId, startedAt: record.startedAt });
       summary.push(`${id}: first wait for its memory capture (${record.requestId}, SSM command ${record.commandId}, ${state.status}) to finish`);
     } else if (state.status !== 'Success') {
       if (waived) summary.push(`${id}: its memory capture ended ${state.status}; stopping anyway, as asked (without-memory): memory is lost`);
@@ -52,9 +53,9 @@ export async function memoryGate(ctx: ActionContext, instanceIds: string[]): Pro
 
 /** The stop's first step: wait until every capture it depends on has ended, and refuse to go on if one failed. */
 export async function waitForCaptures(ctx: ActionContext, waits: MemoryWait[], step: number, total: number): Promise<string> {
-  const deadline = Date.now() + (ctx.memory.timeoutMinutes + 10) * 60_000;
+  const deadline = Math.min(...waits.map((w) => Date.parse(w.startedAt))) + (ctx.memory.timeoutMinutes + 10) * 60_000;
   let wait = ctx.memory.pollIntervalMs;
-  for (;;) {
+  for (let poll = 1; ; poll++) {
     const states = await Promise.all(waits.map(async (w) => ({ w, s: await commandState(ctx.aws, w.commandId, w.instanceId) })));
     const running = states.filter((x) => isRunning(x.s.status));
     const failed = states.filter((x) => !isRunning(x.s.status) && x.s.status !== 'Success');
@@ -64,8 +65,11 @@ export async function waitForCaptures(ctx: ActionContext, waits: MemoryWait[], s
       );
     }
     if (running.length === 0) return `memory capture finished for ${waits.map((w) => w.instanceId).join(', ')}`;
-    await ctx.progress(step, total, `waiting for the memory capture of ${running.map((x) => x.w.instanceId).join(', ')}`);
-    if (Date.now() > deadline) throw new Error(`memory capture of ${running.map((x) => x.w.instanceId).join(', ')} still running after ${ctx.memory.timeoutMinutes} min`);
+    const label = `waiting for the memory capture of ${running.map((x) => x.w.instanceId).join(', ')}`;
+    await ctx.progress(step, total, label);
+    if (ctx.now().getTime() > deadline) throw new Error(`memory capture of ${running.map((x) => x.w.instanceId).join(', ')} still running after ${ctx.memory.timeoutMinutes} min`);
+    // Nothing has been stopped yet, so going back to Redis and re-running from the top is safe.
+    if (poll >= POLLS_PER_RUN) throw new NotYet(ctx.memory.maxPollIntervalMs, label);
     await ctx.sleep(wait);
     wait = Math.min(wait * 2, ctx.memory.maxPollIntervalMs);
   }

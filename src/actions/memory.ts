@@ -7,7 +7,7 @@ import type { Responder } from '../aws/responder';
 import { isolationRecordName } from './isolate';
 import { InstanceUnavailable, findInstance } from './instance';
 import type { ActionOutcome, PlanView } from './results';
-import { FinalError, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+import { FinalError, NotYet, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /**
  * Memory capture over SSM Run Command: AVML on Linux, winpmem on Windows. The tool comes from S3
@@ -217,10 +217,10 @@ export function metadataFor(ctx: Pick<ActionContext, 'caseId' | 'requestId' | 'r
 }
 
 /** The command for this request and instance: the stored one, one SSM already has, or a new one. */
-async function commandFor(ctx: ActionContext, t: CaptureTarget, bucket: string): Promise<string> {
+async function commandFor(ctx: ActionContext, t: CaptureTarget, bucket: string): Promise<CaptureRecord> {
   const { aws, memory } = ctx;
   const stored = await ctx.records.get<CaptureRecord>(commandRecordName(ctx.requestId, t.instanceId));
-  if (stored) return stored.commandId;
+  if (stored) return stored;
   const comment = `ir-bot memory ${ctx.requestId}`.slice(0, 100);
   // A crash between SendCommand and storing its id must not start a second capture.
   const listed = await aws.send(aws.clients.ssm, new ListCommandsCommand({ InstanceId: t.instanceId, MaxResults: 50 }));
@@ -250,7 +250,7 @@ async function commandFor(ctx: ActionContext, t: CaptureTarget, bucket: string):
   const latest = await ctx.records.get<CaptureRecord>(captureRecordName(t.instanceId));
   if (latest && latest.requestId !== ctx.requestId) await ctx.records.retire(captureRecordName(t.instanceId), Date.now());
   await ctx.records.putIfAbsent(captureRecordName(t.instanceId), record);
-  return commandId;
+  return record;
 }
 
 export interface CommandState {
@@ -290,19 +290,25 @@ function resultOf(output: string): { sha256: string; bytes: number } | undefined
 interface Captured {
   target: CaptureTarget;
   commandId: string;
+  startedAt: string;
   state?: CommandState;
 }
 
+/** Status checks in one job run before a longer wait goes back to Redis (NotYet) instead of holding a worker. */
+export const POLLS_PER_RUN = 6;
+
 async function waitAll(ctx: ActionContext, step: number, total: number, items: Captured[]): Promise<void> {
-  const deadline = Date.now() + (ctx.memory.timeoutMinutes + 10) * 60_000;
+  const started = Math.min(...items.map((c) => Date.parse(c.startedAt)));
+  const deadline = started + (ctx.memory.timeoutMinutes + 10) * 60_000;
   let wait = ctx.memory.pollIntervalMs;
-  for (;;) {
+  for (let poll = 1; ; poll++) {
     await Promise.all(items.filter((c) => !c.state || isRunning(c.state.status)).map(async (c) => (c.state = await commandState(ctx.aws, c.commandId, c.target.instanceId))));
     const running = items.filter((c) => isRunning(c.state!.status));
     if (running.length === 0) return;
     const label = items.map((c) => `${c.target.instanceId} ${c.state!.status}${isRunning(c.state!.status) && stageOf(c.state!.output) ? ` (${stageOf(c.state!.output)})` : ''}`).join(', ');
     await ctx.progress(step, total, label);
-    if (Date.now() > deadline) throw new Error(`${running.map((c) => c.target.instanceId).join(', ')} still capturing after ${ctx.memory.timeoutMinutes} min`);
+    if (ctx.now().getTime() > deadline) throw new Error(`${running.map((c) => c.target.instanceId).join(', ')} still capturing after ${ctx.memory.timeoutMinutes} min`);
+    if (poll >= POLLS_PER_RUN) throw new NotYet(ctx.memory.maxPollIntervalMs, `memory capture running: ${label}`);
     await ctx.sleep(wait);
     wait = Math.min(wait * 2, ctx.memory.maxPollIntervalMs);
   }
@@ -359,7 +365,10 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'send capture commands',
       run: async () => {
-        for (const t of data.targets) items.push({ target: t, commandId: await commandFor(ctx, t, data.bucket) });
+        for (const t of data.targets) {
+          const rec = await commandFor(ctx, t, data.bucket);
+          items.push({ target: t, commandId: rec.commandId, startedAt: rec.startedAt });
+        }
         return `capture command(s) sent: ${items.map((c) => `${c.target.instanceId} ${c.commandId}`).join(', ')}`;
       },
     },
