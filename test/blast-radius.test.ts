@@ -127,3 +127,29 @@ describe('blast radius of a leaked access key (the crypto-mining playbook simula
     expect(outcome.lines[0]).toContain('(partial: the event limit was reached)');
   });
 });
+
+describe('the blast radius in the thread', () => {
+  it('offers the rogue-instance, eradication and key responses, or the commands when it has no card', async () => {
+    const { renderRequestStatus } = await import('../src/views/request-status');
+    arrange();
+    const ctx = actionContext();
+    const outcome = await blastRadiusAction.execute(await blastRadiusAction.plan([KEY], ctx), ctx);
+    const base = { id: 'blast-radius-AKIAIOSFODNN7EXAMPLE-1', action: 'blast-radius' as const, target: KEY, targets: [KEY], channel: 'C02CRIT', requestedBy: 'U01ANA', createdAt: 0, state: 'done' as const, version: 2, renderedVersion: 1, needsApproval: false, rev: 1, result: outcome };
+    const withCard = renderRequestStatus({ ...base, findingKey: 'a'.repeat(24) });
+    const buttons = withCard.blocks.flatMap((b: any) => (b.type === 'actions' ? b.elements : [])).map((e: any) => `${e.action_id} ${e.text.text}`);
+    expect(buttons).toEqual([
+      'ir_bulk_snapshot Snapshot all 9',
+      'ir_bulk_memory Capture memory all 9',
+      'ir_bulk_stop Stop all 9',
+      'ir_delete_keys Delete keys it created',
+      'ir_revoke_rules Revoke rules it added',
+      `ir_pivot_0 Disable key ${KEY}`,
+      'ir_pivot_1 Disable key AKIABACKDOOR00000001',
+    ]);
+    for (const b of withCard.blocks as any[]) for (const e of b.elements ?? []) if (e.value) expect(e.value.length).toBeLessThanOrEqual(2000);
+    const bare = JSON.stringify(renderRequestStatus(base).blocks);
+    expect(bare).toContain(`/ir snapshot ${MINERS.slice(0, 9).join(' ')}`);
+    expect(bare).toContain(`/ir delete-keys ${KEY}`);
+    expect(bare).not.toContain('ir_bulk_snapshot');
+  });
+});
