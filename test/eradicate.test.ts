@@ -35,7 +35,7 @@ describe('from the story to eradication, through Slack', () => {
     h = await startHarness({
       file: {
         story: { enabled: true },
-        access: { responders: ['U01ANA', 'U02LEAD'], approvers: ['U02LEAD'], twoPersonRule: false, requireApproval: [] },
+        access: { responders: ['U01ANA', 'U02LEAD'], approvers: ['U02LEAD', 'U03LEAD'], twoPersonRule: false, requireApproval: [] },
         aws: { maxAttempts: 1 },
         snapshot: { pollIntervalMs: 20, maxPollIntervalMs: 20 },
       },
@@ -68,5 +68,13 @@ describe('from the story to eradication, through Slack', () => {
     const store = new RequestStore(h.redis, h.config.redisPrefix, 3600);
     expect((await store.recent(1))[0]).toMatchObject({ action: 'terminate', state: 'awaiting-approval', needsApproval: true });
     expect(aws.calls.filter((c) => c.api === 'TerminateInstances')).toEqual([]);
+
+    // A second approver: the three instances are terminated, and only those.
+    aws.addWebServer('i-0000000000000ccc1');
+    await click(h, approval, 'ir_approve', 'U03LEAD');
+    const done = await waitFor(() => (textOf(approval).includes('Verified end state') ? approval : undefined), 'the termination result', 20_000);
+    for (const id of [INSTANCE, ...MINERS]) expect(textOf(done)).toContain(`${id}: terminated ✓; evidence: /dev/xvda`);
+    expect(aws.calls.filter((c) => c.api === 'TerminateInstances').flatMap((c) => c.input.InstanceIds).sort()).toEqual([INSTANCE, ...MINERS].sort());
+    expect(aws.instances.get('i-0000000000000ccc1')!.state).toBe('running');
   }, 40_000);
 });
