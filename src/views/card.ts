@@ -1,4 +1,4 @@
-import type { KnownBlock, Button, Overflow, PlainTextOption } from '@slack/types';
+import type { KnownBlock, Button, Overflow, PlainTextOption, StaticSelect } from '@slack/types';
 import type { Finding, SeverityLabel } from '../findings/model';
 import { ACTION_ID, FINDING_MENU_ACTION_ID, REPORT_ACTION_ID, RESPONSE_LABEL, WORKFLOW_ACTION_ID, WORKFLOW_LABEL, encodePayload, type ResponseKind } from './action-ids';
 import { code, link, plain, safe } from './mrkdwn';
@@ -88,13 +88,15 @@ function responseButtons(f: Finding): Button[] {
   });
 }
 
-function responseMenu(f: Finding): Overflow | undefined {
+function responseMenu(f: Finding): Overflow | StaticSelect | undefined {
   const options: PlainTextOption[] = applicableResponses(f).map(({ kind, resource }) => ({
     text: plain(resource && kind !== 'hunt' ? `${RESPONSE_LABEL[kind]} ${resource}` : RESPONSE_LABEL[kind], 75),
     value: encodePayload({ a: kind, k: f.key, r: resource }),
   }));
   // Overflow menus need at least two options.
   if (options.length < 2) return undefined;
+  // Slack refuses a whole message whose overflow menu has more than five options: a select holds 100.
+  if (options.length > 5) return { type: 'static_select', action_id: FINDING_MENU_ACTION_ID, placeholder: plain('Respond…', 75), options };
   return { type: 'overflow', action_id: FINDING_MENU_ACTION_ID, options };
 }
 
