@@ -153,3 +153,16 @@ describe('the blast radius in the thread', () => {
     expect(bare).not.toContain('ir_bulk_snapshot');
   });
 });
+
+describe('the blast radius of a role session', () => {
+  it('offers to revoke the role\'s sessions and deny it everything', async () => {
+    const { renderRequestStatus } = await import('../src/views/request-status');
+    const target = 'arn:aws:sts::111122223333:assumed-role/web-app-role/i-0a1b2c3d4e5f60718';
+    const view = renderRequestStatus({ id: 'blast-radius-x-1', action: 'blast-radius', target, targets: [target], findingKey: 'b'.repeat(24), channel: 'C02CRIT', requestedBy: 'U01ANA', createdAt: 0, state: 'done', version: 2, renderedVersion: 1, needsApproval: false, rev: 1, result: { ok: true, lines: ['x: 0 write(s)'], notes: [] } });
+    const buttons = view.blocks.flatMap((b: any) => (b.type === 'actions' ? b.elements : []));
+    expect(buttons.map((e: any) => [e.action_id, JSON.parse(e.value).r])).toEqual([
+      ['ir_revoke_sessions', 'arn:aws:iam::111122223333:role/web-app-role'],
+      ['ir_deny_principal', 'arn:aws:iam::111122223333:role/web-app-role'],
+    ]);
+  });
+});

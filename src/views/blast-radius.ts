@@ -39,6 +39,21 @@ export function blastRadiusResponses(r: ActionRequest): KnownBlock[] {
   } else if (eradicate.length) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: eradicate.map((a) => `\`/ir ${a} ${r.target}\``).join(' · ').slice(0, 2900) }] });
   }
+  // A role behind the writes (the target as a role or one of its sessions): its sessions can be revoked.
+  const role = /^arn:(aws[a-z-]*):(?:iam|sts)::(\d{12}):(?:role|assumed-role)\/([\w+=,.@-]+)/.exec(r.target);
+  const roleArn = role && `arn:${role[1]}:iam::${role[2]}:role/${role[3]}`;
+  if (roleArn && r.findingKey && roleArn.length <= 120) {
+    blocks.push({
+      type: 'actions',
+      block_id: 'blast-role',
+      elements: (['revoke-sessions', 'deny-principal'] as const).map((a) => ({
+        type: 'button' as const,
+        action_id: ACTION_ID[a],
+        text: { type: 'plain_text' as const, text: `${a === 'revoke-sessions' ? 'Revoke sessions' : 'Deny all'} ${roleArn}`.slice(0, 75) },
+        value: encodePayload({ a, k: r.findingKey!, r: roleArn }),
+      })),
+    });
+  }
   const label: Record<string, string> = { accessKey: 'Disable key', deny: 'Deny all' };
   const pivots = (o.pivots ?? []).filter((p) => p.kind in label).slice(0, 5);
   if (pivots.length) {
