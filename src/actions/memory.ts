@@ -247,9 +247,9 @@ async function commandFor(ctx: ActionContext, t: CaptureTarget, bucket: string):
   }
   const record: CaptureRecord = { requestId: ctx.requestId, instanceId: t.instanceId, commandId, bucket, key: t.key, account: aws.account, region: aws.region, startedAt: ctx.now().toISOString() };
   await ctx.records.putIfAbsent(commandRecordName(ctx.requestId, t.instanceId), record);
+  // The instance's latest capture is the one a stop waits on; earlier ones stay in the history.
   const latest = await ctx.records.get<CaptureRecord>(captureRecordName(t.instanceId));
-  if (latest && latest.requestId !== ctx.requestId) await ctx.records.retire(captureRecordName(t.instanceId), Date.now());
-  await ctx.records.putIfAbsent(captureRecordName(t.instanceId), record);
+  if (latest?.requestId !== ctx.requestId) await ctx.records.replace(captureRecordName(t.instanceId), record, Date.now());
   return record;
 }
 

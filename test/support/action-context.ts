@@ -60,6 +60,7 @@ export function actionContext(over: Partial<ActionContext> & { file?: Record<str
     aws: new Responder(clients, '111122223333', 'us-east-1', async () => undefined),
     requestId: 'memory-i-0a1b2c3d4e5f60718-1',
     requestedBy: 'U01ANA',
+    startedAt: Date.parse('2026-12-01T07:00:00Z'),
     caseId: 'case-7cc4f1c3',
     isolation: config.isolation,
     snapshot: config.snapshot,
