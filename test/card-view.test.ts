@@ -61,8 +61,8 @@ describe('escaping attacker-controlled text', () => {
 
 describe('card contents', () => {
   it('offers only the responses that fit the resource', () => {
-    expect(applicableResponses(finding('guardduty-crypto-dns')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'hunt']);
-    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'disable-key', 'deny-principal', 'revoke-sessions', 'hunt']);
+    expect(applicableResponses(finding('guardduty-crypto-dns')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'memory', 'hunt']);
+    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'memory', 'disable-key', 'deny-principal', 'revoke-sessions', 'blast-radius', 'hunt']);
     // The role behind the exfiltrated credentials is named on its buttons.
     expect(applicableResponses(finding('guardduty-credential-exfiltration')).find((r) => r.kind === 'revoke-sessions')!.resource).toBe('arn:aws:iam::123456789012:role/web-app-role');
     const noResource = finding('guardduty-port-probe', (e) => {

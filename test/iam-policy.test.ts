@@ -11,7 +11,12 @@ const PREFIX: Record<string, string> = {
   'client-iam': 'iam',
   'client-cloudtrail': 'cloudtrail',
   'client-athena': 'athena',
+  'client-ssm': 'ssm',
+  'client-s3': 's3',
 };
+
+/** Calls whose IAM permission has another name (S3 authorises HeadObject as s3:GetObject). */
+const IAM_NAME: Record<string, string> = { 's3:HeadObject': 's3:GetObject' };
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -30,7 +35,7 @@ function actionsCalledByCode(): Map<string, string> {
       if (!prefix && /Command\b/.test(m[1])) throw new Error(`${file}: add @aws-sdk/${m[2]} to the IAM prefix map`);
       for (const name of m[1].split(',').map((s) => s.replace(/^\s*type\s+/, '').trim())) {
         const action = /^([A-Z]\w*)Command$/.exec(name)?.[1] ?? /^paginate([A-Z]\w*)$/.exec(name)?.[1];
-        if (action) out.set(`${prefix}:${action}`, file.replace(/.*\/src\//, 'src/'));
+        if (action) out.set(IAM_NAME[`${prefix}:${action}`] ?? `${prefix}:${action}`, file.replace(/.*\/src\//, 'src/'));
       }
     }
   }
@@ -55,7 +60,7 @@ describe('the least-privilege policy shipped in iam/ir-bot-policy.json', () => {
   });
 
   it('allows nothing the code does not call', () => {
-    const extra = [...statement('ReadOnly'), ...statement('Containment'), ...statement('Hunts').filter((a) => a.startsWith('athena:'))].filter((a) => !called.has(a) && !(a in IMPLIED));
+    const extra = [...statement('ReadOnly'), ...statement('Containment'), ...statement('MemoryCaptureCommands'), ...statement('MemoryEvidence'), ...statement('Hunts').filter((a) => a.startsWith('athena:'))].filter((a) => !called.has(a) && !(a in IMPLIED));
     expect(extra).toEqual([]);
   });
 

@@ -37,6 +37,7 @@ describe('POST /aws/events → triage card in Slack', () => {
     expect(actions.elements.map((e: any) => e.text.text)).toEqual([
       'Isolate i-0a1b2c3d4e5f60718',
       'Snapshot i-0a1b2c3d4e5f60718',
+      'Capture memory i-0a1b2c3d4e5f60718',
       'Hunt',
     ]);
     expect(JSON.parse(actions.elements[0].value)).toEqual({ a: 'isolate', k: res.body.accepted[0].key, r: 'i-0a1b2c3d4e5f60718' });

@@ -37,7 +37,7 @@ function isMissing(err: unknown): boolean {
  * IAM is eventually consistent: a change can read back as the old value for a few seconds. Re-read
  * with doubling waits until `done` holds, and say how many reads it took.
  */
-async function readUntil<T>(ctx: ActionContext, read: () => Promise<T>, done: (v: T) => boolean): Promise<{ value: T; reads: number; ok: boolean }> {
+export async function readUntil<T>(ctx: ActionContext, read: () => Promise<T>, done: (v: T) => boolean): Promise<{ value: T; reads: number; ok: boolean }> {
   let wait = ctx.iam.verifyIntervalMs;
   for (let reads = 1; ; reads++) {
     const value = await read();

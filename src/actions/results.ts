@@ -27,6 +27,8 @@ export interface ActionOutcome {
   /** Values in the results worth acting on or hunting further. */
   pivots?: { kind: 'principal' | 'deny' | 'ip' | 'accessKey' | 'instance'; value: string }[];
   link?: { url: string; label: string };
+  /** Instances a blast radius found the principal launched that still exist: the "all rogue instances" responses. */
+  rogueInstances?: string[];
 }
 
 export interface FailureView {

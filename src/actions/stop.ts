@@ -1,6 +1,8 @@
-import { DescribeInstancesCommand, ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { ModifyInstanceAttributeCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
+import { instanceStates, waitForInstances } from './instance-states';
+import { memoryGate, waitForCaptures, type MemoryWait } from './memory-gate';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface StopTarget {
@@ -13,6 +15,7 @@ interface StopTarget {
 interface StopPlanData {
   targets: StopTarget[];
   skipped: string[];
+  memoryWaits?: MemoryWait[];
 }
 
 async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
@@ -33,6 +36,8 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   );
   targets.sort((a, b) => instanceIds.indexOf(a.instanceId) - instanceIds.indexOf(b.instanceId));
   if (targets.length === 0) return blockedPlan(skipped.join('; '));
+  const gate = await memoryGate(ctx, targets.filter((t) => t.state !== 'stopped').map((t) => t.instanceId));
+  if (gate.blocked) return blockedPlan(gate.blocked);
   const summary = targets.map((t) =>
     t.state === 'stopped'
       ? `${t.instanceId}: already stopped`
@@ -42,20 +47,16 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const warnings = [
     ...(running.length
       ? [
-          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir snapshot ${running.map((t) => t.instanceId).join(' ')}\`) unless it is already done.`,
+          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir memory ${running.map((t) => t.instanceId).join(' ')}\`, then \`/ir snapshot ${running.map((t) => t.instanceId).join(' ')}\`) unless it is already done.`,
         ]
       : []),
     ...targets.filter((t) => t.spot).map((t) => `${t.instanceId} is a Spot instance: a one-time Spot request cannot be stopped (only a persistent one)`),
     ...skipped,
   ];
-  const data: StopPlanData = { targets, skipped };
-  const steps = [...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
+  summary.push(...gate.summary);
+  const data: StopPlanData = { targets, skipped, memoryWaits: gate.waits };
+  const steps = [...(gate.waits.length ? ['wait for memory capture'] : []), ...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
   return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data };
-}
-
-async function states(ctx: ActionContext, ids: string[]): Promise<Map<string, string>> {
-  const out = await ctx.aws.send(ctx.aws.clients.ec2, new DescribeInstancesCommand({ InstanceIds: ids }));
-  return new Map((out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => [i.InstanceId!, i.State?.Name ?? 'unknown']));
 }
 
 async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
@@ -63,6 +64,9 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   const data = p.data as StopPlanData;
   const ids = data.targets.map((t) => t.instanceId);
   const steps: { label: string; run: () => Promise<string | undefined> }[] = [];
+  if (data.memoryWaits?.length) {
+    steps.push({ label: 'wait for memory capture', run: () => waitForCaptures(ctx, data.memoryWaits!, 1, p.steps.length) });
+  }
   if (p.steps.includes('turn off stop protection')) {
     steps.push({
       label: 'turn off stop protection',
@@ -79,32 +83,17 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'stop instances',
       run: async () => {
-        const now = await states(ctx, ids);
+        const now = await instanceStates(ctx, ids);
         const toStop = ids.filter((id) => !['stopped', 'stopping'].includes(now.get(id) ?? ''));
         // One call for all of them: they stop in parallel.
         if (toStop.length) await aws.send(aws.clients.ec2, new StopInstancesCommand({ InstanceIds: toStop }));
         return toStop.length ? `stop requested for ${toStop.join(', ')}` : 'nothing left to stop';
       },
     },
-    {
-      label: 'wait until stopped',
-      run: async () => {
-        const deadline = Date.now() + ctx.stop.timeoutMinutes * 60_000;
-        let wait = ctx.stop.pollIntervalMs;
-        for (;;) {
-          const now = await states(ctx, ids);
-          const pending = ids.filter((id) => now.get(id) !== 'stopped');
-          if (pending.length === 0) return `${ids.length} instance(s) stopped`;
-          await ctx.progress(p.steps.length, p.steps.length, `${ids.length - pending.length} of ${ids.length} stopped`);
-          if (Date.now() > deadline) throw new Error(`${pending.join(', ')} not stopped after ${ctx.stop.timeoutMinutes} min (state: ${pending.map((id) => now.get(id)).join(', ')})`);
-          await ctx.sleep(wait);
-          wait = Math.min(wait * 2, 60_000);
-        }
-      },
-    },
+    { label: 'wait until stopped', run: () => waitForInstances(ctx, ids, 'stopped', p.steps.length) },
   );
   await runSteps(ctx, steps);
-  const final = await states(ctx, ids);
+  const final = await instanceStates(ctx, ids);
   const lines = data.targets.map((t) => {
     const s = final.get(t.instanceId) ?? 'unknown';
     return `${t.instanceId}: ${s}${t.state === 'stopped' ? ' (already was)' : ''} ${s === 'stopped' ? '✓' : '✗'}`;

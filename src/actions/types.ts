@@ -33,6 +33,10 @@ export interface ActionContext {
   iam: Config['iam'];
   athena: Config['athena'];
   hunts: Config['hunts'];
+  memory: Config['memory'];
+  blastRadius: Config['blastRadius'];
+  /** What the requester typed after the targets (e.g. `without-memory` on a stop). */
+  reason?: string;
   /** Waits between polls; tests make it instant. */
   sleep(ms: number): Promise<void>;
   now(): Date;

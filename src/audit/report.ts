@@ -49,6 +49,20 @@ export function incidentReport(input: { findings: Finding[]; requests: ActionReq
   out.push('## Snapshots', '', ...(snapshots.length ? snapshots.map((l) => `- ${md(l, 400)}`) : ['- none taken through ir-bot']), '');
   out.push('## Hunts', '', '- none run through ir-bot (Athena hunts are not available in this version)', '');
 
+  const results = (action: string) => requests.filter((r) => r.action === action && r.result);
+  const listed = (action: string, none: string) => {
+    const lines = results(action).flatMap((r) => r.result!.lines.map((l) => `- ${md(l, 400)} (\`${md(r.id)}\`)`));
+    return lines.length ? lines : [`- ${none}`];
+  };
+  out.push('## Memory images', '', ...listed('memory', 'none captured through ir-bot'), '');
+  out.push('## Blast radius', '');
+  if (results('blast-radius').length === 0) out.push('- not mapped through ir-bot', '');
+  for (const r of results('blast-radius')) {
+    const [head, ...rest] = r.result!.lines;
+    out.push(`### ${md(r.target, 200)} (\`${md(r.id)}\`)`, '', md(head, 400), '', ...rest.map((l) => `- ${md(l, 400)}`), '');
+  }
+  out.push('## Eradicated', '', ...listed('terminate', 'nothing terminated through ir-bot'), '');
+
   out.push('## Timeline', '', '| time | event | by | action | target | request |', '|---|---|---|---|---|---|');
   const timeline = [
     ...findings.map((f) => ({ at: f.firstSeen, row: `| ${md(f.firstSeen)} | finding first seen | ${md(f.product)} | | ${md(f.instance?.id ?? f.principal?.arn ?? '')} | |` })),
@@ -64,7 +78,7 @@ export function incidentReport(input: { findings: Finding[]; requests: ActionReq
   out.push('- What was the attacker trying to do?', ...known([...new Set(findings.map((f) => md(f.type.split(':')[0])))].map((t) => `finding class ${t}`)));
   out.push(
     '- What damage was done, and what was contained?',
-    ...known([...done('isolate'), ...done('stop'), ...done('disable-key'), ...done('deny-principal'), ...done('revoke-sessions')].map((r) => `${r.action} ${md(r.target)} (${r.id})`)),
+    ...known([...done('isolate'), ...done('stop'), ...done('terminate'), ...done('disable-key'), ...done('deny-principal'), ...done('revoke-sessions')].map((r) => `${r.action} ${md(r.target)} (${r.id})`)),
   );
   out.push('- What was restored, and how?', ...known([...done('release'), ...done('enable-key'), ...done('allow-principal'), ...done('restore-sessions')].map((r) => `${r.action} ${md(r.target)} (${r.id})`)));
   out.push('');

@@ -6,6 +6,8 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AthenaClient } from '@aws-sdk/client-athena';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/load';
@@ -82,7 +84,7 @@ export class AwsClients {
 
   private build(region: string, credentials?: AwsCredentialIdentityProvider): ResponderClients {
     const opts = { region, credentials, retryMode: 'adaptive', maxAttempts: this.settings.aws.maxAttempts };
-    return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail: new CloudTrailClient(opts), securityHub: new SecurityHubClient(opts), athena: new AthenaClient(opts) };
+    return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail: new CloudTrailClient(opts), securityHub: new SecurityHubClient(opts), athena: new AthenaClient(opts), ssm: new SSMClient(opts), s3: new S3Client(opts) };
   }
 
   private ownAccount(region: string): Promise<string> {

@@ -6,6 +6,8 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AthenaClient } from '@aws-sdk/client-athena';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from '@smithy/types';
 import { classifyAwsError } from './errors';
 
@@ -19,6 +21,8 @@ const IAM_PREFIX = new Map<unknown, string>([
   [CloudTrailClient, 'cloudtrail'],
   [SecurityHubClient, 'securityhub'],
   [AthenaClient, 'athena'],
+  [SSMClient, 'ssm'],
+  [S3Client, 's3'],
 ]);
 
 export interface ResponderClients {
@@ -30,6 +34,8 @@ export interface ResponderClients {
   cloudTrail: CloudTrailClient;
   securityHub: SecurityHubClient;
   athena: AthenaClient;
+  ssm: SSMClient;
+  s3: S3Client;
 }
 
 /** Waits for permission to make one mutating call in this account and region. */
@@ -44,7 +50,7 @@ export function iamActionOf(client: AnyClient, command: AnyCommand): string {
 }
 
 export function isMutating(command: AnyCommand): boolean {
-  return !/^(Describe|Get|List|Lookup)/.test(command.constructor.name);
+  return !/^(Describe|Get|List|Lookup|Head)/.test(command.constructor.name);
 }
 
 /**

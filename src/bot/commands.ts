@@ -2,7 +2,9 @@
 export type IrCommand =
   | { kind: 'help' }
   | { kind: 'isolate' | 'release'; instanceId: string; reason?: string }
-  | { kind: 'snapshot' | 'stop'; instanceIds: string[]; reason?: string }
+  | { kind: 'snapshot' | 'stop' | 'memory'; instanceIds: string[]; reason?: string }
+  | { kind: 'blast-radius' | 'delete-keys' | 'revoke-rules'; target: string; reason?: string }
+  | { kind: 'terminate'; target: string; instanceIds: string[]; reason?: string }
   | { kind: IamCommand; target: string; reason?: string }
   | { kind: 'hunt'; template?: string; params: Record<string, string> }
   | { kind: 'status'; jobId?: string }
@@ -33,7 +35,11 @@ export const HELP_TEXT = [
   '`/ir isolate <instance-id> [reason]` — quarantine an instance (plan, approval, undo)',
   '`/ir release <instance-id>` — undo an isolation from the state recorded before it',
   '`/ir snapshot <instance-id>… [reason]` — snapshot every attached EBS volume (one crash-consistent set per instance)',
-  '`/ir stop <instance-id>… [reason]` — stop instances (never terminate), in parallel, after approval',
+  '`/ir stop <instance-id>… [without-memory] [reason]` — stop instances (never terminate), in parallel, after approval; waits for a running memory capture, and after a failed one needs `without-memory`',
+  '`/ir memory <instance-id>… [reason]` — capture memory over SSM (AVML on Linux, winpmem on Windows) into the evidence bucket',
+  '`/ir blast-radius <access-key-id|user-arn>` — every write the principal made (CloudTrail, 90 days), grouped by resource, with current state',
+  '`/ir delete-keys <access-key-id|user-arn>` / `/ir revoke-rules <…>` — delete the access keys that principal created, revoke the security-group rules it added (from CloudTrail; always approved)',
+  '`/ir terminate <access-key-id|user-arn> <instance-id>…` — terminate instances that principal launched, once every volume has a verified snapshot of the case (two-person approval)',
   '`/ir hunt <template> key=value…` — run an Athena hunt; `/ir hunt` lists the templates',
   '`/ir disable-key <access-key-id>` / `/ir enable-key <access-key-id>` — set an IAM access key Inactive, or back',
   '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach a deny-all inline policy, or remove exactly that policy',
@@ -52,8 +58,9 @@ export function parseIrCommand(text: string): IrCommand {
     case 'help':
       return { kind: 'help' };
     case 'snapshot':
-    case 'stop': {
-      const kind = verb.toLowerCase() as 'snapshot' | 'stop';
+    case 'stop':
+    case 'memory': {
+      const kind = verb.toLowerCase() as 'snapshot' | 'stop' | 'memory';
       const ids: string[] = [];
       let i = 0;
       for (; i < rest.length && /^i-/.test(rest[i]); i++) {
@@ -101,6 +108,28 @@ export function parseIrCommand(text: string): IrCommand {
         throw new CommandError(`\`/ir ${v}\` needs ${want}${target ? `; "${target.slice(0, 60)}" is not one` : ''}`);
       }
       return { kind: IAM_COMMANDS[v], target, reason: reason.length ? reason.join(' ').slice(0, 500) : undefined };
+    }
+    case 'blast-radius':
+    case 'delete-keys':
+    case 'revoke-rules':
+    case 'terminate': {
+      const [target, ...more] = rest;
+      if (!target || !(ACCESS_KEY_PATTERN.test(target) || PRINCIPAL_ARN_PATTERN.test(target))) {
+        throw new CommandError(
+          `\`/ir ${verb.toLowerCase()}\` needs the compromised principal first: an access key id (AKIA…/ASIA…) or an IAM user ARN${target ? `; "${target.slice(0, 60)}" is neither` : ''}`,
+        );
+      }
+      const v = verb.toLowerCase();
+      if (v === 'blast-radius' || v === 'delete-keys' || v === 'revoke-rules') return { kind: v, target, reason: more.join(' ').slice(0, 500) || undefined };
+      const ids: string[] = [];
+      let i = 0;
+      for (; i < more.length && /^i-/.test(more[i]); i++) {
+        if (!INSTANCE_ID_PATTERN.test(more[i])) throw new CommandError(`"${more[i].slice(0, 40)}" is not an EC2 instance id (expected i- followed by 8 or 17 hex digits)`);
+        ids.push(more[i]);
+      }
+      if (ids.length === 0) throw new CommandError('`/ir terminate` needs the principal and then the instance ids it launched, e.g. `/ir terminate AKIAIOSFODNN7EXAMPLE i-0123456789abcdef0`');
+      if (ids.length > 50) throw new CommandError(`at most 50 instances at once (got ${ids.length})`);
+      return { kind: 'terminate', target, instanceIds: [...new Set(ids)], reason: more.slice(i).join(' ').slice(0, 500) || undefined };
     }
     case 'report':
     case 'audit': {

@@ -21,6 +21,11 @@ export const ACTION_NAMES = [
   'enable-key',
   'allow-principal',
   'restore-sessions',
+  'memory',
+  'blast-radius',
+  'terminate',
+  'delete-keys',
+  'revoke-rules',
 ] as const;
 
 const route = z
@@ -102,6 +107,42 @@ export const fileSchema = z
       .object({
         pollIntervalMs: z.number().int().min(10).max(600_000).default(5000),
         timeoutMinutes: z.number().int().min(1).max(120).default(15),
+      })
+      .strict()
+      .prefault({}),
+    memory: z
+      .object({
+        /**
+         * Bucket the memory images go to, as s3://<bucket>/<prefix><case>/<instance>/<request>.<ext>.
+         * Unset = memory capture is not configured (the plan says so and nothing runs).
+         */
+        evidenceBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
+        prefix: z.string().regex(/^([\w!.*'()-]+\/)*$/, "must be empty or end with / (letters, digits and !-_.*'() only)").default('memory/'),
+        /** Capture tools in S3 (the instance downloads them through a presigned URL: no internet, no instance credentials needed). */
+        tools: z
+          .object({
+            linux: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'must be an s3://bucket/key URL of the AVML binary').optional(),
+            windows: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'must be an s3://bucket/key URL of the winpmem executable').optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Rough capture-plus-upload rate, for the duration the plan quotes. */
+        estimatedMiBPerSecond: z.number().min(1).max(10_000).default(50),
+        pollIntervalMs: z.number().int().min(10).max(600_000).default(5000),
+        maxPollIntervalMs: z.number().int().min(10).max(600_000).default(30_000),
+        /** The capture command is stopped by SSM after this long. */
+        timeoutMinutes: z.number().int().min(5).max(48 * 60).default(180),
+      })
+      .strict()
+      .prefault({}),
+    blastRadius: z
+      .object({
+        /** CloudTrail event history keeps 90 days. */
+        lookbackDays: z.number().int().min(1).max(90).default(90),
+        /** LookupEvents allows 2 requests per second per account and region. */
+        lookupsPerSecond: z.number().min(0.1).max(2).default(2),
+        /** Stop reading after this many events (the list then says it is partial). */
+        maxEvents: z.number().int().min(50).max(100_000).default(20_000),
       })
       .strict()
       .prefault({}),

@@ -8,6 +8,10 @@ import {
   revokeSessionsAction,
 } from '../actions/iam';
 import { huntAction } from '../actions/hunt';
+import { blastRadiusAction } from '../actions/blast-radius';
+import { memoryAction } from '../actions/memory';
+import { terminateAction } from '../actions/terminate';
+import { deleteKeysAction, revokeRulesAction } from '../actions/eradicate';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -40,10 +44,15 @@ export const ACTIONS: Record<ActionName, ResponseAction> = {
   'revoke-sessions': revokeSessionsAction,
   'restore-sessions': restoreSessionsAction,
   hunt: huntAction,
+  memory: memoryAction,
+  'blast-radius': blastRadiusAction,
+  terminate: terminateAction,
+  'delete-keys': deleteKeysAction,
+  'revoke-rules': revokeRulesAction,
 };
 
 export interface RespondDeps {
-  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'iam' | 'athena' | 'hunts' | 'aws'>;
+  config: Pick<Config, 'access' | 'isolation' | 'snapshot' | 'stop' | 'iam' | 'athena' | 'hunts' | 'aws' | 'memory' | 'blastRadius'>;
   store: RequestStore;
   pipeline: Pipeline;
   audit: AuditLog;
@@ -92,6 +101,9 @@ export function actionProcessor(deps: RespondDeps) {
         iam: config.iam,
         athena: config.athena,
         hunts: config.hunts,
+        memory: config.memory,
+        blastRadius: config.blastRadius,
+        reason: r.reason,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         serialize: (name, fn) => deps.locks.withLock(name, fn),

@@ -13,7 +13,12 @@ export type ActionName =
   | 'allow-principal'
   | 'revoke-sessions'
   | 'restore-sessions'
-  | 'hunt';
+  | 'hunt'
+  | 'memory'
+  | 'blast-radius'
+  | 'terminate'
+  | 'delete-keys'
+  | 'revoke-rules';
 export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'isolate',
   'release',
@@ -26,7 +31,16 @@ export const PIPELINE_ACTIONS: readonly ActionName[] = [
   'revoke-sessions',
   'restore-sessions',
   'hunt',
+  'memory',
+  'blast-radius',
+  'terminate',
+  'delete-keys',
+  'revoke-rules',
 ];
+/** Destructive beyond undo: always behind approval by a second person, whatever the config says. */
+export const ALWAYS_TWO_PERSON: readonly ActionName[] = ['terminate'];
+/** Eradication cannot be undone: always behind approval, whatever `access.requireApproval` says. */
+export const ALWAYS_APPROVAL: readonly ActionName[] = ['terminate', 'delete-keys', 'revoke-rules'];
 
 /** The undo of each reversible IAM action: what its result's undo button asks for. */
 export const UNDO_OF: Partial<Record<ActionName, ActionName>> = {

@@ -6,7 +6,7 @@ import { huntCancelRecord } from '../hunts/templates';
 import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
-import type { ActionName, ActionRequest } from './model';
+import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import type { RequestStore } from './store';
@@ -55,7 +55,9 @@ export class RequestService {
     let channel = input.channel;
     let threadTs = input.threadTs;
     const isInstance = input.target.startsWith('i-');
-    let findingKey = input.findingKey ?? (isInstance ? await this.cards.findingKeyForInstance(input.target) : undefined);
+    // Terminate names the principal first: its case is the card of the first instance it names.
+    const caseInstance = input.action === 'terminate' ? input.targets?.find((t) => t.startsWith('i-')) : undefined;
+    let findingKey = input.findingKey ?? (isInstance ? await this.cards.findingKeyForInstance(input.target) : caseInstance ? await this.cards.findingKeyForInstance(caseInstance) : undefined);
     let findingId: string | undefined;
     if (input.action === 'release') {
       // Release acts where the isolation happened and reports in the isolation's thread.
@@ -89,7 +91,8 @@ export class RequestService {
     if (findingKey) {
       const f = await this.cards.getFinding(findingKey);
       const names = [f?.instance?.id, f?.principal?.accessKeyId, f?.principal?.arn];
-      if (f && names.includes(input.target)) {
+      // A blast radius from the story maps the instance's launcher, who is not on the card: it still belongs to the case.
+      if (f && (names.includes(input.target) || input.action === 'blast-radius' || (caseInstance && names.includes(caseInstance)))) {
         account ??= f.accountId;
         region ??= f.region;
         findingId = f.id;
@@ -114,7 +117,7 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: this.config.access.requireApproval.includes(input.action),
+      needsApproval: ALWAYS_APPROVAL.includes(input.action) || this.config.access.requireApproval.includes(input.action),
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
@@ -140,7 +143,7 @@ export class RequestService {
     }
     if (r.state !== 'awaiting-approval') return { ok: false, message: alreadyDecided(r) };
     if (r.rev !== rev) return { ok: false, message: 'This card shows an older plan that AWS has since made stale. Use the newest approval card in the thread.' };
-    if (decision === 'approve' && this.config.access.twoPersonRule && userId === r.requestedBy) {
+    if (decision === 'approve' && (this.config.access.twoPersonRule || ALWAYS_TWO_PERSON.includes(r.action)) && userId === r.requestedBy) {
       await this.refused('refused-approver', userId, { requestId, action: r.action, target: r.target });
       return { ok: false, message: 'Two-person rule: you asked for this, so someone else from the approvers must approve it.' };
     }

@@ -2,7 +2,7 @@
  * action_ids shared by the Block Kit builders and the listener registration, and the payload every
  * response button carries. Values are compact because overflow-menu option values allow 150 chars.
  */
-export const RESPONSES = ['isolate', 'snapshot', 'hunt', 'disable-key', 'deny-principal', 'revoke-sessions'] as const;
+export const RESPONSES = ['isolate', 'snapshot', 'memory', 'hunt', 'disable-key', 'deny-principal', 'revoke-sessions', 'blast-radius', 'delete-keys', 'revoke-rules'] as const;
 export type ResponseKind = (typeof RESPONSES)[number];
 
 export const ACTION_ID: Record<ResponseKind, string> = {
@@ -12,6 +12,10 @@ export const ACTION_ID: Record<ResponseKind, string> = {
   'disable-key': 'ir_disable_key',
   'deny-principal': 'ir_deny_principal',
   'revoke-sessions': 'ir_revoke_sessions',
+  memory: 'ir_memory',
+  'blast-radius': 'ir_blast_radius',
+  'delete-keys': 'ir_delete_keys',
+  'revoke-rules': 'ir_revoke_rules',
 };
 /** Overflow menu on a roll-up card's per-finding row. */
 export const FINDING_MENU_ACTION_ID = 'ir_finding_menu';
@@ -23,6 +27,10 @@ export const RESPONSE_LABEL: Record<ResponseKind, string> = {
   'disable-key': 'Disable key',
   'deny-principal': 'Deny all',
   'revoke-sessions': 'Revoke sessions',
+  memory: 'Capture memory',
+  'blast-radius': 'Map blast radius',
+  'delete-keys': 'Delete keys it created',
+  'revoke-rules': 'Revoke rules it added',
 };
 
 export interface ResponsePayload {
@@ -86,10 +94,10 @@ export function decodeDecision(value: string | undefined): DecisionPayload | und
 }
 
 /** "Snapshot all" / "Stop all" on an instance's story: one request for every instance listed. */
-export const BULK_ACTION_ID = { snapshot: 'ir_bulk_snapshot', stop: 'ir_bulk_stop' } as const;
+export const BULK_ACTION_ID = { snapshot: 'ir_bulk_snapshot', stop: 'ir_bulk_stop', memory: 'ir_bulk_memory' } as const;
 
 export interface BulkPayload {
-  a: 'snapshot' | 'stop';
+  a: 'snapshot' | 'stop' | 'memory';
   /** Finding key of the card the story belongs to. */
   k: string;
   ids: string[];
@@ -103,7 +111,7 @@ export function decodeBulk(value: string | undefined): BulkPayload | undefined {
   if (!value || value.length > 2000) return undefined;
   try {
     const p = JSON.parse(value) as Partial<BulkPayload>;
-    if (p.a !== 'snapshot' && p.a !== 'stop') return undefined;
+    if (p.a !== 'snapshot' && p.a !== 'stop' && p.a !== 'memory') return undefined;
     if (typeof p.k !== 'string' || !/^[0-9a-f]{24}$/.test(p.k)) return undefined;
     if (!Array.isArray(p.ids) || p.ids.length === 0 || p.ids.length > 50) return undefined;
     if (!p.ids.every((id) => typeof id === 'string' && /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/.test(id))) return undefined;

@@ -1,4 +1,4 @@
-import type { KnownBlock, Button, Overflow, PlainTextOption } from '@slack/types';
+import type { KnownBlock, Button, Overflow, PlainTextOption, StaticSelect } from '@slack/types';
 import type { Finding, SeverityLabel } from '../findings/model';
 import { ACTION_ID, FINDING_MENU_ACTION_ID, REPORT_ACTION_ID, RESPONSE_LABEL, WORKFLOW_ACTION_ID, WORKFLOW_LABEL, encodePayload, type ResponseKind } from './action-ids';
 import { code, link, plain, safe } from './mrkdwn';
@@ -21,7 +21,7 @@ export const SEVERITY_EMOJI: Record<SeverityLabel, string> = {
 export function applicableResponses(f: Finding): { kind: ResponseKind; resource?: string }[] {
   const out: { kind: ResponseKind; resource?: string }[] = [];
   if (f.instance) {
-    out.push({ kind: 'isolate', resource: f.instance.id }, { kind: 'snapshot', resource: f.instance.id });
+    out.push({ kind: 'isolate', resource: f.instance.id }, { kind: 'snapshot', resource: f.instance.id }, { kind: 'memory', resource: f.instance.id });
   }
   if (f.principal?.accessKeyId) out.push({ kind: 'disable-key', resource: f.principal.accessKeyId });
   // The principal behind the finding: a user or role can be denied; a role's sessions revoked.
@@ -30,6 +30,8 @@ export function applicableResponses(f: Finding): { kind: ResponseKind; resource?
     out.push({ kind: 'deny-principal', resource: arn });
     if (/:role\//.test(arn)) out.push({ kind: 'revoke-sessions', resource: arn });
   }
+  const actor = f.principal?.accessKeyId ?? (arn && arn.length <= 100 && /:user\//.test(arn) ? arn : undefined);
+  if (actor) out.push({ kind: 'blast-radius', resource: actor });
   if (f.instance || f.principal || f.remote?.ip) out.push({ kind: 'hunt', resource: f.instance?.id ?? f.principal?.accessKeyId });
   return out;
 }
@@ -86,13 +88,15 @@ function responseButtons(f: Finding): Button[] {
   });
 }
 
-function responseMenu(f: Finding): Overflow | undefined {
+function responseMenu(f: Finding): Overflow | StaticSelect | undefined {
   const options: PlainTextOption[] = applicableResponses(f).map(({ kind, resource }) => ({
     text: plain(resource && kind !== 'hunt' ? `${RESPONSE_LABEL[kind]} ${resource}` : RESPONSE_LABEL[kind], 75),
     value: encodePayload({ a: kind, k: f.key, r: resource }),
   }));
   // Overflow menus need at least two options.
   if (options.length < 2) return undefined;
+  // Slack refuses a whole message whose overflow menu has more than five options: a select holds 100.
+  if (options.length > 5) return { type: 'static_select', action_id: FINDING_MENU_ACTION_ID, placeholder: plain('Respond…', 75), options };
   return { type: 'overflow', action_id: FINDING_MENU_ACTION_ID, options };
 }
 

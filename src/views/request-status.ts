@@ -4,6 +4,7 @@ import type { ActionRequest } from '../requests/model';
 import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, UNDO_ACTION_ID, encodeDecision, encodePivot } from './action-ids';
 import type { ActionOutcome } from '../requests/model';
 import type { CardView } from './card';
+import { blastRadiusResponses } from './blast-radius';
 import { safe, truncate } from './mrkdwn';
 
 const TITLE: Record<ActionRequest['action'], string> = {
@@ -18,6 +19,11 @@ const TITLE: Record<ActionRequest['action'], string> = {
   'revoke-sessions': 'Revoke sessions of',
   'restore-sessions': 'Restore sessions of',
   hunt: 'Hunt',
+  memory: 'Capture memory of',
+  'blast-radius': 'Blast radius of',
+  terminate: 'Terminate instances launched by',
+  'delete-keys': 'Delete the access keys created by',
+  'revoke-rules': 'Revoke the security-group rules added by',
 };
 
 /** The undo button on each reversible IAM result (isolation has Release). */
@@ -153,6 +159,7 @@ export function renderRequestStatus(r: ActionRequest): CardView {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Failed${at}:* ${safe(r.failure.message, 1500)}` } });
     blocks.push(section('State left', r.failure.done.length ? r.failure.done : ['nothing had been changed yet']));
   }
+  if (r.action === 'blast-radius' && r.state === 'done') blocks.push(...blastRadiusResponses(r));
   if (r.action === 'isolate' && r.state === 'done') {
     blocks.push({
       type: 'actions',

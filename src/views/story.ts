@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import type { Story } from '../actions/story';
-import { BULK_ACTION_ID, encodeBulk } from './action-ids';
+import { ACTION_ID, BULK_ACTION_ID, encodeBulk, encodePayload } from './action-ids';
 import type { CardView } from './card';
 import { code, safe, truncate } from './mrkdwn';
 
@@ -68,11 +68,25 @@ export function renderStory(s: Story, findingKey: string): CardView {
         block_id: 'story-bulk',
         elements: [
           { type: 'button', action_id: BULK_ACTION_ID.snapshot, text: { type: 'plain_text', text: `Snapshot all ${ids.length}` }, value: encodeBulk({ a: 'snapshot', k: findingKey, ids }) },
+          { type: 'button', action_id: BULK_ACTION_ID.memory, text: { type: 'plain_text', text: `Capture memory all ${ids.length}` }, value: encodeBulk({ a: 'memory', k: findingKey, ids }) },
           { type: 'button', action_id: BULK_ACTION_ID.stop, text: { type: 'plain_text', text: `Stop all ${ids.length}` }, style: 'danger', value: encodeBulk({ a: 'stop', k: findingKey, ids }) },
         ],
       });
     }
-  } else {
+  }
+  // Memory first (a stop destroys it), and the launcher's blast radius.
+  const launcher = s.launch?.accessKeyId ?? (s.launch && /:user\//.test(s.launch.principal) && s.launch.principal.length <= 120 ? s.launch.principal : undefined);
+  blocks.push({
+    type: 'actions',
+    block_id: 'story-responses',
+    elements: [
+      { type: 'button', action_id: BULK_ACTION_ID.memory, text: { type: 'plain_text', text: `Capture memory ${s.instanceId}` }, value: encodeBulk({ a: 'memory', k: findingKey, ids: [s.instanceId] }) },
+      ...(launcher
+        ? [{ type: 'button' as const, action_id: ACTION_ID['blast-radius'], text: { type: 'plain_text' as const, text: `Map blast radius ${launcher}`.slice(0, 75) }, value: encodePayload({ a: 'blast-radius', k: findingKey, r: launcher }) }]
+        : []),
+    ],
+  });
+  if (!s.launch) {
     blocks.push(section(`*Launched by*: unknown. ${safe(s.launchUnknown ?? '', 600)}`));
   }
   return { text: `The story of ${s.instanceId}`, blocks };

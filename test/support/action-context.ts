@@ -5,7 +5,9 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { ActionContext, RecordStore } from '../../src/actions/types';
 import { Responder, type ResponderClients } from '../../src/aws/responder';
 import { fileSchema } from '../../src/config/schema';
@@ -60,6 +62,8 @@ export function testClients(region = 'us-east-1'): ResponderClients {
     cloudTrail: new CloudTrailClient(opts),
     securityHub: new SecurityHubClient(opts),
     athena: new AthenaClient(opts),
+    ssm: new SSMClient(opts),
+    s3: new S3Client(opts),
   };
 }
 
@@ -100,6 +104,8 @@ export function actionContext(opts: {
     iam: { verifyAttempts: 3, verifyIntervalMs: 10, ...opts.config?.iam },
     athena: opts.config?.athena,
     hunts: { ...DEFAULTS.hunts, ...opts.config?.hunts },
+    memory: DEFAULTS.memory,
+    blastRadius: DEFAULTS.blastRadius,
     sleep: async (ms) => clock.advance(ms),
     now: () => new Date(clock.now()),
     progress: async () => undefined,

@@ -12,6 +12,9 @@ import {
   DescribeIamInstanceProfileAssociationsCommand,
   DisassociateIamInstanceProfileCommand,
   DescribeImagesCommand,
+  DescribeInstanceTypesCommand,
+  DescribeVpcEndpointsCommand,
+  TerminateInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   ModifySnapshotAttributeCommand,
@@ -477,6 +480,21 @@ export class FakeAws {
       if (v?.encrypted && !s.kmsKeyId && this.kmsKeys.get(v.kmsKeyId ?? '') !== 'CUSTOMER') throw awsError('InvalidParameter', 'Snapshots encrypted with the AWS Managed CMK can\'t be shared.');
       s.sharedWith.push(...i.UserIds);
       return {};
+    });
+    // Every instance type has 8 GiB (t3.large); no VPC has endpoints.
+    on(ec2, DescribeInstanceTypesCommand, (i) => ({ InstanceTypes: i.InstanceTypes.map((t: string) => ({ InstanceType: t, MemoryInfo: { SizeInMiB: 8192 } })) }));
+    on(ec2, DescribeVpcEndpointsCommand, () => ({ VpcEndpoints: [] }));
+    on(ec2, TerminateInstancesCommand, (i) => {
+      for (const id of i.InstanceIds) {
+        const inst = this.instance(id);
+        if (inst.termination) throw awsError('OperationNotPermitted', `The instance '${id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+      }
+      for (const id of i.InstanceIds) {
+        const inst = this.instances.get(id)!;
+        inst.state = 'shutting-down';
+        setTimeout(() => (inst.state = 'terminated'), 30);
+      }
+      return { TerminatingInstances: i.InstanceIds.map((id: string) => ({ InstanceId: id, CurrentState: { Name: 'shutting-down' } })) };
     });
     on(ec2, DescribeImagesCommand, (i) => ({
       Images: i.ImageIds.filter((id: string) => this.images.has(id)).map((id: string) => {

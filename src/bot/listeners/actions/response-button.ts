@@ -1,4 +1,4 @@
-import type { AllMiddlewareArgs, BlockAction, ButtonAction, OverflowAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import type { AllMiddlewareArgs, BlockAction, ButtonAction, OverflowAction, SlackActionMiddlewareArgs, StaticSelectAction } from '@slack/bolt';
 import { PIPELINE_ACTIONS, type ActionName } from '../../../requests/model';
 import { RESPONSE_LABEL, decodePayload } from '../../../views/action-ids';
 import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '../../commands';
@@ -15,6 +15,7 @@ function valueOf(body: BlockAction): string | undefined {
   const action = body.actions[0];
   if (action?.type === 'button') return (action as ButtonAction).value;
   if (action?.type === 'overflow') return (action as OverflowAction).selected_option?.value;
+  if (action?.type === 'static_select') return (action as StaticSelectAction).selected_option?.value;
   return undefined;
 }
 
@@ -49,7 +50,8 @@ export function responseButton(deps: BotDeps) {
       );
     }
     const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : payload.a === 'deny-principal' || payload.a === 'revoke-sessions' ? PRINCIPAL_ARN_PATTERN : INSTANCE_ID_PATTERN;
-    if (!payload.r || !pattern.test(payload.r)) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
+    const ok = ['blast-radius', 'delete-keys', 'revoke-rules'].includes(payload.a) ? !!payload.r && (ACCESS_KEY_PATTERN.test(payload.r) || PRINCIPAL_ARN_PATTERN.test(payload.r)) : !!payload.r && pattern.test(payload.r);
+    if (!payload.r || !ok) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
       action: payload.a as ActionName,
       target: payload.r,

@@ -69,7 +69,8 @@ export function irCommand(deps: BotDeps) {
       const target = huntTarget(cmd.template!, cmd.params);
       text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true });
     } else if (cmd.kind !== 'status') {
-      const ids = 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
+      // terminate: the principal first, then the instances it launched.
+      const ids = cmd.kind === 'terminate' ? [cmd.target, ...cmd.instanceIds] : 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
       text = await submitRequest(
         deps,
         client,

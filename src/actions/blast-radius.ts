@@ -1,0 +1,293 @@
+import { LookupEventsCommand, type Event, type LookupAttribute } from '@aws-sdk/client-cloudtrail';
+import { DescribeInstancesCommand, DescribeKeyPairsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { GetAccessKeyLastUsedCommand, GetUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import { AwsCallError } from '../aws/errors';
+import type { Responder } from '../aws/responder';
+import type { ActionOutcome, PlanView } from './results';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+
+/**
+ * The blast radius of a principal (the playbook's "discover all resources provisioned, modified,
+ * and deleted"): every write it made in CloudTrail's event history, grouped by resource, with the
+ * resource's current state where it can be read. Read-only.
+ */
+
+export type ResourceKind = 'instance' | 'security-group' | 'key-pair' | 'iam-user' | 'access-key' | 'iam-role' | 'iam-policy' | 'network' | 'lambda' | 'quota' | 'other';
+
+export interface TouchedResource {
+  kind: ResourceKind;
+  id: string;
+  /** API calls that touched it, oldest first, e.g. ["CreateSecurityGroup", "AuthorizeSecurityGroupIngress"]. */
+  events: string[];
+  firstAt: string;
+  detail: string[];
+  state?: string;
+}
+
+export interface BlastRadius {
+  principal: { accessKeyId?: string; userName?: string; arn?: string };
+  writes: number;
+  failedWrites: number;
+  /** The event history was cut at maxEvents. */
+  partial: boolean;
+  resources: TouchedResource[];
+}
+
+const KIND_LABEL: Record<ResourceKind, string> = {
+  instance: 'instance',
+  'security-group': 'security group',
+  'key-pair': 'key pair',
+  'iam-user': 'IAM user',
+  'access-key': 'access key',
+  'iam-role': 'IAM role',
+  'iam-policy': 'IAM policy',
+  network: 'network',
+  lambda: 'Lambda function',
+  quota: 'service quota increase',
+  other: 'other',
+};
+const ORDER = Object.keys(KIND_LABEL) as ResourceKind[];
+
+export interface Trail {
+  eventName: string;
+  eventSource: string;
+  eventTime: string;
+  readOnly: boolean;
+  errorCode?: string;
+  requestParameters?: any;
+  responseElements?: any;
+}
+
+function parse(e: Event): Trail | undefined {
+  try {
+    const d = JSON.parse(e.CloudTrailEvent ?? '{}');
+    return {
+      eventName: d.eventName ?? e.EventName ?? '?',
+      eventSource: d.eventSource ?? e.EventSource ?? '',
+      eventTime: d.eventTime ?? e.EventTime?.toISOString() ?? '',
+      readOnly: d.readOnly === true || e.ReadOnly === 'true',
+      errorCode: d.errorCode,
+      requestParameters: d.requestParameters ?? undefined,
+      responseElements: d.responseElements ?? undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** One CloudTrail permission entry, e.g. "tcp 22 from 0.0.0.0/0". */
+export function ruleText(p: any): string {
+  const proto = p.ipProtocol === '-1' ? 'all traffic' : `${p.ipProtocol}${p.fromPort !== undefined ? ` ${p.fromPort === p.toPort ? p.fromPort : `${p.fromPort}-${p.toPort}`}` : ''}`;
+  const from = [
+    ...(p.ipRanges?.items ?? []).map((r: any) => r.cidrIp),
+    ...(p.ipv6Ranges?.items ?? []).map((r: any) => r.cidrIpv6),
+    ...(p.groups?.items ?? []).map((g: any) => g.groupId),
+    ...(p.prefixListIds?.items ?? []).map((x: any) => x.prefixListId),
+  ].filter(Boolean);
+  return `${proto} ${from.length ? from.join(', ') : 'nowhere'}`;
+}
+
+/** The resources one write touched; most calls touch one, RunInstances as many as it launched. */
+export function touched(t: Trail): { kind: ResourceKind; id: string; detail?: string }[] {
+  const rq = t.requestParameters ?? {};
+  const rs = t.responseElements ?? {};
+  const svc = t.eventSource.split('.')[0];
+  const n = t.eventName;
+  if (svc === 'ec2') {
+    if (n === 'RunInstances') return (rs.instancesSet?.items ?? []).map((i: any) => ({ kind: 'instance' as const, id: i.instanceId, detail: [i.instanceType, i.imageId].filter(Boolean).join(' ') }));
+    if (n === 'CreateSecurityGroup') return [{ kind: 'security-group', id: rs.groupId ?? rq.groupName, detail: rq.groupName ? `name ${rq.groupName}` : undefined }];
+    if (/^(Authorize|Revoke)SecurityGroup(Ingress|Egress)$/.test(n)) {
+      const dir = n.endsWith('Ingress') ? 'inbound' : 'outbound';
+      return [{ kind: 'security-group', id: rq.groupId ?? rq.groupName, detail: `${n.startsWith('Authorize') ? 'opened' : 'closed'} ${dir} ${(rq.ipPermissions?.items ?? []).map(ruleText).join('; ')}` }];
+    }
+    if (n === 'CreateKeyPair' || n === 'ImportKeyPair' || n === 'DeleteKeyPair') return [{ kind: 'key-pair', id: rq.keyName ?? rs.keyName ?? '?' }];
+    const net = rs.vpc?.vpcId ?? rs.subnet?.subnetId ?? rs.internetGateway?.internetGatewayId ?? rs.routeTable?.routeTableId ?? rq.vpcId;
+    if (/Vpc|Subnet|InternetGateway|RouteTable|NatGateway|Route$/.test(n) && net) return [{ kind: 'network', id: net }];
+    if (/Instance/.test(n)) {
+      const ids = (rq.instancesSet?.items ?? []).map((i: any) => i.instanceId).concat(rq.instanceId ? [rq.instanceId] : []);
+      if (ids.length) return ids.map((id: string) => ({ kind: 'instance' as const, id }));
+    }
+  }
+  if (svc === 'iam') {
+    if (n === 'CreateAccessKey' || n === 'UpdateAccessKey' || n === 'DeleteAccessKey') {
+      const key = rs.accessKey?.accessKeyId ?? rq.accessKeyId;
+      return [{ kind: 'access-key', id: key ?? '?', detail: `of user ${rs.accessKey?.userName ?? rq.userName ?? '(itself)'}` }];
+    }
+    if (rq.userName && /User|LoginProfile|Group/.test(n)) return [{ kind: 'iam-user', id: rq.userName, detail: rq.policyArn ?? rq.policyName ?? rq.groupName }];
+    if (rq.roleName) return [{ kind: 'iam-role', id: rq.roleName, detail: rq.policyArn ?? rq.policyName }];
+    if (n === 'CreatePolicy' || n === 'CreatePolicyVersion') return [{ kind: 'iam-policy', id: rs.policy?.arn ?? rq.policyArn ?? rq.policyName ?? '?' }];
+  }
+  if (svc === 'lambda') return [{ kind: 'lambda', id: rq.functionName ?? rs.functionName ?? '?' }];
+  if (svc === 'servicequotas') return [{ kind: 'quota', id: `${rq.serviceCode ?? '?'}/${rq.quotaCode ?? '?'}`, detail: rq.desiredValue !== undefined ? `asked for ${rq.desiredValue}` : undefined }];
+  return [{ kind: 'other', id: `${t.eventSource} ${n}` }];
+}
+
+/** Groups writes by resource; a resource's calls are listed in time order. */
+export function groupWrites(trails: Trail[]): TouchedResource[] {
+  const byKey = new Map<string, TouchedResource>();
+  for (const t of [...trails].sort((a, b) => a.eventTime.localeCompare(b.eventTime))) {
+    for (const r of touched(t)) {
+      if (!r.id) continue;
+      const key = `${r.kind} ${r.id}`;
+      let entry = byKey.get(key);
+      if (!entry) byKey.set(key, (entry = { kind: r.kind, id: r.id, events: [], firstAt: t.eventTime, detail: [] }));
+      entry.events.push(t.eventName);
+      if (r.detail && !entry.detail.includes(r.detail)) entry.detail.push(r.detail);
+    }
+  }
+  return [...byKey.values()].sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) || a.firstAt.localeCompare(b.firstAt));
+}
+
+function principalOf(target: string): BlastRadius['principal'] {
+  if (/^(AKIA|ASIA)/.test(target)) return { accessKeyId: target };
+  const m = /:(user|assumed-role)\/(?:.*\/)?([^/]+)$/.exec(target);
+  return { arn: target, userName: m?.[2] };
+}
+
+/** LookupEvents, every page, paced to CloudTrail's 2 requests per second per account and region. */
+async function lookupAll(ctx: ActionContext, attr: LookupAttribute, start: Date, budget: { left: number; lastCall: number }): Promise<{ events: Event[]; partial: boolean }> {
+  const { aws } = ctx;
+  const gapMs = 1000 / ctx.blastRadius.lookupsPerSecond;
+  const events: Event[] = [];
+  let token: string | undefined;
+  do {
+    const wait = budget.lastCall + gapMs - Date.now();
+    if (wait > 0) await ctx.sleep(wait);
+    budget.lastCall = Date.now();
+    const page = await aws.send(aws.clients.cloudTrail, new LookupEventsCommand({ LookupAttributes: [attr], StartTime: start, EndTime: ctx.now(), NextToken: token, MaxResults: 50 }));
+    events.push(...(page.Events ?? []));
+    budget.left -= page.Events?.length ?? 0;
+    token = page.NextToken;
+    if (token && budget.left <= 0) return { events, partial: true };
+  } while (token);
+  return { events, partial: false };
+}
+
+async function stateOf(aws: Responder, resources: TouchedResource[]): Promise<void> {
+  const ids = (kind: ResourceKind) => resources.filter((r) => r.kind === kind);
+  const instances = ids('instance');
+  if (instances.length) {
+    const out = await aws.send(aws.clients.ec2, new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: instances.map((r) => r.id) }] }));
+    const now = new Map((out.Reservations ?? []).flatMap((x) => x.Instances ?? []).map((i) => [i.InstanceId!, i.State?.Name ?? 'unknown']));
+    for (const r of instances) r.state = now.get(r.id) ?? 'gone';
+  }
+  const groups = ids('security-group').filter((r) => r.id.startsWith('sg-'));
+  if (groups.length) {
+    const out = await aws.send(aws.clients.ec2, new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: groups.map((r) => r.id) }] }));
+    const now = new Map((out.SecurityGroups ?? []).map((g) => [g.GroupId!, g]));
+    for (const r of groups) {
+      const g = now.get(r.id);
+      r.state = g ? `exists, ${(g.IpPermissions ?? []).length} inbound rule(s)` : 'gone';
+    }
+  }
+  const keys = ids('key-pair');
+  if (keys.length) {
+    const out = await aws.send(aws.clients.ec2, new DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: keys.map((r) => r.id) }] }));
+    const now = new Set((out.KeyPairs ?? []).map((k) => k.KeyName));
+    for (const r of keys) r.state = now.has(r.id) ? 'exists' : 'gone';
+  }
+  for (const r of ids('iam-user')) {
+    try {
+      await aws.send(aws.clients.iam, new GetUserCommand({ UserName: r.id }));
+      const k = await aws.send(aws.clients.iam, new ListAccessKeysCommand({ UserName: r.id }));
+      r.state = `exists, access keys: ${(k.AccessKeyMetadata ?? []).map((x) => `${x.AccessKeyId} ${x.Status}`).join(', ') || 'none'}`;
+    } catch (err) {
+      if (!(err instanceof AwsCallError && err.kind === 'not-found')) throw err;
+      r.state = 'gone';
+    }
+  }
+}
+
+async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
+  const target = targets[0];
+  if (!/^(AKIA|ASIA)[A-Z0-9]{16}$/.test(target) && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\//.test(target)) {
+    return blockedPlan(`${target} is neither an access key id nor an IAM principal ARN`);
+  }
+  const days = ctx.blastRadius.lookbackDays;
+  return {
+    summary: [`read every write ${target} made in the last ${days} days from CloudTrail's event history (by access key and by user name, all pages, at most ${ctx.blastRadius.lookupsPerSecond} lookups/s), group it by resource and read each resource's current state`],
+    warnings: days >= 90 ? ['CloudTrail event history holds 90 days of management events in this region only: older activity, data events and other regions need an Athena hunt over the trail.'] : [],
+    steps: ['read CloudTrail', 'read current state'],
+    fingerprint: fingerprint([target, days]),
+    data: { target },
+  };
+}
+
+/** Every write the principal made in the window (by access key and by user name, merged by event id), refused ones included. */
+export async function principalWrites(ctx: ActionContext, target: string): Promise<{ principal: BlastRadius['principal']; trails: Trail[]; partial: boolean }> {
+  const { aws } = ctx;
+  const principal = principalOf(target);
+  if (principal.accessKeyId && !principal.userName) {
+    try {
+      const out = await aws.send(aws.clients.iam, new GetAccessKeyLastUsedCommand({ AccessKeyId: principal.accessKeyId }));
+      principal.userName = out.UserName;
+    } catch (err) {
+      // Temporary (ASIA) keys and keys of other accounts have no user here: look up by the key alone.
+      if (!(err instanceof AwsCallError && (err.kind === 'not-found' || err.kind === 'access-denied' || err.kind === 'invalid'))) throw err;
+    }
+  }
+  const start = new Date(ctx.now().getTime() - ctx.blastRadius.lookbackDays * 86_400_000);
+  const budget = { left: ctx.blastRadius.maxEvents, lastCall: 0 };
+  const attrs: LookupAttribute[] = [];
+  if (principal.accessKeyId) attrs.push({ AttributeKey: 'AccessKeyId', AttributeValue: principal.accessKeyId });
+  if (principal.userName) attrs.push({ AttributeKey: 'Username', AttributeValue: principal.userName });
+  const seen = new Map<string, Event>();
+  let partial = false;
+  for (const a of attrs) {
+    const r = await lookupAll(ctx, a, start, budget);
+    partial ||= r.partial;
+    for (const e of r.events) seen.set(e.EventId ?? `${e.EventTime?.toISOString()}${e.EventName}`, e);
+  }
+  const trails = [...seen.values()].map(parse).filter((t): t is Trail => !!t && !t.readOnly);
+  return { principal, trails, partial };
+}
+
+async function mapBlastRadius(ctx: ActionContext, target: string): Promise<BlastRadius> {
+  const { principal, trails, partial } = await principalWrites(ctx, target);
+  const ok = trails.filter((t) => !t.errorCode);
+  return { principal, writes: ok.length, failedWrites: trails.length - ok.length, partial, resources: groupWrites(ok) };
+}
+
+export function blastRadiusLines(b: BlastRadius, days: number): string[] {
+  const who = [b.principal.accessKeyId, b.principal.userName && `user ${b.principal.userName}`, b.principal.arn].filter(Boolean).join(', ');
+  const head = `${who}: ${b.writes} write(s) in ${days} days${b.failedWrites ? ` and ${b.failedWrites} refused` : ''}, touching ${b.resources.length} resource(s)${b.partial ? ' (partial: the event limit was reached)' : ''}`;
+  const counts = ORDER.map((k) => [k, b.resources.filter((r) => r.kind === k).length] as const).filter(([, n]) => n > 0);
+  const byKind = counts.map(([k, n]) => `${n} ${KIND_LABEL[k]}${n > 1 && !KIND_LABEL[k].endsWith('s') ? 's' : ''}`).join(', ');
+  return [
+    head,
+    ...(byKind ? [byKind] : []),
+    ...b.resources.map((r) => `${KIND_LABEL[r.kind]} ${r.id}: ${[...new Set(r.events)].join(', ')} from ${r.firstAt}${r.detail.length ? `; ${r.detail.join('; ')}` : ''}${r.state ? `; now ${r.state}` : ''}`),
+  ];
+}
+
+async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const { target } = p.data as { target: string };
+  let b: BlastRadius | undefined;
+  await runSteps(ctx, [
+    {
+      label: 'read CloudTrail',
+      run: async () => {
+        b = await mapBlastRadius(ctx, target);
+        return undefined;
+      },
+    },
+    { label: 'read current state', run: async () => (await stateOf(ctx.aws, b!.resources), undefined) },
+  ]);
+  const radius = b!;
+  const rogue = radius.resources.filter((r) => r.kind === 'instance' && r.events.includes('RunInstances') && r.state && !['terminated', 'shutting-down', 'gone'].includes(r.state)).map((r) => r.id);
+  const pivots: NonNullable<ActionOutcome['pivots']> = [];
+  if (radius.principal.accessKeyId) pivots.push({ kind: 'accessKey', value: radius.principal.accessKeyId });
+  if (radius.principal.arn && /:user\//.test(radius.principal.arn)) pivots.push({ kind: 'deny', value: radius.principal.arn });
+  for (const k of radius.resources.filter((r) => r.kind === 'access-key' && r.events.includes('CreateAccessKey') && /^AKIA/.test(r.id))) pivots.push({ kind: 'accessKey', value: k.id });
+  return {
+    ok: true,
+    lines: blastRadiusLines(radius, ctx.blastRadius.lookbackDays),
+    notes: [
+      `From CloudTrail event history (management events, this region, ${ctx.blastRadius.lookbackDays} days). Refused calls are counted, not listed. Instances it launched can be terminated once snapshotted: \`/ir terminate ${target} <instance-id>…\`.`,
+    ],
+    pivots,
+    rogueInstances: rogue,
+  };
+}
+
+export const blastRadiusAction: ResponseAction = { plan, execute };

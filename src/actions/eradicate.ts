@@ -1,0 +1,238 @@
+import { DescribeSecurityGroupsCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand, type IpPermission, type SecurityGroup } from '@aws-sdk/client-ec2';
+import { DeleteAccessKeyCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import { AwsCallError } from '../aws/errors';
+import type { Responder } from '../aws/responder';
+import { principalWrites, ruleText, type Trail } from './blast-radius';
+import { readUntil } from './iam';
+import type { ActionOutcome, PlanView } from './results';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+
+/**
+ * Eradication of what a compromised principal added, found in its CloudTrail writes: the access
+ * keys it created (deleted) and the security-group rules it authorised (revoked, exactly those).
+ * Both always need approval (see ALWAYS_APPROVAL); neither touches anything the principal did not add.
+ */
+
+const PRINCIPAL = /^(AKIA|ASIA)[A-Z0-9]{16}$|^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\//;
+
+// ---------------------------------------------------------------- access keys it created
+
+interface CreatedKey {
+  keyId: string;
+  userName: string;
+  createdAt: string;
+  status?: string;
+}
+
+async function keyStatus(aws: Responder, userName: string, keyId: string): Promise<string | undefined> {
+  try {
+    const out = await aws.send(aws.clients.iam, new ListAccessKeysCommand({ UserName: userName }));
+    return out.AccessKeyMetadata?.find((k) => k.AccessKeyId === keyId)?.Status;
+  } catch (err) {
+    if (err instanceof AwsCallError && err.kind === 'not-found') return undefined;
+    throw err;
+  }
+}
+
+export function createdKeys(trails: Trail[]): CreatedKey[] {
+  return trails
+    .filter((t) => !t.errorCode && t.eventName === 'CreateAccessKey' && t.responseElements?.accessKey?.accessKeyId)
+    .map((t) => ({ keyId: t.responseElements.accessKey.accessKeyId, userName: t.responseElements.accessKey.userName ?? t.requestParameters?.userName, createdAt: t.eventTime }))
+    .filter((k) => !!k.userName);
+}
+
+async function planDeleteKeys(targets: string[], ctx: ActionContext): Promise<PlanView> {
+  const [principal] = targets;
+  if (!PRINCIPAL.test(principal)) return blockedPlan(`${principal} is neither an access key id nor an IAM principal ARN`);
+  const { trails } = await principalWrites(ctx, principal);
+  const keys = createdKeys(trails);
+  for (const k of keys) k.status = await keyStatus(ctx.aws, k.userName, k.keyId);
+  const live = keys.filter((k) => k.status);
+  if (live.length === 0) {
+    return blockedPlan(
+      keys.length
+        ? `Every access key ${principal} created is already deleted: ${keys.map((k) => `${k.keyId} (user ${k.userName})`).join(', ')}`
+        : `${principal} created no access key in CloudTrail's ${ctx.blastRadius.lookbackDays}-day history`,
+    );
+  }
+  return {
+    summary: [
+      ...live.map((k) => `delete ${k.keyId} of user ${k.userName} (${k.status}, created by ${principal} at ${k.createdAt})`),
+      ...keys.filter((k) => !k.status).map((k) => `${k.keyId} of user ${k.userName}: already deleted`),
+    ],
+    warnings: ['Deleting a key cannot be undone: whatever uses it stops working for good. Only keys this principal created are listed.'],
+    steps: ['delete access keys', 'verify'],
+    fingerprint: fingerprint(live.map((k) => [k.keyId, k.status])),
+    data: { principal, keys: live },
+  };
+}
+
+async function executeDeleteKeys(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const { aws } = ctx;
+  const { principal, keys } = p.data as { principal: string; keys: CreatedKey[] };
+  const lines: string[] = [];
+  let ok = true;
+  await runSteps(ctx, [
+    {
+      label: 'delete access keys',
+      run: async () => {
+        for (const k of keys) {
+          try {
+            await aws.send(aws.clients.iam, new DeleteAccessKeyCommand({ UserName: k.userName, AccessKeyId: k.keyId }));
+          } catch (err) {
+            if (!(err instanceof AwsCallError && err.kind === 'not-found')) throw err;
+          }
+        }
+        return `deleted ${keys.map((k) => k.keyId).join(', ')}`;
+      },
+    },
+    {
+      label: 'verify',
+      run: async () => {
+        for (const k of keys) {
+          const r = await readUntil(ctx, () => keyStatus(aws, k.userName, k.keyId), (s) => s === undefined);
+          ok &&= r.ok;
+          lines.push(`${k.keyId} of user ${k.userName}: ${r.ok ? 'deleted ✓' : `still listed (${r.value}) ✗`}`);
+        }
+        return undefined;
+      },
+    },
+  ]);
+  return { ok, lines, notes: [`Keys created by ${principal}, found in CloudTrail. Deny-all and disable-key on the principal itself are separate requests.`] };
+}
+
+export const deleteKeysAction: ResponseAction = { plan: planDeleteKeys, execute: executeDeleteKeys };
+
+// ---------------------------------------------------------------- security-group rules it added
+
+interface AddedRule {
+  groupId: string;
+  direction: 'ingress' | 'egress';
+  /** One protocol/port range and one source: revoked on its own, so one rule already gone does not fail the rest. */
+  permission: IpPermission;
+  text: string;
+  addedAt: string;
+  present?: boolean;
+}
+
+/** CloudTrail's lowercase request parameters, split into one EC2 permission per source. */
+export function addedRules(trails: Trail[]): AddedRule[] {
+  const out: AddedRule[] = [];
+  for (const t of trails) {
+    const m = /^AuthorizeSecurityGroup(Ingress|Egress)$/.exec(t.eventName);
+    if (!m || t.errorCode || !t.requestParameters?.groupId) continue;
+    for (const p of t.requestParameters.ipPermissions?.items ?? []) {
+      const base = { IpProtocol: String(p.ipProtocol), FromPort: p.fromPort, ToPort: p.toPort };
+      const sources: IpPermission[] = [
+        ...(p.ipRanges?.items ?? []).map((r: any) => ({ ...base, IpRanges: [{ CidrIp: r.cidrIp }] })),
+        ...(p.ipv6Ranges?.items ?? []).map((r: any) => ({ ...base, Ipv6Ranges: [{ CidrIpv6: r.cidrIpv6 }] })),
+        ...(p.groups?.items ?? []).map((g: any) => ({ ...base, UserIdGroupPairs: [{ GroupId: g.groupId }] })),
+        ...(p.prefixListIds?.items ?? []).map((x: any) => ({ ...base, PrefixListIds: [{ PrefixListId: x.prefixListId }] })),
+      ];
+      for (const permission of sources) {
+        const text = ruleText({
+          ipProtocol: permission.IpProtocol,
+          fromPort: permission.FromPort,
+          toPort: permission.ToPort,
+          ipRanges: { items: (permission.IpRanges ?? []).map((r) => ({ cidrIp: r.CidrIp })) },
+          ipv6Ranges: { items: (permission.Ipv6Ranges ?? []).map((r) => ({ cidrIpv6: r.CidrIpv6 })) },
+          groups: { items: (permission.UserIdGroupPairs ?? []).map((g) => ({ groupId: g.GroupId })) },
+          prefixListIds: { items: (permission.PrefixListIds ?? []).map((x) => ({ prefixListId: x.PrefixListId })) },
+        });
+        const key = `${t.requestParameters.groupId} ${m[1]} ${text}`;
+        if (!out.some((r) => `${r.groupId} ${r.direction === 'ingress' ? 'Ingress' : 'Egress'} ${r.text}` === key)) {
+          out.push({ groupId: t.requestParameters.groupId, direction: m[1] === 'Ingress' ? 'ingress' : 'egress', permission, text, addedAt: t.eventTime });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function sameRange(a: IpPermission, b: IpPermission): boolean {
+  const norm = (x?: number) => (x === undefined || x === null ? -1 : x);
+  return a.IpProtocol === b.IpProtocol && (a.IpProtocol === '-1' || (norm(a.FromPort) === norm(b.FromPort) && norm(a.ToPort) === norm(b.ToPort)));
+}
+
+export function ruleIsPresent(group: SecurityGroup, r: AddedRule): boolean {
+  const perms = (r.direction === 'ingress' ? group.IpPermissions : group.IpPermissionsEgress) ?? [];
+  const w = r.permission;
+  return perms.some(
+    (p) =>
+      sameRange(p, w) &&
+      ((w.IpRanges?.[0] && (p.IpRanges ?? []).some((x) => x.CidrIp === w.IpRanges![0].CidrIp)) ||
+        (w.Ipv6Ranges?.[0] && (p.Ipv6Ranges ?? []).some((x) => x.CidrIpv6 === w.Ipv6Ranges![0].CidrIpv6)) ||
+        (w.UserIdGroupPairs?.[0] && (p.UserIdGroupPairs ?? []).some((x) => x.GroupId === w.UserIdGroupPairs![0].GroupId)) ||
+        (w.PrefixListIds?.[0] && (p.PrefixListIds ?? []).some((x) => x.PrefixListId === w.PrefixListIds![0].PrefixListId))),
+  );
+}
+
+async function groupsById(aws: Responder, ids: string[]): Promise<Map<string, SecurityGroup>> {
+  if (ids.length === 0) return new Map();
+  const out = await aws.send(aws.clients.ec2, new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: ids }] }));
+  return new Map((out.SecurityGroups ?? []).map((g) => [g.GroupId!, g]));
+}
+
+async function markPresent(aws: Responder, rules: AddedRule[]): Promise<Map<string, SecurityGroup>> {
+  const groups = await groupsById(aws, [...new Set(rules.map((r) => r.groupId))]);
+  for (const r of rules) {
+    const g = groups.get(r.groupId);
+    r.present = !!g && ruleIsPresent(g, r);
+  }
+  return groups;
+}
+
+const describeRule = (r: AddedRule) => `${r.groupId} ${r.direction === 'ingress' ? 'inbound' : 'outbound'} ${r.text}`;
+
+async function planRevokeRules(targets: string[], ctx: ActionContext): Promise<PlanView> {
+  const [principal] = targets;
+  if (!PRINCIPAL.test(principal)) return blockedPlan(`${principal} is neither an access key id nor an IAM principal ARN`);
+  const { trails } = await principalWrites(ctx, principal);
+  const rules = addedRules(trails);
+  const groups = await markPresent(ctx.aws, rules);
+  const live = rules.filter((r) => r.present);
+  if (live.length === 0) {
+    return blockedPlan(rules.length ? `Every rule ${principal} added is already gone: ${rules.map(describeRule).join('; ')}` : `${principal} added no security-group rule in CloudTrail's ${ctx.blastRadius.lookbackDays}-day history`);
+  }
+  return {
+    summary: [
+      ...live.map((r) => `revoke ${describeRule(r)} (added by ${principal} at ${r.addedAt})`),
+      ...rules.filter((r) => !r.present).map((r) => `${describeRule(r)}: already gone${groups.has(r.groupId) ? '' : ' (group deleted)'}`),
+    ],
+    warnings: ['Only the rules this principal authorised are revoked, exactly as CloudTrail recorded them; other rules in the same groups stay. A rule someone else later added with the same source is revoked too.'],
+    steps: ['revoke rules', 'verify'],
+    fingerprint: fingerprint(live.map(describeRule)),
+    data: { principal, rules: live },
+  };
+}
+
+async function executeRevokeRules(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const { aws } = ctx;
+  const { principal, rules } = p.data as { principal: string; rules: AddedRule[] };
+  await runSteps(ctx, [
+    {
+      label: 'revoke rules',
+      run: async () => {
+        for (const r of rules) {
+          const input = { GroupId: r.groupId, IpPermissions: [r.permission] };
+          try {
+            if (r.direction === 'ingress') await aws.send(aws.clients.ec2, new RevokeSecurityGroupIngressCommand(input));
+            else await aws.send(aws.clients.ec2, new RevokeSecurityGroupEgressCommand(input));
+          } catch (err) {
+            // Gone already (revoked by hand, or by an earlier attempt of this job).
+            if (!(err instanceof AwsCallError && err.kind === 'not-found')) throw err;
+          }
+        }
+        return `revoked ${rules.length} rule(s)`;
+      },
+    },
+    { label: 'verify', run: async () => (await markPresent(aws, rules), undefined) },
+  ]);
+  return {
+    ok: rules.every((r) => !r.present),
+    lines: rules.map((r) => `${describeRule(r)}: ${r.present ? 'still there ✗' : 'revoked ✓'}`),
+    notes: [`Rules authorised by ${principal}, from CloudTrail's request parameters.`],
+  };
+}
+
+export const revokeRulesAction: ResponseAction = { plan: planRevokeRules, execute: executeRevokeRules };

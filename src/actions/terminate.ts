@@ -1,0 +1,178 @@
+import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import type { Responder } from '../aws/responder';
+import { InstanceUnavailable, findInstance, protectionOf } from './instance';
+import { instanceStates, waitForInstances } from './instance-states';
+import { captureRecordName, type CaptureRecord } from './memory';
+import type { ActionOutcome, PlanView } from './results';
+import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+
+/**
+ * Eradication: terminate instances the compromised principal launched, and only those, once every
+ * volume has a completed snapshot of this case. Always behind a second person's approval (see
+ * ALWAYS_TWO_PERSON); nothing here can be undone, so the plan lists the evidence that remains.
+ */
+
+interface Launch {
+  accessKeyId?: string;
+  arn?: string;
+  at: string;
+}
+
+interface TerminateTarget {
+  instanceId: string;
+  state: string;
+  launch: Launch;
+  protected: boolean;
+  evidence: string[];
+}
+
+interface TerminatePlanData {
+  principal: string;
+  targets: TerminateTarget[];
+  refused: string[];
+}
+
+/** Who ran the RunInstances that created the instance, from CloudTrail's event history. */
+export async function launchOf(ctx: ActionContext, instanceId: string): Promise<Launch | undefined> {
+  const { aws } = ctx;
+  const start = new Date(ctx.now().getTime() - 90 * 86_400_000);
+  let token: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    if (page > 0) await ctx.sleep(1000 / ctx.blastRadius.lookupsPerSecond);
+    const out = await aws.send(
+      aws.clients.cloudTrail,
+      new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: instanceId }], StartTime: start, EndTime: ctx.now(), NextToken: token, MaxResults: 50 }),
+    );
+    for (const e of out.Events ?? []) {
+      if (e.EventName !== 'RunInstances') continue;
+      try {
+        const d = JSON.parse(e.CloudTrailEvent ?? '{}');
+        if (d.errorCode) continue;
+        const launched = (d.responseElements?.instancesSet?.items ?? []).some((i: { instanceId?: string }) => i.instanceId === instanceId);
+        if (launched) return { accessKeyId: d.userIdentity?.accessKeyId, arn: d.userIdentity?.arn, at: d.eventTime ?? e.EventTime?.toISOString() ?? '?' };
+      } catch {
+        // An unreadable event proves nothing either way.
+      }
+    }
+    token = out.NextToken;
+    if (!token) break;
+  }
+  return undefined;
+}
+
+export function launchedBy(launch: Launch, principal: string): boolean {
+  return /^(AKIA|ASIA)/.test(principal) ? launch.accessKeyId === principal : launch.arn === principal;
+}
+
+/** Completed snapshots of this case per attached volume; the volumes that have none. */
+async function evidenceOf(aws: Responder, caseId: string, instanceId: string, volumes: { volumeId: string; device: string }[]): Promise<{ have: string[]; missing: string[] }> {
+  const out = await aws.send(
+    aws.clients.ec2,
+    new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:case', Values: [caseId.slice(0, 255)] }, { Name: 'tag:ir:instance', Values: [instanceId] }] }),
+  );
+  const have: string[] = [];
+  const missing: string[] = [];
+  for (const v of volumes) {
+    const s = (out.Snapshots ?? []).find((x) => x.VolumeId === v.volumeId && x.State === 'completed');
+    if (s) have.push(`${v.device} ${v.volumeId} → ${s.SnapshotId} (completed${s.StartTime ? `, ${s.StartTime.toISOString()}` : ''})`);
+    else missing.push(`${v.device} ${v.volumeId}`);
+  }
+  return { have, missing };
+}
+
+async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
+  const { aws } = ctx;
+  const [principal, ...ids] = targets;
+  if (ids.length === 0) return blockedPlan('Name the instances to terminate after the principal: `/ir terminate <access-key-id|user-arn> <instance-id>…`');
+  const chosen: TerminateTarget[] = [];
+  const refused: string[] = [];
+  for (const id of ids) {
+    let i;
+    try {
+      i = await findInstance(aws, id);
+    } catch (err) {
+      if (!(err instanceof InstanceUnavailable)) throw err;
+      refused.push(err.message);
+      continue;
+    }
+    const launch = await launchOf(ctx, id);
+    if (!launch) {
+      refused.push(`${id}: no RunInstances event for it in CloudTrail's 90-day history, so nothing shows ${principal} launched it: not terminated`);
+      continue;
+    }
+    if (!launchedBy(launch, principal)) {
+      refused.push(`${id} was launched by ${launch.arn ?? '?'}${launch.accessKeyId ? ` with key ${launch.accessKeyId}` : ''}, not by ${principal}: ir-bot terminates only what the compromised principal launched`);
+      continue;
+    }
+    const volumes = (i.BlockDeviceMappings ?? []).filter((m) => m.Ebs?.VolumeId).map((m) => ({ volumeId: m.Ebs!.VolumeId!, device: m.DeviceName ?? '?' }));
+    if (volumes.length === 0) {
+      refused.push(`${id} has no EBS volume to snapshot (instance store only): terminating would leave no disk evidence, so ir-bot does not`);
+      continue;
+    }
+    const { have, missing } = await evidenceOf(aws, ctx.caseId, id, volumes);
+    if (missing.length) {
+      refused.push(`${id}: ${missing.join(', ')} has no completed snapshot of this case (${ctx.caseId}); snapshot first (\`/ir snapshot ${id}\`) and ask again`);
+      continue;
+    }
+    const capture = await ctx.records.get<CaptureRecord>(captureRecordName(id));
+    const evidence = [...have, ...(capture ? [`memory image s3://${capture.bucket}/${capture.key} (request ${capture.requestId})`] : [])];
+    chosen.push({ instanceId: id, state: i.State?.Name ?? 'unknown', launch, protected: (await protectionOf(aws, id)).termination, evidence });
+  }
+  if (chosen.length === 0) return blockedPlan(`Nothing to terminate: ${refused.join('; ')}`);
+  const summary: string[] = [];
+  for (const t of chosen) {
+    summary.push(`${t.instanceId}: ${t.state} → terminated (launched by ${principal} at ${t.launch.at})${t.protected ? '; termination protection on → off first' : ''}`);
+    summary.push(...t.evidence.map((e) => `evidence kept for ${t.instanceId}: ${e}`));
+  }
+  const data: TerminatePlanData = { principal, targets: chosen, refused };
+  return {
+    summary,
+    warnings: [
+      'Termination cannot be undone: the instances and their DeleteOnTermination volumes are gone for good; the snapshots above remain. Needs a second person\'s approval whatever the config says.',
+      ...refused.map((r) => `Not terminated: ${r}`),
+    ],
+    steps: [...(chosen.some((t) => t.protected) ? ['lift termination protection'] : []), 'terminate instances', 'wait until terminated'],
+    fingerprint: fingerprint(chosen.map((t) => [t.instanceId, t.protected, t.evidence])),
+    data,
+  };
+}
+
+async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
+  const { aws } = ctx;
+  const data = p.data as TerminatePlanData;
+  const ids = data.targets.map((t) => t.instanceId);
+  const steps: { label: string; run: () => Promise<string | undefined> }[] = [];
+  if (p.steps.includes('lift termination protection')) {
+    steps.push({
+      label: 'lift termination protection',
+      run: async () => {
+        for (const id of ids) {
+          if ((await protectionOf(aws, id)).termination) await aws.send(aws.clients.ec2, new ModifyInstanceAttributeCommand({ InstanceId: id, DisableApiTermination: { Value: false } }));
+        }
+        return 'termination protection off';
+      },
+    });
+  }
+  steps.push(
+    {
+      label: 'terminate instances',
+      run: async () => {
+        const now = await instanceStates(ctx, ids);
+        const left = ids.filter((id) => !['terminated', 'shutting-down'].includes(now.get(id) ?? 'terminated'));
+        if (left.length) await aws.send(aws.clients.ec2, new TerminateInstancesCommand({ InstanceIds: left }));
+        return left.length ? `termination requested for ${left.join(', ')}` : 'nothing left to terminate';
+      },
+    },
+    { label: 'wait until terminated', run: () => waitForInstances(ctx, ids, 'terminated', p.steps.length) },
+  );
+  await runSteps(ctx, steps);
+  const final = await instanceStates(ctx, ids);
+  return {
+    ok: ids.every((id) => (final.get(id) ?? 'terminated') === 'terminated'),
+    lines: data.targets.map((t) => `${t.instanceId}: ${final.get(t.instanceId) ?? 'terminated (no longer listed)'} ${(final.get(t.instanceId) ?? 'terminated') === 'terminated' ? '✓' : '✗'}; evidence: ${t.evidence.join('; ')}`),
+    notes: [`Launched by ${data.principal}; terminated after approval by a second person.`, ...data.refused.map((r) => `Not terminated: ${r}`)],
+  };
+}
+
+export const terminateAction: ResponseAction = { plan, execute };
