@@ -100,7 +100,7 @@ describe('card contents', () => {
     expect(view.blocks.length).toBeLessThanOrEqual(50);
     for (const t of mrkdwnTexts(view.blocks)) expect(t.length).toBeLessThanOrEqual(3000);
     expect((view.blocks[0] as any).text.text).toContain('400 findings');
-    expect(JSON.stringify(view.blocks)).toContain('…and 360 more findings, all recorded');
+    expect(JSON.stringify(view.blocks)).toContain('…and 360 more resources (360 findings), all recorded');
     for (const b of view.blocks as any[]) {
       for (const o of b.accessory?.options ?? []) expect(o.value.length).toBeLessThanOrEqual(150);
     }

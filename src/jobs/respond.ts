@@ -8,6 +8,7 @@ import {
   revokeSessionsAction,
 } from '../actions/iam';
 import { huntAction } from '../actions/hunt';
+import { eachInstance } from '../actions/each-instance';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -29,8 +30,9 @@ import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
-  isolate: isolateAction,
-  release: releaseAction,
+  // Several instances: one plan and approval, run in parallel (src/actions/each-instance.ts).
+  isolate: eachInstance(isolateAction, 'isolate'),
+  release: eachInstance(releaseAction, 'release'),
   snapshot: snapshotAction,
   stop: stopAction,
   'disable-key': disableKeyAction,

@@ -7,6 +7,7 @@ import { huntHelp, huntTarget, prepareHunt } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
+import { submitPerAccount } from '../submit-bulk';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -69,14 +70,12 @@ export function irCommand(deps: BotDeps) {
       const target = huntTarget(cmd.template!, cmd.params);
       text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true });
     } else if (cmd.kind !== 'status') {
-      const ids = 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
-      text = await submitRequest(
-        deps,
-        client,
-        logger,
-        { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
-        { confirm: true },
-      );
+      if ('instanceIds' in cmd) {
+        // Several instances: one request per account and region, each one plan and one approval.
+        text = await submitPerAccount(deps, client, logger, { action: cmd.kind, instanceIds: cmd.instanceIds, channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+      } else {
+        text = await submitRequest(deps, client, logger, { action: cmd.kind, target: cmd.target, targets: [cmd.target], channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+      }
     } else {
       try {
         if (cmd.jobId) {
