@@ -1,4 +1,5 @@
 import type { Story } from '../src/actions/story';
+import { parseIrCommand } from '../src/bot/commands';
 import { parseEvents } from '../src/findings/events';
 import type { Finding } from '../src/findings/model';
 import type { ActionRequest } from '../src/requests/model';
@@ -43,6 +44,15 @@ function minerFinding(i: number, mutate?: (e: any) => void): Finding {
 function expectWithinLimits(view: { text: string; blocks: unknown[] }): void {
   expect(blockKitViolations(view.blocks, view.text)).toEqual([]);
 }
+
+describe('/ir isolate and /ir release', () => {
+  it('take several instance ids, like snapshot and stop', () => {
+    expect(parseIrCommand('isolate i-0123456789abcdef0 i-0fedcba9876543210 miners found')).toEqual({ kind: 'isolate', instanceIds: ['i-0123456789abcdef0', 'i-0fedcba9876543210'], reason: 'miners found' });
+    expect(parseIrCommand('release i-0123456789abcdef0 i-0123456789abcdef0')).toEqual({ kind: 'release', instanceIds: ['i-0123456789abcdef0'], reason: undefined });
+    expect(() => parseIrCommand('isolate i-xyz')).toThrow(/not an EC2 instance id/);
+    expect(() => parseIrCommand('isolate')).toThrow(/needs one or more instance ids/);
+  });
+});
 
 describe('every view within Slack limits, with worst-case input', () => {
   it('a roll-up about principals with 120-character role ARNs keeps option values short and resolves the ARN from the finding', () => {
