@@ -1,6 +1,5 @@
 import type { Story } from '../src/actions/story';
 import { parseIrCommand } from '../src/bot/commands';
-import { parseEvents } from '../src/findings/events';
 import type { Finding } from '../src/findings/model';
 import type { ActionRequest } from '../src/requests/model';
 import { renderCard } from '../src/views/card';
@@ -8,18 +7,12 @@ import { escapeMrkdwn } from '../src/views/mrkdwn';
 import { findingListCsv } from '../src/views/finding-list';
 import { renderRequestStatus } from '../src/views/request-status';
 import { renderCompactStories, renderStory } from '../src/views/story';
-import { fixture } from './support/harness';
+import { findingFrom } from './support/harness';
 import { blockKitViolations } from './support/slack-limits';
 
 const ROLE_120 = `arn:aws:iam::123456789012:role/${'r'.repeat(89)}`;
 
-function finding(name: string, mutate?: (e: any) => void): Finding {
-  const e = fixture(name);
-  mutate?.(e);
-  const parsed = parseEvents(e, 10);
-  if ('error' in parsed) throw new Error(parsed.error);
-  return parsed.findings[0];
-}
+const finding = findingFrom;
 
 const hex = (i: number, n = 8) => i.toString(16).padStart(n, '0');
 
