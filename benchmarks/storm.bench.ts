@@ -24,6 +24,8 @@ const RATE = Number(process.env.BENCH_MUTATIONS_PER_SECOND ?? 5);
 const OUR_BURST = 100;
 const STORM = Number(process.env.BENCH_STORM_FINDINGS ?? 300);
 const ACCOUNT = '123456789012';
+/** `BENCH_PARTS=c` runs only the storm (figures printed, RESULTS.md left alone unless all three ran). */
+const PARTS = process.env.BENCH_PARTS ?? 'abc';
 
 const hex = (i: number, n: number) => i.toString(16).padStart(n, '0');
 const instanceId = (base: number, i: number) => `i-${hex(base + i, 17)}`;
@@ -176,12 +178,16 @@ async function main() {
   const redis = await startRedisServer({ aof: false });
   process.env.TEST_REDIS_URL = redis.url;
   try {
-    const a = await bulkApproval();
+    const a = PARTS.includes('a') ? await bulkApproval() : undefined;
     console.log(JSON.stringify({ a }));
-    const b = await mutationFloor();
+    const b = PARTS.includes('b') ? await mutationFloor() : undefined;
     console.log(JSON.stringify({ b }));
-    const c = await storm();
+    const c = PARTS.includes('c') ? await storm() : undefined;
     console.log(JSON.stringify({ c }));
+    if (!a || !b || !c) {
+      await redis.stop();
+      process.exit(0);
+    }
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     const date = new Date().toISOString().slice(0, 10);
     writeSection(

@@ -1,5 +1,7 @@
 import { AwsCallError } from '../aws/errors';
 import { InstanceUnavailable } from './instance';
+import type { IsolationPlanData } from './isolate';
+import { ensureIsolationGroups } from './quarantine-group';
 import type { ActionOutcome, PlanView } from './results';
 import { FinalError, StepFailure, blockedPlan, fingerprint, type ActionContext, type ResponseAction } from './types';
 
@@ -22,7 +24,7 @@ function retryable(err: unknown): boolean {
  * and execution runs them in parallel (the per-account mutation limiter paces AWS). With one
  * instance it is the action itself, unchanged.
  */
-export function eachInstance(action: ResponseAction, verb: string): ResponseAction {
+export function eachInstance(action: ResponseAction, verb: string, prepare?: (each: EachInstancePlanData['each'], ctx: ActionContext) => Promise<void>): ResponseAction {
   async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
     if (instanceIds.length <= 1) return action.plan(instanceIds, ctx);
     const plans = await Promise.all(instanceIds.map(async (id) => ({ instanceId: id, plan: await action.plan([id], ctx) })));
@@ -46,6 +48,7 @@ export function eachInstance(action: ResponseAction, verb: string): ResponseActi
     const data = p.data as EachInstancePlanData | undefined;
     if (!data?.each) return action.execute(p, ctx);
     const n = data.each.length;
+    await prepare?.(data.each, ctx);
     const stepOf = new Map<string, string>();
     let done = 0;
     // Progress folds every instance into one line: "k of n done", and where the others are.
@@ -93,4 +96,13 @@ export function eachInstance(action: ResponseAction, verb: string): ResponseActi
   }
 
   return { plan, execute };
+}
+
+/**
+ * Before isolating several instances at once: the quarantine groups of each VPC, made one VPC at a
+ * time, so the parallel isolations all find them instead of racing to create and strip them.
+ */
+export async function isolationGroupsFirst(each: EachInstancePlanData['each'], ctx: ActionContext): Promise<void> {
+  const vpcs = new Set(each.map((p) => (p.plan.data as IsolationPlanData | undefined)?.before?.vpcId).filter((v): v is string => !!v));
+  for (const vpc of vpcs) await ensureIsolationGroups(ctx.aws, vpc, ctx.isolation.quarantineGroupName);
 }

@@ -21,9 +21,9 @@ export async function postFindingList(deps: ListDeps, job: Job, token: string | 
   const thread = await deps.cards.threadOf(findingKey);
   if (!thread) throw new Error('the card is not posted yet');
   if ((await deps.cards.listedCount(cardId)) === findings.length) return 'already listed';
-  // A file with a comment is a post in the channel: it shares the channel's ~1/s with cards and stories.
-  const wait = await deps.limiter.reservePost(thread.channel);
-  if (wait > 0) return retryLater(job, token, wait);
+  // Not held to chat.postMessage's ~1/s per channel (a limit of that method alone; the files.*
+  // upload methods have their own tiers): the list does not queue behind a storm's cards and stories.
+  // A 429 from Slack is still honoured, for this job.
   try {
     await deps.slack.files.uploadV2({
       channel_id: thread.channel,
@@ -35,11 +35,7 @@ export async function postFindingList(deps: ListDeps, job: Job, token: string | 
     });
   } catch (err) {
     const e = err as { code?: string; retryAfter?: number };
-    if (e.code === ErrorCode.RateLimitedError) {
-      const ms = (e.retryAfter ?? 1) * 1000;
-      await deps.limiter.backOff({ channel: thread.channel }, ms);
-      return retryLater(job, token, ms);
-    }
+    if (e.code === ErrorCode.RateLimitedError) return retryLater(job, token, (e.retryAfter ?? 1) * 1000);
     throw err;
   }
   await deps.cards.markListed(cardId, findings.length);
