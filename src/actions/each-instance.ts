@@ -1,7 +1,5 @@
 import { AwsCallError } from '../aws/errors';
 import { InstanceUnavailable } from './instance';
-import type { IsolationPlanData } from './isolate';
-import { ensureIsolationGroups } from './quarantine-group';
 import type { ActionOutcome, PlanView } from './results';
 import { FinalError, StepFailure, blockedPlan, fingerprint, type ActionContext, type ResponseAction } from './types';
 
@@ -24,7 +22,16 @@ function retryable(err: unknown): boolean {
  * and execution runs them in parallel (the per-account mutation limiter paces AWS). With one
  * instance it is the action itself, unchanged.
  */
-export function eachInstance(action: ResponseAction, verb: string, prepare?: (each: EachInstancePlanData['each'], ctx: ActionContext) => Promise<void>): ResponseAction {
+export interface EachInstanceOptions {
+  /**
+   * Work the instances run under `ctx.serialize(name)` that is the same for all of them (one VPC's
+   * quarantine groups): done once per name in a bulk run and shared, instead of ten times in a row
+   * behind one lock.
+   */
+  sharedWork?: (name: string) => boolean;
+}
+
+export function eachInstance(action: ResponseAction, verb: string, opts: EachInstanceOptions = {}): ResponseAction {
   async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
     if (instanceIds.length <= 1) return action.plan(instanceIds, ctx);
     const plans = await Promise.all(instanceIds.map(async (id) => ({ instanceId: id, plan: await action.plan([id], ctx) })));
@@ -48,7 +55,12 @@ export function eachInstance(action: ResponseAction, verb: string, prepare?: (ea
     const data = p.data as EachInstancePlanData | undefined;
     if (!data?.each) return action.execute(p, ctx);
     const n = data.each.length;
-    await prepare?.(data.each, ctx);
+    const shared = new Map<string, Promise<unknown>>();
+    const serialize = <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      if (!opts.sharedWork?.(name)) return ctx.serialize(name, fn);
+      if (!shared.has(name)) shared.set(name, ctx.serialize(name, fn));
+      return shared.get(name) as Promise<T>;
+    };
     const stepOf = new Map<string, string>();
     let done = 0;
     // Progress folds every instance into one line: "k of n done", and where the others are.
@@ -60,6 +72,7 @@ export function eachInstance(action: ResponseAction, verb: string, prepare?: (ea
       data.each.map(async ({ instanceId, plan: own }) => {
         const sub: ActionContext = {
           ...ctx,
+          serialize,
           progress: async (step, total) => {
             stepOf.set(instanceId, `${step}/${total}`);
           },
@@ -98,11 +111,3 @@ export function eachInstance(action: ResponseAction, verb: string, prepare?: (ea
   return { plan, execute };
 }
 
-/**
- * Before isolating several instances at once: the quarantine groups of each VPC, made one VPC at a
- * time, so the parallel isolations all find them instead of racing to create and strip them.
- */
-export async function isolationGroupsFirst(each: EachInstancePlanData['each'], ctx: ActionContext): Promise<void> {
-  const vpcs = new Set(each.map((p) => (p.plan.data as IsolationPlanData | undefined)?.before?.vpcId).filter((v): v is string => !!v));
-  for (const vpc of vpcs) await ensureIsolationGroups(ctx.aws, vpc, ctx.isolation.quarantineGroupName);
-}

@@ -8,7 +8,7 @@ import {
   revokeSessionsAction,
 } from '../actions/iam';
 import { huntAction } from '../actions/hunt';
-import { eachInstance, isolationGroupsFirst } from '../actions/each-instance';
+import { eachInstance } from '../actions/each-instance';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -31,7 +31,7 @@ import type { ActionJob } from '../queues';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
   // Several instances: one plan and approval, run in parallel (src/actions/each-instance.ts).
-  isolate: eachInstance(isolateAction, 'isolate', isolationGroupsFirst),
+  isolate: eachInstance(isolateAction, 'isolate', { sharedWork: (name) => name.startsWith('sg:') }),
   release: eachInstance(releaseAction, 'release'),
   snapshot: snapshotAction,
   stop: stopAction,
