@@ -43,6 +43,7 @@ describe('/ir isolate and /ir release', () => {
     expect(parseIrCommand('isolate i-0123456789abcdef0 i-0fedcba9876543210 miners found')).toEqual({ kind: 'isolate', instanceIds: ['i-0123456789abcdef0', 'i-0fedcba9876543210'], reason: 'miners found' });
     expect(parseIrCommand('release i-0123456789abcdef0 i-0123456789abcdef0')).toEqual({ kind: 'release', instanceIds: ['i-0123456789abcdef0'], reason: undefined });
     expect(() => parseIrCommand('isolate i-xyz')).toThrow(/not an EC2 instance id/);
+    expect(() => parseIrCommand('release web-1')).toThrow(/"web-1" is not an EC2 instance id; `\/ir release` needs one or more instance ids/);
     expect(() => parseIrCommand('isolate')).toThrow(/needs one or more instance ids/);
   });
 });

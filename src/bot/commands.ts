@@ -62,8 +62,8 @@ export function parseIrCommand(text: string): IrCommand {
         ids.push(rest[i]);
       }
       if (ids.length === 0) {
-        if (rest[0]) throw new CommandError(`"${rest[0].slice(0, 40)}" is not an EC2 instance id (expected i- followed by 8 or 17 hex digits)`);
-        throw new CommandError(`\`/ir ${kind}\` needs one or more instance ids, e.g. \`/ir ${kind} i-0123456789abcdef0 i-0fedcba9876543210\``);
+        const got = rest[0] ? `"${rest[0].slice(0, 40)}" is not an EC2 instance id; ` : '';
+        throw new CommandError(`${got}\`/ir ${kind}\` needs one or more instance ids, e.g. \`/ir ${kind} i-0123456789abcdef0 i-0fedcba9876543210\``);
       }
       if (ids.length > 50) throw new CommandError(`at most 50 instances at once (got ${ids.length})`);
       const reason = rest.slice(i).join(' ').slice(0, 500);
