@@ -2,7 +2,8 @@ import { ErrorCode } from '@slack/web-api';
 import type { Job } from 'bullmq';
 import type { CardStore } from '../cards/store';
 import type { Finding } from '../findings/model';
-import { findingListComment, findingListCsv } from '../views/finding-list';
+import { uploadOnce } from '../slack/upload';
+import { findingListCsv, findingListTitle } from '../views/finding-list';
 import { retryLater } from './delay';
 import type { PublishDeps } from './publish';
 
@@ -25,13 +26,12 @@ export async function postFindingList(deps: ListDeps, job: Job, token: string | 
   // upload methods have their own tiers): the list does not queue behind a storm's cards and stories.
   // A 429 from Slack is still honoured, for this job.
   try {
-    await deps.slack.files.uploadV2({
-      channel_id: thread.channel,
-      thread_ts: thread.ts,
+    await uploadOnce(deps, `list:${cardId}:${findings.length}`, {
+      channel: thread.channel,
+      threadTs: thread.ts,
       content: findingListCsv(findings),
-      filename: `findings-${cardId}.csv`,
-      title: `All ${findings.length} findings`,
-      initial_comment: findingListComment(findings),
+      filename: `findings-${cardId}-${findings.length}.csv`,
+      title: findingListTitle(findings),
     });
   } catch (err) {
     const e = err as { code?: string; retryAfter?: number };

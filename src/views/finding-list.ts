@@ -17,7 +17,8 @@ export function findingListCsv(findings: Finding[]): string {
   return `${rows.join('\n')}\n`;
 }
 
-export function findingListComment(findings: Finding[]): string {
+/** The file's title in the thread: what it is and how many rows. */
+export function findingListTitle(findings: Finding[]): string {
   const resources = groupByResource(findings).length;
-  return `All ${findings.length} findings of this roll-up on ${resources} resources, one row each (id, type, severity, resource, count, last seen, console link).`;
+  return `All ${findings.length} findings of this roll-up on ${resources} resources, one row each (id, type, severity, resource, count, last seen, console link)`;
 }
