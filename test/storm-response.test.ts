@@ -132,6 +132,12 @@ describe('storms stay readable and actionable', () => {
     // One request, one approval card, one quarantine group for the VPC.
     expect(threadReplies(h, card.channel, card.ts).filter((m) => textOf(m).includes('ir_approve') || textOf(m).includes('Verified end state'))).toHaveLength(1);
     expect([...aws.groups.values()].filter((g) => g.name === 'ir-quarantine')).toHaveLength(1);
+
+    // Release on that result undoes all ten, in one request.
+    await click(h, approval, 'ir_release', 'U01ANA');
+    const released = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Release isolation of') && textOf(m).includes('Verified end state')), 'all ten released', 60_000);
+    for (const id of instances) expect(textOf(released)).toContain(`${id}: verified`);
+    for (const eni of [...aws.enis.values()].filter((e) => instances.includes(e.instanceId))) expect(eni.groups).not.toContain(q.id);
   }, 120_000);
 
   it('a roll-up about roles with 120-character ARNs posts, and its "Deny all" option acts on the full ARN', async () => {
