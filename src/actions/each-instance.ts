@@ -63,7 +63,7 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
     };
     const stepOf = new Map<string, string>();
     let done = 0;
-    // Progress folds every instance into one line: "k of n done", and where the others are.
+    // Progress folds every instance into one line: "k of n done", and the step each running one is at.
     const report = async () => {
       const running = [...stepOf].map(([id, s]) => `${id} ${s}`).join(', ');
       await ctx.progress(done, n, running ? `${done} of ${n} done; ${running}` : `${done} of ${n} done`);

@@ -112,7 +112,7 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   const target = targets(r);
   let state = STATE_LINE[r.state];
   if (r.state === 'awaiting-approval' && r.expiresAt) state += ` (expires ${time(r.expiresAt)})`;
-  if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 80)}`;
+  if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 400)}`;
   if ((r.state === 'done' || r.state === 'failed') && r.startedAt && r.finishedAt) state += ` in ${duration(r.finishedAt - r.startedAt)}`;
   if (r.state === 'done' && r.result && !r.result.ok) state = ':warning: done, but verification found problems';
 
