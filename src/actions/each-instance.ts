@@ -66,7 +66,8 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
     // Progress folds every instance into one line: "k of n done", and the step each running one is at.
     const report = async () => {
       const running = [...stepOf].map(([id, s]) => `${id} ${s}`).join(', ');
-      await ctx.progress(done, n, running ? `${done} of ${n} done; ${running}` : `${done} of ${n} done`);
+      // Shown as "step k of n, instances done; now i-… 5/9, …".
+      await ctx.progress(done, n, running ? `instances done; now ${running}` : 'instances done');
     };
     const results = await Promise.allSettled(
       data.each.map(async ({ instanceId, plan: own }) => {
