@@ -42,12 +42,36 @@ export interface ActionJob {
 export type TaskJob =
   | { kind: 'workflow'; findingKey: string; status: WorkflowChoice; user: string; result?: UpdateResult }
   | { kind: 'note'; findingKey: string; text: string; user: string }
-  | { kind: 'report'; findingKey: string; user: string; channel: string; threadTs?: string };
+  | { kind: 'report'; findingKey: string; user: string; channel: string; threadTs?: string }
+  /** Every finding of the card as a file in its thread: after a storm quiets (no user), or on "Show all". */
+  | { kind: 'listing'; findingKey: string; user?: string };
 
 export interface UpdateResult {
   updated: string[];
   failed: { id: string; reason: string }[];
   withoutIdentity: number;
+}
+
+/**
+ * The automatic full list of a roll-up waits until no finding has joined the card for `quietMs`:
+ * each later finding pushes the one delayed job back (BullMQ debounce), so a storm gets one list.
+ */
+export function listingJobOptions(cardId: string, quietMs: number): JobsOptions {
+  return {
+    delay: quietMs,
+    deduplication: { id: `listing-${cardId}`, ttl: quietMs, extend: true, replace: true },
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/** The stories of a card's instances (each told once, see jobs/story.ts). */
+export interface StoryJob {
+  cardId?: string;
+  /** Jobs queued before stories were per card named the card's first finding. */
+  findingKey?: string;
 }
 
 export interface StatusJob {

@@ -1,18 +1,10 @@
 import { renderCard, applicableResponses } from '../src/views/card';
 import { escapeMrkdwn, code } from '../src/views/mrkdwn';
-import { parseEvents } from '../src/findings/events';
-import type { Finding } from '../src/findings/model';
 import { preview } from '../src/preview';
 import { readFileSync } from 'node:fs';
-import { fixture } from './support/harness';
+import { findingFrom, fixture } from './support/harness';
 
-function finding(name: string, mutate?: (e: any) => void): Finding {
-  const e = fixture(name);
-  mutate?.(e);
-  const parsed = parseEvents(e, 10);
-  if ('error' in parsed) throw new Error(parsed.error);
-  return parsed.findings[0];
-}
+const finding = findingFrom;
 
 /** Every mrkdwn text in the card, as Slack would parse it. */
 function mrkdwnTexts(blocks: any[]): string[] {
@@ -100,7 +92,7 @@ describe('card contents', () => {
     expect(view.blocks.length).toBeLessThanOrEqual(50);
     for (const t of mrkdwnTexts(view.blocks)) expect(t.length).toBeLessThanOrEqual(3000);
     expect((view.blocks[0] as any).text.text).toContain('400 findings');
-    expect(JSON.stringify(view.blocks)).toContain('…and 360 more findings, all recorded');
+    expect(JSON.stringify(view.blocks)).toContain('…and 360 more resources (360 findings), all recorded');
     for (const b of view.blocks as any[]) {
       for (const o of b.accessory?.options ?? []) expect(o.value.length).toBeLessThanOrEqual(150);
     }

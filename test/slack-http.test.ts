@@ -26,7 +26,7 @@ describe('Slack requests into the bot (HTTP mode, signed as Slack signs them)', 
     expect(res.status).toBe(200);
     const body = JSON.parse(res.text);
     expect(body.response_type).toBe('ephemeral');
-    expect(body.text).toContain('/ir isolate <instance-id> [reason]');
+    expect(body.text).toContain('/ir isolate <instance-id>… [reason]');
     expect(body.text).toContain('/ir hunt <template> key=value');
     expect(res.ms).toBeLessThan(3000);
   });

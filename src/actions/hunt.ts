@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { csvCell } from '../csv';
 import { ParamError } from '../hunts/params';
 import { huntCancelRecord, parseHuntTarget, prepareHunt, type PreparedHunt } from '../hunts/templates';
 import type { ActionOutcome, PlanView } from './results';
@@ -26,12 +27,6 @@ const PIVOT_COLUMNS: Record<string, 'principal' | 'ip' | 'accessKey' | 'instance
   dstaddr: 'ip',
   instance: 'instance',
 };
-
-function csvCell(v: string): string {
-  // Also defuse spreadsheet formulas: attacker text must not run in the investigator's Excel.
-  const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
 
 async function plan([target]: string[], ctx: ActionContext): Promise<PlanView> {
   if (!ctx.athena) return blockedPlan('hunts need the `athena:` section in the config');

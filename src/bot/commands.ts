@@ -1,8 +1,7 @@
 /** `/ir` grammar, parsed without Slack so it can be tested and reused by the help text. */
 export type IrCommand =
   | { kind: 'help' }
-  | { kind: 'isolate' | 'release'; instanceId: string; reason?: string }
-  | { kind: 'snapshot' | 'stop' | 'memory'; instanceIds: string[]; reason?: string }
+  | { kind: 'isolate' | 'release' | 'snapshot' | 'stop' | 'memory'; instanceIds: string[]; reason?: string }
   | { kind: 'blast-radius' | 'delete-keys' | 'revoke-rules'; target: string; reason?: string }
   | { kind: 'terminate'; target: string; instanceIds: string[]; reason?: string }
   | { kind: IamCommand; target: string; reason?: string }
@@ -32,8 +31,8 @@ export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 export const HELP_TEXT = [
   '*ir-bot* — incident response for EC2 from Slack',
   '`/ir help` — this list',
-  '`/ir isolate <instance-id> [reason]` — quarantine an instance (plan, approval, undo)',
-  '`/ir release <instance-id>` — undo an isolation from the state recorded before it',
+  '`/ir isolate <instance-id>… [reason]` — quarantine instances (one plan and approval, run in parallel; undo with release)',
+  '`/ir release <instance-id>…` — undo isolations from the state recorded before them',
   '`/ir snapshot <instance-id>… [reason]` — snapshot every attached EBS volume (one crash-consistent set per instance)',
   '`/ir stop <instance-id>… [without-memory] [reason]` — stop instances (never terminate), in parallel, after approval; waits for a running memory capture, and after a failed one needs `without-memory`',
   '`/ir memory <instance-id>… [reason]` — capture memory over SSM (AVML on Linux, winpmem on Windows) into the evidence bucket',
@@ -57,30 +56,25 @@ export function parseIrCommand(text: string): IrCommand {
   switch (verb.toLowerCase()) {
     case 'help':
       return { kind: 'help' };
+    case 'isolate':
+    case 'release':
     case 'snapshot':
     case 'stop':
     case 'memory': {
-      const kind = verb.toLowerCase() as 'snapshot' | 'stop' | 'memory';
+      const kind = verb.toLowerCase() as 'isolate' | 'release' | 'snapshot' | 'stop' | 'memory';
       const ids: string[] = [];
       let i = 0;
       for (; i < rest.length && /^i-/.test(rest[i]); i++) {
         if (!INSTANCE_ID_PATTERN.test(rest[i])) throw new CommandError(`"${rest[i].slice(0, 40)}" is not an EC2 instance id (expected i- followed by 8 or 17 hex digits)`);
         ids.push(rest[i]);
       }
-      if (ids.length === 0) throw new CommandError(`\`/ir ${kind}\` needs one or more instance ids, e.g. \`/ir ${kind} i-0123456789abcdef0 i-0fedcba9876543210\``);
+      if (ids.length === 0) {
+        const got = rest[0] ? `"${rest[0].slice(0, 40)}" is not an EC2 instance id; ` : '';
+        throw new CommandError(`${got}\`/ir ${kind}\` needs one or more instance ids, e.g. \`/ir ${kind} i-0123456789abcdef0 i-0fedcba9876543210\``);
+      }
       if (ids.length > 50) throw new CommandError(`at most 50 instances at once (got ${ids.length})`);
       const reason = rest.slice(i).join(' ').slice(0, 500);
       return { kind, instanceIds: [...new Set(ids)], reason: reason || undefined };
-    }
-    case 'isolate':
-    case 'release': {
-      const kind = verb.toLowerCase() as 'isolate' | 'release';
-      const [target, ...reason] = rest;
-      if (!target) throw new CommandError(`\`/ir ${kind}\` needs an instance id, e.g. \`/ir ${kind} i-0123456789abcdef0\``);
-      if (!INSTANCE_ID_PATTERN.test(target)) {
-        throw new CommandError(`"${target.slice(0, 40)}" is not an EC2 instance id (expected i- followed by 8 or 17 hex digits)`);
-      }
-      return { kind, instanceId: target, reason: reason.length ? reason.join(' ').slice(0, 500) : undefined };
     }
     case 'hunt': {
       const [template, ...pairs] = rest;

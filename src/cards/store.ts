@@ -266,6 +266,15 @@ export class CardStore {
     await this.redis.hset(ck, 'ch', channel, 'rerouted', from, 'reroutedError', error);
   }
 
+  /** How many findings the card had when its full list last went to its thread (0: never). */
+  async listedCount(cardId: string): Promise<number> {
+    return Number((await this.redis.hget(this.k('card', cardId), 'listed')) ?? 0);
+  }
+
+  async markListed(cardId: string, findings: number): Promise<void> {
+    await this.redis.hset(this.k('card', cardId), 'listed', String(findings));
+  }
+
   /** The message was deleted in Slack: the next render posts it again. */
   async forgetMessage(cardId: string): Promise<void> {
     await this.redis.hdel(this.k('card', cardId), 'ts');

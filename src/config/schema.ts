@@ -173,6 +173,14 @@ export const fileSchema = z
         lookbackDays: z.number().int().min(1).max(90).default(90),
         /** User data longer than this many lines is attached as a file. */
         attachUserDataOverLines: z.number().int().min(1).max(1000).default(15),
+        /**
+         * A card with up to this many instances gets one full story per instance in its thread;
+         * beyond it, compact stories (several instances per message) keep within the channel's
+         * ~1 post/s.
+         */
+        fullStoriesPerCard: z.number().int().min(1).max(50).default(10),
+        /** Instances per compact story message. */
+        compactBatch: z.number().int().min(1).max(20).default(10),
       })
       .strict()
       .prefault({}),
@@ -252,6 +260,11 @@ export const fileSchema = z
         maxCardsPerWindow: z.number().int().min(1).max(1000).default(10),
         /** Findings listed by name on a roll-up card; the rest are counted. */
         listLimit: z.number().int().min(1).max(40).default(15),
+        /**
+         * A roll-up with more resources than `listLimit` gets the full list of its findings as a
+         * file in its thread once no finding has joined it for this long (and on "Show all").
+         */
+        listQuietSeconds: z.number().int().min(1).max(3600).default(15),
       })
       .strict()
       .prefault({}),

@@ -1,16 +1,16 @@
-import type { Job } from 'bullmq';
-import { renderCard } from '../views/card';
-import type { CardStore } from '../cards/store';
+import type { Job, Queue } from 'bullmq';
+import { groupByResource, renderCard } from '../views/card';
+import type { CardState, CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import { retryLater } from './delay';
 import { channelRefusal, publish, type PublishDeps } from './publish';
-import type { CardJob } from '../queues';
+import { listingJobOptions, type CardJob, type StoryJob, type TaskJob } from '../queues';
 
 export interface RenderDeps extends PublishDeps {
   config: Pick<Config, 'storm' | 'channels'>;
   store: CardStore;
-  /** Called once when a card is first posted (e.g. to queue the instance's story). */
-  onPosted?: (cardId: string, findingKeys: string[]) => Promise<void>;
+  /** Called each time Slack shows a new version of a card (to queue its stories and its full list). */
+  onShown?: (state: CardState) => Promise<void>;
 }
 
 /** Posts a card the first time, then keeps it current with chat.update, within Slack's limits. */
@@ -41,11 +41,32 @@ export function renderCardProcessor(deps: RenderDeps) {
     return publish({ ...deps, log }, job, token, { key: `card:${state.cardId}`, channel: state.channel, ts: state.ts, text: view.text, blocks: view.blocks }, {
       posted: async (ts) => {
         await store.markPosted(state.cardId, ts, state.version);
-        await deps.onPosted?.(state.cardId, state.findings.map((f) => f.key));
+        await deps.onShown?.({ ...state, ts });
       },
-      updated: () => store.markRendered(state.cardId, state.version),
+      updated: async () => {
+        await store.markRendered(state.cardId, state.version);
+        await deps.onShown?.(state);
+      },
       // Someone deleted the card; post it again rather than lose the alert.
       deleted: () => store.forgetMessage(state.cardId),
     }).catch(reroute);
   };
+}
+
+/**
+ * What follows a card Slack now shows: the story of every instance on it (one job per card that
+ * tells only the instances not told yet), and for a roll-up with hidden rows the full list once
+ * the storm around it quiets.
+ */
+export async function afterCardShown(state: CardState, q: { config: Pick<Config, 'story' | 'storm'>; stories: Queue<StoryJob>; tasks: Queue<TaskJob> }): Promise<void> {
+  if (q.config.story.enabled && state.findings.some((f) => f.instance)) {
+    await q.stories.add(
+      'story',
+      { cardId: state.cardId },
+      { deduplication: { id: `story-${state.cardId}`, keepLastIfActive: true }, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
+    );
+  }
+  if (state.findings.length > 1 && groupByResource(state.findings).length > q.config.storm.listLimit) {
+    await q.tasks.add('listing', { kind: 'listing', findingKey: state.findings[0].key }, listingJobOptions(state.cardId, q.config.storm.listQuietSeconds * 1000));
+  }
 }

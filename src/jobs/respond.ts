@@ -12,6 +12,7 @@ import { blastRadiusAction } from '../actions/blast-radius';
 import { memoryAction } from '../actions/memory';
 import { terminateAction } from '../actions/terminate';
 import { deleteKeysAction, revokeRulesAction } from '../actions/eradicate';
+import { eachInstance } from '../actions/each-instance';
 import { isolateAction } from '../actions/isolate';
 import { InstanceUnavailable } from '../actions/instance';
 import { releaseAction } from '../actions/release';
@@ -33,8 +34,9 @@ import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
-  isolate: isolateAction,
-  release: releaseAction,
+  // Several instances: one plan and approval, run in parallel (src/actions/each-instance.ts).
+  isolate: eachInstance(isolateAction, 'isolate', { sharedWork: (name) => name.startsWith('sg:') }),
+  release: eachInstance(releaseAction, 'release'),
   snapshot: snapshotAction,
   stop: stopAction,
   'disable-key': disableKeyAction,

@@ -11,6 +11,7 @@ import type { Finding } from '../findings/model';
 import type { ActionRequest } from '../requests/model';
 import type { RequestStore } from '../requests/store';
 import { uploadOnce } from '../slack/upload';
+import { postFindingList } from './finding-list';
 import { publish, type PublishDeps } from './publish';
 
 
@@ -68,6 +69,7 @@ export function taskProcessor(deps: TaskDeps) {
       await deps.audit.append({ event: 'note-added', user: 'system', findingKey: t.findingKey, detail: { note: t.text, ...res } });
       return 'noted';
     }
+    if (t.kind === 'listing') return postFindingList(deps, job, token, findings, t.findingKey);
     const thread = await deps.cards.threadOf(t.findingKey);
     if (t.kind === 'workflow') {
       // Kept on the job: a wait for Slack's rate limit re-runs the job, which must not update twice.

@@ -6,6 +6,7 @@ import { huntCancelRecord } from '../hunts/templates';
 import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
+import type { Finding } from '../findings/model';
 import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
@@ -173,6 +174,11 @@ export class RequestService {
     await this.pipeline.task({ kind: 'workflow', findingKey, status, user: userId });
   }
 
+  /** "Show all" on a roll-up: every finding of the card as a file in its thread. */
+  async showAll(findingKey: string, userId: string): Promise<void> {
+    await this.pipeline.task({ kind: 'listing', findingKey, user: userId });
+  }
+
   /** Finds the finding by its provider id (or key) and queues its report; false when unknown. */
   async report(findingIdOrKey: string, userId: string, where: { channel: string; threadTs?: string }): Promise<boolean> {
     const key = (await this.cards.getFinding(findingIdOrKey)) ? findingIdOrKey : await this.cards.findingKeyForId(findingIdOrKey);
@@ -207,6 +213,18 @@ export class RequestService {
 
   finding(key: string) {
     return this.cards.getFinding(key);
+  }
+
+  /** Every finding on the card of `findingKey` (a roll-up's "Isolate all" acts on its instances). */
+  async cardFindings(findingKey: string): Promise<Finding[]> {
+    const cardId = await this.cards.cardOf(findingKey);
+    return cardId ? this.cards.cardFindings(cardId) : [];
+  }
+
+  /** The latest finding about an instance, which says its account and region. */
+  async instanceFinding(instanceId: string): Promise<Finding | undefined> {
+    const key = await this.cards.findingKeyForInstance(instanceId);
+    return key ? this.cards.getFinding(key) : undefined;
   }
 
   get(id: string): Promise<ActionRequest | undefined> {

@@ -5,13 +5,13 @@ import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
-import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
-import { renderCardProcessor } from '../jobs/render-card';
+import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
+import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
 import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
-import { storyProcessor, type StoryJob } from '../jobs/story';
+import { storyProcessor } from '../jobs/story';
 import { taskProcessor } from '../jobs/tasks';
 import type { TaskJob } from '../queues';
 import { AuditLog } from '../audit/log';
@@ -84,10 +84,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         store,
         ...publishing,
         log: workerLog(QUEUE.cards),
-        onPosted: async (_cardId, keys) => {
-          if (!config.story.enabled || keys.length === 0) return;
-          await storyQ.add('story', { findingKey: keys[0] }, { jobId: `story-${keys[0]}`, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
-        },
+        onShown: (state) => afterCardShown(state, { config, stories: storyQ, tasks: tasksQ }),
       })),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
     ),

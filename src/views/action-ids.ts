@@ -42,8 +42,14 @@ export interface ResponsePayload {
   r?: string;
 }
 
+/**
+ * Longer than this, the resource is left out of the value and the listener reads it from the stored
+ * finding (`k`): a role ARN can be 2,048 characters, an overflow option value only 150.
+ */
+const INLINE_RESOURCE_MAX = 32;
+
 export function encodePayload(p: ResponsePayload): string {
-  return JSON.stringify(p);
+  return JSON.stringify(p.r !== undefined && p.r.length > INLINE_RESOURCE_MAX ? { a: p.a, k: p.k } : p);
 }
 
 /** Button values come back from Slack's servers, but anyone can craft a request: validate. */
@@ -93,14 +99,21 @@ export function decodeDecision(value: string | undefined): DecisionPayload | und
   }
 }
 
-/** "Snapshot all" / "Stop all" on an instance's story: one request for every instance listed. */
-export const BULK_ACTION_ID = { snapshot: 'ir_bulk_snapshot', stop: 'ir_bulk_stop', memory: 'ir_bulk_memory' } as const;
+/**
+ * "Isolate all" / "Snapshot all" / "Capture memory all" / "Stop all" on a roll-up card and on an instance's story: one
+ * request per account and region for every instance listed, one plan, one approval.
+ */
+export const BULK_ACTIONS = ['isolate', 'snapshot', 'memory', 'stop'] as const;
+export type BulkKind = (typeof BULK_ACTIONS)[number];
+export const BULK_ACTION_ID: Record<BulkKind, string> = { isolate: 'ir_bulk_isolate', snapshot: 'ir_bulk_snapshot', memory: 'ir_bulk_memory', stop: 'ir_bulk_stop' };
+export const BULK_LABEL: Record<BulkKind, string> = { isolate: 'Isolate all', snapshot: 'Snapshot all', memory: 'Capture memory all', stop: 'Stop all' };
 
 export interface BulkPayload {
-  a: 'snapshot' | 'stop' | 'memory';
-  /** Finding key of the card the story belongs to. */
+  a: BulkKind;
+  /** Finding key of the card (a roll-up) or of the story's card. */
   k: string;
-  ids: string[];
+  /** The story's instances; absent on a roll-up, whose instances are read from its card in Redis. */
+  ids?: string[];
 }
 
 export function encodeBulk(p: BulkPayload): string {
@@ -111,15 +124,19 @@ export function decodeBulk(value: string | undefined): BulkPayload | undefined {
   if (!value || value.length > 2000) return undefined;
   try {
     const p = JSON.parse(value) as Partial<BulkPayload>;
-    if (p.a !== 'snapshot' && p.a !== 'stop' && p.a !== 'memory') return undefined;
+    if (!(BULK_ACTIONS as readonly string[]).includes(p.a as string)) return undefined;
     if (typeof p.k !== 'string' || !/^[0-9a-f]{24}$/.test(p.k)) return undefined;
+    if (p.ids === undefined) return { a: p.a as BulkKind, k: p.k };
     if (!Array.isArray(p.ids) || p.ids.length === 0 || p.ids.length > 50) return undefined;
     if (!p.ids.every((id) => typeof id === 'string' && /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/.test(id))) return undefined;
-    return { a: p.a, k: p.k, ids: p.ids };
+    return { a: p.a as BulkKind, k: p.k, ids: p.ids };
   } catch {
     return undefined;
   }
 }
+
+/** "Show all N" on a roll-up: the full list of its findings as a file in its thread. Carries the card's finding key. */
+export const SHOW_ALL_ACTION_ID = 'ir_show_all';
 
 /** Security Hub workflow on a card (acts on every finding of the card) and the incident report. */
 export const WORKFLOW_ACTION_ID = { NOTIFIED: 'ir_wf_ack', RESOLVED: 'ir_wf_resolve', SUPPRESSED: 'ir_wf_suppress' } as const;

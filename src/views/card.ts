@@ -1,7 +1,21 @@
 import type { KnownBlock, Button, Overflow, PlainTextOption, StaticSelect } from '@slack/types';
 import type { Finding, SeverityLabel } from '../findings/model';
-import { ACTION_ID, FINDING_MENU_ACTION_ID, REPORT_ACTION_ID, RESPONSE_LABEL, WORKFLOW_ACTION_ID, WORKFLOW_LABEL, encodePayload, type ResponseKind } from './action-ids';
-import { code, link, plain, safe } from './mrkdwn';
+import {
+  ACTION_ID,
+  BULK_ACTIONS,
+  BULK_ACTION_ID,
+  BULK_LABEL,
+  FINDING_MENU_ACTION_ID,
+  REPORT_ACTION_ID,
+  RESPONSE_LABEL,
+  SHOW_ALL_ACTION_ID,
+  WORKFLOW_ACTION_ID,
+  WORKFLOW_LABEL,
+  encodeBulk,
+  encodePayload,
+  type ResponseKind,
+} from './action-ids';
+import { code, link, plain, safe, truncate } from './mrkdwn';
 
 export interface CardView {
   /** Notification/fallback text (mrkdwn, escaped). */
@@ -26,7 +40,7 @@ export function applicableResponses(f: Finding): { kind: ResponseKind; resource?
   if (f.principal?.accessKeyId) out.push({ kind: 'disable-key', resource: f.principal.accessKeyId });
   // The principal behind the finding: a user or role can be denied; a role's sessions revoked.
   const arn = f.principal?.arn;
-  if (arn && arn.length <= 100 && /:(user|role)\//.test(arn)) {
+  if (arn && /:(user|role)\//.test(arn)) {
     out.push({ kind: 'deny-principal', resource: arn });
     if (/:role\//.test(arn)) out.push({ kind: 'revoke-sessions', resource: arn });
   }
@@ -150,9 +164,51 @@ function bySeverityThenRecent(a: Finding, b: Finding): number {
   return b.severity - a.severity || Date.parse(b.lastSeen) - Date.parse(a.lastSeen);
 }
 
+/** What a roll-up row is about: the instance, else the access key or principal, else the finding itself. */
+export function resourceOf(f: Finding): string {
+  return f.instance?.id ?? f.principal?.accessKeyId ?? f.principal?.arn ?? `finding:${f.key}`;
+}
+
+/** A roll-up's findings per resource, most severe first; each group's findings most severe first. */
+export function groupByResource(findings: Finding[]): Finding[][] {
+  const groups = new Map<string, Finding[]>();
+  for (const f of [...findings].sort(bySeverityThenRecent)) {
+    const r = resourceOf(f);
+    const g = groups.get(r);
+    if (g) g.push(f);
+    else groups.set(r, [f]);
+  }
+  return [...groups.values()];
+}
+
+/** Instances of a roll-up, for its bulk buttons (the listener reads the card again when clicked). */
+function instancesOf(findings: Finding[]): string[] {
+  return [...new Set(findings.flatMap((f) => (f.instance ? [f.instance.id] : [])))];
+}
+
+function rollupRow(group: Finding[], showTypes: boolean): string {
+  const top = group[0];
+  const counts = new Map<string, number>();
+  for (const f of group) counts.set(f.type, (counts.get(f.type) ?? 0) + f.count);
+  const typeText = showTypes
+    ? [...counts].slice(0, 4).map(([t, n]) => `${code(t, 100)} ${n}×`).join(', ') + (counts.size > 4 ? `, +${counts.size - 4} types` : '')
+    : undefined;
+  const total = group.reduce((n, f) => n + f.count, 0);
+  const last = group.reduce((m, f) => (Date.parse(f.lastSeen) > Date.parse(m) ? f.lastSeen : m), top.lastSeen);
+  return [
+    `${SEVERITY_EMOJI[top.severityLabel]} ${top.severity.toFixed(1)} ${resourceLine(top)}`,
+    typeText,
+    remoteLine(top),
+    `${group.length > 1 ? `${group.length} findings, ` : ''}${total}×, last ${when(last)}`,
+    link(top.consoleUrl, 'console'),
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
 function rollupCard(findings: Finding[], storm: boolean, listLimit: number): CardView {
-  const sorted = [...findings].sort(bySeverityThenRecent);
-  const top = sorted[0];
+  const groups = groupByResource(findings);
+  const top = groups[0][0];
   const types = new Set(findings.map((f) => f.type));
   const accounts = new Set(findings.map((f) => f.accountId));
   const regions = new Set(findings.map((f) => f.region));
@@ -161,6 +217,7 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
   const last = findings.reduce((m, f) => (Date.parse(f.lastSeen) > Date.parse(m) ? f.lastSeen : m), top.lastSeen);
   const subject = types.size === 1 ? top.type : `${types.size} finding types`;
   const scope = accounts.size === 1 ? `account ${top.accountId}` : `${accounts.size} accounts`;
+  const on = groups.length === 1 ? resourceOf(top).replace(/^finding:.*/, 'one resource') : `${groups.length} resources`;
   const why = storm
     ? 'Storm roll-up: this channel had many new alerts in a short time, so further findings from this account are gathered here.'
     : 'Roll-up: related findings (same type and account, or same resource) seen close together.';
@@ -169,7 +226,7 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
     { type: 'header', text: plain(`${SEVERITY_EMOJI[top.severityLabel]} ${findings.length} findings · ${subject} · ${scope}`, 150) },
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: `${why} Every finding is recorded; each row below has its own responses.` },
+      text: { type: 'mrkdwn', text: `${why} One row per resource (${safe(on, 200)}), most severe first; every finding is recorded.` },
       fields: [
         field('Highest severity', `${SEVERITY_EMOJI[top.severityLabel]} ${top.severityLabel} (${top.severity.toFixed(1)})`),
         field('Account / region', `${[...accounts].slice(0, 5).map((a) => safe(a)).join(', ')} / ${[...regions].slice(0, 5).map((r) => safe(r, 40)).join(', ')}`),
@@ -179,31 +236,46 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
     },
     { type: 'divider' },
   ];
-  for (const f of sorted.slice(0, listLimit)) {
-    const remote = remoteLine(f);
-    const text = [
-      `${SEVERITY_EMOJI[f.severityLabel]} ${f.severity.toFixed(1)} ${resourceLine(f)}`,
-      types.size > 1 ? code(f.type, 120) : undefined,
-      remote,
-      `${f.count}×, last ${when(f.lastSeen)}`,
-      link(f.consoleUrl, 'console'),
-    ]
-      .filter(Boolean)
-      .join(' · ');
-    const menu = responseMenu(f);
-    blocks.push({ type: 'section', block_id: `ir_row_${f.key}`, text: { type: 'mrkdwn', text: text.slice(0, 3000) }, ...(menu ? { accessory: menu } : {}) });
+  for (const group of groups.slice(0, listLimit)) {
+    const menu = groups.length > 1 ? responseMenu(group[0]) : undefined;
+    blocks.push({ type: 'section', block_id: `ir_row_${group[0].key}`, text: { type: 'mrkdwn', text: truncate(rollupRow(group, types.size > 1), 3000) }, ...(menu ? { accessory: menu } : {}) });
   }
-  if (sorted.length > listLimit) {
+  if (groups.length > listLimit) {
+    const hidden = groups.slice(listLimit).reduce((n, g) => n + g.length, 0);
     blocks.push({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: `…and ${sorted.length - listLimit} more findings, all recorded (lower severity or older first).` }],
+      elements: [{ type: 'mrkdwn', text: `…and ${groups.length - listLimit} more resources (${hidden} findings), all recorded: *Show all* (or the list posted in the thread once the storm quiets) names every one.` }],
     });
   }
+  // A roll-up about one resource keeps that resource's buttons on the card, as a single card would.
+  const own = groups.length === 1 ? responseButtons(top) : [];
+  if (own.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${top.key}`, elements: own });
+  const bulk = rollupButtons(findings, groups, listLimit);
+  if (bulk.length > 0) blocks.push({ type: 'actions', block_id: `ir_bulk_${top.key}`, elements: bulk });
   blocks.push(caseButtons(findings));
   return {
     text: `${findings.length} findings: ${safe(subject, 150)} in ${safe(scope, 60)}`,
     blocks,
   };
+}
+
+/** "Isolate all n" … for a roll-up over several instances, and "Show all" when rows are hidden. */
+function rollupButtons(findings: Finding[], groups: Finding[][], listLimit: number): Button[] {
+  // The finding of an instance, so the request threads under this card; the listener reads the whole card.
+  const anchor = findings.find((f) => f.instance)?.key ?? groups[0][0].key;
+  const out: Button[] = [];
+  const instances = instancesOf(findings);
+  if (instances.length > 1) {
+    for (const a of BULK_ACTIONS) {
+      const b: Button = { type: 'button', action_id: BULK_ACTION_ID[a], text: plain(`${BULK_LABEL[a]} ${instances.length}`, 75), value: encodeBulk({ a, k: anchor }) };
+      if (a !== 'snapshot') b.style = 'danger';
+      out.push(b);
+    }
+  }
+  if (groups.length > listLimit) {
+    out.push({ type: 'button', action_id: SHOW_ALL_ACTION_ID, text: plain(`Show all ${findings.length}`, 75), value: JSON.stringify({ k: anchor }) });
+  }
+  return out;
 }
 
 /** Security Hub workflow for the card's findings (when Security Hub knows them) and the report. */

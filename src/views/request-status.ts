@@ -83,18 +83,28 @@ function duration(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-/** Lines joined under a heading, kept under Slack's 3,000-character text limit. */
-function section(heading: string, lines: string[], bullet = '•'): KnownBlock {
+/**
+ * Lines under a heading, split over as many sections as Slack's 3,000-character text limit needs
+ * (a bulk plan lists every instance and every change), up to `maxBlocks`.
+ */
+function section(heading: string, lines: string[], bullet = '•', maxBlocks = 6): KnownBlock[] {
+  const blocks: KnownBlock[] = [];
   let text = `*${heading}*`;
   for (const [n, l] of lines.entries()) {
     const next = `\n${bullet} ${safe(l, 400)}`;
     if (text.length + next.length > 2900) {
-      text += `\n_…and ${lines.length - n} more_`;
-      break;
+      if (blocks.length + 1 >= maxBlocks) {
+        text += `\n_…and ${lines.length - n} more_`;
+        break;
+      }
+      blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
+      text = `${bullet} ${safe(l, 400)}`;
+      continue;
     }
     text += next;
   }
-  return { type: 'section', text: { type: 'mrkdwn', text } };
+  blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
+  return blocks;
 }
 
 /** The one status message per request: plan, approval buttons, progress, verified result. */
@@ -108,7 +118,7 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   const target = targets(r);
   let state = STATE_LINE[r.state];
   if (r.state === 'awaiting-approval' && r.expiresAt) state += ` (expires ${time(r.expiresAt)})`;
-  if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 80)}`;
+  if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 400)}`;
   if ((r.state === 'done' || r.state === 'failed') && r.startedAt && r.finishedAt) state += ` in ${duration(r.finishedAt - r.startedAt)}`;
   if (r.state === 'done' && r.result && !r.result.ok) state = ':warning: done, but verification found problems';
 
@@ -129,8 +139,8 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   if (r.notice) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:information_source: ${safe(r.notice, 1000)}` } });
   if (r.plan?.blocked) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:no_entry: ${safe(r.plan.blocked, 2000)}` } });
   const showPlan = r.plan && !r.plan.blocked && !(r.state === 'done' && r.result);
-  if (showPlan && r.plan!.summary.length) blocks.push(section(r.state === 'awaiting-approval' ? 'What will change' : 'Plan', r.plan!.summary));
-  if (r.plan?.warnings.length && r.state !== 'done') blocks.push(section('Before you approve', r.plan.warnings, ':warning:'));
+  if (showPlan && r.plan!.summary.length) blocks.push(...section(r.state === 'awaiting-approval' ? 'What will change' : 'Plan', r.plan!.summary));
+  if (r.plan?.warnings.length && r.state !== 'done') blocks.push(...section('Before you approve', r.plan.warnings, ':warning:', 3));
   if (r.state === 'awaiting-approval') {
     const value = encodeDecision({ q: r.id, v: r.rev });
     blocks.push({
@@ -151,13 +161,13 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   }
   if (r.result?.table) blocks.push(...huntResultBlocks(r.result));
   else if (r.result) {
-    blocks.push(section('Verified end state', r.result.lines));
+    blocks.push(...section('Verified end state', r.result.lines));
     if (r.result.notes.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: safe(r.result.notes.join(' '), 2900) }] });
   }
   if (r.failure) {
     const at = r.failure.step ? ` at step ${r.failure.step} (${safe(r.failure.stepLabel ?? '', 80)})` : '';
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Failed${at}:* ${safe(r.failure.message, 1500)}` } });
-    blocks.push(section('State left', r.failure.done.length ? r.failure.done : ['nothing had been changed yet']));
+    blocks.push(...section('State left', r.failure.done.length ? r.failure.done : ['nothing had been changed yet'], '•', 3));
   }
   if (r.action === 'blast-radius' && r.state === 'done') blocks.push(...blastRadiusResponses(r));
   if (r.action === 'isolate' && r.state === 'done') {

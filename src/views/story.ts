@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import type { Story } from '../actions/story';
-import { ACTION_ID, BULK_ACTION_ID, encodeBulk, encodePayload } from './action-ids';
+import { ACTION_ID, BULK_ACTIONS, BULK_ACTION_ID, BULK_LABEL, encodeBulk, encodePayload } from './action-ids';
 import type { CardView } from './card';
 import { code, safe, truncate } from './mrkdwn';
 
@@ -66,11 +66,13 @@ export function renderStory(s: Story, findingKey: string): CardView {
       blocks.push({
         type: 'actions',
         block_id: 'story-bulk',
-        elements: [
-          { type: 'button', action_id: BULK_ACTION_ID.snapshot, text: { type: 'plain_text', text: `Snapshot all ${ids.length}` }, value: encodeBulk({ a: 'snapshot', k: findingKey, ids }) },
-          { type: 'button', action_id: BULK_ACTION_ID.memory, text: { type: 'plain_text', text: `Capture memory all ${ids.length}` }, value: encodeBulk({ a: 'memory', k: findingKey, ids }) },
-          { type: 'button', action_id: BULK_ACTION_ID.stop, text: { type: 'plain_text', text: `Stop all ${ids.length}` }, style: 'danger', value: encodeBulk({ a: 'stop', k: findingKey, ids }) },
-        ],
+        elements: BULK_ACTIONS.map((a) => ({
+          type: 'button' as const,
+          action_id: BULK_ACTION_ID[a],
+          text: { type: 'plain_text' as const, text: `${BULK_LABEL[a]} ${ids.length}` },
+          value: encodeBulk({ a, k: findingKey, ids }),
+          ...(a === 'snapshot' || a === 'memory' ? {} : { style: 'danger' as const }),
+        })),
       });
     }
   }
@@ -90,4 +92,40 @@ export function renderStory(s: Story, findingKey: string): CardView {
     blocks.push(section(`*Launched by*: unknown. ${safe(s.launchUnknown ?? '', 600)}`));
   }
   return { text: `The story of ${s.instanceId}`, blocks };
+}
+
+/** One instance in a compact story: enough to triage it, with its miner lines and who launched it. */
+export interface CompactStory {
+  instanceId: string;
+  story?: Story;
+  /** Why there is no story (gone, another account…). */
+  missing?: string;
+}
+
+function compactSection(c: CompactStory): KnownBlock {
+  const s = c.story;
+  if (!s) return section(`${code(c.instanceId, 40)}: no story (${safe(c.missing ?? 'unknown', 300)})`);
+  const lines = [
+    `${code(s.instanceId, 40)}${s.name ? ` (${safe(s.name, 60)})` : ''} · ${safe(s.type ?? '?', 30)} · ${safe(s.state, 20)}${s.launchTime ? ` · launched ${safe(s.launchTime, 40)}` : ''}`,
+    `AMI ${code(s.ami.id ?? '?', 40)} owner ${safe(s.ami.ownerAlias ?? s.ami.ownerId ?? 'unknown', 40)} · role ${s.roleName ? code(s.roleName, 80) : 'none'} · IMDS ${s.imdsV1 ? 'v1 allowed' : 'v2 only'}`,
+    s.launch
+      ? `Launched by ${code(s.launch.principal, 160)}${s.launch.accessKeyId ? ` key ${code(s.launch.accessKeyId, 30)}` : ''}${s.launch.sourceIp ? ` from ${code(s.launch.sourceIp, 60)}` : ''}${s.siblings.length ? `, with ${s.siblings.length} other instance(s)` : ''}`
+      : 'Launched by: unknown',
+  ];
+  const m = s.userData?.matches ?? [];
+  if (m.length) lines.push(`User data: ${m.length} suspicious line(s) of ${s.userData!.lines}, e.g. ${code(`${m[0].line}: ${m[0].text}`, 200)} ← ${safe(m[0].indicator, 60)}`);
+  else lines.push(s.userData ? `User data: ${s.userData.lines} line(s), nothing suspicious` : 'User data: none');
+  if (s.flags.length) lines.push(s.flags.slice(0, 4).map((f) => `:warning: ${safe(f, 200)}`).join(' '));
+  return section(lines.join('\n'));
+}
+
+/**
+ * Stories of many instances in one message (a storm's card): one section per instance, within
+ * Slack's 50 blocks and 3,000 characters per section; `/ir audit` and the next card detail the rest.
+ */
+export function renderCompactStories(items: CompactStory[], part: { from: number; total: number }): CardView {
+  const to = part.from + items.length - 1;
+  const blocks: KnownBlock[] = [section(`*Instance stories ${part.from}–${to} of ${part.total}* (compact: many instances on this card)`)];
+  for (const c of items.slice(0, 40)) blocks.push(compactSection(c));
+  return { text: `Instance stories ${part.from}–${to} of ${part.total}`, blocks };
 }

@@ -140,6 +140,8 @@ export interface FakeTargetGroup {
   targets: { id: string; port: number; health: string }[];
 }
 
+const MUTATING = /^(Modify|Create|Associate|Disassociate|Authorize|Revoke|Detach|Attach|Deregister|Register|Stop|Copy|Delete|Put|Update)/;
+
 export function awsError(name: string, message = name, status = 400): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
 }
@@ -251,6 +253,14 @@ export class FakeAws {
   checkCredentials = false;
   /** Calls rejected as expired, per API. */
   expiredRejections: string[] = [];
+  /**
+   * EC2's own throttle on mutating calls, per account and region: a bucket of `burst` tokens
+   * refilled at `perSecond`; a call finding it empty fails with RequestLimitExceeded.
+   */
+  mutationBudget?: { perSecond: number; burst: number };
+  /** Calls refused by `mutationBudget`. */
+  throttled = 0;
+  private bucket?: { tokens: number; at: number };
   private failures = new Map<string, Error[]>();
   private hooks = new Map<string, (input: any) => void>();
   private always = new Map<string, Error>();
@@ -265,6 +275,18 @@ export class FakeAws {
         const api = cmd.name.replace(/Command$/, '');
         this.calls.push({ api, input, at: Date.now() });
         if (this.checkCredentials && (mock === ec2 || mock === iam)) await this.rejectExpired(mock === ec2 ? 'RequestExpired' : 'ExpiredToken', getClient());
+        if (this.mutationBudget && MUTATING.test(api)) {
+          const { perSecond, burst } = this.mutationBudget;
+          const now = Date.now();
+          const b = (this.bucket ??= { tokens: burst, at: now });
+          b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond);
+          b.at = now;
+          if (b.tokens < 1) {
+            this.throttled++;
+            throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+          }
+          b.tokens -= 1;
+        }
         if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
         if (this.hangs.has(api) && this.hangs.get(api)!.length === 0) {
           this.hangs.delete(api);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { loadConfig, type Config } from '../../src/config/load';
+import { parseEvents } from '../../src/findings/events';
+import type { Finding } from '../../src/findings/model';
 import { createLogger } from '../../src/log';
 import { Metrics } from '../../src/metrics';
 import { startBot, type Running } from '../../src/run/bot';
@@ -144,4 +146,13 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 export function fixture(name: string): any {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return JSON.parse(JSON.stringify(require(`../fixtures/${name}.json`)));
+}
+
+/** A fixture event, changed by `mutate`, as the one Finding it parses to. */
+export function findingFrom(name: string, mutate?: (e: any) => void): Finding {
+  const e = fixture(name);
+  mutate?.(e);
+  const parsed = parseEvents(e, 10);
+  if ('error' in parsed) throw new Error(parsed.error);
+  return parsed.findings[0];
 }

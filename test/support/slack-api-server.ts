@@ -1,5 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { blockKitViolations } from './slack-limits';
+
+/** Blocks arrive as JSON in form posts and as arrays in JSON posts. */
+function parseBlocks(blocks: unknown): unknown[] {
+  if (typeof blocks === 'string') return JSON.parse(blocks) as unknown[];
+  return Array.isArray(blocks) ? blocks : [];
+}
 
 export interface SlackCall {
   method: string;
@@ -142,6 +149,7 @@ export class SlackApiServer {
         return [200, { ok: true, url: 'https://example.slack.com/', team: 'Example', user: 'ir-bot', team_id: 'T0EXAMPLE', user_id: 'U0BOT', bot_id: 'B0BOT' }];
       case 'chat.postMessage': {
         const channel = String(args.channel);
+        if (blockKitViolations(parseBlocks(args.blocks), args.text as string | undefined).length) return [200, { ok: false, error: 'invalid_blocks' }];
         const refused = this.opts.refusedChannels?.[channel];
         if (refused) return [200, { ok: false, error: refused }];
         if (this.opts.postIntervalMs && !args.thread_ts) {
@@ -166,6 +174,7 @@ export class SlackApiServer {
         return [200, { ok: true, channel, ts, message: { text: msg.text, ts } }];
       }
       case 'chat.update': {
+        if (blockKitViolations(parseBlocks(args.blocks), args.text as string | undefined).length) return [200, { ok: false, error: 'invalid_blocks' }];
         if (this.opts.updatesPerMinute) {
           this.updateTimes = this.updateTimes.filter((t) => now - t < 60_000);
           if (this.updateTimes.length >= this.opts.updatesPerMinute) {

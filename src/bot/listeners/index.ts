@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, UNDO_ACTION_ID } from '../../views/action-ids';
+import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, SHOW_ALL_ACTION_ID, UNDO_ACTION_ID } from '../../views/action-ids';
 import type { BotDeps } from '../deps';
 import { bulkButton } from './actions/bulk-button';
 import { caseButton } from './actions/case-buttons';
@@ -7,6 +7,7 @@ import { huntCancelButton, pivotButton } from './actions/hunt-buttons';
 import { decisionButton } from './actions/decision';
 import { releaseButton } from './actions/release-button';
 import { responseButton } from './actions/response-button';
+import { showAllButton } from './actions/show-all-button';
 import { undoButton } from './actions/undo-button';
 import { irCommand } from './commands/ir';
 import { huntSubmit } from './views/hunt-submit';
@@ -24,6 +25,7 @@ export function registerListeners(app: App, deps: BotDeps): void {
   for (const id of Object.values(BULK_ACTION_ID)) app.action(id, onBulk);
   for (const [status, id] of Object.entries(WORKFLOW_ACTION_ID)) app.action(id, caseButton(deps, status as keyof typeof WORKFLOW_ACTION_ID));
   app.action(REPORT_ACTION_ID, caseButton(deps, 'report'));
+  app.action(SHOW_ALL_ACTION_ID, showAllButton(deps));
   app.action(HUNT_CANCEL_ACTION_ID, huntCancelButton(deps));
   app.action(new RegExp(`^${PIVOT_ACTION_ID}_\\d+$`), pivotButton(deps));
   app.command('/ir', irCommand(deps));

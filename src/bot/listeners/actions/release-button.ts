@@ -23,6 +23,7 @@ export function releaseButton(deps: BotDeps) {
     const reply = await submitRequest(deps, client, logger, {
       action: 'release',
       target: isolation.target,
+      targets: isolation.targets,
       findingKey: isolation.findingKey,
       channel: isolation.channel,
       threadTs: isolation.threadTs ?? isolation.statusTs,

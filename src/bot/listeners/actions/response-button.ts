@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, OverflowAction, SlackActionMiddlewareArgs, StaticSelectAction } from '@slack/bolt';
 import { PIPELINE_ACTIONS, type ActionName } from '../../../requests/model';
-import { RESPONSE_LABEL, decodePayload } from '../../../views/action-ids';
+import { RESPONSE_LABEL, decodePayload, type ResponseKind } from '../../../views/action-ids';
 import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '../../commands';
 import { escapeMrkdwn } from '../../../views/mrkdwn';
 import { suggestedHunts } from '../../../hunts/templates';
@@ -17,6 +17,16 @@ function valueOf(body: BlockAction): string | undefined {
   if (action?.type === 'overflow') return (action as OverflowAction).selected_option?.value;
   if (action?.type === 'static_select') return (action as StaticSelectAction).selected_option?.value;
   return undefined;
+}
+
+/** The resource a response acts on, read from the stored finding the button refers to. */
+async function resourceOfFinding(deps: BotDeps, findingKey: string, kind: ResponseKind): Promise<string | undefined> {
+  const f = await deps.requests.finding(findingKey).catch(() => undefined);
+  if (!f) return undefined;
+  if (kind === 'disable-key') return f.principal?.accessKeyId;
+  if (kind === 'deny-principal' || kind === 'revoke-sessions') return f.principal?.arn;
+  if (kind === 'blast-radius' || kind === 'delete-keys' || kind === 'revoke-rules') return f.principal?.accessKeyId ?? f.principal?.arn;
+  return f.instance?.id;
 }
 
 /** Card buttons (Isolate, Snapshot, Hunt, Disable key): acknowledged first, then checked and queued. */
@@ -49,12 +59,16 @@ export function responseButton(deps: BotDeps) {
         `*${RESPONSE_LABEL[payload.a]}${payload.r ? ` ${escapeMrkdwn(payload.r)}` : ''}* is not available yet. Nothing was changed in AWS.`,
       );
     }
-    const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : payload.a === 'deny-principal' || payload.a === 'revoke-sessions' ? PRINCIPAL_ARN_PATTERN : INSTANCE_ID_PATTERN;
-    const ok = ['blast-radius', 'delete-keys', 'revoke-rules'].includes(payload.a) ? !!payload.r && (ACCESS_KEY_PATTERN.test(payload.r) || PRINCIPAL_ARN_PATTERN.test(payload.r)) : !!payload.r && pattern.test(payload.r);
-    if (!payload.r || !ok) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
+    const principalScoped = ['blast-radius', 'delete-keys', 'revoke-rules'].includes(payload.a);
+    const byArn = payload.a === 'deny-principal' || payload.a === 'revoke-sessions';
+    const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : byArn ? PRINCIPAL_ARN_PATTERN : INSTANCE_ID_PATTERN;
+    // Long resources (ARNs) are not in the value: Slack caps option values at 150 characters.
+    const resource = payload.r ?? (await resourceOfFinding(deps, payload.k, payload.a));
+    const ok = !!resource && (principalScoped ? ACCESS_KEY_PATTERN.test(resource) || PRINCIPAL_ARN_PATTERN.test(resource) : pattern.test(resource));
+    if (!resource || !ok) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
       action: payload.a as ActionName,
-      target: payload.r,
+      target: resource,
       findingKey: payload.k,
       channel: channel ?? '',
       threadTs: cardTs,

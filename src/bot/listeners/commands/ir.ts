@@ -7,6 +7,7 @@ import { huntHelp, huntTarget, prepareHunt } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
+import { submitPerAccount } from '../submit-bulk';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -69,15 +70,16 @@ export function irCommand(deps: BotDeps) {
       const target = huntTarget(cmd.template!, cmd.params);
       text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true });
     } else if (cmd.kind !== 'status') {
-      // terminate: the principal first, then the instances it launched.
-      const ids = cmd.kind === 'terminate' ? [cmd.target, ...cmd.instanceIds] : 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
-      text = await submitRequest(
-        deps,
-        client,
-        logger,
-        { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
-        { confirm: true },
-      );
+      if (cmd.kind === 'terminate') {
+        // The principal first, then the instances it launched: one request, always two people.
+        const ids = [cmd.target, ...cmd.instanceIds];
+        text = await submitRequest(deps, client, logger, { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+      } else if ('instanceIds' in cmd) {
+        // Several instances: one request per account and region, each one plan and one approval.
+        text = await submitPerAccount(deps, client, logger, { action: cmd.kind, instanceIds: cmd.instanceIds, channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+      } else {
+        text = await submitRequest(deps, client, logger, { action: cmd.kind, target: cmd.target, targets: [cmd.target], channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+      }
     } else {
       try {
         if (cmd.jobId) {
