@@ -49,8 +49,12 @@ describe('escaping attacker-controlled text', () => {
     expect(texts).toContain('&lt;!channel&gt;');
     // The user agent is shown in a code span, its own <…> escaped.
     expect(texts).toContain('`aws-cli/2.15.0 Python/3.11 &lt;!channel&gt; &lt;https://evil.example|click me&gt;`');
-    // Our own console link is the only live link.
-    expect(texts.match(/<https:\/\/[^>]+\|/g)).toEqual(['<https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?macros=current&fId=5ef60718293a4b5c6d7e8f9012345678|']);
+    // Our own console links (the finding, its instance and role) are the only live links.
+    expect(texts.match(/<https:\/\/[^>]+\|/g)).toEqual([
+      '<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#InstanceDetails:instanceId=i-0a1b2c3d4e5f60718|',
+      '<https://console.aws.amazon.com/iam/home#/roles/details/web-app-role|',
+      '<https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?macros=current&fId=5ef60718293a4b5c6d7e8f9012345678|',
+    ]);
   });
 
   it('escapes ASFF titles on Security Hub cards', () => {
@@ -62,7 +66,8 @@ describe('escaping attacker-controlled text', () => {
 describe('card contents', () => {
   it('offers only the responses that fit the resource', () => {
     expect(applicableResponses(finding('guardduty-crypto-dns')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'hunt']);
-    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'disable-key', 'deny-principal', 'revoke-sessions', 'hunt']);
+    // A temporary key (ASIA…) cannot be disabled: its role's sessions are revoked instead.
+    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'deny-principal', 'revoke-sessions', 'hunt']);
     // The role behind the exfiltrated credentials is named on its buttons.
     expect(applicableResponses(finding('guardduty-credential-exfiltration')).find((r) => r.kind === 'revoke-sessions')!.resource).toBe('arn:aws:iam::123456789012:role/web-app-role');
     const noResource = finding('guardduty-port-probe', (e) => {

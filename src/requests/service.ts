@@ -6,6 +6,7 @@ import { huntCancelRecord } from '../hunts/templates';
 import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
+import { actionableTargets } from '../findings/model';
 import type { ActionName, ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
@@ -81,7 +82,7 @@ export class RequestService {
     account ??= /^arn:aws[a-z-]*:(iam|sts)::(\d{12}):/.exec(input.target)?.[2];
     if (findingKey) {
       const f = await this.cards.getFinding(findingKey);
-      const names = [f?.instance?.id, f?.principal?.accessKeyId, f?.principal?.arn];
+      const names = f ? [f.instance?.id, f.principal?.accessKeyId, f.principal?.arn, ...Object.values(actionableTargets(f)).flat()] : [];
       if (f && names.includes(input.target)) {
         account ??= f.accountId;
         region ??= f.region;
