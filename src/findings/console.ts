@@ -104,6 +104,8 @@ export function resourceConsoleUrl(kind: ResourceKind, id: string, region: strin
     case 'rds-instance':
     case 'rds-cluster':
       return r && /^[a-zA-Z][\w-]{0,62}$/.test(name) ? at(`rds/home${q}#database:id=${enc(name)};is-cluster=${kind === 'rds-cluster'}`) : undefined;
+    case 'rds-snapshot':
+      return r && /^[a-zA-Z][\w:-]{0,254}$/.test(name) ? at(`rds/home${q}#db-snapshot:id=${enc(name)}`) : undefined;
     case 'eks-cluster':
       return r && /^[\w-]{1,100}$/.test(name) ? at(`eks/home${q}#/clusters/${enc(name)}`) : undefined;
     case 'ecs-cluster':

@@ -102,6 +102,8 @@ function resourcesOf(resource: Json, action: Json, w: Where, principal: Principa
     if (principal.accessKeyId) out.push(resourceRef('iam-access-key', 'AccessKey', principal.accessKeyId, { ...at, name: principal.userName, details: principal.userType ? [['UserType', principal.userType]] : [] }));
     if (principal.arn && /:(user|role)\//.test(principal.arn)) {
       out.push(resourceRef(/:user\//.test(principal.arn) ? 'iam-user' : 'iam-role', principal.userType ?? 'Principal', principal.arn, { ...at, name: principal.userName }));
+    } else if (!principal.accessKeyId && principal.userName) {
+      out.push(resourceRef('other', principal.userType ?? 'Principal', principal.userName, at));
     }
   }
   for (const b of arr(resource.s3BucketDetails).map(obj)) {
