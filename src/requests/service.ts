@@ -26,6 +26,10 @@ export interface SubmitInput {
   reason?: string;
   /** The request this one undoes: the Release button's isolation. */
   undoes?: string;
+  /** Asked from outside Slack (a Security Hub custom action): approval is needed whatever the config says. */
+  alwaysNeedsApproval?: boolean;
+  /** The card may not be posted yet: the status message waits for its thread. */
+  followCard?: boolean;
 }
 
 export type SubmitResult =
@@ -108,7 +112,8 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: this.config.access.requireApproval.includes(input.action),
+      needsApproval: input.alwaysNeedsApproval === true || this.config.access.requireApproval.includes(input.action),
+      followCard: input.followCard,
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
