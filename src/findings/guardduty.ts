@@ -214,7 +214,7 @@ function sequenceOf(service: Json, w: Where): { sequence: SequenceRef; resources
         lastSeen: dateOf(g.lastSeenAt, 'signal lastSeenAt', []),
       }),
     );
-  return { sequence: compact({ uid: str(seq.uid), signals, actors, endpoints }), resources };
+  return { sequence: compact({ uid: str(seq.uid), description: str(seq.description), signals, actors, endpoints }), resources };
 }
 
 /** The first EC2 instance a sequence names, enough to offer isolation and snapshots for it. */

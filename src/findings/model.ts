@@ -103,6 +103,8 @@ export interface ProcessRef {
 /** GuardDuty Extended Threat Detection: the signals that make up an attack sequence. */
 export interface SequenceRef {
   uid?: string;
+  /** Raw, attacker-influenced text: escape before display. */
+  description?: string;
   signals: { type?: string; name: string; description?: string; count?: number; severity?: number; firstSeen?: string; lastSeen?: string }[];
   /** Principals and sessions behind the sequence, as short readable strings. */
   actors: string[];

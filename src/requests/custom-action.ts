@@ -24,12 +24,12 @@ export interface CustomActionOutcome {
 }
 
 const NOUN: Record<CustomActionResponse, string> = {
-  isolate: 'EC2 instance',
-  snapshot: 'EC2 instance',
-  stop: 'EC2 instance',
-  'disable-key': 'long-term access key (AKIA…)',
-  'deny-principal': 'IAM user or role ARN',
-  'revoke-sessions': 'IAM role ARN',
+  isolate: 'EC2 instances',
+  snapshot: 'EC2 instances',
+  stop: 'EC2 instances',
+  'disable-key': 'long-term access keys (AKIA…)',
+  'deny-principal': 'IAM user or role ARNs',
+  'revoke-sessions': 'IAM role ARNs',
 };
 
 function targetsFor(response: CustomActionResponse, f: Finding): string[] {
@@ -64,7 +64,7 @@ export function customActionPlan(mapping: Record<string, CustomActionResponse>, 
   const plan = { actionName: e.actionName, response, skipped: [] as CustomActionOutcome['skipped'], targets: [] as { finding: Finding; target: string }[] };
   for (const f of findings) {
     const targets = targetsFor(response, f);
-    if (targets.length === 0) plan.skipped.push({ findingKey: f.key, reason: `${response} needs a ${NOUN[response]} in the finding's own account and region; this finding names none` });
+    if (targets.length === 0) plan.skipped.push({ findingKey: f.key, reason: `${response} acts on ${NOUN[response]} in the finding's own account and region; this finding names none` });
     for (const target of targets) plan.targets.push({ finding: f, target });
   }
   return plan;

@@ -99,7 +99,7 @@ function sequenceBlock(f: Finding): KnownBlock | undefined {
   });
   if (s.actors.length) lines.push(`*Actors:* ${s.actors.slice(0, 10).map((a) => code(a, 120)).join(', ')}`);
   if (s.endpoints.length) lines.push(`*Endpoints:* ${s.endpoints.slice(0, 10).map((e) => code(e, 120)).join(', ')}`);
-  return { type: 'section', text: { type: 'mrkdwn', text: fitLines(`*Attack sequence: ${s.signals.length} signals*`, lines, 'lines') } };
+  return { type: 'section', text: { type: 'mrkdwn', text: fitLines(`*Attack sequence: ${s.signals.length} signals*${s.description ? `\n${safe(s.description, 600)}` : ''}`, lines, 'lines') } };
 }
 
 function processLine(f: Finding): string | undefined {
