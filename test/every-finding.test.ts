@@ -6,6 +6,8 @@ import { parseEvents } from '../src/findings/events';
 import type { Finding } from '../src/findings/model';
 import { renderCard } from '../src/views/card';
 import { preview } from '../src/preview';
+import { suggestedHunts } from '../src/hunts/templates';
+import { huntModal } from '../src/views/hunt-modal';
 import { FakeAws } from './support/fake-aws';
 import { blockKitProblems, mrkdwnTexts } from './support/block-kit';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
@@ -85,7 +87,7 @@ describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
     expect(ocsf.notes).toBeUndefined();
   });
 
-  it('reads a control finding: severity, class, account/region, the bucket with its console link; no response acts on a bucket', () => {
+  it('reads a control finding: severity, class, account/region, the bucket with its console link; only a hunt on the bucket is offered', () => {
     const [f] = parse(ocsfControlEvent());
     expect(f).toMatchObject({ format: 'ocsf', product: 'Security Hub', severityLabel: 'CRITICAL', accountId: '123456789012', region: 'eu-west-1', title: 'S3 general purpose buckets should block public access' });
     expect(f.resources).toEqual([
@@ -94,7 +96,11 @@ describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
     const view = renderCard([f], { storm: false, listLimit: 5 });
     expect(blockKitProblems(view.blocks)).toEqual([]);
     expect(mrkdwnTexts(view.blocks).join('\n')).toContain('*S3 bucket* `arn:aws:s3:::example-public-assets`');
-    expect(buttonsOf(view.blocks)).toEqual([]);
+    expect(buttonsOf(view.blocks)).toEqual(['Hunt']);
+    expect(suggestedHunts(f)).toEqual(['/ir hunt bucket-calls bucket=example-public-assets']);
+    const modal = huntModal(f, { channel: 'C01ALERTS' }) as any;
+    expect(modal.blocks.find((b: any) => b.block_id === 'bucket').element.initial_value).toBe('example-public-assets');
+    expect(modal.blocks.find((b: any) => b.block_id === 'template').element.initial_option.value).toBe('bucket-calls');
   });
 
   it('refuses an OCSF event without finding_info.uid, saying so', () => {

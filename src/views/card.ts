@@ -2,6 +2,7 @@ import type { KnownBlock, Button, Overflow, PlainTextOption } from '@slack/types
 import { actionableTargets, type Finding, type ResourceRef, type SeverityLabel } from '../findings/model';
 import { nameOf } from '../findings/console';
 import { KIND_LABEL } from '../findings/resources';
+import { huntPrefill } from '../hunts/templates';
 import { ACTION_ID, FINDING_MENU_ACTION_ID, REPORT_ACTION_ID, RESPONSE_LABEL, WORKFLOW_ACTION_ID, WORKFLOW_LABEL, encodePayload, type ResponseKind } from './action-ids';
 import { code, link, plain, safe } from './mrkdwn';
 
@@ -33,7 +34,7 @@ export function applicableResponses(f: Finding): { kind: ResponseKind; resource?
     out.push({ kind: 'deny-principal', resource: arn });
     if (/:role\//.test(arn)) out.push({ kind: 'revoke-sessions', resource: arn });
   }
-  if (t.instances.length > 0 || t.accessKeys.length > 0 || t.principals.length > 0 || f.principal?.arn || f.remote?.ip) {
+  if (t.instances.length > 0 || t.accessKeys.length > 0 || t.principals.length > 0 || Object.keys(huntPrefill(f)).length > 0) {
     out.push({ kind: 'hunt', resource: t.instances[0] ?? t.accessKeys[0] });
   }
   return out;
