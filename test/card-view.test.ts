@@ -5,6 +5,7 @@ import type { Finding } from '../src/findings/model';
 import { preview } from '../src/preview';
 import { readFileSync } from 'node:fs';
 import { fixture } from './support/harness';
+import { mrkdwnTexts } from './support/block-kit';
 
 function finding(name: string, mutate?: (e: any) => void): Finding {
   const e = fixture(name);
@@ -12,20 +13,6 @@ function finding(name: string, mutate?: (e: any) => void): Finding {
   const parsed = parseEvents(e, 10);
   if ('error' in parsed) throw new Error(parsed.error);
   return parsed.findings[0];
-}
-
-/** Every mrkdwn text in the card, as Slack would parse it. */
-function mrkdwnTexts(blocks: any[]): string[] {
-  const out: string[] = [];
-  const walk = (v: any) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      if (v.type === 'mrkdwn' && typeof v.text === 'string') out.push(v.text);
-      Object.values(v).forEach(walk);
-    }
-  };
-  walk(blocks);
-  return out;
 }
 
 describe('escaping attacker-controlled text', () => {
