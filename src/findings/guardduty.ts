@@ -241,6 +241,7 @@ export function fromGuardDuty(detail: z.infer<typeof guardDutyRequired>, context
   const arnParts = (str(detail.arn) ?? '').split(':');
   const region = str(detail.region) ?? (arnParts[3] || undefined) ?? context.region ?? 'unknown';
   if (!REGION.test(region)) notes.push(`region ${JSON.stringify(region.slice(0, 40))} is not an AWS region`);
+  if (detail.accountId === undefined && context.accountId) notes.push('no accountId: taken from the event envelope');
   const accountId = typed(detail.accountId, 'accountId', notes) ?? context.accountId ?? 'unknown';
   if (!ACCOUNT_ID.test(accountId)) notes.push(`account ID ${JSON.stringify(accountId.slice(0, 40))} is not 12 digits: no response that acts in AWS is offered`);
   let severity = num(detail.severity);
