@@ -158,6 +158,9 @@ describe('odd input is shown with a warning, not refused', () => {
     expect(g.notes).toEqual(['ProductArn "arn:aws::securityhub:us-east-1::product/aws/guardduty" is not in Security Hub\'s product ARN form']);
     expect(g.key).toBe(parse(fixture('guardduty-backdoor-cc'))[0].key);
 
+    expect((parseEvents({ 'detail-type': 'Security Hub Findings - Imported', detail: { findings: [{ Id: 'only-an-id' }] } }, 10) as any).rejected).toEqual([
+      { where: 'event.detail.findings[0]', reason: 'not an ASFF finding: it has an Id but none of ProductArn, AwsAccountId, Title' },
+    ]);
     expect((parseEvents({ 'detail-type': 'GuardDuty Finding', detail: { title: 'no id, no type' } }, 10) as any).rejected).toEqual([
       { where: 'event.detail.id', reason: 'required: a GuardDuty finding needs its id' },
       { where: 'event.detail.type', reason: 'required: a GuardDuty finding needs its type' },

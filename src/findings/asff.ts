@@ -26,9 +26,13 @@ import { fromAsffResource } from './resources';
  * What makes a JSON object an ASFF finding at all: its Id. Everything else is read leniently
  * (see `fromAsff`), and what was odd is noted on the card rather than refusing the alert.
  */
-export const asffRequired = z.looseObject({
-  Id: z.union([z.string().min(1), z.number()], { error: 'required: an ASFF finding needs its Id' }),
-});
+export const asffRequired = z
+  .looseObject({
+    Id: z.union([z.string().min(1), z.number()], { error: 'required: an ASFF finding needs its Id' }),
+  })
+  .refine((f) => ['ProductArn', 'AwsAccountId', 'Title'].some((k) => f[k] !== undefined && f[k] !== null), {
+    error: 'not an ASFF finding: it has an Id but none of ProductArn, AwsAccountId, Title',
+  });
 
 type Asff = Json & { Id: string | number };
 
