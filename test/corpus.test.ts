@@ -9,6 +9,7 @@ import { isConsoleHost } from '../src/findings/console';
 import { CUSTOM_ACTION_DETAIL_TYPE, parseEvents } from '../src/findings/events';
 import { CardStore } from '../src/cards/store';
 import { renderCard } from '../src/views/card';
+import { preview } from '../src/preview';
 import { code } from '../src/views/mrkdwn';
 import { blockKitProblems, liveTokens, mrkdwnTexts } from './support/block-kit';
 import { startHarness, tearDownAfterEach, type Harness } from './support/harness';
@@ -37,6 +38,8 @@ function eventOf(e: Entry, raw: any): any {
 function load(e: Entry): any {
   return eventOf(e, JSON.parse(readFileSync(join(DIR, e.file), 'utf8')));
 }
+
+const PREVIEW_CONFIG = 'channels: { default: C01ALERTS }\nsecurityHub: { customActions: { ir-isolate: isolate } }\n';
 
 const isFindingEvent = (ev: any) => !NOT_FINDINGS.includes(ev['detail-type']);
 
@@ -74,6 +77,10 @@ describeCorpus('the real-format corpus (../shared/corpus)', () => {
     const ev = load(e);
     const parsed = parseEvents(ev, 10);
     if ('error' in parsed) throw new Error(parsed.error);
+    // `npm run preview` takes every file too: cards for findings, the reason for the rest.
+    const shown = preview(JSON.stringify(ev), PREVIEW_CONFIG) as { ok: boolean; output: any };
+    expect(shown.ok).toBe(isFindingEvent(ev));
+    expect(shown.output.findings).toHaveLength(parsed.findings.length);
     if (!isFindingEvent(ev)) {
       expect(parsed.findings).toEqual([]);
       expect(parsed.rejected).toEqual([{ where: 'event.detail-type', reason: expect.stringMatching(/not a finding|insight|pre-2019/) }]);

@@ -13,8 +13,8 @@ const DETAIL_TYPES = [GUARDDUTY_DETAIL_TYPE, SECURITYHUB_DETAIL_TYPE, SECURITYHU
 
 /** Events Security Hub sends that carry no finding: refused, with what to change. */
 const NOT_FINDINGS: Record<string, string> = {
-  'Security Hub Insight Results': 'an insight\'s result counts, not a finding: nothing to put on a card (send findings: "Security Hub Findings - Imported")',
-  'Security Hub Findings': 'the pre-2019 detail-type: Security Hub now sends "Security Hub Findings - Imported"; point the EventBridge rule at that',
+  'Security Hub Insight Results': 'carries an insight\'s result counts, not a finding: nothing to put on a card (findings come as "Security Hub Findings - Imported")',
+  'Security Hub Findings': 'is the pre-2019 detail-type: Security Hub now sends "Security Hub Findings - Imported"; point the EventBridge rule at that',
 };
 
 /** An analyst chose a Security Hub custom action on these findings (their cards are made or updated too). */
