@@ -6,6 +6,7 @@ import { parseEvents } from '../src/findings/events';
 import type { Finding } from '../src/findings/model';
 import { renderCard } from '../src/views/card';
 import { preview } from '../src/preview';
+import { consoleLink, guardDutyConsoleUrl, isConsoleHost, resourceConsoleUrl } from '../src/findings/console';
 import { suggestedHunts } from '../src/hunts/templates';
 import { huntModal } from '../src/views/hunt-modal';
 import { FakeAws } from './support/fake-aws';
@@ -112,6 +113,28 @@ describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
   });
 });
 
+describe('console links', () => {
+  it('are built only from AWS partitions and regions, and stay on the console host', () => {
+    expect(resourceConsoleUrl('ec2-instance', 'i-0a1b2c3d4e5f60718', 'eu-west-1', 'aws')).toBe('https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#InstanceDetails:instanceId=i-0a1b2c3d4e5f60718');
+    expect(resourceConsoleUrl('lambda-function', 'arn:aws-cn:lambda:cn-north-1:123456789012:function:f1', 'cn-north-1', 'aws-cn')).toBe('https://console.amazonaws.cn/lambda/home?region=cn-north-1#/functions/f1');
+    expect(resourceConsoleUrl('iam-role', 'arn:aws-us-gov:iam::123456789012:role/r', 'us-gov-west-1', 'aws-us-gov')).toBe('https://console.amazonaws-us-gov.com/iam/home#/roles/details/r');
+    // A region or partition not in AWS's form gives no link at all.
+    for (const region of ['evil.example', 'us-east-1.evil.example', 'us-east-1@evil.example', 'US-EAST-1', 'us-east-1/..']) {
+      expect(resourceConsoleUrl('ec2-instance', 'i-0a1b2c3d4e5f60718', region, 'aws')).toBeUndefined();
+    }
+    expect(resourceConsoleUrl('ec2-instance', 'i-0a1b2c3d4e5f60718', 'us-east-1', 'aws-evil')).toBeUndefined();
+    // Ids are checked by kind and encoded: nothing can leave the path.
+    expect(resourceConsoleUrl('ec2-instance', 'i-0a1b2c3d4e5f60718#@evil.example', 'us-east-1', 'aws')).toBeUndefined();
+    expect(resourceConsoleUrl('cloudtrail-trail', 'arn:aws:cloudtrail:us-east-1:123456789012:trail/t?x=<y>', 'us-east-1', 'aws')).toBe(
+      'https://us-east-1.console.aws.amazon.com/cloudtrail/home?region=us-east-1#/trails/arn%3Aaws%3Acloudtrail%3Aus-east-1%3A123456789012%3Atrail%2Ft%3Fx%3D%3Cy%3E',
+    );
+    expect(isConsoleHost('us-east-1.console.aws.amazon.com.evil.example')).toBe(false);
+    expect(consoleLink('aws', 'us-east-1', '@evil.example/x')).toBe('https://us-east-1.console.aws.amazon.com/@evil.example/x');
+    // The finding's own link falls back to the global console when its region is odd.
+    expect(guardDutyConsoleUrl('aws', 'nowhere<!here>', 'abc')).toBe('https://console.aws.amazon.com/guardduty/home#/findings');
+  });
+});
+
 describe('GuardDuty attack sequences (Extended Threat Detection)', () => {
   it('one card names every resource and every signal, with the responses for each resource', () => {
     const [f] = parse(fixture('guardduty-attack-sequence'));
@@ -121,6 +144,9 @@ describe('GuardDuty attack sequences (Extended Threat Detection)', () => {
     for (const id of ['i-0a1b2c3d4e5f60718', 'i-0fffffffffffffff1', 'arn:aws:iam::123456789012:role/web-app-role', 'arn:aws:s3:::example-customer-data']) expect(text).toContain(id);
     for (const s of ['CryptoCurrency:EC2/BitcoinTool.B!DNS', 'UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS', 's3:GetObject']) expect(text).toContain(s);
     expect(text).toContain('Attack sequence: 3 signals');
+    // Finding text in these sections is never auto-linked by Slack.
+    const sections = (view.blocks as any[]).filter((b) => /^\*(Affected resources|Attack sequence)/.test(b.text?.text ?? ''));
+    expect(sections.map((b) => b.text.verbatim)).toEqual([true, true]);
     expect(text).toContain('`AssumedRole web-app-role, key ASIAEXAMPLE7QRSTUVWX`');
     expect(text).toContain('`198.51.100.9:443 · Netherlands, Example Hosting`');
     // The sequence's description is attacker-influenced text.

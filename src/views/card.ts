@@ -88,7 +88,8 @@ function fitLines(head: string, lines: string[], noun: string): string {
 function resourcesBlock(f: Finding): KnownBlock | undefined {
   const list = f.resources ?? [];
   if (list.length === 0) return undefined;
-  return { type: 'section', text: { type: 'mrkdwn', text: fitLines(`*Affected resources (${list.length})*`, list.map((r) => resourceItem(r, f)), 'resources') } };
+  // verbatim: ids, tags and details from a finding are shown as written, never auto-linked.
+  return { type: 'section', text: { type: 'mrkdwn', verbatim: true, text: fitLines(`*Affected resources (${list.length})*`, list.map((r) => resourceItem(r, f)), 'resources') } };
 }
 
 function sequenceBlock(f: Finding): KnownBlock | undefined {
@@ -100,7 +101,7 @@ function sequenceBlock(f: Finding): KnownBlock | undefined {
   });
   if (s.actors.length) lines.push(`*Actors:* ${s.actors.slice(0, 10).map((a) => code(a, 120)).join(', ')}`);
   if (s.endpoints.length) lines.push(`*Endpoints:* ${s.endpoints.slice(0, 10).map((e) => code(e, 120)).join(', ')}`);
-  return { type: 'section', text: { type: 'mrkdwn', text: fitLines(`*Attack sequence: ${s.signals.length} signals*${s.description ? `\n${safe(s.description, 600)}` : ''}`, lines, 'lines') } };
+  return { type: 'section', text: { type: 'mrkdwn', verbatim: true, text: fitLines(`*Attack sequence: ${s.signals.length} signals*${s.description ? `\n${safe(s.description, 600)}` : ''}`, lines, 'lines') } };
 }
 
 function processLine(f: Finding): string | undefined {
@@ -123,7 +124,7 @@ function remoteLine(f: Finding): string | undefined {
 /** Says what was odd about the input, so a responder knows why a field is missing or looks wrong. */
 function notesBlock(f: Finding): KnownBlock | undefined {
   if (!f.notes?.length) return undefined;
-  return { type: 'context', elements: [{ type: 'mrkdwn', text: safe(`⚠ Shown despite odd input: ${f.notes.join('; ')}`, 2900) }] };
+  return { type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: safe(`⚠ Shown despite odd input: ${f.notes.join('; ')}`, 2900) }] };
 }
 
 function when(iso: string): string {
