@@ -196,6 +196,7 @@ describe('POST /aws/events refusals', () => {
     odd.detail.severity = 'high';
     const o = await h.postEvents(odd);
     expect(o.status).toBe(202);
+    expect(o.body.accepted[0].notes).toEqual(['no accountId: taken from the event envelope', 'severity "high" is not a 0-10 number: shown as 0']);
     const stored = await new CardStore(h.redis, h.config.redisPrefix).getFinding(o.body.accepted[0].key);
     expect(stored?.notes).toEqual(['no accountId: taken from the event envelope', 'severity "high" is not a 0-10 number: shown as 0']);
 

@@ -83,7 +83,7 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
     }
     deps.metrics.findingsReceived.inc({ via: 'eventbridge' }, parsed.findings.length);
     return reply(202, {
-      accepted: parsed.findings.map((f) => ({ id: f.id, key: f.key, type: f.type, severity: f.severity })),
+      accepted: parsed.findings.map((f) => ({ id: f.id, key: f.key, type: f.type, severity: f.severity, ...(f.notes ? { notes: f.notes } : {}) })),
       rejected: parsed.rejected,
       ...(customActions.length > 0 ? { customActions } : {}),
     });
