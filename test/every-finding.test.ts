@@ -85,6 +85,10 @@ describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
     });
     expect(ocsf.key).toBe(direct.key);
     expect(asff.key).toBe(direct.key);
+    // Should the uid be GuardDuty's bare finding id rather than its ARN, account and region still tie it.
+    const bare = fixture('ocsf-guardduty-backdoor-cc');
+    bare.detail.findings[0].finding_info.uid = '2bc3d4e5f60718293a4b5c6d7e8f9012';
+    expect(parse(bare)[0].key).toBe(direct.key);
     expect(ocsf.notes).toBeUndefined();
   });
 
