@@ -72,49 +72,40 @@ export function nameOf(idOrArn: string): string {
   return rest.split(/[/:]/).filter(Boolean).pop() ?? idOrArn;
 }
 
+const EC2_ID = (prefix: string) => new RegExp(`^${prefix}-[0-9a-f]{8,17}$`);
+const IAM_NAME = /^[\w+=,.@-]{1,64}$/;
+
+/**
+ * Console pages by resource kind: which ids they take, and the path for a validated id (`q` is
+ * `?region=…`). `global` pages (IAM) take no region; `anyRegion` ones (S3) do without one.
+ */
+const PAGES: Partial<Record<ResourceKind, { id: RegExp; path: (id: string, q: string, arn: string) => string; global?: boolean; anyRegion?: boolean; useArn?: boolean }>> = {
+  'ec2-instance': { id: EC2_ID('i'), path: (id, q) => `ec2/home${q}#InstanceDetails:instanceId=${id}` },
+  'security-group': { id: EC2_ID('sg'), path: (id, q) => `ec2/home${q}#SecurityGroup:groupId=${id}` },
+  'ebs-volume': { id: EC2_ID('vol'), path: (id, q) => `ec2/home${q}#VolumeDetails:volumeId=${id}` },
+  'ebs-snapshot': { id: EC2_ID('snap'), path: (id, q) => `ec2/home${q}#SnapshotDetails:snapshotId=${id}` },
+  'network-interface': { id: EC2_ID('eni'), path: (id, q) => `ec2/home${q}#NetworkInterface:networkInterfaceId=${id}` },
+  vpc: { id: EC2_ID('vpc'), path: (id, q) => `vpcconsole/home${q}#VpcDetails:VpcId=${id}` },
+  subnet: { id: EC2_ID('subnet'), path: (id, q) => `vpcconsole/home${q}#SubnetDetails:subnetId=${id}` },
+  's3-bucket': { id: /^[a-z0-9][a-z0-9.-]{1,62}$/, path: (id, q) => `s3/buckets/${enc(id)}${q}`, anyRegion: true },
+  'iam-user': { id: IAM_NAME, path: (id) => `iam/home#/users/details/${enc(id)}`, global: true },
+  'iam-role': { id: IAM_NAME, path: (id) => `iam/home#/roles/details/${enc(id)}`, global: true },
+  'lambda-function': { id: /^[\w-]{1,64}$/, path: (id, q) => `lambda/home${q}#/functions/${enc(id)}` },
+  'rds-instance': { id: /^[a-zA-Z][\w-]{0,62}$/, path: (id, q) => `rds/home${q}#database:id=${enc(id)};is-cluster=false` },
+  'rds-cluster': { id: /^[a-zA-Z][\w-]{0,62}$/, path: (id, q) => `rds/home${q}#database:id=${enc(id)};is-cluster=true` },
+  'rds-snapshot': { id: /^[a-zA-Z][\w:-]{0,254}$/, path: (id, q) => `rds/home${q}#db-snapshot:id=${enc(id)}` },
+  'eks-cluster': { id: /^[\w-]{1,100}$/, path: (id, q) => `eks/home${q}#/clusters/${enc(id)}` },
+  'ecs-cluster': { id: /^[\w-]{1,255}$/, path: (id, q) => `ecs/v2/clusters/${enc(id)}${q}` },
+  'kms-key': { id: /^[0-9a-f-]{36}$/, path: (id, q) => `kms/home${q}#/kms/keys/${id}` },
+  'cloudtrail-trail': { id: /^arn:/, path: (_id, q, arn) => `cloudtrail/home${q}#/trails/${enc(arn)}`, useArn: true },
+};
+
 /** The console page of a resource, where AWS has one. */
 export function resourceConsoleUrl(kind: ResourceKind, id: string, region: string | undefined, partition: string | undefined): string | undefined {
-  const name = nameOf(id);
+  const page = PAGES[kind];
+  if (!page) return undefined;
+  const name = page.useArn ? id : nameOf(id);
   const r = region && REGION.test(region) ? region : undefined;
-  const at = (path: string) => consoleLink(partition, r, path);
-  const q = r ? `?region=${r}` : '';
-  switch (kind) {
-    case 'ec2-instance':
-      return /^i-[0-9a-f]{8,17}$/.test(name) && r ? at(`ec2/home${q}#InstanceDetails:instanceId=${name}`) : undefined;
-    case 'security-group':
-      return /^sg-[0-9a-f]{8,17}$/.test(name) && r ? at(`ec2/home${q}#SecurityGroup:groupId=${name}`) : undefined;
-    case 'ebs-volume':
-      return /^vol-[0-9a-f]{8,17}$/.test(name) && r ? at(`ec2/home${q}#VolumeDetails:volumeId=${name}`) : undefined;
-    case 'ebs-snapshot':
-      return /^snap-[0-9a-f]{8,17}$/.test(name) && r ? at(`ec2/home${q}#SnapshotDetails:snapshotId=${name}`) : undefined;
-    case 'network-interface':
-      return /^eni-[0-9a-f]{8,17}$/.test(name) && r ? at(`ec2/home${q}#NetworkInterface:networkInterfaceId=${name}`) : undefined;
-    case 'vpc':
-      return /^vpc-[0-9a-f]{8,17}$/.test(name) && r ? at(`vpcconsole/home${q}#VpcDetails:VpcId=${name}`) : undefined;
-    case 'subnet':
-      return /^subnet-[0-9a-f]{8,17}$/.test(name) && r ? at(`vpcconsole/home${q}#SubnetDetails:subnetId=${name}`) : undefined;
-    case 's3-bucket':
-      return /^[a-z0-9][a-z0-9.-]{1,62}$/.test(name) ? at(`s3/buckets/${enc(name)}${q}`) : undefined;
-    case 'iam-user':
-      return /^[\w+=,.@-]{1,64}$/.test(name) ? consoleLink(partition, undefined, `iam/home#/users/details/${enc(name)}`) : undefined;
-    case 'iam-role':
-      return /^[\w+=,.@-]{1,64}$/.test(name) ? consoleLink(partition, undefined, `iam/home#/roles/details/${enc(name)}`) : undefined;
-    case 'lambda-function':
-      return r && /^[\w-]{1,64}$/.test(name) ? at(`lambda/home${q}#/functions/${enc(name)}`) : undefined;
-    case 'rds-instance':
-    case 'rds-cluster':
-      return r && /^[a-zA-Z][\w-]{0,62}$/.test(name) ? at(`rds/home${q}#database:id=${enc(name)};is-cluster=${kind === 'rds-cluster'}`) : undefined;
-    case 'rds-snapshot':
-      return r && /^[a-zA-Z][\w:-]{0,254}$/.test(name) ? at(`rds/home${q}#db-snapshot:id=${enc(name)}`) : undefined;
-    case 'eks-cluster':
-      return r && /^[\w-]{1,100}$/.test(name) ? at(`eks/home${q}#/clusters/${enc(name)}`) : undefined;
-    case 'ecs-cluster':
-      return r && /^[\w-]{1,255}$/.test(name) ? at(`ecs/v2/clusters/${enc(name)}${q}`) : undefined;
-    case 'kms-key':
-      return r && /^[0-9a-f-]{36}$/.test(name) ? at(`kms/home${q}#/kms/keys/${name}`) : undefined;
-    case 'cloudtrail-trail':
-      return r && id.startsWith('arn:') ? at(`cloudtrail/home${q}#/trails/${enc(id)}`) : undefined;
-    default:
-      return undefined;
-  }
+  if (!page.id.test(name) || (!r && !page.global && !page.anyRegion)) return undefined;
+  return consoleLink(partition, page.global ? undefined : r, page.path(name, r ? `?region=${r}` : '', id));
 }
