@@ -12,7 +12,8 @@ import { huntModal } from '../src/views/hunt-modal';
 import { FakeAws } from './support/fake-aws';
 import { blockKitProblems, mrkdwnTexts } from './support/block-kit';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
-import { textOf, threadReplies } from './support/slack-user';
+import { sendToBot, textOf, threadReplies } from './support/slack-user';
+import { blockActionBody } from './support/slack-signing';
 
 function parse(event: unknown): Finding[] {
   const parsed = parseEvents(event, 10);
@@ -235,6 +236,31 @@ describe('through POST /aws/events', () => {
     await waitFor(() => JSON.stringify(card.blocks).includes('6×'), 'the card updated from the OCSF copy');
     expect(h.slack.channelMessages('C02CRIT')).toHaveLength(1);
     expect(h.slack.callsOf('chat.postMessage')).toHaveLength(1);
+  });
+
+  it('a roll-up row refers to an ARN by a short reference (option values allow 150 characters), and choosing it asks for that principal', async () => {
+    aws = new FakeAws();
+    aws.account = '123456789012';
+    aws.roles.set('web-app-role', { policies: new Map() });
+    h = await startHarness({ file: { aws: { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 } } });
+    for (const id of ['5ef60718293a4b5c6d7e8f9012345678', '6ef60718293a4b5c6d7e8f9012345678']) {
+      const e = fixture('guardduty-credential-exfiltration');
+      e.detail.id = id;
+      expect((await h.postEvents(e)).status).toBe(202);
+    }
+    const card = await waitFor(() => h!.slack.channelMessages('C02CRIT').find((m) => textOf(m).includes('2 findings')), 'the roll-up card');
+    expect(blockKitProblems(card.blocks as any[])).toEqual([]);
+    const menu = (card.blocks as any[]).find((b) => b.accessory?.type === 'overflow').accessory;
+    const deny = menu.options.find((o: any) => o.text.text.startsWith('Deny all'));
+    expect(deny.value).not.toContain('arn:');
+    expect(deny.value.length).toBeLessThanOrEqual(150);
+    const body = blockActionBody(
+      { type: 'overflow', action_id: menu.action_id, selected_option: deny },
+      { userId: 'U01ANA', channelId: card.channel, messageTs: card.ts, responseUrl: `${h.slack.baseUrl}/respond/menu` },
+    );
+    expect((await sendToBot(h, body)).status).toBe(200);
+    const plan = await waitFor(() => threadReplies(h!, card.channel, card.ts).find((m) => textOf(m).includes('arn:aws:iam::123456789012:role/web-app-role')), 'the deny request in the thread');
+    expect(textOf(plan)).toContain('Deny');
   });
 
   it('an attack sequence posts one card whose buttons act on each of its resources', async () => {

@@ -32,6 +32,11 @@ export interface ResponsePayload {
   k: string;
   /** The resource the response acts on: instance id, access key id, or omitted for hunts. */
   r?: string;
+  /**
+   * Instead of `r` where an option value must stay short (overflow options allow 150 characters,
+   * an ARN may take 120 alone): the response's position in the card's list for this finding.
+   */
+  i?: number;
 }
 
 export function encodePayload(p: ResponsePayload): string {
@@ -47,7 +52,8 @@ export function decodePayload(value: string | undefined): ResponsePayload | unde
     if (typeof p.k !== 'string' || !/^[0-9a-f]{24}$/.test(p.k)) return undefined;
     // Instance ids, access key ids, or IAM ARNs (checked again per action by the listener).
     if (p.r !== undefined && (typeof p.r !== 'string' || !/^[\w:/+=,.@-]{1,120}$/.test(p.r))) return undefined;
-    return { a: p.a as ResponseKind, k: p.k, r: p.r };
+    if (p.i !== undefined && (!Number.isInteger(p.i) || p.i < 0 || p.i > 99 || p.r !== undefined)) return undefined;
+    return { a: p.a as ResponseKind, k: p.k, r: p.r, ...(p.i !== undefined ? { i: p.i } : {}) };
   } catch {
     return undefined;
   }

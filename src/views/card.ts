@@ -152,9 +152,10 @@ function responseButtons(f: Finding): Button[] {
 }
 
 function responseMenu(f: Finding): Overflow | undefined {
-  const options: PlainTextOption[] = applicableResponses(f).map(({ kind, resource }) => ({
+  const options: PlainTextOption[] = applicableResponses(f).map(({ kind, resource }, i) => ({
     text: plain(resource && kind !== 'hunt' ? `${RESPONSE_LABEL[kind]} ${resource}` : RESPONSE_LABEL[kind], 75),
-    value: encodePayload({ a: kind, k: f.key, r: resource }),
+    // Option values allow 150 characters: an ARN is referred to by its place in the list.
+    value: encodePayload(resource?.startsWith('arn:') ? { a: kind, k: f.key, i } : { a: kind, k: f.key, r: resource }),
   }));
   // Overflow menus take two to five options.
   if (options.length < 2) return undefined;

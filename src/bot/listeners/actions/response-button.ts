@@ -5,6 +5,7 @@ import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '
 import { escapeMrkdwn } from '../../../views/mrkdwn';
 import { suggestedHunts } from '../../../hunts/templates';
 import { huntModal } from '../../../views/hunt-modal';
+import { applicableResponses } from '../../../views/card';
 import type { BotDeps } from '../../deps';
 import { submitRequest } from '../submit';
 import { tellUser } from '../reply';
@@ -47,6 +48,12 @@ export function responseButton(deps: BotDeps) {
         where,
         `*${RESPONSE_LABEL[payload.a]}${payload.r ? ` ${escapeMrkdwn(payload.r)}` : ''}* is not available yet. Nothing was changed in AWS.`,
       );
+    }
+    if (payload.i !== undefined) {
+      // A short reference from an overflow option: the finding's own list says which resource.
+      const f = await deps.requests.finding(payload.k).catch(() => undefined);
+      const item = f ? applicableResponses(f)[payload.i] : undefined;
+      if (item?.kind === payload.a) payload.r = item.resource;
     }
     const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : payload.a === 'deny-principal' || payload.a === 'revoke-sessions' ? PRINCIPAL_ARN_PATTERN : INSTANCE_ID_PATTERN;
     if (!payload.r || !pattern.test(payload.r)) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
