@@ -8,6 +8,7 @@ import { renderCard } from './views/card';
 import { fileSchema } from './config/schema';
 import { parseEvents } from './findings/events';
 import { routeFinding } from './findings/route';
+import { customActionPlan } from './requests/custom-action';
 
 export function preview(eventText: string, configText: string): { output: unknown; ok: boolean } {
   const file = fileSchema.safeParse(parseDocument(configText).toJS() ?? {});
@@ -36,6 +37,15 @@ export function preview(eventText: string, configText: string): { output: unknow
         };
       }),
       rejected: parsed.rejected,
+      ...(parsed.customActions.length > 0
+        ? {
+            customActions: parsed.customActions.map((e) => {
+              const { targets, ...plan } = customActionPlan(file.data.securityHub.customActions, e, parsed.findings.filter((f) => e.findingKeys.includes(f.key)));
+              // Each would be a request needing approval, asked by the custom action.
+              return { ...plan, requests: targets.map((t) => ({ action: plan.response, target: t.target, findingId: t.finding.id, needsApproval: true })) };
+            }),
+          }
+        : {}),
     },
   };
 }

@@ -3,22 +3,9 @@ import { escapeMrkdwn, code } from '../src/views/mrkdwn';
 import { preview } from '../src/preview';
 import { readFileSync } from 'node:fs';
 import { findingFrom, fixture } from './support/harness';
+import { mrkdwnTexts } from './support/block-kit';
 
 const finding = findingFrom;
-
-/** Every mrkdwn text in the card, as Slack would parse it. */
-function mrkdwnTexts(blocks: any[]): string[] {
-  const out: string[] = [];
-  const walk = (v: any) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      if (v.type === 'mrkdwn' && typeof v.text === 'string') out.push(v.text);
-      Object.values(v).forEach(walk);
-    }
-  };
-  walk(blocks);
-  return out;
-}
 
 describe('escaping attacker-controlled text', () => {
   it('escapes &, < and > so mentions and links are shown, not acted on', () => {
@@ -41,8 +28,12 @@ describe('escaping attacker-controlled text', () => {
     expect(texts).toContain('&lt;!channel&gt;');
     // The user agent is shown in a code span, its own <…> escaped.
     expect(texts).toContain('`aws-cli/2.15.0 Python/3.11 &lt;!channel&gt; &lt;https://evil.example|click me&gt;`');
-    // Our own console link is the only live link.
-    expect(texts.match(/<https:\/\/[^>]+\|/g)).toEqual(['<https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?macros=current&fId=5ef60718293a4b5c6d7e8f9012345678|']);
+    // Our own console links (the finding, its instance and role) are the only live links.
+    expect(texts.match(/<https:\/\/[^>]+\|/g)).toEqual([
+      '<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#InstanceDetails:instanceId=i-0a1b2c3d4e5f60718|',
+      '<https://console.aws.amazon.com/iam/home#/roles/details/web-app-role|',
+      '<https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?macros=current&fId=5ef60718293a4b5c6d7e8f9012345678|',
+    ]);
   });
 
   it('escapes ASFF titles on Security Hub cards', () => {
@@ -54,7 +45,8 @@ describe('escaping attacker-controlled text', () => {
 describe('card contents', () => {
   it('offers only the responses that fit the resource', () => {
     expect(applicableResponses(finding('guardduty-crypto-dns')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'memory', 'hunt']);
-    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'memory', 'disable-key', 'deny-principal', 'revoke-sessions', 'blast-radius', 'hunt']);
+    // A temporary key (ASIA…) cannot be disabled: its role's sessions are revoked instead; its blast radius is still mapped by the key.
+    expect(applicableResponses(finding('guardduty-credential-exfiltration')).map((r) => r.kind)).toEqual(['isolate', 'snapshot', 'memory', 'deny-principal', 'revoke-sessions', 'blast-radius', 'hunt']);
     // The role behind the exfiltrated credentials is named on its buttons.
     expect(applicableResponses(finding('guardduty-credential-exfiltration')).find((r) => r.kind === 'revoke-sessions')!.resource).toBe('arn:aws:iam::123456789012:role/web-app-role');
     const noResource = finding('guardduty-port-probe', (e) => {

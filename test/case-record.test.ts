@@ -114,6 +114,7 @@ describe('Security Hub workflow, notes and the incident record', () => {
     expect(md).toMatch(/## Snapshots\n\n- i-0a1b2c3d4e5f60718 \/dev\/xvda vol-e5f60718000000001 → snap-/);
     expect(md).toContain('- What damage was done, and what was contained?\n  - isolate i-0a1b2c3d4e5f60718');
     expect(md).toContain('| finding first seen | GuardDuty |');
+    expect(md).toContain('## Affected resources\n\n- Instance `i-0a1b2c3d4e5f60718` (us-east-1)');
     expect(md).toContain('xmr.pool.minergate.com');
   });
 });

@@ -13,6 +13,7 @@ const VALID: Record<string, string> = {
   instance: 'i-0a1b2c3d4e5f60718',
   ip: '10.0.1.10',
   principal: 'arn:aws:iam::123456789012:user/ci-deploy',
+  bucket: 'example-customer-data',
 };
 
 function validInput(name: string): Record<string, string> {
@@ -24,7 +25,7 @@ describe('hunt templates: parameters are validated and bound, never pasted into 
   it('has the playbook templates', () => {
     expect(TEMPLATES.map((t) => t.name)).toEqual([
       'ec2-calls', 'sg-changes', 'principal-calls', 'principal-sources', 'ip-principals', 'principal-keys',
-      'principal-launches', 'flows', 'egress', 'access-denied', 'iam-creations',
+      'principal-launches', 'flows', 'egress', 'access-denied', 'iam-creations', 'bucket-calls',
     ]);
   });
 
@@ -55,7 +56,7 @@ describe('hunt templates: parameters are validated and bound, never pasted into 
   ];
 
   it.each(HOSTILE)('rejects %j for every parameter type, naming the parameter', (bad) => {
-    for (const name of ['ec2-calls', 'flows', 'principal-calls']) {
+    for (const name of ['ec2-calls', 'flows', 'principal-calls', 'bucket-calls']) {
       const t = TEMPLATES.find((x) => x.name === name)!;
       const p = t.params[0];
       expect(() => prepareHunt(name, { [p.name]: bad }, ATHENA, NOW)).toThrow(ParamError);

@@ -168,7 +168,7 @@ describe('POST /aws/events refusals', () => {
     expect(res.body.error).toMatch(/4096-byte limit/);
   });
 
-  it('400 for bad JSON, unknown detail-type, missing fields, empty and oversized batches', async () => {
+  it('400 for bad JSON, unknown detail-type, a detail that is no finding, empty and oversized batches; odd fields are stored for a card with a warning', async () => {
     const bad = await h.postEvents('{"detail-type": ');
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^invalid JSON/);
@@ -180,17 +180,26 @@ describe('POST /aws/events refusals', () => {
       reason: expect.stringContaining('unknown detail-type "EC2 Instance State-change Notification"'),
     });
 
-    const missing = fixture('guardduty-port-probe');
-    delete missing.detail.accountId;
-    missing.detail.severity = 'high';
-    const m = await h.postEvents(missing);
+    // Without its id and type a GuardDuty detail is not a finding.
+    const notFinding = fixture('guardduty-port-probe');
+    delete notFinding.detail.id;
+    delete notFinding.detail.type;
+    const m = await h.postEvents(notFinding);
     expect(m.status).toBe(400);
-    expect(m.body.rejected).toEqual(
-      expect.arrayContaining([
-        { where: 'event.detail.accountId', reason: 'required' },
-        { where: 'event.detail.severity', reason: expect.stringContaining('expected number') },
-      ]),
-    );
+    expect(m.body.rejected).toEqual([
+      { where: 'event.detail.id', reason: 'required: a GuardDuty finding needs its id' },
+      { where: 'event.detail.type', reason: 'required: a GuardDuty finding needs its type' },
+    ]);
+
+    // Odd fields are no refusal: the finding is stored for its card, with what was odd.
+    const odd = fixture('guardduty-port-probe');
+    delete odd.detail.accountId;
+    odd.detail.severity = 'high';
+    const o = await h.postEvents(odd);
+    expect(o.status).toBe(202);
+    expect(o.body.accepted[0].notes).toEqual(['no accountId: taken from the event envelope', 'severity "high" is not a 0-10 number: shown as 0']);
+    const stored = await new CardStore(h.redis, h.config.redisPrefix).getFinding(o.body.accepted[0].key);
+    expect(stored?.notes).toEqual(['no accountId: taken from the event envelope', 'severity "high" is not a 0-10 number: shown as 0']);
 
     const asff = fixture('securityhub-inspector');
     asff.detail.findings = [];

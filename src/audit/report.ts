@@ -23,10 +23,13 @@ export function incidentReport(input: { findings: Finding[]; requests: ActionReq
 
   out.push('## Findings', '', '| severity | type | account / region | resource | first seen | last seen | count | workflow |', '|---|---|---|---|---|---|---|---|');
   for (const f of findings) {
-    const res = f.instance?.id ?? f.principal?.accessKeyId ?? f.principal?.arn ?? '-';
-    out.push(`| ${f.severityLabel} ${f.severity} | ${md(f.type, 120)} | ${f.accountId} / ${md(f.region, 30)} | ${md(res, 120)} | ${md(f.firstSeen)} | ${md(f.lastSeen)} | ${f.count} | ${md(f.workflowStatus ?? '-')} |`);
+    const res = f.instance?.id ?? f.principal?.accessKeyId ?? f.principal?.arn ?? f.resources?.[0]?.id ?? '-';
+    out.push(`| ${f.severityLabel} ${f.severity} | ${md(f.type, 120)} | ${md(f.accountId, 40)} / ${md(f.region, 30)} | ${md(res, 120)} | ${md(f.firstSeen)} | ${md(f.lastSeen)} | ${f.count} | ${md(f.workflowStatus ?? '-')} |`);
   }
   out.push('');
+
+  const affected = [...new Map(findings.flatMap((f) => f.resources ?? []).map((r) => [`${r.type} ${r.id}`, r])).values()];
+  if (affected.length > 0) out.push('## Affected resources', '', ...affected.map((r) => `- ${md(r.type, 60)} \`${md(r.id, 200)}\`${r.region ? ` (${md(r.region, 30)})` : ''}`), '');
 
   const touched = [...new Set(requests.flatMap((r) => r.targets ?? [r.target]))];
   out.push('## Resources touched', '', ...(touched.length ? touched.map((t) => `- \`${md(t, 200)}\``) : ['- none: no response action was taken']), '');

@@ -8,6 +8,8 @@ const subjectId = z
   .string()
   .regex(/^[UWS][A-Z0-9]{2,}$/, 'must be a Slack user ID (U…/W…) or user-group ID (S…)');
 const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID');
+/** What a Security Hub custom action may ask for (each acts on the findings' own resources). */
+export const CUSTOM_ACTION_RESPONSES = ['isolate', 'snapshot', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions'] as const;
 /** Actions the pipeline knows; `requireApproval` may only name these. */
 export const ACTION_NAMES = [
   'isolate',
@@ -235,6 +237,11 @@ export const fileSchema = z
       .optional(),
     securityHub: z
       .object({
+        /**
+         * Security Hub custom action (its name, or the id at the end of its ARN) → the request made
+         * for each matching resource of every finding the analyst selected. Always needs approval.
+         */
+        customActions: z.record(z.string().min(1).max(64), z.enum(CUSTOM_ACTION_RESPONSES)).default({}),
         poll: z
           .object({
             enabled: z.boolean().default(false),

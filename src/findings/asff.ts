@@ -12,29 +12,37 @@ import {
   findingKey,
   guardDutyCanonicalId,
   principalArn,
-  securityHubConsoleUrl,
   severityLabelOf,
+  ACCOUNT_ID,
+  PARTITIONS,
+  REGION,
+  type ResourceRef,
 } from './model';
-import { arr, compact, num, obj, str, uniq, type Json, isoDate } from './loose';
+import { securityHubConsoleUrl } from './console';
+import { arr, compact, dateOf, EPOCH, num, obj, str, typed, uniq, type Json } from './loose';
+import { fromAsffResource } from './resources';
 
-/** ASFF's mandatory attributes that we rely on. */
-export const asffRequired = z.looseObject({
-  Id: z.string().min(1),
-  ProductArn: z.string().regex(/^arn:[^:]+:securityhub:/, 'must be a Security Hub product ARN'),
-  AwsAccountId: z.string().regex(/^\d{12}$/, 'must be a 12-digit account ID'),
-  CreatedAt: isoDate,
-  UpdatedAt: isoDate,
-  Severity: z.looseObject({}),
-  Title: z.string(),
-  Resources: z.array(z.looseObject({ Type: z.string(), Id: z.string() })).min(1),
-});
+/**
+ * What makes a JSON object an ASFF finding at all: its Id. Everything else is read leniently
+ * (see `fromAsff`), and what was odd is noted on the card rather than refusing the alert.
+ */
+export const asffRequired = z
+  .looseObject({
+    Id: z.union([z.string().min(1), z.number()], { error: 'required: an ASFF finding needs its Id' }),
+  })
+  .refine((f) => ['ProductArn', 'AwsAccountId', 'Title'].some((k) => f[k] !== undefined && f[k] !== null), {
+    error: 'not an ASFF finding: it has an Id but none of ProductArn, AwsAccountId, Title',
+  });
 
-type Asff = z.infer<typeof asffRequired>;
+type Asff = Json & { Id: string | number };
 
-const GD_FINDING_ARN = /^arn:[^:]+:guardduty:([a-z0-9-]+):(\d{12}):detector\/[^/]+\/finding\/([^/]+)$/;
+/** GuardDuty finding ARNs; tolerates the doubled colon seen in AWS's own documentation example. */
+const GD_FINDING_ARN = /^arn:[^:]+:+guardduty:([a-z0-9-]+):(\d{12}):detector\/[^/]+\/finding\/([^/]+)$/;
+const PRODUCT_ARN = /^arn:(aws|aws-cn|aws-us-gov):securityhub:([a-z0-9-]*):(\d{12})?:product\/[^/]+\/[^/]+/;
+const PRODUCT_ARN_LOOSE = /^arn:([a-z-]+):+securityhub:([a-z0-9-]*):/;
 const LABELS = Object.keys(SEVERITY_OF_LABEL) as SeverityLabel[];
 
-function severityOf(f: Asff, isGuardDuty: boolean): number {
+function severityOf(f: Asff, isGuardDuty: boolean, notes: string[]): number {
   const s = obj(f.Severity);
   // GuardDuty's own 0-10 score survives in Original/Product; routing config uses that scale.
   if (isGuardDuty) {
@@ -44,11 +52,13 @@ function severityOf(f: Asff, isGuardDuty: boolean): number {
   const normalized = num(s.Normalized);
   if (normalized !== undefined) return Math.round(normalized) / 10;
   const label = str(s.Label);
-  return label && (LABELS as string[]).includes(label) ? SEVERITY_OF_LABEL[label as SeverityLabel] : 0;
+  if (label && (LABELS as string[]).includes(label)) return SEVERITY_OF_LABEL[label as SeverityLabel];
+  notes.push('no usable Severity: shown as 0');
+  return 0;
 }
 
 /** "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B" → "Backdoor:EC2/C&CActivity.B" */
-function guardDutyTypeOf(f: Asff): string | undefined {
+function guardDutyTypeOf(f: Json): string | undefined {
   for (const t of arr(f.Types)) {
     const last = typeof t === 'string' ? t.split('/').pop() : undefined;
     const m = last?.match(/^([A-Za-z]+):([A-Za-z0-9]+)-(.+)$/);
@@ -101,7 +111,7 @@ function principalOf(resources: Json[], partition: string, accountId: string): P
   return { arn, userName: arn.split('/').pop(), userType: iam.Type === 'AwsIamUser' ? 'IAMUser' : 'Role' };
 }
 
-function remoteOf(f: Asff): { remote?: RemoteRef; localPort?: number; actionType?: ActionType; apiCall?: Finding['apiCall'] } {
+function remoteOf(f: Json): { remote?: RemoteRef; localPort?: number; actionType?: ActionType; apiCall?: Finding['apiCall'] } {
   const action = obj(f.Action);
   const network = obj(f.Network);
   const t = str(action.ActionType);
@@ -146,48 +156,69 @@ function remoteOf(f: Asff): { remote?: RemoteRef; localPort?: number; actionType
   }
 }
 
-/** ASFF finding → Finding. Call after asffRequired has passed. */
-export function fromAsff(f: Asff): Finding {
-  const productArnParts = f.ProductArn.split(':');
-  const partition = productArnParts[1] || 'aws';
-  const region = str(f.Region) ?? productArnParts[3] ?? 'unknown';
-  const productName = str(f.ProductName) ?? f.ProductArn.split('/').pop() ?? 'Security Hub';
-  const gd = f.Id.match(GD_FINDING_ARN);
-  const isGuardDuty = gd !== null || /\/guardduty$/.test(f.ProductArn);
-  const severity = severityOf(f, isGuardDuty);
-  const resources = f.Resources as Json[];
+/** ASFF finding → Finding. Call after asffRequired has passed; `notes` collects what was odd. */
+export function fromAsff(f: Asff, context: { region?: string } = {}): Finding {
+  const notes: string[] = [];
+  const id = typed(f.Id, 'Id', notes) ?? String(f.Id);
+  const rawProductArn = typed(f.ProductArn, 'ProductArn', notes);
+  const strict = rawProductArn?.match(PRODUCT_ARN);
+  const loose = strict ?? rawProductArn?.match(PRODUCT_ARN_LOOSE);
+  if (!rawProductArn) notes.push('no ProductArn');
+  else if (!strict) notes.push(`ProductArn ${JSON.stringify(rawProductArn.slice(0, 120))} is not in Security Hub's product ARN form`);
+  const productArn = rawProductArn ?? 'unknown';
+  const partition = loose?.[1] && (PARTITIONS as readonly string[]).includes(loose[1]) ? loose[1] : 'aws';
+  const region = str(f.Region) ?? (loose?.[2] || undefined) ?? context.region ?? 'unknown';
+  if (!REGION.test(region)) notes.push(`region ${JSON.stringify(region.slice(0, 40))} is not an AWS region`);
+  const accountId = typed(f.AwsAccountId, 'AwsAccountId', notes) ?? 'unknown';
+  if (!ACCOUNT_ID.test(accountId)) notes.push(`account ID ${JSON.stringify(accountId.slice(0, 40))} is not 12 digits: no response that acts in AWS is offered`);
+  const productName = str(f.ProductName) ?? productArn.split('/').pop() ?? 'Security Hub';
+  const gd = id.match(GD_FINDING_ARN);
+  const isGuardDuty = gd !== null || /\/guardduty$/.test(productArn);
+  const severity = severityOf(f, isGuardDuty, notes);
+  const rawResources = arr(f.Resources).map(obj);
+  if (rawResources.length === 0) notes.push('no Resources listed');
+  const resources = rawResources.map((r) => fromAsffResource(r, { region, partition })).filter((r): r is ResourceRef => r !== undefined);
   const fields = obj(f.ProductFields);
   const { remote, localPort, actionType, apiCall } = remoteOf(f);
   const workflow = obj(f.Workflow);
-  const canonical = gd ? guardDutyCanonicalId(gd[2], gd[1], gd[3]) : `securityhub/${f.ProductArn}/${f.Id}`;
+  const canonical = gd ? guardDutyCanonicalId(gd[2], gd[1], gd[3]) : `securityhub/${productArn}/${id}`;
   const type = (isGuardDuty ? guardDutyTypeOf(f) : undefined) ?? str(arr(f.Types)[0]) ?? str(f.GeneratorId) ?? 'Unknown';
   const label = str(obj(f.Severity).Label);
+  const title = typed(f.Title, 'Title', notes);
+  if (!title) notes.push('no Title');
+  const createdAt = dateOf(f.CreatedAt, 'CreatedAt', notes);
+  const updatedAt = dateOf(f.UpdatedAt, 'UpdatedAt', notes) ?? createdAt ?? EPOCH;
+  const process = obj(f.Process);
   return compact({
     key: findingKey(canonical),
-    id: f.Id,
+    id,
     source: 'securityhub' as const,
+    format: 'asff' as const,
     product: productName,
     type,
-    title: f.Title || type,
+    title: title ?? type,
     description: str(f.Description) ?? '',
     severity,
     severityLabel: label && (LABELS as string[]).includes(label) && !isGuardDuty ? (label as SeverityLabel) : severityLabelOf(severity),
-    accountId: f.AwsAccountId,
+    accountId,
     region,
     partition,
-    firstSeen: str(f.FirstObservedAt) ?? f.CreatedAt,
-    lastSeen: str(f.LastObservedAt) ?? f.UpdatedAt,
-    updatedAt: f.UpdatedAt,
+    firstSeen: str(f.FirstObservedAt) ?? createdAt ?? updatedAt,
+    lastSeen: str(f.LastObservedAt) ?? updatedAt,
+    updatedAt,
     count: num(fields['aws/guardduty/service/count']) ?? 1,
     actionType,
-    instance: instanceOf(resources),
-    principal: principalOf(resources, partition, f.AwsAccountId),
+    instance: instanceOf(rawResources),
+    principal: principalOf(rawResources, partition, accountId),
+    resources,
+    process: Object.keys(process).length > 0 ? compact({ name: str(process.Name), path: str(process.Path), pid: num(process.Pid) }) : undefined,
     remote,
     localPort,
     apiCall: apiCall && Object.keys(apiCall).length > 0 ? apiCall : undefined,
     workflowStatus: str(workflow.Status) ?? str(f.WorkflowState),
-    securityHub: { id: f.Id, productArn: f.ProductArn },
+    securityHub: rawProductArn ? { id, productArn } : undefined,
     recordState: str(f.RecordState),
-    consoleUrl: securityHubConsoleUrl(region, f.Id),
+    notes: notes.length > 0 ? notes : undefined,
+    consoleUrl: securityHubConsoleUrl(partition, region, id),
   });
 }

@@ -2,10 +2,32 @@ import type { z } from 'zod';
 import { asffRequired, fromAsff } from './asff';
 import { fromGuardDuty, guardDutyRequired } from './guardduty';
 import type { Finding } from './model';
-import { arr, obj } from './loose';
+import { arr, obj, str } from './loose';
+import { fromOcsf, ocsfRequired } from './ocsf';
 
 export const GUARDDUTY_DETAIL_TYPE = 'GuardDuty Finding';
 export const SECURITYHUB_DETAIL_TYPE = 'Security Hub Findings - Imported';
+export const SECURITYHUB_V2_DETAIL_TYPE = 'Findings Imported V2';
+export const CUSTOM_ACTION_DETAIL_TYPE = 'Security Hub Findings - Custom Action';
+const DETAIL_TYPES = [GUARDDUTY_DETAIL_TYPE, SECURITYHUB_DETAIL_TYPE, SECURITYHUB_V2_DETAIL_TYPE, CUSTOM_ACTION_DETAIL_TYPE];
+
+/** Events Security Hub sends that carry no finding: refused, with what to change. */
+const NOT_FINDINGS: Record<string, string> = {
+  'Security Hub Insight Results': 'carries an insight\'s result counts, not a finding: nothing to put on a card (findings come as "Security Hub Findings - Imported")',
+  'Security Hub Findings': 'is the pre-2019 detail-type: Security Hub now sends "Security Hub Findings - Imported"; point the EventBridge rule at that',
+};
+
+/** An analyst chose a Security Hub custom action on these findings (their cards are made or updated too). */
+export interface CustomActionEvent {
+  where: string;
+  actionName: string;
+  /** arn:…:securityhub:<region>:<account>:action/custom/<id> */
+  actionArn?: string;
+  eventId?: string;
+  account?: string;
+  /** Keys of the findings of this event that were accepted. */
+  findingKeys: string[];
+}
 
 export interface Rejection {
   /** Where in the request: `event[2].detail.findings[0].AwsAccountId`. */
@@ -16,6 +38,7 @@ export interface Rejection {
 export interface ParsedEvents {
   findings: Finding[];
   rejected: Rejection[];
+  customActions: CustomActionEvent[];
 }
 
 function issuesAt(where: string, error: z.ZodError): Rejection[] {
@@ -36,34 +59,58 @@ function parseEvent(event: unknown, where: string, out: ParsedEvents): void {
     out.rejected.push({ where: `${where}.detail-type`, reason: 'required' });
     return;
   }
+  const context = { region: str(e.region), accountId: str(e.account) };
   if (detailType === GUARDDUTY_DETAIL_TYPE) {
     const r = guardDutyRequired.safeParse(e.detail);
-    if (r.success) out.findings.push(fromGuardDuty(r.data));
+    if (r.success) out.findings.push(fromGuardDuty(r.data, context));
     else out.rejected.push(...issuesAt(`${where}.detail`, r.error));
     return;
   }
-  if (detailType === SECURITYHUB_DETAIL_TYPE) {
-    const list = obj(e.detail).findings;
-    if (!Array.isArray(list) || list.length === 0) {
-      out.rejected.push({ where: `${where}.detail.findings`, reason: 'must be a non-empty array of ASFF findings' });
-      return;
-    }
-    arr(list).forEach((f, i) => {
-      const r = asffRequired.safeParse(f);
-      if (r.success) out.findings.push(fromAsff(r.data));
-      else out.rejected.push(...issuesAt(`${where}.detail.findings[${i}]`, r.error));
+  if (detailType in NOT_FINDINGS) {
+    out.rejected.push({ where: `${where}.detail-type`, reason: `${JSON.stringify(detailType)} is ${NOT_FINDINGS[detailType]}` });
+    return;
+  }
+  if (!DETAIL_TYPES.includes(detailType)) {
+    out.rejected.push({
+      where: `${where}.detail-type`,
+      reason: `unknown detail-type ${JSON.stringify(detailType.slice(0, 100))} (expected one of ${DETAIL_TYPES.map((t) => `"${t}"`).join(', ')})`,
     });
     return;
   }
-  out.rejected.push({
-    where: `${where}.detail-type`,
-    reason: `unknown detail-type ${JSON.stringify(detailType.slice(0, 100))} (expected "${GUARDDUTY_DETAIL_TYPE}" or "${SECURITYHUB_DETAIL_TYPE}")`,
+  const list = obj(e.detail).findings;
+  const ocsf = detailType === SECURITYHUB_V2_DETAIL_TYPE;
+  if (!Array.isArray(list) || list.length === 0) {
+    out.rejected.push({ where: `${where}.detail.findings`, reason: `must be a non-empty array of ${ocsf ? 'OCSF' : 'ASFF'} findings` });
+    return;
+  }
+  const before = out.findings.length;
+  arr(list).forEach((f, i) => {
+    if (ocsf) {
+      const r = ocsfRequired.safeParse(f);
+      if (r.success) out.findings.push(fromOcsf(r.data, context));
+      else out.rejected.push(...issuesAt(`${where}.detail.findings[${i}]`, r.error));
+      return;
+    }
+    const r = asffRequired.safeParse(f);
+    if (r.success) out.findings.push(fromAsff(r.data, context));
+    else out.rejected.push(...issuesAt(`${where}.detail.findings[${i}]`, r.error));
   });
+  if (detailType === CUSTOM_ACTION_DETAIL_TYPE) {
+    const detail = obj(e.detail);
+    out.customActions.push({
+      where,
+      actionName: str(detail.actionName) ?? '',
+      actionArn: str(arr(e.resources)[0]),
+      eventId: str(e.id),
+      account: str(e.account),
+      findingKeys: out.findings.slice(before).map((f) => f.key),
+    });
+  }
 }
 
 /** One EventBridge event or an array of them → findings and precise reasons for what was refused. */
 export function parseEvents(body: unknown, maxEvents: number): ParsedEvents | { error: string } {
-  const out: ParsedEvents = { findings: [], rejected: [] };
+  const out: ParsedEvents = { findings: [], rejected: [], customActions: [] };
   if (Array.isArray(body)) {
     if (body.length === 0) return { error: 'empty array: send at least one event' };
     if (body.length > maxEvents) return { error: `too many events in one request: ${body.length} (at most ${maxEvents})` };

@@ -2,11 +2,9 @@
  * Readers for the optional depths of provider JSON. Findings nest dozens of optional fields;
  * reading them defensively keeps one malformed leaf from rejecting an otherwise good finding.
  */
-import { z } from 'zod';
 
 export type Json = Record<string, unknown>;
 
-export const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date');
 
 export function obj(v: unknown): Json {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
@@ -40,4 +38,29 @@ export function uniq<T>(items: (T | undefined)[]): T[] {
 export function compact<T extends object>(o: T): T {
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
   return o;
+}
+
+/** Stand-in for a finding with no usable timestamp: any real version of it counts as newer. */
+export const EPOCH = '1970-01-01T00:00:00.000Z';
+
+/** A string field; a number is taken as its decimal text, and noted (numbers where strings were expected). */
+export function typed(v: unknown, field: string, notes: string[]): string | undefined {
+  if (typeof v === 'string') return v.length > 0 ? v : undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    notes.push(`${field} was a number, not a string`);
+    return String(v);
+  }
+  if (v !== undefined && v !== null) notes.push(`${field} is not a string`);
+  return undefined;
+}
+
+/** An ISO-8601 timestamp (epoch milliseconds accepted), normalised; odd values are noted. */
+export function dateOf(v: unknown, field: string, notes: string[]): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    notes.push(`${field} is not a date`);
+    return undefined;
+  }
+  return typeof v === 'string' ? v : new Date(ms).toISOString();
 }

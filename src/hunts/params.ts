@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
  * allow-list (no quote, no backslash, no whitespace in anything but dates) is what makes that safe,
  * and quoting doubles any quote anyway.
  */
-export type ParamType = 'instance' | 'ip' | 'arn' | 'accessKey' | 'date' | 'days';
+export type ParamType = 'instance' | 'ip' | 'arn' | 'accessKey' | 'bucket' | 'date' | 'days';
 
 export interface ParamSpec {
   name: string;
@@ -22,6 +22,7 @@ const CHECKS: Record<ParamType, { test: (v: string) => boolean; want: string }> 
   ip: { test: (v) => v.length <= 45 && isIP(v) !== 0, want: 'an IPv4 or IPv6 address' },
   arn: { test: (v) => /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role|root)(\/[\w+=,.@/-]{1,400})?$/.test(v), want: 'an IAM user, role or assumed-role ARN' },
   accessKey: { test: (v) => /^(AKIA|ASIA)[A-Z0-9]{16}$/.test(v), want: 'an access key id (AKIA… or ASIA…, 20 characters)' },
+  bucket: { test: (v) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) && !v.includes('..'), want: 'an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)' },
   date: { test: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v), want: 'a date as YYYY-MM-DD' },
   days: { test: (v) => /^\d{1,2}$/.test(v) && Number(v) >= 1 && Number(v) <= 90, want: 'a number of days from 1 to 90' },
 };

@@ -1,4 +1,6 @@
 import type { Config } from '../config/load';
+import { nameOf } from '../findings/console';
+import type { Finding } from '../findings/model';
 import { checkParam, literal, ParamError, type ParamSpec } from './params';
 
 /**
@@ -21,6 +23,7 @@ export interface HuntTemplate {
 const PRINCIPAL: ParamSpec = { name: 'principal', type: 'arn', description: 'IAM user or role ARN' };
 const INSTANCE: ParamSpec = { name: 'instance', type: 'instance', description: 'EC2 instance id' };
 const IP: ParamSpec = { name: 'ip', type: 'ip', description: 'IPv4 or IPv6 address' };
+const BUCKET: ParamSpec = { name: 'bucket', type: 'bucket', description: 'S3 bucket name' };
 
 export const TEMPLATES: HuntTemplate[] = [
   {
@@ -139,6 +142,16 @@ FROM {table} WHERE {window} AND eventsource = 'iam.amazonaws.com'
 ORDER BY eventtime DESC`,
     bind: [],
   },
+  {
+    name: 'bucket-calls',
+    title: 'API calls on an S3 bucket (management and data events), by principal, source IP, event and error',
+    table: 'cloudtrail',
+    params: [BUCKET],
+    sql: `SELECT useridentity.arn AS principal, sourceipaddress, eventname, errorcode, count(*) AS calls, min(eventtime) AS first, max(eventtime) AS last
+FROM {table} WHERE {window} AND eventsource = 's3.amazonaws.com' AND json_extract_scalar(requestparameters, '$.bucketName') = ?
+GROUP BY 1, 2, 3, 4 ORDER BY calls DESC`,
+    bind: ['bucket'],
+  },
 ];
 
 export interface PreparedHunt {
@@ -202,13 +215,23 @@ export function parseHuntTarget(target: string): { template: string; params: Rec
   return { template, params: Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)])) };
 }
 
+/** What a finding gives to hunt on: its instance, an IP (the instance's own, else the remote one), a principal, a bucket. */
+export function huntPrefill(f: Pick<Finding, 'instance' | 'principal' | 'remote' | 'resources'>): { instance?: string; ip?: string; principal?: string; bucket?: string } {
+  const iam = f.resources?.find((r) => (r.kind === 'iam-user' || r.kind === 'iam-role') && r.id.startsWith('arn:'));
+  const bucket = f.resources?.filter((r) => r.kind === 's3-bucket').map((r) => nameOf(r.id)).find((b) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b));
+  const out = { instance: f.instance?.id, ip: f.instance?.privateIps[0] ?? f.remote?.ip, principal: f.principal?.arn ?? iam?.id, bucket };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+}
+
 /** Ready-to-run hunts for what a finding names (the card's Hunt button). */
-export function suggestedHunts(f: { instance?: { id: string; privateIps: string[] }; principal?: { arn?: string }; remote?: { ip?: string } }): string[] {
+export function suggestedHunts(f: Pick<Finding, 'instance' | 'principal' | 'remote' | 'resources'>): string[] {
+  const p = huntPrefill(f);
   const out: string[] = [];
-  if (f.instance) out.push(`/ir hunt ec2-calls instance=${f.instance.id}`);
+  if (p.instance) out.push(`/ir hunt ec2-calls instance=${p.instance}`);
   if (f.instance?.privateIps[0]) out.push(`/ir hunt flows ip=${f.instance.privateIps[0]}`, `/ir hunt egress ip=${f.instance.privateIps[0]}`);
-  if (f.principal?.arn) out.push(`/ir hunt principal-calls principal=${f.principal.arn}`, `/ir hunt principal-launches principal=${f.principal.arn}`);
+  if (p.principal) out.push(`/ir hunt principal-calls principal=${p.principal}`, `/ir hunt principal-launches principal=${p.principal}`);
   if (f.remote?.ip) out.push(`/ir hunt ip-principals ip=${f.remote.ip}`);
+  if (p.bucket) out.push(`/ir hunt bucket-calls bucket=${p.bucket}`);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseEvents } from '../findings/events';
+import { parseEvents, type CustomActionEvent } from '../findings/events';
 import { BodyTooLarge, readBody, sendJson } from '../http/io';
 import type { Finding } from '../findings/model';
 import type { Logger } from '../log';
@@ -11,7 +11,12 @@ export interface AwsEventsDeps {
   maxBodyBytes: number;
   maxEventsPerRequest: number;
   /** Stores, dedupes and groups one finding and queues its card render (durable in Redis on return). */
-  intake: (finding: Finding) => Promise<unknown>;
+  intake: (finding: Finding) => Promise<{ channel: string }>;
+  /**
+   * A Security Hub custom action on findings already taken in: makes the requests its name is
+   * mapped to. Its answer goes back to the sender as is.
+   */
+  customAction?: (event: CustomActionEvent, findings: { finding: Finding; channel: string }[]) => Promise<unknown>;
   metrics: Metrics;
   log: Logger;
 }
@@ -62,18 +67,25 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
     if (parsed.findings.length === 0) {
       return reply(400, { error: 'no finding accepted', rejected: parsed.rejected });
     }
+    const customActions: unknown[] = [];
     try {
       // Grouped right here rather than through a queue hop: one atomic Lua step stores the finding
       // on its card (as durable as a queued job), then the render is queued.
-      await Promise.all(parsed.findings.map((f) => deps.intake(f)));
+      const taken = await Promise.all(parsed.findings.map(async (f) => ({ finding: f, channel: (await deps.intake(f)).channel })));
+      const byKey = new Map(taken.map((t) => [t.finding.key, t]));
+      // A retry after a 503 here is harmless: the findings dedupe and an open request is joined.
+      for (const ca of deps.customAction ? parsed.customActions : []) {
+        customActions.push(await deps.customAction!(ca, ca.findingKeys.map((k) => byKey.get(k)!)));
+      }
     } catch (err) {
       deps.log.error({ err: (err as Error).message }, 'could not queue findings; answering 503 so the sender retries');
       return reply(503, { error: 'queue unavailable; nothing was accepted, retry later' }, { 'retry-after': '5' });
     }
     deps.metrics.findingsReceived.inc({ via: 'eventbridge' }, parsed.findings.length);
     return reply(202, {
-      accepted: parsed.findings.map((f) => ({ id: f.id, key: f.key, type: f.type, severity: f.severity })),
+      accepted: parsed.findings.map((f) => ({ id: f.id, key: f.key, type: f.type, severity: f.severity, ...(f.notes ? { notes: f.notes } : {}) })),
       rejected: parsed.rejected,
+      ...(customActions.length > 0 ? { customActions } : {}),
     });
   };
 }

@@ -7,10 +7,22 @@ import { retryLater } from './delay';
 import { channelRefusal, publish, type PublishDeps } from './publish';
 import type { StatusJob } from '../queues';
 
+/** How long a request asked before its card was posted waits for the card's thread before posting top-level. */
+const CARD_WAIT_MS = 60_000;
+
 /** Keeps each request's one status message in its thread current. */
-export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore; defaultChannel: string }) {
+export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore; defaultChannel: string; threadOf?: (findingKey: string) => Promise<{ channel: string; ts: string } | undefined> }) {
   return async (job: Job<StatusJob>, token?: string) => {
-    const r = await deps.store.get(job.data.requestId);
+    let r = await deps.store.get(job.data.requestId);
+    if (r && !r.statusTs && !r.threadTs && r.followCard && r.findingKey && deps.threadOf) {
+      const thread = await deps.threadOf(r.findingKey);
+      if (thread) {
+        await deps.store.patch(r.id, { channel: thread.channel, threadTs: thread.ts });
+        r = await deps.store.get(r.id);
+      } else if (Date.now() - r.createdAt < CARD_WAIT_MS) {
+        return retryLater(job, token, 1000);
+      }
+    }
     if (!r) {
       await deps.store.checkSettled(job.data.requestId);
       return 'gone';

@@ -67,6 +67,8 @@ export interface ActionRequest {
   /** The alert card's ts: status messages go in its thread. Absent: the status message is top-level. */
   threadTs?: string;
   statusTs?: string;
+  /** Asked before the finding's card was posted (a Security Hub custom action): the status message waits for the card's thread. */
+  followCard?: boolean;
   /** Asked in a channel that refused the bot's post: the status message went to the default channel. */
   rerouted?: { channel: string; error: string };
   requestedBy: string;

@@ -6,7 +6,7 @@ import { huntCancelRecord } from '../hunts/templates';
 import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
-import type { Finding } from '../findings/model';
+import { actionableTargets, type Finding } from '../findings/model';
 import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
@@ -27,6 +27,10 @@ export interface SubmitInput {
   reason?: string;
   /** The request this one undoes: the Release button's isolation, or the IAM result whose undo button was clicked. */
   undoes?: string;
+  /** Asked from outside Slack (a Security Hub custom action): approval is needed whatever the config says. */
+  alwaysNeedsApproval?: boolean;
+  /** The card may not be posted yet: the status message waits for its thread. */
+  followCard?: boolean;
 }
 
 export type SubmitResult =
@@ -91,7 +95,7 @@ export class RequestService {
     account ??= /^arn:aws[a-z-]*:(iam|sts)::(\d{12}):/.exec(input.target)?.[2];
     if (findingKey) {
       const f = await this.cards.getFinding(findingKey);
-      const names = [f?.instance?.id, f?.principal?.accessKeyId, f?.principal?.arn];
+      const names = f ? [f.instance?.id, f.principal?.accessKeyId, f.principal?.arn, ...Object.values(actionableTargets(f)).flat()] : [];
       // A blast radius from the story maps the instance's launcher, who is not on the card: it still belongs to the case.
       if (f && (names.includes(input.target) || input.action === 'blast-radius' || (caseInstance && names.includes(caseInstance)))) {
         account ??= f.accountId;
@@ -118,7 +122,8 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: ALWAYS_APPROVAL.includes(input.action) || this.config.access.requireApproval.includes(input.action),
+      needsApproval: input.alwaysNeedsApproval === true || ALWAYS_APPROVAL.includes(input.action) || this.config.access.requireApproval.includes(input.action),
+      followCard: input.followCard,
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };

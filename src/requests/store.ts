@@ -101,7 +101,7 @@ function fromHash(h: Record<string, string>): ActionRequest | undefined {
     if (v === '') continue;
     if (JSON_FIELDS.has(k)) out[k] = JSON.parse(v);
     else if (NUMBER_FIELDS.has(k)) out[k] = Number(v);
-    else if (k === 'needsApproval' || k === 'attachmentPosted') out[k] = v === '1';
+    else if (k === 'needsApproval' || k === 'attachmentPosted' || k === 'followCard') out[k] = v === '1';
     else out[k] = v;
   }
   return out as unknown as ActionRequest;
@@ -111,7 +111,7 @@ export type TransitionResult = { ok: true; auditId?: string } | { ok: false; rea
 
 export type NewRequest = Pick<
   ActionRequest,
-  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes'
+  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes' | 'followCard'
 >;
 
 export class RequestStore {

@@ -14,6 +14,7 @@ import { Lifecycle } from '../requests/lifecycle';
 import { Pipeline } from '../requests/pipeline';
 import { RedisRecords } from '../requests/records';
 import { RequestService } from '../requests/service';
+import { submitCustomAction } from '../requests/custom-action';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -78,6 +79,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       maxBodyBytes: config.ingest.maxBodyBytes,
       maxEventsPerRequest: config.ingest.maxEventsPerRequest,
       intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
+      customAction: (event, findings) => submitCustomAction(requests, config.securityHub.customActions, event, findings),
       metrics,
       log: log.child({ component: 'ingest' }),
     }),

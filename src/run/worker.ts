@@ -117,7 +117,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<StatusJob>(
       QUEUE.status,
-      renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, ...publishing, log: workerLog(QUEUE.status) }),
+      renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, threadOf: (k) => store.threadOf(k), ...publishing, log: workerLog(QUEUE.status) }),
       { ...common, concurrency: 10 },
     ),
     new Worker(

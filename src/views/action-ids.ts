@@ -40,16 +40,28 @@ export interface ResponsePayload {
   k: string;
   /** The resource the response acts on: instance id, access key id, or omitted for hunts. */
   r?: string;
+  /**
+   * Instead of `r` where an option value must stay short (overflow options allow 150 characters,
+   * an ARN may take 120 alone): the response's position in the card's list for this finding.
+   */
+  i?: number;
 }
 
 /**
- * Longer than this, the resource is left out of the value and the listener reads it from the stored
- * finding (`k`): a role ARN can be 2,048 characters, an overflow option value only 150.
+ * Longer than this, the resource is left out of a menu option's value and the listener reads it
+ * from the stored finding (`k`): an overflow or select option value holds only 150 characters.
  */
 const INLINE_RESOURCE_MAX = 32;
+/** Buttons take 2,000 characters: an IAM ARN (at most 2,048 in theory, ~120 in practice) fits when short enough. */
+const BUTTON_RESOURCE_MAX = 1800;
 
-export function encodePayload(p: ResponsePayload): string {
-  return JSON.stringify(p.r !== undefined && p.r.length > INLINE_RESOURCE_MAX ? { a: p.a, k: p.k } : p);
+/**
+ * `where`: a menu option (150 characters) or a button (2,000). A button whose resource is not the
+ * card's own (a blast-radius pivot, a story's launcher) must carry it: the finding cannot say it.
+ */
+export function encodePayload(p: ResponsePayload, where: 'option' | 'button' = 'option'): string {
+  const max = where === 'button' ? BUTTON_RESOURCE_MAX : INLINE_RESOURCE_MAX;
+  return JSON.stringify(p.r !== undefined && p.r.length > max ? { a: p.a, k: p.k } : p);
 }
 
 /** Button values come back from Slack's servers, but anyone can craft a request: validate. */
@@ -61,7 +73,8 @@ export function decodePayload(value: string | undefined): ResponsePayload | unde
     if (typeof p.k !== 'string' || !/^[0-9a-f]{24}$/.test(p.k)) return undefined;
     // Instance ids, access key ids, or IAM ARNs (checked again per action by the listener).
     if (p.r !== undefined && (typeof p.r !== 'string' || !/^[\w:/+=,.@-]{1,120}$/.test(p.r))) return undefined;
-    return { a: p.a as ResponseKind, k: p.k, r: p.r };
+    if (p.i !== undefined && (!Number.isInteger(p.i) || p.i < 0 || p.i > 99 || p.r !== undefined)) return undefined;
+    return { a: p.a as ResponseKind, k: p.k, r: p.r, ...(p.i !== undefined ? { i: p.i } : {}) };
   } catch {
     return undefined;
   }

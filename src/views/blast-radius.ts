@@ -34,7 +34,7 @@ export function blastRadiusResponses(r: ActionRequest): KnownBlock[] {
     blocks.push({
       type: 'actions',
       block_id: 'blast-eradicate',
-      elements: eradicate.map((a) => ({ type: 'button' as const, action_id: ACTION_ID[a], text: { type: 'plain_text' as const, text: text[a] }, style: 'danger' as const, value: encodePayload({ a, k: r.findingKey!, r: r.target }) })),
+      elements: eradicate.map((a) => ({ type: 'button' as const, action_id: ACTION_ID[a], text: { type: 'plain_text' as const, text: text[a] }, style: 'danger' as const, value: encodePayload({ a, k: r.findingKey!, r: r.target }, 'button') })),
     });
   } else if (eradicate.length) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: eradicate.map((a) => `\`/ir ${a} ${r.target}\``).join(' · ').slice(0, 2900) }] });
@@ -50,7 +50,7 @@ export function blastRadiusResponses(r: ActionRequest): KnownBlock[] {
         type: 'button' as const,
         action_id: ACTION_ID[a],
         text: { type: 'plain_text' as const, text: `${a === 'revoke-sessions' ? 'Revoke sessions' : 'Deny all'} ${roleArn}`.slice(0, 75) },
-        value: encodePayload({ a, k: r.findingKey!, r: roleArn }),
+        value: encodePayload({ a, k: r.findingKey!, r: roleArn }, 'button'),
       })),
     });
   }

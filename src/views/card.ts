@@ -1,5 +1,8 @@
 import type { KnownBlock, Button, Overflow, PlainTextOption, StaticSelect } from '@slack/types';
-import type { Finding, SeverityLabel } from '../findings/model';
+import { actionableTargets, type Finding, type ResourceRef, type SeverityLabel } from '../findings/model';
+import { nameOf } from '../findings/console';
+import { KIND_LABEL } from '../findings/resources';
+import { huntPrefill } from '../hunts/templates';
 import {
   ACTION_ID,
   BULK_ACTIONS,
@@ -31,22 +34,26 @@ export const SEVERITY_EMOJI: Record<SeverityLabel, string> = {
   INFORMATIONAL: ':white_circle:',
 };
 
-/** The responses that make sense for this finding's resource; the rest are left off the card. */
+/**
+ * The responses that make sense for this finding's resources, one set per resource (an attack
+ * sequence names several): EC2 ones for instances, IAM ones for long-term keys and user/role
+ * ARNs, a hunt when there is something to hunt on. Nothing is offered where ir-bot cannot act.
+ */
 export function applicableResponses(f: Finding): { kind: ResponseKind; resource?: string }[] {
   const out: { kind: ResponseKind; resource?: string }[] = [];
-  if (f.instance) {
-    out.push({ kind: 'isolate', resource: f.instance.id }, { kind: 'snapshot', resource: f.instance.id }, { kind: 'memory', resource: f.instance.id });
-  }
-  if (f.principal?.accessKeyId) out.push({ kind: 'disable-key', resource: f.principal.accessKeyId });
-  // The principal behind the finding: a user or role can be denied; a role's sessions revoked.
-  const arn = f.principal?.arn;
-  if (arn && /:(user|role)\//.test(arn)) {
+  const t = actionableTargets(f);
+  for (const id of t.instances) out.push({ kind: 'isolate', resource: id }, { kind: 'snapshot', resource: id }, { kind: 'memory', resource: id });
+  for (const key of t.accessKeys) out.push({ kind: 'disable-key', resource: key });
+  for (const arn of t.principals) {
     out.push({ kind: 'deny-principal', resource: arn });
     if (/:role\//.test(arn)) out.push({ kind: 'revoke-sessions', resource: arn });
   }
-  const actor = f.principal?.accessKeyId ?? (arn && arn.length <= 100 && /:user\//.test(arn) ? arn : undefined);
+  // Everything the actor did: by its access key (temporary ones too), else by its user.
+  const actor = f.principal?.accessKeyId ?? t.principals.find((arn) => /:user\//.test(arn));
   if (actor) out.push({ kind: 'blast-radius', resource: actor });
-  if (f.instance || f.principal || f.remote?.ip) out.push({ kind: 'hunt', resource: f.instance?.id ?? f.principal?.accessKeyId });
+  if (t.instances.length > 0 || t.accessKeys.length > 0 || t.principals.length > 0 || Object.keys(huntPrefill(f)).length > 0) {
+    out.push({ kind: 'hunt', resource: t.instances[0] ?? t.accessKeys[0] });
+  }
   return out;
 }
 
@@ -64,7 +71,60 @@ function resourceLine(f: Finding): string {
       .filter(Boolean)
       .join(' ');
   }
-  return '_no EC2 or IAM resource named_';
+  const first = f.resources?.[0];
+  if (first) {
+    const more = f.resources!.length > 1 ? ` (+${f.resources!.length - 1} more)` : '';
+    return `${kindLabel(first)} *${safe(first.name ?? nameOf(first.id), 120)}*${more}`;
+  }
+  return '_no resource named_';
+}
+
+function kindLabel(r: ResourceRef): string {
+  return r.kind === 'other' ? safe(r.type, 60) : KIND_LABEL[r.kind];
+}
+
+/** One line per resource: kind, id or ARN, where (when not the finding's own region), details, console link. */
+function resourceItem(r: ResourceRef, f: Finding): string {
+  const name = r.name && r.name !== r.id && r.name !== nameOf(r.id) ? ` (${safe(r.name, 80)})` : '';
+  const where = [r.accountId && r.accountId !== f.accountId ? safe(r.accountId, 20) : undefined, r.region && r.region !== f.region ? safe(r.region, 30) : undefined].filter(Boolean).join(' ');
+  const details = r.details.map(([k, v]) => `${safe(k, 40)}: ${safe(v, 100)}`).join(', ');
+  return [`• *${kindLabel(r)}* ${code(r.id, 200)}${name}`, where, details, r.consoleUrl && link(r.consoleUrl, 'console')].filter(Boolean).join(' · ');
+}
+
+/** Lines joined up to Slack's 3,000-character section text, then a count of what did not fit. */
+function fitLines(head: string, lines: string[], noun: string): string {
+  let text = head;
+  for (let i = 0; i < lines.length; i++) {
+    const tail = `\n…and ${lines.length - i} more ${noun}`;
+    if (text.length + 1 + lines[i].length + (i < lines.length - 1 ? tail.length : 0) > 3000) return `${text}${tail}`;
+    text += `\n${lines[i]}`;
+  }
+  return text;
+}
+
+function resourcesBlock(f: Finding): KnownBlock | undefined {
+  const list = f.resources ?? [];
+  if (list.length === 0) return undefined;
+  // verbatim: ids, tags and details from a finding are shown as written, never auto-linked.
+  return { type: 'section', text: { type: 'mrkdwn', verbatim: true, text: fitLines(`*Affected resources (${list.length})*`, list.map((r) => resourceItem(r, f)), 'resources') } };
+}
+
+function sequenceBlock(f: Finding): KnownBlock | undefined {
+  const s = f.sequence;
+  if (!s) return undefined;
+  const lines = s.signals.map((g) => {
+    const stats = [g.count !== undefined && `${g.count}×`, g.severity !== undefined && `severity ${g.severity}`, g.firstSeen && g.lastSeen && `${when(g.firstSeen)} → ${when(g.lastSeen)}`].filter(Boolean).join(', ');
+    return `• ${g.type ? `${safe(g.type, 30)} ` : ''}*${safe(g.name, 150)}*${stats ? ` (${stats})` : ''}${g.description ? `: ${safe(g.description, 200)}` : ''}`;
+  });
+  if (s.actors.length) lines.push(`*Actors:* ${s.actors.slice(0, 10).map((a) => code(a, 120)).join(', ')}`);
+  if (s.endpoints.length) lines.push(`*Endpoints:* ${s.endpoints.slice(0, 10).map((e) => code(e, 120)).join(', ')}`);
+  return { type: 'section', text: { type: 'mrkdwn', verbatim: true, text: fitLines(`*Attack sequence: ${s.signals.length} signals*${s.description ? `\n${safe(s.description, 600)}` : ''}`, lines, 'lines') } };
+}
+
+function processLine(f: Finding): string | undefined {
+  const p = f.process;
+  if (!p) return undefined;
+  return [p.name && code(p.name, 80), p.pid !== undefined && `pid ${p.pid}`, p.path && code(p.path, 200), p.user && `user ${safe(p.user, 60)}`, p.sha256 && `sha256 ${code(p.sha256, 70)}`].filter(Boolean).join(' ');
 }
 
 function remoteLine(f: Finding): string | undefined {
@@ -76,6 +136,12 @@ function remoteLine(f: Finding): string | undefined {
     .join(', ');
   if (!where && !extra) return undefined;
   return extra ? `${where} (${extra})` : where;
+}
+
+/** Says what was odd about the input, so a responder knows why a field is missing or looks wrong. */
+function notesBlock(f: Finding): KnownBlock | undefined {
+  if (!f.notes?.length) return undefined;
+  return { type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: safe(`⚠ Shown despite odd input: ${f.notes.join('; ')}`, 2900) }] };
 }
 
 function when(iso: string): string {
@@ -90,12 +156,16 @@ function field(label: string, value: string): { type: 'mrkdwn'; text: string } {
 }
 
 function responseButtons(f: Finding): Button[] {
+  // Slack refuses a block holding one action_id twice: the second Isolate (another instance) gets `_1`.
+  const seen = new Map<string, number>();
   return applicableResponses(f).map(({ kind, resource }) => {
+    const n = seen.get(kind) ?? 0;
+    seen.set(kind, n + 1);
     const b: Button = {
       type: 'button',
-      action_id: ACTION_ID[kind],
+      action_id: n === 0 ? ACTION_ID[kind] : `${ACTION_ID[kind]}_${n}`,
       text: plain(resource && kind !== 'hunt' ? `${RESPONSE_LABEL[kind]} ${resource}` : RESPONSE_LABEL[kind], 75),
-      value: encodePayload({ a: kind, k: f.key, r: resource }),
+      value: encodePayload({ a: kind, k: f.key, r: resource }, 'button'),
     };
     if (kind === 'isolate') b.style = 'danger';
     return b;
@@ -103,11 +173,12 @@ function responseButtons(f: Finding): Button[] {
 }
 
 function responseMenu(f: Finding): Overflow | StaticSelect | undefined {
-  const options: PlainTextOption[] = applicableResponses(f).map(({ kind, resource }) => ({
+  const options: PlainTextOption[] = applicableResponses(f).map(({ kind, resource }, i) => ({
     text: plain(resource && kind !== 'hunt' ? `${RESPONSE_LABEL[kind]} ${resource}` : RESPONSE_LABEL[kind], 75),
-    value: encodePayload({ a: kind, k: f.key, r: resource }),
+    // Option values allow 150 characters: an ARN is referred to by its place in the list.
+    value: encodePayload(resource?.startsWith('arn:') ? { a: kind, k: f.key, i } : { a: kind, k: f.key, r: resource }),
   }));
-  // Overflow menus need at least two options.
+  // Overflow menus take two to five options.
   if (options.length < 2) return undefined;
   // Slack refuses a whole message whose overflow menu has more than five options: a select holds 100.
   if (options.length > 5) return { type: 'static_select', action_id: FINDING_MENU_ACTION_ID, placeholder: plain('Respond…', 75), options };
@@ -131,7 +202,11 @@ function singleCard(f: Finding): CardView {
   if (f.apiCall?.name) {
     const ua = f.apiCall.userAgent ? `\nUA ${code(f.apiCall.userAgent, 300)}` : '';
     fields.push(field('API call', `${safe(f.apiCall.service ?? '', 60)} ${safe(f.apiCall.name, 80)}${ua}`));
+  } else if (f.apiCall?.userAgent) {
+    fields.push(field('User agent', code(f.apiCall.userAgent, 300)));
   }
+  const proc = processLine(f);
+  if (proc) fields.push(field('Process', proc));
 
   const blocks: KnownBlock[] = [
     { type: 'header', text: plain(`${SEVERITY_EMOJI[f.severityLabel]} ${f.severityLabel} · ${f.type}`, 150) },
@@ -140,6 +215,7 @@ function singleCard(f: Finding): CardView {
       text: { type: 'mrkdwn', text: `*${safe(f.title, 300)}*\n${safe(f.description, 1500)}` },
     },
     { type: 'section', fields: fields.slice(0, 10) },
+    ...[resourcesBlock(f), sequenceBlock(f), notesBlock(f)].filter((b): b is KnownBlock => b !== undefined),
     {
       type: 'context',
       elements: [
@@ -150,10 +226,15 @@ function singleCard(f: Finding): CardView {
       ],
     },
   ];
+  // An actions block holds at most 25 elements; an attack sequence can name more resources than that.
   const buttons = responseButtons(f);
-  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${f.key}`, elements: buttons });
+  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${f.key}`, elements: buttons.slice(0, 25) });
+  if (buttons.length > 25) {
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${buttons.length - 25} more responses fit no button: use \`/ir\` with the resource ids above.` }] });
+  }
   blocks.push(caseButtons([f]));
-  const target = f.instance?.id ?? f.principal?.userName ?? f.remote?.ip;
+  const first = f.resources?.[0];
+  const target = f.instance?.id ?? f.principal?.userName ?? (first ? first.name ?? nameOf(first.id) : undefined) ?? f.remote?.ip;
   return {
     text: `${f.severityLabel} ${safe(f.type, 150)}${target ? ` on ${safe(target, 100)}` : ''} in ${safe(f.accountId)}`,
     blocks,

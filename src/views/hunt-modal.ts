@@ -1,20 +1,15 @@
 import type { View } from '@slack/types';
 import type { Finding } from '../findings/model';
-import { TEMPLATES } from '../hunts/templates';
+import { TEMPLATES, huntPrefill } from '../hunts/templates';
 import { plain } from './mrkdwn';
 
 export const HUNT_MODAL_CALLBACK = 'ir_hunt_modal';
-export const HUNT_FIELDS = ['instance', 'ip', 'principal', 'days'] as const;
+export const HUNT_FIELDS = ['instance', 'ip', 'principal', 'bucket', 'days'] as const;
 
 /** The Hunt button's modal, prefilled from the finding; Slack shows the values, we validate on submit. */
 export function huntModal(f: Finding | undefined, where: { findingKey?: string; channel: string; threadTs?: string }): View {
-  const prefill: Record<string, string | undefined> = {
-    instance: f?.instance?.id,
-    ip: f?.instance?.privateIps[0] ?? f?.remote?.ip,
-    principal: f?.principal?.arn,
-    days: '7',
-  };
-  const first = f?.instance ? 'ec2-calls' : f?.principal?.arn ? 'principal-calls' : f?.remote?.ip ? 'ip-principals' : 'sg-changes';
+  const prefill: Record<string, string | undefined> = { ...(f ? huntPrefill(f) : {}), days: '7' };
+  const first = prefill.instance ? 'ec2-calls' : prefill.principal ? 'principal-calls' : prefill.ip ? 'ip-principals' : prefill.bucket ? 'bucket-calls' : 'sg-changes';
   const option = (name: string) => ({ text: plain(name, 75), value: name, description: plain(TEMPLATES.find((t) => t.name === name)!.title, 75) });
   const input = (name: string, label: string, hint: string) => ({
     type: 'input' as const,
@@ -41,6 +36,7 @@ export function huntModal(f: Finding | undefined, where: { findingKey?: string; 
       input('instance', 'Instance id', 'for ec2-calls'),
       input('ip', 'IP address', 'for flows, egress, ip-principals'),
       input('principal', 'Principal ARN', 'for the principal-… queries'),
+      input('bucket', 'S3 bucket name', 'for bucket-calls'),
       input('days', 'Days back (1–90)', 'the window ends today'),
     ],
   };

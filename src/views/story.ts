@@ -84,7 +84,7 @@ export function renderStory(s: Story, findingKey: string): CardView {
     elements: [
       { type: 'button', action_id: BULK_ACTION_ID.memory, text: { type: 'plain_text', text: `Capture memory ${s.instanceId}` }, value: encodeBulk({ a: 'memory', k: findingKey, ids: [s.instanceId] }) },
       ...(launcher
-        ? [{ type: 'button' as const, action_id: ACTION_ID['blast-radius'], text: { type: 'plain_text' as const, text: `Map blast radius ${launcher}`.slice(0, 75) }, value: encodePayload({ a: 'blast-radius', k: findingKey, r: launcher }) }]
+        ? [{ type: 'button' as const, action_id: ACTION_ID['blast-radius'], text: { type: 'plain_text' as const, text: `Map blast radius ${launcher}`.slice(0, 75) }, value: encodePayload({ a: 'blast-radius', k: findingKey, r: launcher }, 'button') }]
         : []),
     ],
   });

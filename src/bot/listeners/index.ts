@@ -16,7 +16,9 @@ import { HUNT_MODAL_CALLBACK } from '../../views/hunt-modal';
 /** Every listener is registered here and implemented in its own file. */
 export function registerListeners(app: App, deps: BotDeps): void {
   const onResponse = responseButton(deps);
-  for (const id of [...Object.values(ACTION_ID), FINDING_MENU_ACTION_ID]) app.action(id, onResponse);
+  // A card with several resources numbers its repeated buttons (ir_isolate, ir_isolate_1…); the value says what to do.
+  for (const id of Object.values(ACTION_ID)) app.action(new RegExp(`^${id}(_\\d+)?$`), onResponse);
+  app.action(FINDING_MENU_ACTION_ID, onResponse);
   app.action(APPROVE_ACTION_ID, decisionButton(deps, 'approve'));
   app.action(REJECT_ACTION_ID, decisionButton(deps, 'reject'));
   app.action(RELEASE_ACTION_ID, releaseButton(deps));

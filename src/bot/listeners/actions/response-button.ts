@@ -5,6 +5,7 @@ import { ACCESS_KEY_PATTERN, INSTANCE_ID_PATTERN, PRINCIPAL_ARN_PATTERN } from '
 import { escapeMrkdwn } from '../../../views/mrkdwn';
 import { suggestedHunts } from '../../../hunts/templates';
 import { huntModal } from '../../../views/hunt-modal';
+import { applicableResponses } from '../../../views/card';
 import type { BotDeps } from '../../deps';
 import { submitRequest } from '../submit';
 import { tellUser } from '../reply';
@@ -59,11 +60,17 @@ export function responseButton(deps: BotDeps) {
         `*${RESPONSE_LABEL[payload.a]}${payload.r ? ` ${escapeMrkdwn(payload.r)}` : ''}* is not available yet. Nothing was changed in AWS.`,
       );
     }
+    if (payload.i !== undefined) {
+      // A short reference from an overflow option: the finding's own list says which resource.
+      const f = await deps.requests.finding(payload.k).catch(() => undefined);
+      const item = f ? applicableResponses(f)[payload.i] : undefined;
+      if (item?.kind === payload.a) payload.r = item.resource;
+    }
     const principalScoped = ['blast-radius', 'delete-keys', 'revoke-rules'].includes(payload.a);
     const byArn = payload.a === 'deny-principal' || payload.a === 'revoke-sessions';
     const pattern = payload.a === 'disable-key' ? ACCESS_KEY_PATTERN : byArn ? PRINCIPAL_ARN_PATTERN : INSTANCE_ID_PATTERN;
     // Long resources (ARNs) are not in the value: Slack caps option values at 150 characters.
-    const resource = payload.r ?? (await resourceOfFinding(deps, payload.k, payload.a));
+    const resource = payload.r ?? (payload.i === undefined ? await resourceOfFinding(deps, payload.k, payload.a) : undefined);
     const ok = !!resource && (principalScoped ? ACCESS_KEY_PATTERN.test(resource) || PRINCIPAL_ARN_PATTERN.test(resource) : pattern.test(resource));
     if (!resource || !ok) return tellUser(client, logger, where, 'That button names no resource to act on, so nothing was done.');
     const reply = await submitRequest(deps, client, logger, {
