@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { Queue } from 'bullmq';
 import { AuditLog } from '../../src/audit/log';
+import { QUEUE, bullPrefix } from '../../src/queues';
 import { createLogger } from '../../src/log';
 import { isTerminal, type ActionRequest } from '../../src/requests/model';
 import { RequestStore } from '../../src/requests/store';
@@ -20,7 +22,6 @@ export type ChaosAction = (typeof CHAOS_ACTIONS)[number];
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
 const KEY = 'AKIAEXAMPLEKEY123456';
 const USER_ARN = 'arn:aws:iam::123456789012:user/ci-deploy';
-const CHANNEL = 'C01ALERTS';
 const ROOT = resolve(__dirname, '../..');
 
 function webServer(aws: FakeAws): void {
@@ -285,7 +286,7 @@ export async function runScenario(s: Scenario, baseline: Baseline | undefined, o
     out.workersStarted = workers.started;
     if (!r) {
       out.stuck = true;
-      problems.push(`not ended within ${Math.round(settleMs / 1000)} s (state ${out.state}, progress ${JSON.stringify(last?.progress)}, rendered ${last?.renderedVersion}/${last?.version})`);
+      problems.push(`not ended within ${Math.round(settleMs / 1000)} s (state ${out.state}, progress ${JSON.stringify(last?.progress)}, rendered ${last?.renderedVersion}/${last?.version}; status jobs ${await statusJobs(h, id)})`);
       return out;
     }
     // Let anything still queued (a re-delivered render, a late retry) run before counting.
@@ -340,6 +341,22 @@ export async function runScenario(s: Scenario, baseline: Baseline | undefined, o
     rmSync(dir, { recursive: true, force: true });
     out.ms = Date.now() - started;
     opts.log?.(`${out.name}: ${out.state} in ${(out.ms / 1000).toFixed(1)} s, ${out.killsDelivered} kill(s)${problems.length ? ` — ${problems.join('; ')}` : ''}`);
+  }
+}
+
+/** Where the request's status renders are in BullMQ (for a stuck report). */
+async function statusJobs(h: Harness, id: string): Promise<string> {
+  const q = new Queue(QUEUE.status, { connection: h.redis, prefix: bullPrefix(h.config.redisPrefix) });
+  try {
+    const jobs = await q.getJobs(['active', 'waiting', 'delayed', 'failed', 'completed', 'prioritized']);
+    const mine = jobs.filter((j) => j?.data?.requestId === id);
+    const states = await Promise.all(mine.map(async (j) => `${j.id}:${await j.getState()}:${j.attemptsMade}:${j.failedReason ?? ''}`));
+    const dedup = await q.getDeduplicationJobId(`st-${id}`);
+    return `[${states.join(', ')}] dedup→${dedup}`;
+  } catch (err) {
+    return `unreadable (${(err as Error).message})`;
+  } finally {
+    await q.close();
   }
 }
 
