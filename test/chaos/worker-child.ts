@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     serveHttp: false,
     actions,
     // Short locks: a killed worker's jobs are taken up again within seconds.
-    lock: { lockDuration: 1500, stalledInterval: 750 },
+    lock: { lockDuration: 4000, stalledInterval: 2000 },
   });
   process.stdout.write('READY\n');
   process.on('SIGTERM', () => {
