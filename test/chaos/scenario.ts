@@ -273,7 +273,9 @@ export async function runScenario(s: Scenario, baseline: Baseline | undefined, o
       h.slack.outageFor(fault.ms, fault.status);
     }
     if (fault?.kind === 'redis-restart') {
-      await poll(async () => ((await c.store.get(id))?.progress?.step ?? 0) >= fault.atStep || undefined, 30_000);
+      const mid = await poll(async () => ((await c.store.get(id))?.progress?.step ?? 0) >= fault.atStep || undefined, 30_000);
+      const before = await c.store.get(id);
+      if (!mid || !before || isTerminal(before.state)) problems.push(`Redis was not killed mid-job (state ${before?.state})`);
       await s.redis!.kill();
       await sleep(fault.downMs);
       await s.redis!.start();
@@ -315,6 +317,10 @@ export async function runScenario(s: Scenario, baseline: Baseline | undefined, o
       if (got > want) out.auditDoubled += got - want;
     }
     if (out.auditLost || out.auditDoubled) problems.push(`audit ${core.join(' → ')} (expected ${expected.join(' → ')})`);
+
+    // The fault was really met: AWS errors made attempts retry; Slack refused calls.
+    if ((fault?.kind === 'aws-throttle' || fault?.kind === 'aws-expired-token') && !events.includes('retrying')) problems.push('no attempt met the AWS fault');
+    if (fault?.kind === 'slack-outage' && !h.slack.calls.some((x) => x.status === fault.status)) problems.push('no Slack call met the outage');
 
     // Slack: one status message, showing the request as it is.
     const posts = h.slack.callsOf('chat.postMessage').slice(postsBefore);
