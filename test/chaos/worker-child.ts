@@ -42,9 +42,13 @@ const expireAt = Number(env.CHAOS_EXPIRE_AT ?? 0);
 aws.beforeCall = (api) => {
   if (!isMutation(api) || api === 'AssumeRole') return;
   mutations += 1;
-  if (expireAt && mutations === expireAt) throw awsError('ExpiredToken', 'The security token included in the request is expired');
+  if (expireAt && mutations === expireAt) {
+    process.stdout.write(`FAULT ExpiredToken on ${api}\n`);
+    throw awsError('ExpiredToken', 'The security token included in the request is expired');
+  }
   if (throttled < throttleFirst && mutations % 2 === 1) {
     throttled += 1;
+    process.stdout.write(`FAULT RequestLimitExceeded on ${api}\n`);
     throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
   }
 };
