@@ -36,7 +36,7 @@ export interface WorkerOptions {
   aws?: AwsClients;
   /** Tests swap in actions; production uses the real ones. */
   actions?: RespondDeps['actions'];
-  /** BullMQ lock settings; tests shorten them to exercise stalled-job recovery. */
+  /** BullMQ lock settings for every queue (maxStalledCount: the actions queue only); tests shorten them to exercise stalled-job recovery. */
   lock?: { lockDuration: number; stalledInterval: number; maxStalledCount?: number };
 }
 
@@ -61,7 +61,9 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
-  const common = { connection: conn, prefix };
+  // A dead worker's jobs on every queue (a status render too) come back after the lock, not BullMQ's 30 s default.
+  const locks = opts.lock ? { lockDuration: opts.lock.lockDuration, stalledInterval: opts.lock.stalledInterval } : {};
+  const common = { connection: conn, prefix, ...locks };
   const sweepMs = config.slack.sweepSeconds * 1000;
   const sweep = sweepProcessor({ cards: store, cardQueue: cardsQ, requests: requestStore, pipeline, intervalMs: sweepMs, log: workerLog(QUEUE.cards) });
   const reconcile = reconcileProcessor({

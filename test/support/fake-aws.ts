@@ -261,6 +261,10 @@ export class FakeAws {
   /** Calls refused by `mutationBudget`. */
   throttled = 0;
   private bucket?: { tokens: number; at: number };
+  /** Runs before every call (after latency and `onCall`): may throw to fail it (throttling bursts, expired credentials). */
+  beforeCall?: (api: string, input: any) => void | Promise<void>;
+  /** Runs after every call that changed or read state, before its answer returns (the fault suite persists the account here). */
+  afterCall?: (api: string, input: any) => void | Promise<void>;
   private failures = new Map<string, Error[]>();
   private hooks = new Map<string, (input: any) => void>();
   private always = new Map<string, Error>();
@@ -293,11 +297,14 @@ export class FakeAws {
           await new Promise<void>((resolve) => this.hangs.set(api, [resolve]));
         }
         this.hooks.get(api)?.(input);
+        await this.beforeCall?.(api, input);
         const queued = this.failures.get(api);
         if (queued?.length) throw queued.shift();
         const always = this.always.get(api);
         if (always) throw always;
-        return fn(input);
+        const out = fn(input);
+        await this.afterCall?.(api, input);
+        return out;
       });
     on(sts, GetCallerIdentityCommand, () => ({ Account: this.account, Arn: `arn:aws:iam::${this.account}:role/ir-bot`, UserId: 'AROAEXAMPLE' }));
     on(sts, AssumeRoleCommand, (i) => {

@@ -54,6 +54,7 @@ export class SlackApiServer {
   private updateTimes: number[] = [];
   private readonly failures = new Map<string, string[]>();
   private readonly lostAnswers = new Map<string, number>();
+  private outage?: { until: number; status: 429 | 500 };
   private server?: Server;
   private seq = 0;
   url = '';
@@ -76,6 +77,14 @@ export class SlackApiServer {
    */
   loseAnswerNext(method: string, times = 1): void {
     this.lostAnswers.set(method, (this.lostAnswers.get(method) ?? 0) + times);
+  }
+
+  /**
+   * For `ms` from now every chat.* and files.* call is refused as when Slack is overloaded:
+   * 429 with Retry-After, or HTTP 500.
+   */
+  outageFor(ms: number, status: 429 | 500): void {
+    this.outage = { until: Date.now() + ms, status };
   }
 
   callsOf(method: string): SlackCall[] {
@@ -137,6 +146,9 @@ export class SlackApiServer {
 
   private handle(method: string, args: Record<string, unknown>, auth: string): [number, unknown, Record<string, string>?] {
     if (!/^Bearer xox[bp]-/.test(auth) && method !== 'api.test') return [200, { ok: false, error: 'not_authed' }];
+    if (this.outage && Date.now() < this.outage.until && /^(chat|files)\./.test(method)) {
+      return this.outage.status === 429 ? [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }] : [500, { ok: false, error: 'internal_error' }];
+    }
     const queued = this.failures.get(method);
     if (queued?.length) {
       const error = queued.shift()!;
