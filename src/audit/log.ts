@@ -8,6 +8,7 @@ export type AuditEvent =
   | 'approval-requested'
   | 'approved'
   | 'refused-approver'
+  | 'refused-protected'
   | 'rejected'
   | 'cancelled'
   | 'expired'

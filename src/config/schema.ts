@@ -8,6 +8,14 @@ const subjectId = z
   .string()
   .regex(/^[UWS][A-Z0-9]{2,}$/, 'must be a Slack user ID (U…/W…) or user-group ID (S…)');
 const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID');
+/** `"*"` alone means everyone in the workspace (still subject to the guest and other-workspace rules). */
+const subjectList = z
+  .array(z.union([z.literal('*'), subjectId]))
+  .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" (everyone) cannot be mixed with IDs' });
+/** A principal the bot must never contain: an IAM user/role ARN, or a role/user name. */
+const protectedPrincipal = z
+  .string()
+  .regex(/^(arn:aws[a-z-]*:iam::\d{12}:(user|role)\/[\w+=,.@/-]{1,512}|[\w+=,.@-]{1,128})$/, 'must be an IAM user or role ARN, or a user or role name');
 /** Actions the pipeline knows; `requireApproval` may only name these. */
 export const ACTION_NAMES = [
   'isolate',
@@ -54,11 +62,25 @@ export const fileSchema = z
       .strict(),
     access: z
       .object({
-        /** Empty list = anyone in the workspace may request actions. */
-        responders: z.array(subjectId).default([]),
-        approvers: z.array(subjectId).default([]),
+        /** Empty or missing = nobody may act (fail closed); `["*"]` = everyone in the workspace. */
+        responders: subjectList.default([]),
+        /** Empty = nobody may approve: actions that need approval cannot run. */
+        approvers: subjectList.default([]),
         twoPersonRule: z.boolean().default(true),
-        requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal']),
+        requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions']),
+        /** An undo (release, enable-key, allow, restore-sessions) needs approval when its action does. */
+        undoNeedsApproval: z.boolean().default(true),
+        /** Guests (single- and multi-channel) may act. */
+        allowGuests: z.boolean().default(false),
+        /** Users of another workspace or enterprise (Slack Connect shared channels) may act. */
+        allowOtherWorkspaces: z.boolean().default(false),
+        /**
+         * When Slack keeps failing to list a user group's members, the last answer is used for at
+         * most this long; after that clicks that depend on it are refused.
+         */
+        membershipMaxStaleMinutes: z.number().int().min(1).max(24 * 60).default(15),
+        /** Break-glass principals that deny, revoke-sessions and disable-key refuse to touch. */
+        protectedPrincipals: z.array(protectedPrincipal).default([]),
         /** An approval card nobody decided on expires after this long; the request must be made again. */
         approvalTimeoutMinutes: z.number().int().min(1).max(24 * 60).default(30),
       })

@@ -9,6 +9,7 @@ import type { Config } from '../config/load';
 import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
+import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
 import type { RequestStore } from './store';
 import { undoAsk, type UndoAsk } from './undo';
 
@@ -40,7 +41,7 @@ export type DecisionResult = { ok: true; request: ActionRequest; message?: strin
  */
 export class RequestService {
   constructor(
-    private readonly config: Pick<Config, 'access'>,
+    private readonly config: Pick<Config, 'access' | 'aws'>,
     private readonly store: RequestStore,
     private readonly pipeline: Pipeline,
     private readonly audit: AuditLog,
@@ -50,6 +51,12 @@ export class RequestService {
   ) {}
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
+    const principal = LOCKING_ACTIONS.includes(input.action) ? principalOf(input.target) : undefined;
+    const guarded = principal && protectedReason(principal, this.config);
+    if (guarded) {
+      await this.refused('refused-protected', input.userId, { action: input.action, target: input.target });
+      return { status: 'refused', message: guarded };
+    }
     let account: string | undefined;
     let region: string | undefined;
     let channel = input.channel;
@@ -117,7 +124,7 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: ALWAYS_APPROVAL.includes(input.action) || this.config.access.requireApproval.includes(input.action),
+      needsApproval: ALWAYS_APPROVAL.includes(input.action) || needsApproval(input.action, this.config.access),
     });
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
@@ -128,7 +135,7 @@ export class RequestService {
   }
 
   /** Records a refused attempt: who tried to ask or approve without the right to. */
-  async refused(event: 'refused-requester' | 'refused-approver', userId: string, what: { action?: string; target?: string; requestId?: string }): Promise<void> {
+  async refused(event: 'refused-requester' | 'refused-approver' | 'refused-protected', userId: string, what: { action?: string; target?: string; requestId?: string }): Promise<void> {
     await this.audit.append({ event, user: userId, ...what });
   }
 

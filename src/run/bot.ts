@@ -65,7 +65,9 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     new RedisRecords(producer, config.redisPrefix),
     new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
   );
-  const bolt = createBoltApp(config, log, { requests, authz: new Authorizer(config.access, log.child({ component: 'authz' })), athena: config.athena });
+  const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
+  authz.logPolicy();
+  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena });
   const server = createHttpServer({
     log,
     metrics,

@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { decodeBulk } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { tellUser } from '../reply';
 import { submitRequest } from '../submit';
 
@@ -23,7 +24,7 @@ export function bulkButton(deps: BotDeps) {
       channel: channel ?? '',
       threadTs,
       userId: body.user.id,
-    });
+    }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, where, reply);
   };
 }

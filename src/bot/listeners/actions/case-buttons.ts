@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import type { WorkflowChoice } from '../../../actions/securityhub-workflow';
 import { decodeFindingKey } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { QUEUE_DOWN, tellUser } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
@@ -16,9 +17,10 @@ export function caseButton(deps: BotDeps, what: WorkflowChoice | 'report') {
     const where = { channel, user: body.user.id, threadTs };
     if (!key || !channel) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
     try {
-      if (!(await deps.authz.isResponder(body.user.id, client))) {
+      const allowed = await deps.authz.check(actorOf(body), 'responders', client);
+      if (!allowed.ok) {
         await deps.requests.refused('refused-requester', body.user.id, { action: what === 'report' ? 'report' : `workflow-${what}` });
-        return tellUser(client, logger, where, `:no_entry: You are not among the responders (${deps.authz.describe('responders')}). Nothing was changed.`);
+        return tellUser(client, logger, where, `:no_entry: ${allowed.reason} Nothing was changed.`);
       }
       if (what === 'report') {
         await deps.requests.report(key, body.user.id, { channel, threadTs });

@@ -6,6 +6,7 @@ import { escapeMrkdwn } from '../../../views/mrkdwn';
 import { suggestedHunts } from '../../../hunts/templates';
 import { huntModal } from '../../../views/hunt-modal';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { submitRequest } from '../submit';
 import { tellUser } from '../reply';
 
@@ -59,7 +60,7 @@ export function responseButton(deps: BotDeps) {
       channel: channel ?? '',
       threadTs: cardTs,
       userId: body.user.id,
-    });
+    }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, where, reply);
   };
 }

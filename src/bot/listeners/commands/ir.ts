@@ -7,6 +7,7 @@ import { huntHelp, huntTarget, prepareHunt } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
+import { commandActor } from '../actor';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -51,7 +52,13 @@ export function irCommand(deps: BotDeps) {
     }
     await ack();
     let text: string | undefined;
-    if (cmd.kind === 'report') {
+    const actor = commandActor(command);
+    const reading = cmd.kind === 'report' || cmd.kind === 'audit' || cmd.kind === 'status';
+    const allowed = reading ? await deps.authz.checkReader(actor, client).catch(() => ({ ok: false as const, reason: 'Your access could not be checked right now.' })) : { ok: true as const };
+    if (!allowed.ok) {
+      await deps.requests.refused('refused-requester', command.user_id, { action: cmd.kind }).catch(() => undefined);
+      text = `:no_entry: Only responders and approvers may use \`/ir ${cmd.kind}\`. ${allowed.reason}`;
+    } else if (cmd.kind === 'report') {
       try {
         const ok = await deps.requests.report(cmd.findingId, command.user_id, { channel: command.channel_id });
         text = ok ? 'Building the incident report: it will be uploaded to the alert\'s thread.' : `No finding \`${cmd.findingId.slice(0, 80)}\` is known (findings are kept ${'for the retention period'}).`;
@@ -60,14 +67,13 @@ export function irCommand(deps: BotDeps) {
       }
     } else if (cmd.kind === 'audit') {
       try {
-        if (!(await deps.authz.isResponder(command.user_id, client))) text = ':no_entry: Only responders may read the audit trail.';
-        else text = renderAuditTrail(cmd.query, await deps.requests.auditTrail(cmd.query));
+        text = renderAuditTrail(cmd.query, await deps.requests.auditTrail(cmd.query));
       } catch {
         text = QUEUE_DOWN.replace('queue the request', 'read the audit trail');
       }
     } else if (cmd.kind === 'hunt') {
       const target = huntTarget(cmd.template!, cmd.params);
-      text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true });
+      text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true, actor });
     } else if (cmd.kind !== 'status') {
       // terminate: the principal first, then the instances it launched.
       const ids = cmd.kind === 'terminate' ? [cmd.target, ...cmd.instanceIds] : 'instanceIds' in cmd ? cmd.instanceIds : 'target' in cmd ? [cmd.target] : [cmd.instanceId];
@@ -76,7 +82,7 @@ export function irCommand(deps: BotDeps) {
         client,
         logger,
         { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason },
-        { confirm: true },
+        { confirm: true, actor },
       );
     } else {
       try {
