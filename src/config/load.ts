@@ -14,6 +14,7 @@ export type Config = FileConfig & {
     apiUrl?: string;
   };
   port: number;
+  metrics: { port: number; host: string; token?: string };
   /** Empty until main has started the private Redis when `embeddedRedis` is set. */
   redisUrl: string;
   /** REDIS_URL was not set: main starts a private redis-server with its data here. */
@@ -91,6 +92,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
       apiUrl: e.SLACK_API_URL,
     },
     port: e.PORT,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
     redisUrl: e.REDIS_URL ?? '',
     embeddedRedis: e.REDIS_URL ? undefined : { dataDir: e.REDIS_DATA_DIR },
     redisPrefix: e.REDIS_PREFIX,

@@ -330,6 +330,11 @@ export const envSchema = z
     SLACK_MODE: z.enum(['socket', 'http']).optional(),
     SLACK_API_URL: z.url({ error: 'must be a URL such as http://localhost:4000/api/' }).optional(),
     PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
+    /** /metrics (and detailed /healthz) on their own port, on loopback unless METRICS_HOST says otherwise. */
+    METRICS_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(9464),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Optional: lets a scraper read /metrics on the public PORT with `Authorization: Bearer <token>`. */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Unset: the bot runs its own redis-server on loopback with its data in REDIS_DATA_DIR (for trying it out). */
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
     REDIS_DATA_DIR: z.string().min(1).default('data/redis'),

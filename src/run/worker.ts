@@ -26,7 +26,7 @@ import type { Metrics } from '../metrics';
 import { PostLedger } from '../slack/post-ledger';
 import { SlackRateLimiter } from '../slack/rate-limit';
 import { workerWebClient } from '../slack/web-client';
-import { closeServer, listen, type Running } from './bot';
+import { closeServer, listen, startMetricsServer, type Running } from './bot';
 import { redisHealth, slackHealth } from './health';
 
 export interface WorkerOptions {
@@ -163,18 +163,23 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   await cardsQ.upsertJobScheduler('slack-sweep', { every: sweepMs }, { name: SWEEP_JOB, data: { cardId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } });
 
   let server: ReturnType<typeof createHttpServer> | undefined;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let port = 0;
   if (opts.serveHttp) {
     metrics.watchQueues([findingsQ, cardsQ, actionsQ, statusQ]);
     metrics.watchUnshown(async () => ({ card: await store.unshownCount(), 'request-status': await requestStore.unshownCount() }));
-    server = createHttpServer({ log, metrics, health: { redis: redisHealth(conn), slack: slackHealth(slack) } });
+    const health = { redis: redisHealth(conn), slack: slackHealth(slack) };
+    server = createHttpServer({ log, metrics, health, metricsToken: config.metrics.token });
     port = await listen(server, config.port);
+    metricsServer = await startMetricsServer(config, { log, metrics, health });
   }
   log.info({ port: port || undefined, pollEnabled: poll.enabled }, 'worker running');
   return {
     port,
+    metricsPort: metricsServer?.port,
     async stop() {
       if (server) await closeServer(server);
+      if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ].map((q) => q.close()));
@@ -185,6 +190,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       conn.disconnect();
       await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
       if (server) await closeServer(server);
+      if (metricsServer) await closeServer(metricsServer.server);
     },
   };
 }
