@@ -13,6 +13,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/load';
 import { assumedRoleCredentials } from './credentials';
 import { AwsCallError, classifyAwsError } from './errors';
+import { ACCOUNT_PATTERN, REGION_PATTERN } from './identifiers';
 import { Responder, type ResponderClients, type TakeMutationToken } from './responder';
 
 export interface AwsTarget {
@@ -106,6 +107,9 @@ export class AwsClients {
   async responder(target: AwsTarget, identity: AwsIdentity): Promise<ResponderSession> {
     const region = target.region ?? this.settings.awsRegion;
     if (!region) throw new AwsCallError('invalid', 'config', 'NoRegion', 'no AWS region: the finding names none and AWS_REGION is not set');
+    // The region picks the endpoint and keys the client cache; the account picks the role.
+    if (!REGION_PATTERN.test(region)) throw new AwsCallError('invalid', 'config', 'InvalidRegion', `"${region.slice(0, 40)}" is not an AWS region`);
+    if (target.account !== undefined && !ACCOUNT_PATTERN.test(target.account)) throw new AwsCallError('invalid', 'config', 'InvalidAccount', `"${target.account.slice(0, 40)}" is not an AWS account id`);
     const roleArn = roleArnFor(this.settings.aws, target.account);
     if (roleArn) {
       // Renewed before expiry and on an expiry answer: a job may run for hours (snapshot waits).

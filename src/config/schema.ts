@@ -311,6 +311,11 @@ export const fileSchema = z
       .object({
         maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),
         maxEventsPerRequest: z.number().int().min(1).max(1000).default(100),
+        /** Findings in one request, Security Hub's `detail.findings` included. */
+        maxFindingsPerRequest: z.number().int().min(1).max(1000).default(100),
+        /** Checked on the raw body before it is parsed (real findings nest about 10 deep and hold ~130 objects). */
+        maxJsonDepth: z.number().int().min(8).max(256).default(32),
+        maxJsonNodes: z.number().int().min(100).max(1_000_000).default(50_000),
       })
       .strict()
       .prefault({}),

@@ -11,6 +11,7 @@ import {
   type SeverityLabel,
   findingKey,
   guardDutyCanonicalId,
+  REGION_PATTERN,
   principalArn,
   securityHubConsoleUrl,
   severityLabelOf,
@@ -20,7 +21,8 @@ import { arr, compact, num, obj, str, uniq, type Json, isoDate } from './loose';
 /** ASFF's mandatory attributes that we rely on. */
 export const asffRequired = z.looseObject({
   Id: z.string().min(1),
-  ProductArn: z.string().regex(/^arn:[^:]+:securityhub:/, 'must be a Security Hub product ARN'),
+  ProductArn: z.string().regex(/^arn:aws(-[a-z]+){0,3}:securityhub:([a-z]{2}(-[a-z]+)+-\d{1,2})?:/, 'must be a Security Hub product ARN'),
+  Region: z.string().regex(REGION_PATTERN, 'must be an AWS region such as us-east-1').optional(),
   AwsAccountId: z.string().regex(/^\d{12}$/, 'must be a 12-digit account ID'),
   CreatedAt: isoDate,
   UpdatedAt: isoDate,

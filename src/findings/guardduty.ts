@@ -9,6 +9,8 @@ import {
   findingKey,
   guardDutyCanonicalId,
   guardDutyConsoleUrl,
+  PARTITION_PATTERN,
+  REGION_PATTERN,
   principalArn,
   severityLabelOf,
 } from './model';
@@ -19,7 +21,8 @@ export const guardDutyRequired = z.looseObject({
   id: z.string().min(1),
   type: z.string().min(1),
   accountId: z.string().regex(/^\d{12}$/, 'must be a 12-digit account ID'),
-  region: z.string().min(1),
+  region: z.string().regex(REGION_PATTERN, 'must be an AWS region such as us-east-1'),
+  partition: z.string().regex(PARTITION_PATTERN, 'must be an AWS partition such as aws').optional(),
   severity: z.number().min(0).max(10),
   createdAt: isoDate,
   updatedAt: isoDate,

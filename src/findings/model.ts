@@ -113,6 +113,8 @@ export function principalArn(partition: string, accountId: string, userType?: st
   return undefined;
 }
 
+export { ACCOUNT_PATTERN, PARTITION_PATTERN, REGION_PATTERN } from '../aws/identifiers';
+
 export function guardDutyConsoleUrl(region: string, findingId: string): string {
   return `https://${region}.console.aws.amazon.com/guardduty/home?region=${region}#/findings?macros=current&fId=${encodeURIComponent(findingId)}`;
 }
