@@ -195,6 +195,8 @@ export const fileSchema = z
         lookbackDays: z.number().int().min(1).max(90).default(90),
         /** User data longer than this many lines is attached as a file. */
         attachUserDataOverLines: z.number().int().min(1).max(1000).default(15),
+        /** Upload long user data as a file at all (secrets in it are redacted either way). */
+        uploadUserData: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

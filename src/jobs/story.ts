@@ -40,7 +40,7 @@ export function storyProcessor(deps: StoryDeps) {
       // Read-only: no mutation token needed.
       const story = await buildStory(session.responder(), f.instance.id, deps.config.story);
       view = renderStory(story, f.key);
-      if (story.userData && story.userData.lines > deps.config.story.attachUserDataOverLines) userData = story.userData.text;
+      if (deps.config.story.uploadUserData && story.userData && story.userData.lines > deps.config.story.attachUserDataOverLines) userData = story.userData.text;
     } catch (err) {
       const known = err instanceof InstanceUnavailable || (err instanceof AwsCallError && !err.retryable);
       if (!known) throw err;
