@@ -19,6 +19,8 @@ export type Config = FileConfig & {
   redisUrl: string;
   /** REDIS_URL was not set: main starts a private redis-server with its data here. */
   embeddedRedis?: { dataDir: string };
+  /** Contents of REDIS_TLS_CA_FILE. */
+  redisTlsCa?: string;
   redisPrefix: string;
   ingestApiKey: string;
   logLevel: Env['LOG_LEVEL'];
@@ -80,6 +82,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
     }
   }
 
+  let redisTlsCa: string | undefined;
+  if (env.REDIS_TLS_CA_FILE) {
+    try {
+      redisTlsCa = readFile(env.REDIS_TLS_CA_FILE);
+    } catch (err) {
+      problems.push(`env REDIS_TLS_CA_FILE: ${env.REDIS_TLS_CA_FILE} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (env.REDIS_URL && !env.REDIS_URL.startsWith('rediss://')) problems.push('env REDIS_TLS_CA_FILE: only used with a rediss:// REDIS_URL');
+  }
   if (problems.length > 0 || !envResult.success || !file) throw new ConfigError(problems);
   const e = envResult.data;
   return {
@@ -95,6 +106,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
     redisUrl: e.REDIS_URL ?? '',
     embeddedRedis: e.REDIS_URL ? undefined : { dataDir: e.REDIS_DATA_DIR },
+    redisTlsCa,
     redisPrefix: e.REDIS_PREFIX,
     ingestApiKey: e.INGEST_API_KEY,
     logLevel: e.LOG_LEVEL,

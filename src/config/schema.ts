@@ -345,6 +345,8 @@ export const envSchema = z
     /** Unset: the bot runs its own redis-server on loopback with its data in REDIS_DATA_DIR (for trying it out). */
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
     REDIS_DATA_DIR: z.string().min(1).default('data/redis'),
+    /** PEM file of a private CA that signed the Redis server's certificate (rediss:// only). */
+    REDIS_TLS_CA_FILE: z.string().min(1).optional(),
     INGEST_API_KEY: z.string({ error: 'required' }).min(16, 'must be at least 16 characters'),
     IR_CONFIG: z.string({ error: 'required (path of the YAML config file)' }).min(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -51,14 +51,14 @@ export function closeServer(server: Server): Promise<void> {
 
 /** The Slack-facing process: Bolt listeners, POST /aws/events, health and metrics. */
 export async function startBot(config: Config, log: Logger, metrics: Metrics): Promise<Running> {
-  const producer = redisConnection(config.redisUrl, 'producer', log.child({ component: 'redis' }));
+  const producer = redisConnection(config.redisUrl, 'producer', log.child({ component: 'redis' }), config.redisTlsCa);
   const findings = makeQueue<FindingJob>(QUEUE.findings, producer, config.redisPrefix, log);
   const cards = makeQueue<CardJob>(QUEUE.cards, producer, config.redisPrefix, log);
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
-  const intakeRedis = redisConnection(config.redisUrl, 'intake', log.child({ component: 'redis' }));
+  const intakeRedis = redisConnection(config.redisUrl, 'intake', log.child({ component: 'redis' }), config.redisTlsCa);
   const cardStore = new CardStore(producer, config.redisPrefix);
   const requestStore = new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400);
   metrics.watchUnshown(async () => ({ card: await cardStore.unshownCount(), 'request-status': await requestStore.unshownCount() }));

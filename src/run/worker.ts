@@ -42,7 +42,7 @@ export interface WorkerOptions {
 
 /** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
 export async function startWorker(config: Config, log: Logger, metrics: Metrics, opts: WorkerOptions): Promise<Running> {
-  const conn = redisConnection(config.redisUrl, 'worker', log.child({ component: 'redis' }));
+  const conn = redisConnection(config.redisUrl, 'worker', log.child({ component: 'redis' }), config.redisTlsCa);
   const prefix = bullPrefix(config.redisPrefix);
   const store = new CardStore(conn, config.redisPrefix);
   const findingsQ = makeQueue<FindingJob>(QUEUE.findings, conn, config.redisPrefix, log);
