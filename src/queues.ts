@@ -4,6 +4,9 @@ import type { WorkflowChoice } from './actions/securityhub-workflow';
 import type { Finding } from './findings/model';
 import type { Logger } from './log';
 
+/** The audit retention job (export to JSONL, then trim) on the poll queue, beside the Security Hub poll. */
+export const AUDIT_RETENTION_JOB = 'audit-retention';
+
 export const QUEUE = {
   /** One job per finding version: store, dedupe, group. */
   findings: 'findings',

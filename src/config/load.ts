@@ -28,6 +28,11 @@ export type Config = FileConfig & {
   configPath: string;
 };
 
+/** Lifetimes of the undo records (rec:* keys), live and once undone. */
+export function recordLifetimes(config: Pick<Config, 'retentionDays' | 'undoRecordDays'>): { liveSeconds: number; retiredSeconds: number } {
+  return { liveSeconds: config.undoRecordDays * 86400, retiredSeconds: config.retentionDays * 86400 };
+}
+
 /** Every problem found, so an operator fixes them in one go instead of one restart per typo. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -321,8 +321,22 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        /** Whole days older than this leave Redis, after being written to `exportDir`. */
+        retentionDays: z.number().int().min(1).max(3650).default(90),
+        /** Daily JSONL files (audit-YYYY-MM-DD.jsonl) of the entries trimmed from Redis; keep or ship them. */
+        exportDir: z.string().min(1).default('audit-export'),
+      })
+      .strict()
+      .prefault({}),
     /** How long findings and their card mapping are kept in Redis. */
     retentionDays: z.number().int().min(1).max(400).default(30),
+    /**
+     * How long the state recorded before a containment (what release, enable-key, allow and
+     * restore-sessions put back) is kept while the containment lasts.
+     */
+    undoRecordDays: z.number().int().min(1).max(3650).default(365),
   })
   .strict();
 

@@ -136,7 +136,8 @@ export class RequestService {
 
   /** Records a refused attempt: who tried to ask or approve without the right to. */
   async refused(event: 'refused-requester' | 'refused-approver' | 'refused-protected', userId: string, what: { action?: string; target?: string; requestId?: string }): Promise<void> {
-    await this.audit.append({ event, user: userId, ...what });
+    // Rate-limited: a user hammering a button they may not use records one entry a minute.
+    await this.audit.appendThrottled({ event, user: userId, ...what }, `${event}:${userId}`);
   }
 
   /** The caller has checked the user is an approver; the rest (state, revision, expiry, two-person rule) is here. */

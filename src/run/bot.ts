@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config/load';
+import { recordLifetimes, type Config } from '../config/load';
 import { createBoltApp } from '../bot/app';
 import { createHttpServer, type HttpDeps } from '../http/server';
 import { awsEventsRoute } from '../ingest/aws-events-route';
@@ -70,7 +70,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     pipeline,
     audit,
     cardStore,
-    new RedisRecords(producer, config.redisPrefix),
+    new RedisRecords(producer, config.redisPrefix, recordLifetimes(config)),
     new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));

@@ -1,11 +1,11 @@
 import { Worker, type Job } from 'bullmq';
 import { CardStore } from '../cards/store';
-import type { Config } from '../config/load';
+import { recordLifetimes, type Config } from '../config/load';
 import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
-import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
+import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
@@ -98,7 +98,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         store: requestStore,
         pipeline,
         audit,
-        records: new RedisRecords(conn, config.redisPrefix),
+        records: new RedisRecords(conn, config.redisPrefix, recordLifetimes(config)),
         aws,
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
         locks: new Locks(conn, config.redisPrefix),
@@ -125,7 +125,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker(
       QUEUE.poll,
-      pollProcessor({
+      dispatchByName(AUDIT_RETENTION_JOB, () => audit.exportAndTrim(config.audit.exportDir, config.audit.retentionDays), pollProcessor({
         config,
         securityHub: (r) => aws.securityHub(r),
         redis: conn,
@@ -133,7 +133,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         findings: findingsQ,
         metrics,
         log: workerLog(QUEUE.poll),
-      }),
+      })),
       { ...common, concurrency: 1 },
     ),
   ];
@@ -160,6 +160,9 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     { every: config.requests.reconcileSeconds * 1000 },
     { name: RECONCILE_JOB, data: { requestId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
   );
+  // Hourly, on the poll queue's single-file worker: whole days past audit.retentionDays are
+  // exported to JSONL and then trimmed (a missed tick is simply caught up by the next).
+  await pollQ.upsertJobScheduler('audit-retention', { every: 3_600_000 }, { name: AUDIT_RETENTION_JOB, opts: { attempts: 3, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: true, removeOnFail: 100 } });
   await cardsQ.upsertJobScheduler('slack-sweep', { every: sweepMs }, { name: SWEEP_JOB, data: { cardId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } });
 
   let server: ReturnType<typeof createHttpServer> | undefined;

@@ -57,7 +57,8 @@ function huntResultBlocks(o: ActionOutcome): KnownBlock[] {
     { type: 'section', text: { type: 'mrkdwn', text: `*Results*: ${safe(o.lines[0] ?? '', 400)}${o.link ? ` · <${o.link.url}|${safe(o.link.label, 80)}>` : ''}` } },
     { type: 'section', text: { type: 'mrkdwn', text: t.rows.length ? `\`\`\`${table}\`\`\`` : '_no rows_' } },
   ];
-  if (t.total > t.rows.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `First ${t.rows.length} of ${t.total} rows; all of them are in the CSV file below.` }] });
+  if (t.total > t.rows.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `First ${t.rows.length} of ${t.total} rows; the CSV file below has the rest (up to 1 MB).` }] });
+  if (o.notes.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: safe(o.notes.join(' '), 2900) }] });
   const pivots = (o.pivots ?? []).slice(0, 5);
   if (pivots.length) {
     const label: Record<string, string> = { principal: 'Hunt principal', deny: 'Deny all', ip: 'Hunt IP', accessKey: 'Disable key', instance: 'Isolate' };
