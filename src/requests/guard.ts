@@ -40,11 +40,12 @@ export function principalOf(arn: string): PrincipalRef | undefined {
  * bot's own roles (`aws.responderRoleArn`, `{account}` filled in) and `access.protectedPrincipals`
  * (ARNs, or bare names that match in every account) are protected.
  */
-export function protectedReason(p: PrincipalRef, config: Pick<Config, 'access' | 'aws'>): string | undefined {
+export function protectedReason(p: PrincipalRef, config: Pick<Config, 'access' | 'aws'>, ownArns: (string | undefined)[] = []): string | undefined {
   const same = (arn: string) => {
     const q = principalOf(arn);
     return q && q.kind === p.kind && q.name === p.name && q.account === p.account;
   };
+  if (ownArns.some((a) => a && same(a))) return `${p.kind} ${p.name} is ir-bot's own identity: containing it would stop the bot from acting at all. Act from the AWS console if you must.`;
   const roles = config.aws.responderRoleArn;
   const own = typeof roles === 'string' ? [roles.replace('{account}', p.account)] : Object.values(roles ?? {});
   if (own.some(same)) return `${p.kind} ${p.name} is the role ir-bot acts through in account ${p.account}: containing it would lock the bot out of the account. Act from the AWS console if you must.`;

@@ -177,4 +177,32 @@ describe('the bot cannot lock itself or the organisation out', () => {
     await slash(h, 'deny arn:aws:iam::123456789012:user/attacker', 'U01ANA');
     expect(await nextResponse(h, 'U01ANA', before)).toContain('Queued *deny-principal*');
   });
+
+  it('refuses, at plan time, a key whose owner, an instance whose role, or a role that is the bot itself is protected', async () => {
+    const aws = new FakeAws();
+    aws.account = '123456789012';
+    aws.users.set('break-glass-admin', { keys: [{ id: 'AKIABREAKGLASS000001', status: 'Active' }], policies: new Map() });
+    aws.addWebServer(INSTANCE);
+    aws.roles.set('web-role', { policies: new Map() });
+    aws.roles.set('ir-bot', { policies: new Map() });
+    try {
+      h = await startHarness({ file: { access: { responders: ['U01ANA'], approvers: ['U02LEAD'], requireApproval: [], protectedPrincipals: ['break-glass-admin', 'web-role'] }, aws: FAST_AWS } });
+      const refusals: [string, string][] = [
+        ['disable-key AKIABREAKGLASS000001', 'belongs to user break-glass-admin: user break-glass-admin is a protected (break-glass) principal'],
+        [`revoke-sessions ${INSTANCE}`, `${INSTANCE} runs as role web-role: role web-role is a protected (break-glass) principal`],
+        // The fake account's sts:GetCallerIdentity says the worker runs as role ir-bot.
+        ['deny arn:aws:iam::123456789012:role/ir-bot', "role ir-bot is ir-bot's own identity"],
+      ];
+      for (const [cmd, why] of refusals) {
+        await slash(h, cmd, 'U01ANA');
+        await waitFor(() => h.slack.channelMessages('C01ALERTS').find((m) => JSON.stringify(m.blocks).includes(why)), `the refusal of ${cmd}`);
+      }
+      expect(aws.users.get('break-glass-admin')!.keys[0].status).toBe('Active');
+      expect(aws.roles.get('web-role')!.policies.size).toBe(0);
+      expect(aws.roles.get('ir-bot')!.policies.size).toBe(0);
+      expect(aws.callsOf('UpdateAccessKey').length + aws.callsOf('PutRolePolicy').length + aws.callsOf('DisassociateIamInstanceProfile').length).toBe(0);
+    } finally {
+      aws.restore();
+    }
+  });
 });
