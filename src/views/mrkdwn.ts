@@ -20,13 +20,14 @@ function escapeEntities(text: string): string {
  * start of an entity, and outside code spans it also links bare URLs, domains and `#channel`
  * names by itself. Every string from a finding, a user or AWS goes through this before it is
  * placed in a mrkdwn text object: the entities are escaped, and a zero-width space after `#`/`@`,
- * inside `://` and after `www` leaves no channel name, mention or URL for Slack to find. Bare
+ * inside `http(s)://` and after `www` leaves no channel name, mention or URL for Slack to find. Bare
  * domains are left to `verbatim: true`, which every message's mrkdwn carries (verbatimBlocks).
  */
 export function escapeMrkdwn(text: string): string {
   return escapeEntities(fold(text))
     .replace(/([#@])(?=[\p{L}\p{N}_-])/gu, `$1${ZWSP}`)
-    .replace(/:\/\//g, `:${ZWSP}//`)
+    // Only the schemes Slack links: an s3:// location the bot reports stays copyable.
+    .replace(/\b(https?|ftp|wss?):\/\//gi, `$1:${ZWSP}//`)
     .replace(/\b(www)(?=\.)/gi, `$1${ZWSP}`);
 }
 

@@ -25,7 +25,7 @@ describe('Redis does not grow without bound', () => {
     await slash(h, `hunt ec2-calls instance=${INSTANCE} days=3`);
     const done = await waitFor(() => h.slack.channelMessages('C01ALERTS').find((m) => textOf(m).includes('*Results*')), 'the hunt result', 20_000);
     const queryId = [...aws.queries.keys()][0];
-    expect(textOf(done)).toContain(`s3:\u200B//example-athena-results/ir-bot/${queryId}.csv`);
+    expect(textOf(done)).toContain(`s3://example-athena-results/ir-bot/${queryId}.csv`);
     const file = await waitFor(() => [...h.slack.files.values()].find((f) => f.content && f.channel), 'the CSV');
     expect(file.content.length).toBeLessThanOrEqual(1_000_200);
     expect(file.content).toContain(`full result is s3://example-athena-results/ir-bot/${queryId}.csv`);
