@@ -17,6 +17,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config/ir-bot.example.yaml ./config/ir-bot.example.yaml
+# audit.exportDir (relative to /app): daily JSONL files of the audit entries trimmed from Redis.
+RUN mkdir -p /app/audit-export && chown node:node /app/audit-export
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \

@@ -118,6 +118,7 @@ async function main() {
       SLACK_MODE: 'http',
       SLACK_API_URL: slack.url,
       PORT: String(p),
+      METRICS_PORT: '0',
       REDIS_URL: redisServer.url,
       REDIS_PREFIX: prefix,
       INGEST_API_KEY: KEY,

@@ -46,6 +46,7 @@ async function ackLatency(redisUrl: string) {
       SLACK_MODE: 'http',
       SLACK_API_URL: slack.url,
       PORT: String(port),
+      METRICS_PORT: '0',
       REDIS_URL: redisUrl,
       REDIS_PREFIX: 'benchack',
       INGEST_API_KEY: 'bench-ingest-key-0123456789abcdef',

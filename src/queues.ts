@@ -4,6 +4,9 @@ import type { WorkflowChoice } from './actions/securityhub-workflow';
 import type { Finding } from './findings/model';
 import type { Logger } from './log';
 
+/** The audit retention job (export to JSONL, then trim) on the poll queue, beside the Security Hub poll. */
+export const AUDIT_RETENTION_JOB = 'audit-retention';
+
 export const QUEUE = {
   /** One job per finding version: store, dedupe, group. */
   findings: 'findings',
@@ -85,11 +88,16 @@ export interface StatusJob {
  * under a storm, many requests' Lua steps share one round trip. BullMQ's connections keep plain
  * writes (auto-pipelining is not supported there).
  */
-export function redisConnection(url: string, role: 'producer' | 'intake' | 'worker', log: Logger): Redis {
+/**
+ * `rediss://` turns TLS on by itself (ioredis verifies the server against the system CAs);
+ * `tlsCa` adds a private CA (REDIS_TLS_CA_FILE) for a managed Redis with its own certificate.
+ * Credentials ride in the URL: `rediss://user:password@host:6380`.
+ */
+export function redisConnection(url: string, role: 'producer' | 'intake' | 'worker', log: Logger, tlsCa?: string): Redis {
   const producer: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
   const opts: RedisOptions =
     role === 'worker' ? { maxRetriesPerRequest: null } : role === 'intake' ? { ...producer, enableAutoPipelining: true } : producer;
-  const conn = new Redis(url, { ...opts, lazyConnect: false });
+  const conn = new Redis(url, { ...opts, ...(tlsCa ? { tls: { ca: tlsCa } } : {}), lazyConnect: false });
   let lastError = '';
   conn.on('error', (err: Error) => {
     // ioredis repeats the same error on every reconnect attempt; log each distinct one.

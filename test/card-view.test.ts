@@ -9,7 +9,7 @@ const finding = findingFrom;
 
 describe('escaping attacker-controlled text', () => {
   it('escapes &, < and > so mentions and links are shown, not acted on', () => {
-    expect(escapeMrkdwn('<!channel> & <https://evil.example|click>')).toBe('&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;');
+    expect(escapeMrkdwn('<!channel> & <https://evil.example|click>')).toBe('&lt;!channel&gt; &amp; &lt;https:\u200B//evil.example|click&gt;');
     expect(code('a`b<c>')).toBe('`aˋb&lt;c&gt;`');
   });
 

@@ -44,8 +44,9 @@ describe('credential containment: keys, deny-all, sessions — each with plan, a
     expect(textOf(done)).toContain(`access key ${KEY} of user ci-deploy: Inactive (read back 3 times: IAM is eventually consistent) ✓`);
     expect(aws.users.get('ci-deploy')!.keys[0].status).toBe('Inactive');
 
-    // Undo: not in requireApproval here, so it runs at once.
+    // Undo needs the approval its action needed (access.undoNeedsApproval).
     await slash(h, `enable-key ${KEY}`);
+    await click(h, await status(h, (t) => t.includes('Re-enable access key') && t.includes('ir_approve'), 'the undo approval'), 'ir_approve', 'U02LEAD');
     await status(h, (t) => t.includes('Re-enable access key') && t.includes('Verified end state'), 'the undo');
     expect(aws.users.get('ci-deploy')!.keys[0].status).toBe('Active');
     const before = h.slack.responses.length;
@@ -85,6 +86,7 @@ describe('credential containment: keys, deny-all, sessions — each with plan, a
     expect(doc.Statement).toEqual([{ Sid: 'IrBotDenyAll', Effect: 'Deny', Action: '*', Resource: '*' }]);
 
     await slash(h, `allow ${USER_ARN}`);
+    await click(h, await status(h, (t) => t.includes('Lift the deny-all') && t.includes('ir_approve'), 'the undo approval'), 'ir_approve', 'U02LEAD');
     await status(h, (t) => t.includes('Lift the deny-all') && t.includes('Verified end state'), 'the undo');
     expect([...aws.users.get('ci-deploy')!.policies.keys()]).toEqual(['deploy']);
     await slash(h, `deny arn:aws:iam::123456789012:user/nobody`);

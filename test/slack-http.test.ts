@@ -85,8 +85,8 @@ describe('health and metrics', () => {
     await h.stop();
   });
 
-  it('/healthz reports Redis and Slack auth', async () => {
-    const res = await fetch(`${h.baseUrl}/healthz`);
+  it('/healthz reports Redis and Slack auth on the metrics port', async () => {
+    const res = await fetch(`${h.metricsUrl}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok', checks: { redis: 'ok', slack: 'ok' } });
   });
@@ -97,14 +97,14 @@ describe('health and metrics', () => {
     // Bolt verifies the token once at start; let that call pass, then refuse the health check's.
     await waitFor(() => h.slack.callsOf('auth.test').length >= 1, "Bolt's start-up auth.test");
     h.slack.failNext('auth.test', 'invalid_auth');
-    const res = await fetch(`${h.baseUrl}/healthz`);
+    const res = await fetch(`${h.metricsUrl}/healthz`);
     expect(res.status).toBe(503);
     expect(((await res.json()) as any).checks.slack).toContain('invalid_auth');
   });
 
   it('/metrics counts received and rejected findings and jobs by state', async () => {
     await h.postEvents({ 'detail-type': 'GuardDuty Finding', detail: {} });
-    const text = await (await fetch(`${h.baseUrl}/metrics`)).text();
+    const text = await (await fetch(`${h.metricsUrl}/metrics`)).text();
     expect(text).toMatch(/ir_findings_rejected_total \d+/);
     expect(text).toMatch(/ir_jobs\{queue="findings",state="waiting"\} \d+/);
     expect(text).toContain('ir_slack_call_errors_total');
@@ -123,7 +123,7 @@ describe('messages Slack has not shown', () => {
     h.slack.setOptions({ refusedChannels: { C01ALERTS: 'not_in_channel' } });
     expect((await h.postEvents(fixture('guardduty-port-probe'))).status).toBe(202);
     await waitFor(() => h.slack.callsOf('chat.postMessage').length > 0, 'the refused post');
-    const metrics = async () => (await fetch(`${h.baseUrl}/metrics`)).text();
+    const metrics = async () => (await fetch(`${h.metricsUrl}/metrics`)).text();
     expect(await metrics()).toMatch(/ir_slack_messages_not_shown\{kind="card"\} 1/);
     expect(await metrics()).toMatch(/ir_slack_messages_not_shown\{kind="request-status"\} 0/);
     h.slack.setOptions({});

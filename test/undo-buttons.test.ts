@@ -93,6 +93,8 @@ describe('undo one click away on IAM results: Re-enable key, Lift deny-all, Rest
     expect(buttonIn(denied, 'ir_undo')!.text.text).toBe('Lift deny-all');
     expect(buttonIn(denied, 'ir_undo')!.value).not.toContain('arn:');
     await click(h, denied, 'ir_undo', 'U01ANA');
+    // The undo needs the approval deny-all needed (access.undoNeedsApproval).
+    await click(h, await inThread(h, denied.ts, (t) => t.includes('Lift the deny-all on') && t.includes('ir_approve'), 'the undo approval'), 'ir_approve', 'U02LEAD');
     await inThread(h, denied.ts, (t) => t.includes('Lift the deny-all on') && t.includes('Verified end state'), 'the lifted deny-all');
     expect(aws.users.get('ci-deploy')!.policies.size).toBe(0);
 

@@ -6,6 +6,9 @@ import { huntCancelRecord, parseHuntTarget, prepareHunt, type PreparedHunt } fro
 import type { ActionOutcome, PlanView } from './results';
 import { blockedPlan, FinalError, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
+/** The CSV a hunt uploads to its thread at most; the rest is read from Athena's output location. */
+export const HUNT_FILE_MAX_CHARS = 1_000_000;
+
 
 export const huntQueryRecord = (requestId: string) => `hunt:${requestId}`;
 
@@ -124,6 +127,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       },
     },
   ]);
+  const resultLocation = `${athena.outputLocation.replace(/\/?$/, '/')}${queryId}.csv`;
   const pivots: NonNullable<ActionOutcome['pivots']> = [];
   for (const [i, c] of columns.entries()) {
     const kind = PIVOT_COLUMNS[c];
@@ -134,16 +138,19 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       if (kind === 'principal' && /:(user|role)\//.test(v)) pivots.push({ kind: 'deny', value: v });
     }
   }
-  const csv = [columns, ...rows].map((r) => r.map(csvCell).join(',')).join('\n');
+  // The thread gets a bounded file; the whole result stays where Athena wrote it, so Redis (the
+  // request and its audit entry) never holds more than this.
+  let csv = [columns, ...rows].map((r) => r.map(csvCell).join(',')).join('\n');
+  if (csv.length > HUNT_FILE_MAX_CHARS) csv = `${csv.slice(0, csv.lastIndexOf('\n', HUNT_FILE_MAX_CHARS))}\n# cut at ${HUNT_FILE_MAX_CHARS} characters: the full result is ${resultLocation}`;
   const cost = (stats.bytes / 1e12) * 5;
   return {
     ok: true,
     lines: [
       `${rows.length} row(s); ${(stats.bytes / 1e6).toFixed(1)} MB scanned; ran ${(stats.ms / 1000).toFixed(1)} s; about $${cost.toFixed(4)} at $5/TB; ${stats.polls} status check(s)`,
     ],
-    notes: [],
+    notes: [`Full result: ${resultLocation} (kept by Athena's output location, not by ir-bot).`],
     table: { columns, rows: rows.slice(0, ctx.hunts.rowsInThread), total: rows.length },
-    attachment: rows.length > ctx.hunts.rowsInThread ? { filename: `${h.template.name}-${ctx.requestId}.csv`, content: csv.slice(0, 5_000_000) } : undefined,
+    attachment: rows.length > ctx.hunts.rowsInThread ? { filename: `${h.template.name}-${ctx.requestId}.csv`, content: csv } : undefined,
     pivots: pivots.slice(0, 10),
     link: { url: `https://${aws.region}.console.aws.amazon.com/athena/home?region=${aws.region}#/query-editor/history/${queryId}`, label: 'Open the query in the Athena console' },
   };

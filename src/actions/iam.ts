@@ -101,6 +101,8 @@ function keyAction(to: 'Inactive' | 'Active'): ResponseAction {
         ({ userName, lastUsed } = await keyOwner(aws, keyId));
       }
       if (!userName) return blockedPlan(`access key ${keyId} does not exist in account ${aws.account} (or belongs to another account): nothing to disable`);
+      const guarded = to === 'Inactive' && ctx.protectedReason?.({ account: aws.account, kind: 'user', name: userName });
+      if (guarded) return blockedPlan(`access key ${keyId} belongs to user ${userName}: ${guarded}`);
       let keys;
       try {
         keys = await aws.send(aws.clients.iam, new ListAccessKeysCommand({ UserName: userName }));
@@ -238,6 +240,8 @@ function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: 
       const p = parsePrincipal(arn);
       if (!p) return blockedPlan(`${arn} is not an IAM user or role ARN`);
       if (p.account !== ctx.aws.account) return blockedPlan(`${p.arn} is in account ${p.account}, but this request acts in ${ctx.aws.account}`);
+      const guarded = mode === 'put' && ctx.protectedReason?.(p);
+      if (guarded) return blockedPlan(guarded);
       if (!(await principalExists(ctx.aws, p))) return blockedPlan(`${p.kind} ${p.name} does not exist in account ${p.account}`);
       const existing = await inlinePolicy(ctx.aws, p, policyName);
       if (mode === 'put' && existing !== undefined) return blockedPlan(`${p.kind} ${p.name} already has the inline policy ${policyName}`);
@@ -365,6 +369,8 @@ const revokeSessions: ResponseAction = {
       warnings.push('Every current session of the role is denied, including legitimate ones; new sessions work (callers re-assume the role).');
     }
     if (role.account !== aws.account) return blockedPlan(`${role.arn} is in account ${role.account}, but this request acts in ${aws.account}`);
+    const guarded = ctx.protectedReason?.(role);
+    if (guarded) return blockedPlan(instance ? `${instance.id} runs as role ${role.name}: ${guarded}` : guarded);
     if (!(await principalExists(aws, role))) return blockedPlan(`role ${role.name} does not exist in account ${role.account}`);
     const summary = [`role ${role.name}: inline policy ${REVOKE_POLICY} denying every action to credentials issued before the moment it runs`];
     if (earlier) summary.push(`replaces the cut-off ${earlier.issuedBefore} of the earlier revocation (\`${earlier.requestId}\`); undo still restores the state from before the first`);

@@ -4,6 +4,7 @@ import { GetInstanceProfileCommand } from '@aws-sdk/client-iam';
 import type { Responder } from '../aws/responder';
 import { AwsCallError } from '../aws/errors';
 import { findInstance } from './instance';
+import { redactSecrets } from '../redact';
 
 /**
  * The instance's story for the alert's thread (read-only): what it is, what its user data does,
@@ -141,7 +142,8 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
   let userData: Story['userData'];
   const raw = userDataAttr.UserData?.Value;
   if (raw) {
-    const text = Buffer.from(raw, 'base64').toString('utf8');
+    // Secrets in user data (keys, passwords, connection strings) never reach Slack.
+    const text = redactSecrets(Buffer.from(raw, 'base64').toString('utf8'));
     const matches = scanUserData(text);
     userData = { text, lines: text.split('\n').length, matches };
     if (matches.length) flags.push(`user data has ${matches.length} suspicious line(s): ${[...new Set(matches.flatMap((m) => m.indicator.split(', ')))].join(', ')}`);

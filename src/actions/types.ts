@@ -40,6 +40,12 @@ export interface ActionContext {
   /** Waits between polls; tests make it instant. */
   sleep(ms: number): Promise<void>;
   now(): Date;
+  /**
+   * Why this user or role must not be locked out (the bot itself, its responder roles, the
+   * break-glass principals), or undefined. Checked by the plans of deny, revoke-sessions and
+   * disable-key once they know whose key or which instance role it is.
+   */
+  protectedReason?(p: { account: string; kind: 'user' | 'role'; name: string }): string | undefined;
   /** Reports "step k of n" while executing. */
   progress(step: number, total: number, label: string): Promise<void>;
   /** Runs `fn` while no other job (on any worker) runs under the same name, e.g. one VPC's groups. */

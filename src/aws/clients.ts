@@ -13,6 +13,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/load';
 import { assumedRoleCredentials } from './credentials';
 import { AwsCallError, classifyAwsError } from './errors';
+import { ACCOUNT_PATTERN, REGION_PATTERN } from './identifiers';
 import { Responder, type ResponderClients, type TakeMutationToken } from './responder';
 
 export interface AwsTarget {
@@ -42,6 +43,8 @@ export interface ResponderSession {
   roleArn?: string;
   /** The clients behind the responder gateway (mutation tokens, classified errors, credential renewal). */
   responder(takeToken?: TakeMutationToken): Responder;
+  /** Who the bot's own credentials are (sts:GetCallerIdentity), when no role is assumed. */
+  callerArn?: string;
   destroy(): void;
 }
 
@@ -68,7 +71,7 @@ export function roleArnFor(aws: Config['aws'], account: string | undefined): str
 export class AwsClients {
   private readonly securityHubClients = new Map<string, SecurityHubClient>();
   private readonly own = new Map<string, ResponderClients>();
-  private callerAccount?: Promise<string>;
+  private callerAccount?: Promise<{ account: string; arn?: string }>;
 
   constructor(private readonly settings: AwsSettings = { aws: { mutationsPerSecond: 4, mutationBurst: 100, maxAttempts: 6, jobAttempts: 5, jobBackoffMs: 5000 } }) {}
 
@@ -87,10 +90,10 @@ export class AwsClients {
     return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail: new CloudTrailClient(opts), securityHub: new SecurityHubClient(opts), athena: new AthenaClient(opts), ssm: new SSMClient(opts), s3: new S3Client(opts) };
   }
 
-  private ownAccount(region: string): Promise<string> {
+  private ownAccount(region: string): Promise<{ account: string; arn?: string }> {
     this.callerAccount ??= new STSClient({ region, maxAttempts: this.settings.aws.maxAttempts })
       .send(new GetCallerIdentityCommand({}))
-      .then((r) => r.Account ?? 'unknown')
+      .then((r) => ({ account: r.Account ?? 'unknown', arn: r.Arn }))
       .catch((err: unknown) => {
         this.callerAccount = undefined;
         throw classifyAwsError(err, 'sts:GetCallerIdentity');
@@ -106,6 +109,9 @@ export class AwsClients {
   async responder(target: AwsTarget, identity: AwsIdentity): Promise<ResponderSession> {
     const region = target.region ?? this.settings.awsRegion;
     if (!region) throw new AwsCallError('invalid', 'config', 'NoRegion', 'no AWS region: the finding names none and AWS_REGION is not set');
+    // The region picks the endpoint and keys the client cache; the account picks the role.
+    if (!REGION_PATTERN.test(region)) throw new AwsCallError('invalid', 'config', 'InvalidRegion', `"${region.slice(0, 40)}" is not an AWS region`);
+    if (target.account !== undefined && !ACCOUNT_PATTERN.test(target.account)) throw new AwsCallError('invalid', 'config', 'InvalidAccount', `"${target.account.slice(0, 40)}" is not an AWS account id`);
     const roleArn = roleArnFor(this.settings.aws, target.account);
     if (roleArn) {
       // Renewed before expiry and on an expiry answer: a job may run for hours (snapshot waits).
@@ -137,7 +143,7 @@ export class AwsClients {
         },
       };
     }
-    const account = await this.ownAccount(region);
+    const { account, arn: callerArn } = await this.ownAccount(region);
     if (target.account && target.account !== account) {
       throw new AwsCallError(
         'invalid',
@@ -152,7 +158,7 @@ export class AwsClients {
       this.own.set(region, clients);
     }
     const own = clients;
-    return { clients, account, region, responder: (takeToken = async () => undefined) => new Responder(own, account, region, takeToken), destroy: () => undefined };
+    return { clients, account, region, callerArn, responder: (takeToken = async () => undefined) => new Responder(own, account, region, takeToken), destroy: () => undefined };
   }
 
   destroy(): void {

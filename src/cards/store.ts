@@ -288,6 +288,12 @@ export class CardStore {
     return ch && ts ? { channel: ch, ts } : undefined;
   }
 
+  /** The channel a finding's card was routed to (or rerouted to), posted or not yet. */
+  async channelOf(findingKey: string): Promise<string | undefined> {
+    const cardId = await this.redis.hget(this.k('f', findingKey), 'c');
+    return (cardId && (await this.redis.hget(this.k('card', cardId), 'ch'))) || undefined;
+  }
+
   /** `/ir isolate i-…` finds the instance's latest finding (account, region, thread) through this. */
   async findingKeyForId(findingId: string): Promise<string | undefined> {
     return (await this.redis.get(this.k('fid', findingId))) ?? undefined;

@@ -14,16 +14,24 @@ export type Config = FileConfig & {
     apiUrl?: string;
   };
   port: number;
+  metrics: { port: number; host: string; token?: string };
   /** Empty until main has started the private Redis when `embeddedRedis` is set. */
   redisUrl: string;
   /** REDIS_URL was not set: main starts a private redis-server with its data here. */
   embeddedRedis?: { dataDir: string };
+  /** Contents of REDIS_TLS_CA_FILE. */
+  redisTlsCa?: string;
   redisPrefix: string;
   ingestApiKey: string;
   logLevel: Env['LOG_LEVEL'];
   awsRegion?: string;
   configPath: string;
 };
+
+/** Lifetimes of the undo records (rec:* keys), live and once undone. */
+export function recordLifetimes(config: Pick<Config, 'retentionDays' | 'undoRecordDays'>): { liveSeconds: number; retiredSeconds: number } {
+  return { liveSeconds: config.undoRecordDays * 86400, retiredSeconds: config.retentionDays * 86400 };
+}
 
 /** Every problem found, so an operator fixes them in one go instead of one restart per typo. */
 export class ConfigError extends Error {
@@ -79,6 +87,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
     }
   }
 
+  let redisTlsCa: string | undefined;
+  if (env.REDIS_TLS_CA_FILE) {
+    try {
+      redisTlsCa = readFile(env.REDIS_TLS_CA_FILE);
+    } catch (err) {
+      problems.push(`env REDIS_TLS_CA_FILE: ${env.REDIS_TLS_CA_FILE} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (env.REDIS_URL && !env.REDIS_URL.startsWith('rediss://')) problems.push('env REDIS_TLS_CA_FILE: only used with a rediss:// REDIS_URL');
+  }
   if (problems.length > 0 || !envResult.success || !file) throw new ConfigError(problems);
   const e = envResult.data;
   return {
@@ -91,8 +108,10 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
       apiUrl: e.SLACK_API_URL,
     },
     port: e.PORT,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
     redisUrl: e.REDIS_URL ?? '',
     embeddedRedis: e.REDIS_URL ? undefined : { dataDir: e.REDIS_DATA_DIR },
+    redisTlsCa,
     redisPrefix: e.REDIS_PREFIX,
     ingestApiKey: e.INGEST_API_KEY,
     logLevel: e.LOG_LEVEL,

@@ -10,6 +10,14 @@ const subjectId = z
 const awsAccount = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID');
 /** What a Security Hub custom action may ask for (each acts on the findings' own resources). */
 export const CUSTOM_ACTION_RESPONSES = ['isolate', 'snapshot', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions'] as const;
+/** `"*"` alone means everyone in the workspace (still subject to the guest and other-workspace rules). */
+const subjectList = z
+  .array(z.union([z.literal('*'), subjectId]))
+  .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" (everyone) cannot be mixed with IDs' });
+/** A principal the bot must never contain: an IAM user/role ARN, or a role/user name. */
+const protectedPrincipal = z
+  .string()
+  .regex(/^(arn:aws[a-z-]*:iam::\d{12}:(user|role)\/[\w+=,.@/-]{1,512}|[\w+=,.@-]{1,128})$/, 'must be an IAM user or role ARN, or a user or role name');
 /** Actions the pipeline knows; `requireApproval` may only name these. */
 export const ACTION_NAMES = [
   'isolate',
@@ -56,11 +64,25 @@ export const fileSchema = z
       .strict(),
     access: z
       .object({
-        /** Empty list = anyone in the workspace may request actions. */
-        responders: z.array(subjectId).default([]),
-        approvers: z.array(subjectId).default([]),
+        /** Empty or missing = nobody may act (fail closed); `["*"]` = everyone in the workspace. */
+        responders: subjectList.default([]),
+        /** Empty = nobody may approve: actions that need approval cannot run. */
+        approvers: subjectList.default([]),
         twoPersonRule: z.boolean().default(true),
-        requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal']),
+        requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions']),
+        /** An undo (release, enable-key, allow, restore-sessions) needs approval when its action does. */
+        undoNeedsApproval: z.boolean().default(true),
+        /** Guests (single- and multi-channel) may act. */
+        allowGuests: z.boolean().default(false),
+        /** Users of another workspace or enterprise (Slack Connect shared channels) may act. */
+        allowOtherWorkspaces: z.boolean().default(false),
+        /**
+         * When Slack keeps failing to list a user group's members, the last answer is used for at
+         * most this long; after that clicks that depend on it are refused.
+         */
+        membershipMaxStaleMinutes: z.number().int().min(1).max(24 * 60).default(15),
+        /** Break-glass principals that deny, revoke-sessions and disable-key refuse to touch. */
+        protectedPrincipals: z.array(protectedPrincipal).default([]),
         /** An approval card nobody decided on expires after this long; the request must be made again. */
         approvalTimeoutMinutes: z.number().int().min(1).max(24 * 60).default(30),
       })
@@ -183,6 +205,8 @@ export const fileSchema = z
         fullStoriesPerCard: z.number().int().min(1).max(50).default(10),
         /** Instances per compact story message. */
         compactBatch: z.number().int().min(1).max(20).default(10),
+        /** Upload long user data as a file at all (secrets in it are redacted either way). */
+        uploadUserData: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -309,11 +333,30 @@ export const fileSchema = z
       .object({
         maxBodyBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),
         maxEventsPerRequest: z.number().int().min(1).max(1000).default(100),
+        /** Findings in one request, Security Hub's `detail.findings` included. */
+        maxFindingsPerRequest: z.number().int().min(1).max(1000).default(100),
+        /** Checked on the raw body before it is parsed (real findings nest about 10 deep and hold ~130 objects). */
+        maxJsonDepth: z.number().int().min(8).max(256).default(32),
+        maxJsonNodes: z.number().int().min(100).max(1_000_000).default(50_000),
+      })
+      .strict()
+      .prefault({}),
+    audit: z
+      .object({
+        /** Whole days older than this leave Redis, after being written to `exportDir`. */
+        retentionDays: z.number().int().min(1).max(3650).default(90),
+        /** Daily JSONL files (audit-YYYY-MM-DD.jsonl) of the entries trimmed from Redis; keep or ship them. */
+        exportDir: z.string().min(1).default('audit-export'),
       })
       .strict()
       .prefault({}),
     /** How long findings and their card mapping are kept in Redis. */
     retentionDays: z.number().int().min(1).max(400).default(30),
+    /**
+     * How long the state recorded before a containment (what release, enable-key, allow and
+     * restore-sessions put back) is kept while the containment lasts.
+     */
+    undoRecordDays: z.number().int().min(1).max(3650).default(365),
   })
   .strict();
 
@@ -328,9 +371,16 @@ export const envSchema = z
     SLACK_MODE: z.enum(['socket', 'http']).optional(),
     SLACK_API_URL: z.url({ error: 'must be a URL such as http://localhost:4000/api/' }).optional(),
     PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
+    /** /metrics (and detailed /healthz) on their own port, on loopback unless METRICS_HOST says otherwise. */
+    METRICS_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(9464),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Optional: lets a scraper read /metrics on the public PORT with `Authorization: Bearer <token>`. */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Unset: the bot runs its own redis-server on loopback with its data in REDIS_DATA_DIR (for trying it out). */
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
     REDIS_DATA_DIR: z.string().min(1).default('data/redis'),
+    /** PEM file of a private CA that signed the Redis server's certificate (rediss:// only). */
+    REDIS_TLS_CA_FILE: z.string().min(1).optional(),
     INGEST_API_KEY: z.string({ error: 'required' }).min(16, 'must be at least 16 characters'),
     IR_CONFIG: z.string({ error: 'required (path of the YAML config file)' }).min(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

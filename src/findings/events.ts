@@ -37,8 +37,26 @@ export interface Rejection {
 
 export interface ParsedEvents {
   findings: Finding[];
+  /** The first MAX_REJECTIONS_SHOWN rejections; `rejectedCount` says how many there were. */
   rejected: Rejection[];
   customActions: CustomActionEvent[];
+  rejectedCount: number;
+}
+
+/** A sender needs the first few reasons to fix its input, not one per broken finding. */
+export const MAX_REJECTIONS_SHOWN = 20;
+
+function reject(out: ParsedEvents, ...r: Rejection[]): void {
+  out.rejectedCount += r.length;
+  const room = MAX_REJECTIONS_SHOWN - out.rejected.length;
+  if (room > 0) out.rejected.push(...r.slice(0, room));
+}
+
+/** Findings an event carries: one for GuardDuty, `detail.findings` for Security Hub (v1, v2, custom actions). */
+function findingCount(event: unknown): number {
+  const e = obj(event);
+  const list = obj(e.detail).findings;
+  return Array.isArray(list) ? list.length : 1;
 }
 
 function issuesAt(where: string, error: z.ZodError): Rejection[] {
@@ -51,27 +69,27 @@ function issuesAt(where: string, error: z.ZodError): Rejection[] {
 function parseEvent(event: unknown, where: string, out: ParsedEvents): void {
   const e = obj(event);
   if (Object.keys(e).length === 0) {
-    out.rejected.push({ where, reason: 'must be an EventBridge event object' });
+    reject(out, { where, reason: 'must be an EventBridge event object' });
     return;
   }
   const detailType = e['detail-type'];
   if (typeof detailType !== 'string') {
-    out.rejected.push({ where: `${where}.detail-type`, reason: 'required' });
+    reject(out, { where: `${where}.detail-type`, reason: 'required' });
     return;
   }
   const context = { region: str(e.region), accountId: str(e.account) };
   if (detailType === GUARDDUTY_DETAIL_TYPE) {
     const r = guardDutyRequired.safeParse(e.detail);
     if (r.success) out.findings.push(fromGuardDuty(r.data, context));
-    else out.rejected.push(...issuesAt(`${where}.detail`, r.error));
+    else reject(out, ...issuesAt(`${where}.detail`, r.error));
     return;
   }
   if (detailType in NOT_FINDINGS) {
-    out.rejected.push({ where: `${where}.detail-type`, reason: `${JSON.stringify(detailType)} is ${NOT_FINDINGS[detailType]}` });
+    reject(out, { where: `${where}.detail-type`, reason: `${JSON.stringify(detailType)} is ${NOT_FINDINGS[detailType]}` });
     return;
   }
   if (!DETAIL_TYPES.includes(detailType)) {
-    out.rejected.push({
+    reject(out, {
       where: `${where}.detail-type`,
       reason: `unknown detail-type ${JSON.stringify(detailType.slice(0, 100))} (expected one of ${DETAIL_TYPES.map((t) => `"${t}"`).join(', ')})`,
     });
@@ -80,7 +98,7 @@ function parseEvent(event: unknown, where: string, out: ParsedEvents): void {
   const list = obj(e.detail).findings;
   const ocsf = detailType === SECURITYHUB_V2_DETAIL_TYPE;
   if (!Array.isArray(list) || list.length === 0) {
-    out.rejected.push({ where: `${where}.detail.findings`, reason: `must be a non-empty array of ${ocsf ? 'OCSF' : 'ASFF'} findings` });
+    reject(out, { where: `${where}.detail.findings`, reason: `must be a non-empty array of ${ocsf ? 'OCSF' : 'ASFF'} findings` });
     return;
   }
   const before = out.findings.length;
@@ -88,12 +106,12 @@ function parseEvent(event: unknown, where: string, out: ParsedEvents): void {
     if (ocsf) {
       const r = ocsfRequired.safeParse(f);
       if (r.success) out.findings.push(fromOcsf(r.data, context));
-      else out.rejected.push(...issuesAt(`${where}.detail.findings[${i}]`, r.error));
+      else reject(out, ...issuesAt(`${where}.detail.findings[${i}]`, r.error));
       return;
     }
     const r = asffRequired.safeParse(f);
     if (r.success) out.findings.push(fromAsff(r.data, context));
-    else out.rejected.push(...issuesAt(`${where}.detail.findings[${i}]`, r.error));
+    else reject(out, ...issuesAt(`${where}.detail.findings[${i}]`, r.error));
   });
   if (detailType === CUSTOM_ACTION_DETAIL_TYPE) {
     const detail = obj(e.detail);
@@ -109,16 +127,21 @@ function parseEvent(event: unknown, where: string, out: ParsedEvents): void {
 }
 
 /** One EventBridge event or an array of them → findings and precise reasons for what was refused. */
-export function parseEvents(body: unknown, maxEvents: number): ParsedEvents | { error: string } {
-  const out: ParsedEvents = { findings: [], rejected: [], customActions: [] };
+export function parseEvents(body: unknown, maxEvents: number, maxFindings = Infinity): ParsedEvents | { error: string } {
+  const out: ParsedEvents = { findings: [], rejected: [], rejectedCount: 0, customActions: [] };
+  let events: { event: unknown; where: string }[];
   if (Array.isArray(body)) {
     if (body.length === 0) return { error: 'empty array: send at least one event' };
     if (body.length > maxEvents) return { error: `too many events in one request: ${body.length} (at most ${maxEvents})` };
-    body.forEach((e, i) => parseEvent(e, `event[${i}]`, out));
+    events = body.map((event, i) => ({ event, where: `event[${i}]` }));
   } else if (body !== null && typeof body === 'object') {
-    parseEvent(body, 'event', out);
+    events = [{ event: body, where: 'event' }];
   } else {
     return { error: 'body must be an EventBridge event object or an array of them' };
   }
+  // Counted before any finding is looked at, so an oversized request costs nothing more.
+  const total = events.reduce((n, e) => n + findingCount(e.event), 0);
+  if (total > maxFindings) return { error: `too many findings in one request: ${total} (at most ${maxFindings}); send them in several requests` };
+  for (const e of events) parseEvent(e.event, e.where, out);
   return out;
 }

@@ -199,6 +199,8 @@ export function principalArn(partition: string, accountId: string, userType?: st
   return undefined;
 }
 
+export { ACCOUNT_PATTERN, PARTITION_PATTERN, REGION_PATTERN } from '../aws/identifiers';
+
 /** Newer finding data wins; equal timestamps with a higher count (GuardDuty aggregation) win too. */
 export function isNewer(candidate: Pick<Finding, 'updatedAt' | 'count'>, current: Pick<Finding, 'updatedAt' | 'count'>): boolean {
   const a = Date.parse(candidate.updatedAt);

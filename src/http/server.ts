@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -12,6 +13,21 @@ export interface HttpDeps {
   health: Record<string, () => Promise<string>>;
   awsEvents?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   slackEvents?: RequestListener;
+  /**
+   * Bearer token that unlocks /metrics and the detail of /healthz on this server. Without it the
+   * public server serves no metrics (they are on the loopback metrics port) and /healthz says
+   * only ok or not.
+   */
+  metricsToken?: string;
+  /** The loopback metrics server: metrics and health detail for whoever can reach it. */
+  trusted?: boolean;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+function bearerMatches(req: IncomingMessage, token: string | undefined): boolean {
+  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  return Boolean(token && given && timingSafeEqual(digest(given), digest(token)));
 }
 
 async function runChecks(checks: HttpDeps['health']): Promise<Record<string, string>> {
@@ -27,10 +43,11 @@ async function runChecks(checks: HttpDeps['health']): Promise<Record<string, str
   return Object.fromEntries(entries);
 }
 
-/** One server for Slack (HTTP mode), EventBridge, health and metrics. */
+/** One server for Slack (HTTP mode), EventBridge and health; metrics only to a trusted caller. */
 export function createHttpServer(deps: HttpDeps): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const trusted = () => deps.trusted === true || bearerMatches(req, deps.metricsToken);
     const handle = async () => {
       if (path === '/slack/events' && deps.slackEvents) return deps.slackEvents(req, res);
       if (path === '/aws/events' && deps.awsEvents) {
@@ -40,9 +57,14 @@ export function createHttpServer(deps: HttpDeps): Server {
       if (path === '/healthz' && req.method === 'GET') {
         const checks = await runChecks(deps.health);
         const ok = Object.values(checks).every((v) => v === 'ok');
-        return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', checks });
+        // What failed (and how) is for operators: an anonymous caller learns only ok or not.
+        return sendJson(res, ok ? 200 : 503, trusted() ? { status: ok ? 'ok' : 'degraded', checks } : { status: ok ? 'ok' : 'degraded' });
       }
       if (path === '/metrics' && req.method === 'GET') {
+        if (!trusted()) {
+          if (deps.metricsToken) return sendJson(res, 401, { error: 'metrics need the bearer token' }, { 'www-authenticate': 'Bearer' });
+          return sendJson(res, 404, { error: 'metrics are served on the metrics port (METRICS_PORT, loopback by default)' });
+        }
         const text = await deps.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
         res.end(text);

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseEvents, type CustomActionEvent } from '../findings/events';
 import { BodyTooLarge, readBody, sendJson } from '../http/io';
+import { jsonShapeProblem } from './json-shape';
 import type { Finding } from '../findings/model';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -10,6 +11,9 @@ export interface AwsEventsDeps {
   apiKey: string;
   maxBodyBytes: number;
   maxEventsPerRequest: number;
+  maxFindingsPerRequest: number;
+  maxJsonDepth: number;
+  maxJsonNodes: number;
   /** Stores, dedupes and groups one finding and queues its card render (durable in Redis on return). */
   intake: (finding: Finding) => Promise<{ channel: string }>;
   /**
@@ -55,17 +59,20 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
       if (err instanceof BodyTooLarge) return reply(413, { error: `body is over the ${deps.maxBodyBytes}-byte limit` }, { connection: 'close' });
       throw err;
     }
+    const shape = jsonShapeProblem(raw, { maxDepth: deps.maxJsonDepth, maxNodes: deps.maxJsonNodes });
+    if (shape) return reply(413, { error: `${shape}: send fewer findings per request` }, { connection: 'close' });
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch (err) {
       return reply(400, { error: `invalid JSON: ${(err as Error).message}` });
     }
-    const parsed = parseEvents(body, deps.maxEventsPerRequest);
+    const parsed = parseEvents(body, deps.maxEventsPerRequest, deps.maxFindingsPerRequest);
     if ('error' in parsed) return reply(400, { error: parsed.error });
-    deps.metrics.findingsRejected.inc(parsed.rejected.length);
+    deps.metrics.findingsRejected.inc(parsed.rejectedCount);
+    const rejections = { rejected: parsed.rejected, ...(parsed.rejectedCount > parsed.rejected.length ? { rejectedCount: parsed.rejectedCount } : {}) };
     if (parsed.findings.length === 0) {
-      return reply(400, { error: 'no finding accepted', rejected: parsed.rejected });
+      return reply(400, { error: 'no finding accepted', ...rejections });
     }
     const customActions: unknown[] = [];
     try {
@@ -84,7 +91,7 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
     deps.metrics.findingsReceived.inc({ via: 'eventbridge' }, parsed.findings.length);
     return reply(202, {
       accepted: parsed.findings.map((f) => ({ id: f.id, key: f.key, type: f.type, severity: f.severity, ...(f.notes ? { notes: f.notes } : {}) })),
-      rejected: parsed.rejected,
+      ...rejections,
       ...(customActions.length > 0 ? { customActions } : {}),
     });
   };

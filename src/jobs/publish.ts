@@ -5,6 +5,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { SlackRateLimiter } from '../slack/rate-limit';
 import { retryLater } from './delay';
+import { verbatimBlocks } from '../views/mrkdwn';
 import { findPosted, messageMetadata, type PostLedger } from '../slack/post-ledger';
 
 export interface PublishDeps {
@@ -71,7 +72,7 @@ export async function publish(
   if (wait > 0) return retryLater(job, token, wait);
   try {
     if (ts) {
-      await deps.slack.chat.update({ channel: msg.channel, ts, text: msg.text, blocks: msg.blocks });
+      await deps.slack.chat.update({ channel: msg.channel, ts, text: msg.text, blocks: verbatimBlocks(msg.blocks) });
       if (adopted) {
         await hooks.posted(ts);
         await deps.posts.done(msg.key);
@@ -84,7 +85,7 @@ export async function publish(
         channel: msg.channel,
         thread_ts: msg.threadTs,
         text: msg.text,
-        blocks: msg.blocks,
+        blocks: verbatimBlocks(msg.blocks),
         metadata: messageMetadata(msg.key),
         unfurl_links: false,
         unfurl_media: false,

@@ -61,6 +61,7 @@ export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore;
     const threadTs = r.threadTs ?? fresh?.statusTs;
     if (!threadTs) return;
     await uploadOnce(deps, `req:${r.id}`, { channel: fresh?.channel ?? r.channel, threadTs, content: file.content, filename: file.filename, title: file.filename });
-    await deps.store.patch(r.id, { attachmentPosted: true });
+    // Posted: the request keeps the file's name, not its content.
+    await deps.store.patch(r.id, { attachmentPosted: true, result: { ...r.result!, attachment: { filename: file.filename, content: '' } } });
   }
 }

@@ -32,6 +32,7 @@ import type { Locks } from '../requests/locks';
 import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
+import { protectedReason } from '../requests/guard';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
   // Several instances: one plan and approval, run in parallel (src/actions/each-instance.ts).
@@ -106,6 +107,7 @@ export function actionProcessor(deps: RespondDeps) {
         memory: config.memory,
         blastRadius: config.blastRadius,
         reason: r.reason,
+        protectedReason: (p) => protectedReason(p, config, [session.roleArn, session.callerArn]),
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         serialize: (name, fn) => deps.locks.withLock(name, fn),

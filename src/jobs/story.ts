@@ -67,7 +67,7 @@ export function storyProcessor(deps: StoryDeps) {
         await deps.redis.del(tsKey);
       },
     });
-    if (story?.userData && story.userData.lines > settings.attachUserDataOverLines) {
+    if (settings.uploadUserData && story?.userData && story.userData.lines > settings.attachUserDataOverLines) {
       await uploadOnce(deps, `story:${cardId}:${id}`, { channel: thread.channel, threadTs: thread.ts, content: story.userData.text, filename: `${id}-user-data.txt`, title: `User data of ${id} (decoded)` });
     }
     await deps.redis.multi().sadd(told, id).expire(told, ttl).exec();

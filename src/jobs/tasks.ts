@@ -97,8 +97,12 @@ export function taskProcessor(deps: TaskDeps) {
     const audit = await deps.audit.find([...ids].map((requestId) => ({ requestId })));
     const text = incidentReport({ findings, requests, audit, generatedAt: new Date(), generatedBy: t.user });
     const f = findings.find((x) => x.key === t.findingKey) ?? findings[0];
-    const threadTs = thread?.ts ?? t.threadTs;
-    const file = { channel: thread?.channel ?? t.channel, threadTs, content: text, filename: `incident-report-${f.id.replace(/[^\w.-]/g, '_').slice(-64)}.md`, title: `Incident report: ${f.type}` };
+    // Only ever into the channel the finding was routed to: a report names accounts, users and
+    // actions that whoever reads the channel the command was typed in may not be meant to see.
+    const channel = thread?.channel ?? (await deps.cards.channelOf(t.findingKey));
+    if (!channel) return 'no-card';
+    const threadTs = thread?.ts ?? (channel === t.channel ? t.threadTs : undefined);
+    const file = { channel, threadTs, content: text, filename: `incident-report-${f.id.replace(/[^\w.-]/g, '_').slice(-64)}.md`, title: `Incident report: ${f.type}` };
     await uploadOnce(deps, `report:${job.id}`, file);
     await deps.audit.append({ event: 'report', user: t.user, findingKey: t.findingKey, detail: { requests: [...ids] } });
     return 'reported';

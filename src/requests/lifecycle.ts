@@ -120,7 +120,8 @@ export class Lifecycle {
   }
 
   async finish(r: ActionRequest, outcome: ActionOutcome): Promise<boolean> {
-    const ok = await this.move(r, { from: ['running'] }, { state: 'done', result: outcome, finishedAt: Date.now(), notice: null, progress: null }, { event: 'succeeded', user: 'system', detail: outcome });
+    // The audit keeps what was found, not a hunt's file (the full result stays in Athena's output location).
+    const ok = await this.move(r, { from: ['running'] }, { state: 'done', result: outcome, finishedAt: Date.now(), notice: null, progress: null }, { event: 'succeeded', user: 'system', detail: { ...outcome, attachment: outcome.attachment && { filename: outcome.attachment.filename } } });
     if (ok && r.findingKey) {
       // The finding in Security Hub gets a note saying what was done about it.
       const who = r.approvedBy ? `asked by ${r.requestedBy}, approved by ${r.approvedBy}` : `asked by ${r.requestedBy}`;

@@ -4,12 +4,15 @@ import type { RecordStore } from '../actions/types';
 /**
  * State recorded before a change so it can be undone (e.g. an instance's security groups before
  * isolation). Written once: a re-run of the same job after a crash must not record the
- * half-isolated state as "before". Kept without expiry: an isolation can last for months.
+ * half-isolated state as "before". An isolation can last for months, so a live record is kept
+ * for `undoRecordDays` (a year by default); once undone it is kept for the incident report for
+ * `retentionDays`, like the rest of the case.
  */
 export class RedisRecords implements RecordStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly lifetimes: { liveSeconds: number; retiredSeconds: number } = { liveSeconds: 365 * 86400, retiredSeconds: 30 * 86400 },
   ) {}
 
   private key(name: string): string {
@@ -22,7 +25,7 @@ export class RedisRecords implements RecordStore {
   }
 
   async putIfAbsent(name: string, value: unknown): Promise<boolean> {
-    return (await this.redis.set(this.key(name), JSON.stringify(value), 'NX')) === 'OK';
+    return (await this.redis.set(this.key(name), JSON.stringify(value), 'EX', this.lifetimes.liveSeconds, 'NX')) === 'OK';
   }
 
   async replace(name: string, value: unknown, at: number): Promise<void> {
@@ -38,6 +41,7 @@ export class RedisRecords implements RecordStore {
   async retire(name: string, at: number): Promise<void> {
     const key = this.key(name);
     if ((await this.redis.exists(key)) === 0) return;
-    await this.redis.rename(key, `${key}:retired:${at}`);
+    const retired = `${key}:retired:${at}`;
+    await this.redis.multi().rename(key, retired).expire(retired, this.lifetimes.retiredSeconds).exec();
   }
 }

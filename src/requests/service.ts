@@ -10,6 +10,7 @@ import { actionableTargets, type Finding } from '../findings/model';
 import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
+import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
 import type { RequestStore } from './store';
 import { undoAsk, type UndoAsk } from './undo';
 
@@ -45,7 +46,7 @@ export type DecisionResult = { ok: true; request: ActionRequest; message?: strin
  */
 export class RequestService {
   constructor(
-    private readonly config: Pick<Config, 'access'>,
+    private readonly config: Pick<Config, 'access' | 'aws'>,
     private readonly store: RequestStore,
     private readonly pipeline: Pipeline,
     private readonly audit: AuditLog,
@@ -55,6 +56,12 @@ export class RequestService {
   ) {}
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
+    const principal = LOCKING_ACTIONS.includes(input.action) ? principalOf(input.target) : undefined;
+    const guarded = principal && protectedReason(principal, this.config);
+    if (guarded) {
+      await this.refused('refused-protected', input.userId, { action: input.action, target: input.target });
+      return { status: 'refused', message: guarded };
+    }
     let account: string | undefined;
     let region: string | undefined;
     let channel = input.channel;
@@ -122,7 +129,7 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: input.alwaysNeedsApproval === true || ALWAYS_APPROVAL.includes(input.action) || this.config.access.requireApproval.includes(input.action),
+      needsApproval: input.alwaysNeedsApproval === true || ALWAYS_APPROVAL.includes(input.action) || needsApproval(input.action, this.config.access),
       followCard: input.followCard,
     });
     const request = (await this.store.get(id))!;
@@ -134,8 +141,9 @@ export class RequestService {
   }
 
   /** Records a refused attempt: who tried to ask or approve without the right to. */
-  async refused(event: 'refused-requester' | 'refused-approver', userId: string, what: { action?: string; target?: string; requestId?: string }): Promise<void> {
-    await this.audit.append({ event, user: userId, ...what });
+  async refused(event: 'refused-requester' | 'refused-approver' | 'refused-protected', userId: string, what: { action?: string; target?: string; requestId?: string }): Promise<void> {
+    // Rate-limited: a user hammering a button they may not use records one entry a minute.
+    await this.audit.appendThrottled({ event, user: userId, ...what }, `${event}:${userId}`);
   }
 
   /** The caller has checked the user is an approver; the rest (state, revision, expiry, two-person rule) is here. */

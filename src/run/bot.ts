@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config/load';
+import { recordLifetimes, type Config } from '../config/load';
 import { createBoltApp } from '../bot/app';
-import { createHttpServer } from '../http/server';
+import { createHttpServer, type HttpDeps } from '../http/server';
 import { awsEventsRoute } from '../ingest/aws-events-route';
 import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
@@ -23,16 +23,24 @@ import { redisHealth, slackHealth } from './health';
 
 export interface Running {
   port: number;
+  /** The loopback metrics server's port, when this process serves HTTP. */
+  metricsPort?: number;
   stop(): Promise<void>;
   /** Drop everything at once, as a crash would: running jobs are left to stall and be re-run. */
   kill?(): Promise<void>;
 }
 
-export function listen(server: Server, port: number): Promise<number> {
+export function listen(server: Server, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+/** /metrics and detailed /healthz on their own port (loopback by default), never on the public one. */
+export async function startMetricsServer(config: Config, deps: Pick<HttpDeps, 'log' | 'metrics' | 'health'>): Promise<{ server: Server; port: number }> {
+  const server = createHttpServer({ ...deps, trusted: true });
+  return { server, port: await listen(server, config.metrics.port, config.metrics.host) };
 }
 
 export function closeServer(server: Server): Promise<void> {
@@ -44,14 +52,14 @@ export function closeServer(server: Server): Promise<void> {
 
 /** The Slack-facing process: Bolt listeners, POST /aws/events, health and metrics. */
 export async function startBot(config: Config, log: Logger, metrics: Metrics): Promise<Running> {
-  const producer = redisConnection(config.redisUrl, 'producer', log.child({ component: 'redis' }));
+  const producer = redisConnection(config.redisUrl, 'producer', log.child({ component: 'redis' }), config.redisTlsCa);
   const findings = makeQueue<FindingJob>(QUEUE.findings, producer, config.redisPrefix, log);
   const cards = makeQueue<CardJob>(QUEUE.cards, producer, config.redisPrefix, log);
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
-  const intakeRedis = redisConnection(config.redisUrl, 'intake', log.child({ component: 'redis' }));
+  const intakeRedis = redisConnection(config.redisUrl, 'intake', log.child({ component: 'redis' }), config.redisTlsCa);
   const cardStore = new CardStore(producer, config.redisPrefix);
   const requestStore = new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400);
   metrics.watchUnshown(async () => ({ card: await cardStore.unshownCount(), 'request-status': await requestStore.unshownCount() }));
@@ -63,21 +71,28 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     pipeline,
     audit,
     cardStore,
-    new RedisRecords(producer, config.redisPrefix),
+    new RedisRecords(producer, config.redisPrefix, recordLifetimes(config)),
     new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
   );
-  const bolt = createBoltApp(config, log, { requests, authz: new Authorizer(config.access, log.child({ component: 'authz' })), athena: config.athena });
+  const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
+  authz.logPolicy();
+  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena });
+  const health = {
+    redis: redisHealth(producer),
+    slack: slackHealth(workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log)),
+  };
   const server = createHttpServer({
     log,
     metrics,
-    health: {
-      redis: redisHealth(producer),
-      slack: slackHealth(workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log)),
-    },
+    health,
+    metricsToken: config.metrics.token,
     awsEvents: awsEventsRoute({
       apiKey: config.ingestApiKey,
       maxBodyBytes: config.ingest.maxBodyBytes,
       maxEventsPerRequest: config.ingest.maxEventsPerRequest,
+      maxFindingsPerRequest: config.ingest.maxFindingsPerRequest,
+      maxJsonDepth: config.ingest.maxJsonDepth,
+      maxJsonNodes: config.ingest.maxJsonNodes,
       intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
       customAction: (event, findings) => submitCustomAction(requests, config.securityHub.customActions, event, findings),
       metrics,
@@ -88,12 +103,15 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   server.keepAliveTimeout = 65_000;
   await Promise.all([whenReady(producer, 5000), whenReady(intakeRedis, 5000)]);
   const port = await listen(server, config.port);
+  const metricsServer = await startMetricsServer(config, { log, metrics, health });
   if (config.slackApp.mode === 'socket') await bolt.app.start();
-  log.info({ port, slackMode: config.slackApp.mode }, 'bot listening');
+  log.info({ port, metricsPort: metricsServer.port, metricsHost: config.metrics.host, slackMode: config.slackApp.mode }, 'bot listening');
   return {
     port,
+    metricsPort: metricsServer.port,
     async stop() {
       await closeServer(server);
+      await closeServer(metricsServer.server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
       await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
       producer.disconnect();

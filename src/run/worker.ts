@@ -1,11 +1,11 @@
 import { Worker, type Job } from 'bullmq';
 import { CardStore } from '../cards/store';
-import type { Config } from '../config/load';
+import { recordLifetimes, type Config } from '../config/load';
 import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
-import { QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
+import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
@@ -26,7 +26,7 @@ import type { Metrics } from '../metrics';
 import { PostLedger } from '../slack/post-ledger';
 import { SlackRateLimiter } from '../slack/rate-limit';
 import { workerWebClient } from '../slack/web-client';
-import { closeServer, listen, type Running } from './bot';
+import { closeServer, listen, startMetricsServer, type Running } from './bot';
 import { redisHealth, slackHealth } from './health';
 
 export interface WorkerOptions {
@@ -42,7 +42,7 @@ export interface WorkerOptions {
 
 /** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
 export async function startWorker(config: Config, log: Logger, metrics: Metrics, opts: WorkerOptions): Promise<Running> {
-  const conn = redisConnection(config.redisUrl, 'worker', log.child({ component: 'redis' }));
+  const conn = redisConnection(config.redisUrl, 'worker', log.child({ component: 'redis' }), config.redisTlsCa);
   const prefix = bullPrefix(config.redisPrefix);
   const store = new CardStore(conn, config.redisPrefix);
   const findingsQ = makeQueue<FindingJob>(QUEUE.findings, conn, config.redisPrefix, log);
@@ -97,7 +97,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         store: requestStore,
         pipeline,
         audit,
-        records: new RedisRecords(conn, config.redisPrefix),
+        records: new RedisRecords(conn, config.redisPrefix, recordLifetimes(config)),
         aws,
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
         locks: new Locks(conn, config.redisPrefix),
@@ -124,7 +124,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker(
       QUEUE.poll,
-      pollProcessor({
+      dispatchByName(AUDIT_RETENTION_JOB, () => audit.exportAndTrim(config.audit.exportDir, config.audit.retentionDays), pollProcessor({
         config,
         securityHub: (r) => aws.securityHub(r),
         redis: conn,
@@ -132,7 +132,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         findings: findingsQ,
         metrics,
         log: workerLog(QUEUE.poll),
-      }),
+      })),
       { ...common, concurrency: 1 },
     ),
   ];
@@ -159,21 +159,29 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     { every: config.requests.reconcileSeconds * 1000 },
     { name: RECONCILE_JOB, data: { requestId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
   );
+  // Hourly, on the poll queue's single-file worker: whole days past audit.retentionDays are
+  // exported to JSONL and then trimmed (a missed tick is simply caught up by the next).
+  await pollQ.upsertJobScheduler('audit-retention', { every: 3_600_000 }, { name: AUDIT_RETENTION_JOB, opts: { attempts: 3, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: true, removeOnFail: 100 } });
   await cardsQ.upsertJobScheduler('slack-sweep', { every: sweepMs }, { name: SWEEP_JOB, data: { cardId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } });
 
   let server: ReturnType<typeof createHttpServer> | undefined;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let port = 0;
   if (opts.serveHttp) {
     metrics.watchQueues([findingsQ, cardsQ, actionsQ, statusQ]);
     metrics.watchUnshown(async () => ({ card: await store.unshownCount(), 'request-status': await requestStore.unshownCount() }));
-    server = createHttpServer({ log, metrics, health: { redis: redisHealth(conn), slack: slackHealth(slack) } });
+    const health = { redis: redisHealth(conn), slack: slackHealth(slack) };
+    server = createHttpServer({ log, metrics, health, metricsToken: config.metrics.token });
     port = await listen(server, config.port);
+    metricsServer = await startMetricsServer(config, { log, metrics, health });
   }
   log.info({ port: port || undefined, pollEnabled: poll.enabled }, 'worker running');
   return {
     port,
+    metricsPort: metricsServer?.port,
     async stop() {
       if (server) await closeServer(server);
+      if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ].map((q) => q.close()));
@@ -184,6 +192,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       conn.disconnect();
       await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
       if (server) await closeServer(server);
+      if (metricsServer) await closeServer(metricsServer.server);
     },
   };
 }

@@ -5,7 +5,7 @@ import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTIO
 import type { ActionOutcome } from '../requests/model';
 import type { CardView } from './card';
 import { blastRadiusResponses } from './blast-radius';
-import { safe, truncate } from './mrkdwn';
+import { codeText, safe, truncate } from './mrkdwn';
 
 const TITLE: Record<ActionRequest['action'], string> = {
   isolate: 'Isolate',
@@ -52,12 +52,13 @@ function huntResultBlocks(o: ActionOutcome): KnownBlock[] {
   const widths = t.columns.map((c, i) => Math.min(40, Math.max(c.length, ...t.rows.map((r) => cell(r[i] ?? '').length))));
   const line = (r: string[]) => r.map((v, i) => cell(v ?? '').padEnd(widths[i])).join('  ').trimEnd();
   let table = [line(t.columns), ...t.rows.map(line)].join('\n');
-  table = truncate(safe(table, 2700), 2700);
+  table = codeText(table, 2700);
   const blocks: KnownBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: `*Results*: ${safe(o.lines[0] ?? '', 400)}${o.link ? ` · <${o.link.url}|${safe(o.link.label, 80)}>` : ''}` } },
     { type: 'section', text: { type: 'mrkdwn', text: t.rows.length ? `\`\`\`${table}\`\`\`` : '_no rows_' } },
   ];
-  if (t.total > t.rows.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `First ${t.rows.length} of ${t.total} rows; all of them are in the CSV file below.` }] });
+  if (t.total > t.rows.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `First ${t.rows.length} of ${t.total} rows; the CSV file below has the rest (up to 1 MB).` }] });
+  if (o.notes.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: safe(o.notes.join(' '), 2900) }] });
   const pivots = (o.pivots ?? []).slice(0, 5);
   if (pivots.length) {
     const label: Record<string, string> = { principal: 'Hunt principal', deny: 'Deny all', ip: 'Hunt IP', accessKey: 'Disable key', instance: 'Isolate' };

@@ -2,11 +2,11 @@ import type { KnownBlock } from '@slack/types';
 import type { Story } from '../actions/story';
 import { ACTION_ID, BULK_ACTIONS, BULK_ACTION_ID, BULK_LABEL, encodeBulk, encodePayload } from './action-ids';
 import type { CardView } from './card';
-import { code, safe, truncate } from './mrkdwn';
+import { code, codeText, safe, truncate } from './mrkdwn';
 
 /** A user-data line inside a code block: escaped, no backticks to break out, no mentions. */
 function codeLine(text: string): string {
-  return safe(text.replace(/`/g, 'ˋ'), 300);
+  return codeText(text, 300);
 }
 
 function section(text: string): KnownBlock {

@@ -45,6 +45,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_MODE: 'http',
     PORT: '0',
+    METRICS_PORT: '0',
     REDIS_URL: process.env.TEST_REDIS_URL,
     INGEST_API_KEY: INGEST_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -60,6 +61,8 @@ export interface Harness {
   bot: Running;
   worker?: Running;
   baseUrl: string;
+  /** The bot's loopback metrics server: /metrics and /healthz with detail. */
+  metricsUrl: string;
   redis: Redis;
   postEvents(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** Another worker replica against the same Redis and config. */
@@ -106,6 +109,7 @@ export async function startHarness(opts: {
     bot,
     worker,
     baseUrl,
+    metricsUrl: `http://127.0.0.1:${bot.metricsPort}`,
     redis,
     async postEvents(body, headers = {}) {
       const res = await fetch(`${baseUrl}/aws/events`, {

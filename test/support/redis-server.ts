@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -20,10 +20,10 @@ export interface RedisServer {
   pid(): number | undefined;
 }
 
-async function waitForPing(url: string, timeoutMs: number): Promise<void> {
+async function waitForPing(url: string, timeoutMs: number, ca?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, ...(ca ? { tls: { ca } } : {}) });
     r.on('error', () => undefined);
     try {
       await r.connect();
@@ -44,22 +44,36 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
  * A private redis-server on a free port, for tests and benchmarks. `aof` turns on appendonly
  * with fsync on every write, so a SIGKILL loses nothing that Redis acknowledged.
  */
-export async function startRedisServer(opts: { aof?: boolean; fsync?: 'always' | 'everysec' } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  opts: {
+    aof?: boolean;
+    fsync?: 'always' | 'everysec';
+    /** TLS only (no plain port), with this certificate and key; `ca` is what clients trust. */
+    tls?: { cert: string; key: string; ca: string };
+    /** The default user is switched off; only this ACL user may connect (the URL carries it). */
+    acl?: { user: string; password: string };
+  } = {},
+): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'irbot-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
+  const auth = opts.acl ? `${opts.acl.user}:${opts.acl.password}@` : '';
+  const url = `${opts.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`;
   let proc: ChildProcess | undefined;
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+    ...(opts.tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no']
+      : ['--port', String(port)]),
+    '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--maxmemory-policy', 'noeviction',
     ...(opts.aof ? ['--appendonly', 'yes', '--appendfsync', opts.fsync ?? 'always'] : ['--appendonly', 'no']),
+    ...(opts.acl ? ['--user', 'default', 'off', '--user', opts.acl.user, 'on', `>${opts.acl.password}`, '~*', '&*', '+@all', '-flushall', '-flushdb', '-debug', '-config', '-shutdown', '-acl', '-module'] : []),
   ];
   const start = async () => {
     proc = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', args, { stdio: 'ignore' });
     proc.on('error', (err) => {
       throw new Error(`cannot run redis-server (install it, or set REDIS_SERVER_BIN): ${err.message}`);
     });
-    await waitForPing(url, 10_000);
+    await waitForPing(url, 10_000, opts.tls ? readFileSync(opts.tls.ca, 'utf8') : undefined);
   };
   const kill = async () => {
     const p = proc;

@@ -37,6 +37,8 @@ export interface SlackApiOptions {
   refusedChannels?: Record<string, string>;
   /** Members of user groups, for usergroups.users.list. */
   userGroups?: Record<string, string[]>;
+  /** users.info answers; anyone not listed is a full member of the bot's workspace T0EXAMPLE. */
+  users?: Record<string, { team_id?: string; is_restricted?: boolean; is_ultra_restricted?: boolean; enterprise_id?: string }>;
 }
 
 /**
@@ -233,6 +235,11 @@ export class SlackApiServer {
       case 'usergroups.users.list': {
         const users = this.opts.userGroups?.[String(args.usergroup)];
         return users ? [200, { ok: true, users }] : [200, { ok: false, error: 'no_such_subteam' }];
+      }
+      case 'users.info': {
+        const id = String(args.user);
+        const { enterprise_id, ...u } = { team_id: 'T0EXAMPLE', is_restricted: false, is_ultra_restricted: false, ...this.opts.users?.[id] };
+        return [200, { ok: true, user: { id, ...u, ...(enterprise_id ? { enterprise_user: { enterprise_id } } : {}) } }];
       }
       case 'chat.postEphemeral':
         return [200, { ok: true, message_ts: `${Math.floor(now / 1000)}.${String(++this.seq).padStart(6, '0')}` }];

@@ -2,6 +2,7 @@ import type { Logger } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { SubmitInput } from '../../requests/service';
 import { mention } from '../../views/request-status';
+import type { Actor } from '../authz';
 import type { BotDeps } from '../deps';
 import { QUEUE_DOWN } from './reply';
 
@@ -9,12 +10,13 @@ import { QUEUE_DOWN } from './reply';
  * Authorize, then store and queue. Returns what the user should be told privately, or nothing
  * when the status message in the thread says it all.
  */
-export async function submitRequest(deps: BotDeps, client: WebClient, logger: Logger, input: SubmitInput, opts: { confirm?: boolean } = {}): Promise<string | undefined> {
+export async function submitRequest(deps: BotDeps, client: WebClient, logger: Logger, input: SubmitInput, opts: { confirm?: boolean; actor?: Actor } = {}): Promise<string | undefined> {
   const { requests, authz } = deps;
   try {
-    if (!(await authz.isResponder(input.userId, client))) {
+    const allowed = await authz.check(opts.actor ?? input.userId, 'responders', client);
+    if (!allowed.ok) {
       await requests.refused('refused-requester', input.userId, { action: input.action, target: input.target });
-      return `:no_entry: You are not among the responders who may ask for *${input.action}* (${authz.describe('responders')}). Nothing was queued.`;
+      return `:no_entry: *${input.action}* refused. ${allowed.reason} Nothing was queued.`;
     }
     const res = await requests.submit(input);
     if (res.status === 'refused') return `:no_entry: ${res.message}`;

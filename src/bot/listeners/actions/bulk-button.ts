@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { decodeBulk } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { QUEUE_DOWN, tellUser } from '../reply';
 import { submitPerAccount } from '../submit-bulk';
 
@@ -28,7 +29,7 @@ export function bulkButton(deps: BotDeps) {
     // The story's own instance first, so the request threads under its finding.
     const ids = payload.ids ?? [...new Set([anchor?.instance?.id, ...findings.map((f) => f.instance?.id)].filter((x): x is string => !!x))];
     if (ids.length === 0) return tellUser(client, logger, where, 'No instance is left on that card, so nothing was done.');
-    const reply = await submitPerAccount(deps, client, logger, { action: payload.a, instanceIds: ids, findings, channel: channel ?? '', threadTs, userId: body.user.id });
+    const reply = await submitPerAccount(deps, client, logger, { action: payload.a, instanceIds: ids, findings, channel: channel ?? '', threadTs, userId: body.user.id }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, where, reply);
   };
 }

@@ -2,11 +2,12 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import type { WorkflowChoice } from '../../../actions/securityhub-workflow';
 import { decodeFindingKey } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { QUEUE_DOWN, tellUser } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
-/** Acknowledge / Resolve / Suppress, and Report, on a card: responders only. */
+/** Acknowledge / Resolve / Suppress on a card: responders only; Report: responders and approvers. */
 export function caseButton(deps: BotDeps, what: WorkflowChoice | 'report') {
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
@@ -16,9 +17,11 @@ export function caseButton(deps: BotDeps, what: WorkflowChoice | 'report') {
     const where = { channel, user: body.user.id, threadTs };
     if (!key || !channel) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
     try {
-      if (!(await deps.authz.isResponder(body.user.id, client))) {
+      // Reading (the report) is for approvers too; changing Security Hub only for responders.
+      const allowed = what === 'report' ? await deps.authz.checkReader(actorOf(body), client) : await deps.authz.check(actorOf(body), 'responders', client);
+      if (!allowed.ok) {
         await deps.requests.refused('refused-requester', body.user.id, { action: what === 'report' ? 'report' : `workflow-${what}` });
-        return tellUser(client, logger, where, `:no_entry: You are not among the responders (${deps.authz.describe('responders')}). Nothing was changed.`);
+        return tellUser(client, logger, where, `:no_entry: ${allowed.reason} Nothing was changed.`);
       }
       if (what === 'report') {
         await deps.requests.report(key, body.user.id, { channel, threadTs });

@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { decodeDecision } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { QUEUE_DOWN, tellUser } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
@@ -13,10 +14,11 @@ export function decisionButton(deps: BotDeps, decision: 'approve' | 'reject') {
     const where = { channel: body.channel?.id ?? body.container?.channel_id, user: body.user.id, threadTs: body.message?.thread_ts ?? body.message?.ts };
     if (!payload) return tellUser(client, logger, where, 'That button carries no valid request reference, so nothing was done.');
     try {
-      if (!(await deps.authz.isApprover(body.user.id, client))) {
+      const allowed = await deps.authz.check(actorOf(body), 'approvers', client);
+      if (!allowed.ok) {
         const r = await deps.requests.get(payload.q);
         await deps.requests.refused('refused-approver', body.user.id, { requestId: payload.q, action: r?.action, target: r?.target });
-        return tellUser(client, logger, where, `:no_entry: Only approvers (${deps.authz.describe('approvers')}) may ${decision} this. Your click changed nothing.`);
+        return tellUser(client, logger, where, `:no_entry: Only approvers may ${decision} this. ${allowed.reason} Your click changed nothing.`);
       }
       const res = await deps.requests.decide(payload.q, payload.v, body.user.id, decision);
       if (!res.ok) return tellUser(client, logger, where, `:no_entry: ${res.message}`);

@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import { huntTarget } from '../../../hunts/templates';
 import { decodeDecision, decodePivot } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { QUEUE_DOWN, tellUser } from '../reply';
 import { submitRequest } from '../submit';
 
@@ -19,7 +20,8 @@ export function huntCancelButton(deps: BotDeps) {
     const p = decodeDecision((body.actions[0] as ButtonAction | undefined)?.value);
     if (!p) return tellUser(client, logger, w, 'That button carries no valid hunt reference.');
     try {
-      if (!(await deps.authz.isResponder(body.user.id, client))) return tellUser(client, logger, w, ':no_entry: Only responders may cancel a hunt.');
+      const allowed = await deps.authz.check(actorOf(body), 'responders', client);
+      if (!allowed.ok) return tellUser(client, logger, w, `:no_entry: Only responders may cancel a hunt. ${allowed.reason}`);
       await tellUser(client, logger, w, await deps.requests.cancelHunt(p.q, body.user.id));
     } catch {
       await tellUser(client, logger, w, QUEUE_DOWN);
@@ -45,7 +47,7 @@ export function pivotButton(deps: BotDeps) {
             : p.kind === 'deny'
               ? { action: 'deny-principal' as const, target: p.value }
               : { action: 'isolate' as const, target: p.value };
-    const reply = await submitRequest(deps, client, logger, { ...base, ...next, targets: [next.target] });
+    const reply = await submitRequest(deps, client, logger, { ...base, ...next, targets: [next.target] }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, w, reply);
   };
 }

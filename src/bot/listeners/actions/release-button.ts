@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { decodeDecision } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { QUEUE_DOWN, tellUser } from '../reply';
 import { submitRequest } from '../submit';
 
@@ -29,7 +30,7 @@ export function releaseButton(deps: BotDeps) {
       threadTs: isolation.threadTs ?? isolation.statusTs,
       userId: body.user.id,
       undoes: isolation.id,
-    });
+    }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, where, reply);
   };
 }

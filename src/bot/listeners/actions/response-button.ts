@@ -7,6 +7,7 @@ import { suggestedHunts } from '../../../hunts/templates';
 import { huntModal } from '../../../views/hunt-modal';
 import { applicableResponses } from '../../../views/card';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { submitRequest } from '../submit';
 import { tellUser } from '../reply';
 
@@ -80,7 +81,7 @@ export function responseButton(deps: BotDeps) {
       channel: channel ?? '',
       threadTs: cardTs,
       userId: body.user.id,
-    });
+    }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, where, reply);
   };
 }

@@ -8,6 +8,7 @@ import type { BotDeps } from '../../deps';
 import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
 import { submitPerAccount } from '../submit-bulk';
+import { commandActor } from '../actor';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -52,7 +53,13 @@ export function irCommand(deps: BotDeps) {
     }
     await ack();
     let text: string | undefined;
-    if (cmd.kind === 'report') {
+    const actor = commandActor(command);
+    const reading = cmd.kind === 'report' || cmd.kind === 'audit' || cmd.kind === 'status';
+    const allowed = reading ? await deps.authz.checkReader(actor, client).catch(() => ({ ok: false as const, reason: 'Your access could not be checked right now.' })) : { ok: true as const };
+    if (!allowed.ok) {
+      await deps.requests.refused('refused-requester', command.user_id, { action: cmd.kind }).catch(() => undefined);
+      text = `:no_entry: Only responders and approvers may use \`/ir ${cmd.kind}\`. ${allowed.reason}`;
+    } else if (cmd.kind === 'report') {
       try {
         const ok = await deps.requests.report(cmd.findingId, command.user_id, { channel: command.channel_id });
         text = ok ? 'Building the incident report: it will be uploaded to the alert\'s thread.' : `No finding \`${cmd.findingId.slice(0, 80)}\` is known (findings are kept ${'for the retention period'}).`;
@@ -61,24 +68,23 @@ export function irCommand(deps: BotDeps) {
       }
     } else if (cmd.kind === 'audit') {
       try {
-        if (!(await deps.authz.isResponder(command.user_id, client))) text = ':no_entry: Only responders may read the audit trail.';
-        else text = renderAuditTrail(cmd.query, await deps.requests.auditTrail(cmd.query));
+        text = renderAuditTrail(cmd.query, await deps.requests.auditTrail(cmd.query));
       } catch {
         text = QUEUE_DOWN.replace('queue the request', 'read the audit trail');
       }
     } else if (cmd.kind === 'hunt') {
       const target = huntTarget(cmd.template!, cmd.params);
-      text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true });
+      text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true, actor });
     } else if (cmd.kind !== 'status') {
       if (cmd.kind === 'terminate') {
         // The principal first, then the instances it launched: one request, always two people.
         const ids = [cmd.target, ...cmd.instanceIds];
-        text = await submitRequest(deps, client, logger, { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+        text = await submitRequest(deps, client, logger, { action: cmd.kind, target: ids[0], targets: ids, channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true, actor });
       } else if ('instanceIds' in cmd) {
         // Several instances: one request per account and region, each one plan and one approval.
-        text = await submitPerAccount(deps, client, logger, { action: cmd.kind, instanceIds: cmd.instanceIds, channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+        text = await submitPerAccount(deps, client, logger, { action: cmd.kind, instanceIds: cmd.instanceIds, channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true, actor });
       } else {
-        text = await submitRequest(deps, client, logger, { action: cmd.kind, target: cmd.target, targets: [cmd.target], channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true });
+        text = await submitRequest(deps, client, logger, { action: cmd.kind, target: cmd.target, targets: [cmd.target], channel: command.channel_id, userId: command.user_id, reason: cmd.reason }, { confirm: true, actor });
       }
     } else {
       try {

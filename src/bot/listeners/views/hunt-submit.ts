@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } fro
 import { ParamError } from '../../../hunts/params';
 import { TEMPLATES, huntTarget, prepareHunt } from '../../../hunts/templates';
 import type { BotDeps } from '../../deps';
+import { actorOf } from '../actor';
 import { HUNT_FIELDS } from '../../../views/hunt-modal';
 import { tellUser } from '../reply';
 import { submitRequest } from '../submit';
@@ -37,7 +38,7 @@ export function huntSubmit(deps: BotDeps) {
     const channel = typeof meta.c === 'string' && /^[CGD][A-Z0-9]+$/.test(meta.c) ? meta.c : undefined;
     if (!channel) return;
     const target = huntTarget(template, params);
-    const reply = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel, threadTs: meta.t, userId: body.user.id });
+    const reply = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel, threadTs: meta.t, userId: body.user.id }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, { channel, user: body.user.id, threadTs: meta.t }, reply);
   };
 }
