@@ -96,7 +96,8 @@ describe('storms stay readable and actionable', () => {
     const events = Array.from({ length: 10 }, (_, i) => minerEvent(i));
     const instances = events.map((e) => e.detail.resource.instanceDetails.instanceId as string);
     for (const id of instances) aws.addWebServer(id, { eip: false, targetGroup: false });
-    h = await startHarness({ file: { access: ACCESS, slack: FAST_SLACK, story: { enabled: true }, aws: { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 } } });
+    // Release here needs no second approval (access.undoNeedsApproval off): the test is about one request for ten.
+    h = await startHarness({ file: { access: { ...ACCESS, undoNeedsApproval: false }, slack: FAST_SLACK, story: { enabled: true }, aws: { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 } } });
     for (const e of events) expect((await h.postEvents(e)).status).toBe(202);
 
     const card = await waitFor(() => h.slack.channelMessages('C02CRIT').find((m) => textOf(m).includes('10 findings')), 'one roll-up of the ten');

