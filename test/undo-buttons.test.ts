@@ -67,6 +67,17 @@ describe('undo one click away on IAM results: Re-enable key, Lift deny-all, Rest
     expect(h.slack.channelMessages('C01ALERTS').length + threadReplies(h, 'C01ALERTS', done.ts).length).toBe(asked);
   });
 
+  it('refuses an undo clicked from another workspace (Slack Connect), even when users.info names ours', async () => {
+    aws = account();
+    h = await startHarness({ file: { ...FILE, access: { ...ACCESS, requireApproval: [] } } });
+    const done = await doneByCommand(h, `disable-key ${KEY}`, 'Disable access key', false);
+    await click(h, done, 'ir_undo', 'U01ANA', 'T0STRANGER');
+    const refusal = await waitFor(() => ephemeralsFor(h, 'U01ANA').find((t) => t.includes('refused')), 'the refusal');
+    expect(refusal).toContain('T0STRANGER');
+    expect(threadReplies(h, 'C01ALERTS', done.ts)).toHaveLength(0);
+    expect(aws.users.get('ci-deploy')!.keys[0].status).toBe('Inactive');
+  });
+
   it('refuses the undo of a disable-key that a newer one superseded, saying which; the newer one undoes', async () => {
     aws = account();
     h = await startHarness({ file: { ...FILE, access: { ...ACCESS, requireApproval: [] } } });

@@ -12,7 +12,7 @@ import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
 import type { RequestStore } from './store';
-import { undoAsk, type UndoAsk } from './undo';
+import { releaseAsk, undoAsk, type UndoAsk } from './undo';
 
 export interface SubmitInput {
   action: ActionName;
@@ -248,6 +248,11 @@ export class RequestService {
   async undoOf(id: string): Promise<UndoAsk> {
     const r = await this.store.get(id);
     return undoAsk(r, r ? await this.store.about({ targets: [r.target] }) : []);
+  }
+
+  /** What the Release button of isolation `id` asks for (see undo.ts). */
+  async releaseOf(id: string): Promise<UndoAsk> {
+    return releaseAsk(await this.store.get(id));
   }
 
   recent(limit = 10): Promise<ActionRequest[]> {

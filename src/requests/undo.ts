@@ -30,6 +30,15 @@ export function undoAsk(r: ActionRequest | undefined, sameTarget: ActionRequest[
   return { ok: true, action, request: r };
 }
 
+/**
+ * The Release button on an isolation result acts on that isolation; the release plan checks that
+ * it is still the recorded one (a newer isolation replaced it: refused there, with the reason).
+ */
+export function releaseAsk(r: ActionRequest | undefined): UndoAsk {
+  if (!r || r.action !== 'isolate') return { ok: false, message: 'That isolation is no longer known, so nothing was done. Use `/ir release <instance-id>`.' };
+  return { ok: true, action: 'release', request: r };
+}
+
 /** Request ids end in a sequence number that grows across all requests. */
 function seq(id: string): number {
   return Number(/-(\d+)$/.exec(id)?.[1] ?? 0);

@@ -25,11 +25,12 @@ export function slashCommandBody(text: string, opts: { userId?: string; channelI
 }
 
 /** What every interaction payload carries about who sent it from where. */
-function interaction(type: string, userId = 'U01ANA') {
+/** `userTeamId`: the clicker's own workspace, which differs from the channel's in a Slack Connect channel. */
+function interaction(type: string, userId = 'U01ANA', userTeamId = 'T0EXAMPLE') {
   return {
     type,
     team: { id: 'T0EXAMPLE', domain: 'example' },
-    user: { id: userId, username: 'analyst', team_id: 'T0EXAMPLE' },
+    user: { id: userId, username: 'analyst', team_id: userTeamId },
     api_app_id: 'A0IRBOT',
     token: 'deprecated-verification-token',
     trigger_id: '1234.5678.abcdef',
@@ -39,10 +40,10 @@ function interaction(type: string, userId = 'U01ANA') {
 /** A block_actions interaction as Slack posts it: form field `payload` holding JSON. */
 export function blockActionBody(
   action: Record<string, unknown>,
-  opts: { userId?: string; channelId?: string; messageTs?: string; threadTs?: string; responseUrl: string },
+  opts: { userId?: string; userTeamId?: string; channelId?: string; messageTs?: string; threadTs?: string; responseUrl: string },
 ): string {
   const payload = {
-    ...interaction('block_actions', opts.userId),
+    ...interaction('block_actions', opts.userId, opts.userTeamId),
     container: { type: 'message', message_ts: opts.messageTs ?? '1700000000.000100', channel_id: opts.channelId ?? 'C01ALERTS', is_ephemeral: false, thread_ts: opts.threadTs },
     channel: { id: opts.channelId ?? 'C01ALERTS', name: 'alerts' },
     // A message inside a thread carries its parent's ts, as Slack sends it.

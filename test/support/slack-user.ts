@@ -25,12 +25,12 @@ export function buttonIn(msg: SlackMessage, actionId: string): { action_id: stri
 }
 
 /** A person clicking a button on a message they can see. */
-export async function click(h: Harness, msg: SlackMessage, actionId: string, userId: string): Promise<{ status: number; ms: number }> {
+export async function click(h: Harness, msg: SlackMessage, actionId: string, userId: string, userTeamId?: string): Promise<{ status: number; ms: number }> {
   const button = buttonIn(msg, actionId);
   if (!button) throw new Error(`no ${actionId} button on message ${msg.ts}`);
   const body = blockActionBody(
     { type: 'button', action_id: actionId, value: button.value, text: { type: 'plain_text', text: button.text.text } },
-    { userId, channelId: msg.channel, messageTs: msg.ts, threadTs: msg.thread_ts, responseUrl: `${h.slack.baseUrl}/respond/${actionId}` },
+    { userId, userTeamId, channelId: msg.channel, messageTs: msg.ts, threadTs: msg.thread_ts, responseUrl: `${h.slack.baseUrl}/respond/${actionId}` },
   );
   return sendToBot(h, body);
 }

@@ -5,7 +5,6 @@ import { bulkButton } from './actions/bulk-button';
 import { caseButton } from './actions/case-buttons';
 import { huntCancelButton, pivotButton } from './actions/hunt-buttons';
 import { decisionButton } from './actions/decision';
-import { releaseButton } from './actions/release-button';
 import { responseButton } from './actions/response-button';
 import { showAllButton } from './actions/show-all-button';
 import { undoButton } from './actions/undo-button';
@@ -21,8 +20,8 @@ export function registerListeners(app: App, deps: BotDeps): void {
   app.action(FINDING_MENU_ACTION_ID, onResponse);
   app.action(APPROVE_ACTION_ID, decisionButton(deps, 'approve'));
   app.action(REJECT_ACTION_ID, decisionButton(deps, 'reject'));
-  app.action(RELEASE_ACTION_ID, releaseButton(deps));
-  app.action(UNDO_ACTION_ID, undoButton(deps));
+  app.action(RELEASE_ACTION_ID, undoButton(deps, (id) => deps.requests.releaseOf(id)));
+  app.action(UNDO_ACTION_ID, undoButton(deps, (id) => deps.requests.undoOf(id)));
   const onBulk = bulkButton(deps);
   for (const id of Object.values(BULK_ACTION_ID)) app.action(id, onBulk);
   for (const [status, id] of Object.entries(WORKFLOW_ACTION_ID)) app.action(id, caseButton(deps, status as keyof typeof WORKFLOW_ACTION_ID));
