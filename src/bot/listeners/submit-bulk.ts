@@ -25,7 +25,7 @@ export interface BulkInput {
  * finding go with the first instance's account and region (or, with none known, where the worker's
  * own account and region resolve them).
  */
-export async function submitPerAccount(deps: BotDeps, client: WebClient, logger: Logger, input: BulkInput, opts: Parameters<typeof submitRequest>[4] = {}): Promise<string | undefined> {
+export async function submitPerAccount(deps: BotDeps, client: WebClient, logger: Logger, input: BulkInput, opts: Parameters<typeof submitRequest>[4]): Promise<string | undefined> {
   const groups = new Map<string, { ids: string[]; findingKey?: string }>();
   try {
     const ids = [...new Set(input.instanceIds)];

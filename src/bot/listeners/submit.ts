@@ -10,10 +10,10 @@ import { QUEUE_DOWN } from './reply';
  * Authorize, then store and queue. Returns what the user should be told privately, or nothing
  * when the status message in the thread says it all.
  */
-export async function submitRequest(deps: BotDeps, client: WebClient, logger: Logger, input: SubmitInput, opts: { confirm?: boolean; actor?: Actor } = {}): Promise<string | undefined> {
+export async function submitRequest(deps: BotDeps, client: WebClient, logger: Logger, input: SubmitInput, opts: { confirm?: boolean; actor: Actor }): Promise<string | undefined> {
   const { requests, authz } = deps;
   try {
-    const allowed = await authz.check(opts.actor ?? input.userId, 'responders', client);
+    const allowed = await authz.check(opts.actor, 'responders', client);
     if (!allowed.ok) {
       await requests.refused('refused-requester', input.userId, { action: input.action, target: input.target });
       return `:no_entry: *${input.action}* refused. ${allowed.reason} Nothing was queued.`;
