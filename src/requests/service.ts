@@ -11,7 +11,7 @@ import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
-import type { RequestStore } from './store';
+import { NEW_REQUEST_ID, type RequestStore } from './store';
 import { releaseAsk, undoAsk, type UndoAsk } from './undo';
 
 export interface SubmitInput {
@@ -116,10 +116,13 @@ export class RequestService {
         findingKey = undefined;
       }
     }
-    const { created, id } = await this.store.create({
+    const targets = input.targets?.length ? [...new Set([input.target, ...input.targets])] : [input.target];
+    const requested = { event: 'requested' as const, user: input.userId, requestId: NEW_REQUEST_ID, action: input.action, target: input.target, targets, findingKey, account, region, detail: { reason: input.reason, findingId } };
+    const encoded = this.audit.encode(requested);
+    const { created, id, auditId } = await this.store.create({
       action: input.action,
       target: input.target,
-      targets: input.targets?.length ? [...new Set([input.target, ...input.targets])] : [input.target],
+      targets,
       account,
       region,
       findingKey,
@@ -131,10 +134,10 @@ export class RequestService {
       undoes: input.undoes,
       needsApproval: input.alwaysNeedsApproval === true || ALWAYS_APPROVAL.includes(input.action) || needsApproval(input.action, this.config.access),
       followCard: input.followCard,
-    });
+    }, encoded);
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
-    await this.audit.append({ event: 'requested', user: input.userId, requestId: id, action: input.action, target: input.target, targets: request.targets, findingKey, account, region, detail: { reason: input.reason, findingId } });
+    if (auditId) this.audit.logged({ ...requested, requestId: id }, encoded, auditId);
     await this.pipeline.plan(id);
     await this.pipeline.render(id);
     return { status: 'created', request };

@@ -20,7 +20,11 @@ local n = redis.call('INCR', KEYS[2])
 local id = ARGV[2] .. '-' .. n
 local key = ARGV[1] .. id
 local nIndexes = tonumber(ARGV[6])
-redis.call('HSET', key, 'id', id, 'version', 1, 'renderedVersion', 0, 'rev', 1, unpack(ARGV, 7 + nIndexes))
+local nAuditFields, nAuditIndexes = tonumber(ARGV[7]), 0
+local audit0 = 10 + nIndexes
+if nAuditFields > 0 then nAuditIndexes = tonumber(ARGV[audit0 + nAuditFields]) end
+local fields0 = audit0 + (nAuditFields > 0 and nAuditFields + 1 + nAuditIndexes or 0)
+redis.call('HSET', key, 'id', id, 'version', 1, 'renderedVersion', 0, 'rev', 1, unpack(ARGV, fields0))
 redis.call('EXPIRE', key, ARGV[5])
 redis.call('SET', KEYS[1], id, 'EX', ARGV[4])
 local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5]) * 1000
@@ -31,12 +35,28 @@ redis.call('ZADD', KEYS[5], ARGV[3], id)
 -- Its status message is not in Slack yet.
 redis.call('ZADD', KEYS[4], 'NX', ARGV[3], id)
 -- By finding and by resource, so a card's requests are found without scanning them all.
-for i = 7, 6 + nIndexes do
+for i = 10, 9 + nIndexes do
   redis.call('ZADD', ARGV[i], ARGV[3], id)
   redis.call('ZREMRANGEBYSCORE', ARGV[i], '-inf', oldest)
   redis.call('EXPIRE', ARGV[i], ARGV[5])
 end
-return {1, id}
+-- Its "requested" audit entry, in the same step: the id is only known here, so the entry's fields
+-- and index keys carry a placeholder (ARGV[9]) where it goes.
+local auditId = ''
+if nAuditFields > 0 then
+  local ph = ARGV[9]
+  local fields = {}
+  for i = audit0, audit0 + nAuditFields - 1 do
+    if ARGV[i] == ph then fields[#fields + 1] = id else fields[#fields + 1] = ARGV[i] end
+  end
+  auditId = redis.call('XADD', ARGV[8], '*', unpack(fields))
+  for i = audit0 + nAuditFields + 1, audit0 + nAuditFields + nAuditIndexes do
+    local k = ARGV[i]
+    if string.sub(k, -#ph) == ph then k = string.sub(k, 1, #k - #ph) .. id end
+    redis.call('RPUSH', k, auditId)
+  end
+end
+return {1, id, auditId}
 `;
 
 /**
@@ -107,6 +127,9 @@ function fromHash(h: Record<string, string>): ActionRequest | undefined {
   return out as unknown as ActionRequest;
 }
 
+/** Stands for the id of the request being created, in an audit entry written with it. */
+export const NEW_REQUEST_ID = '{new-request-id}';
+
 export type TransitionResult = { ok: true; auditId?: string } | { ok: false; reason: 'missing' | 'expired' | 'state' | 'rev'; current?: string };
 
 export type NewRequest = Pick<
@@ -150,13 +173,16 @@ export class RequestStore {
     return `${this.prefix}:reqs:${kind}:${value}`;
   }
 
-  /** `created: false` means an open request for this action and target exists and is returned. */
-  async create(r: NewRequest, now = Date.now()): Promise<{ created: boolean; id: string }> {
+  /**
+   * `created: false` means an open request for this action and target exists and is returned.
+   * `audit` (encoded with `requestId: NEW_REQUEST_ID`) is written in the same step as the request.
+   */
+  async create(r: NewRequest, audit?: EncodedAuditEntry, now = Date.now()): Promise<{ created: boolean; id: string; auditId?: string }> {
     const fields = toFields({ ...r, state: 'planning', createdAt: now });
     const indexes = new Set([...(r.findingKey ? [this.indexKey('finding', r.findingKey)] : []), ...[r.target, ...r.targets].map((t) => this.indexKey('target', t))]);
     // The marker is checked against the request's state; its lifetime only cleans up after it.
     const activeTtl = this.retentionSeconds;
-    const [created, id] = (await this.redis.irCreateRequest(
+    const [created, id, auditId] = (await this.redis.irCreateRequest(
       this.activeKey(r.action, r.targets),
       `${this.prefix}:reqseq`,
       `${this.prefix}:reqs`,
@@ -168,10 +194,14 @@ export class RequestStore {
       String(activeTtl),
       String(this.retentionSeconds),
       String(indexes.size),
+      String(audit?.fields.length ?? 0),
+      audit?.stream ?? '',
+      NEW_REQUEST_ID,
       ...indexes,
+      ...(audit ? [...audit.fields, String(audit.indexes.length), ...audit.indexes] : []),
       ...fields,
-    )) as [number, string];
-    return { created: created === 1, id };
+    )) as [number, string, string];
+    return { created: created === 1, id, auditId: auditId || undefined };
   }
 
   async get(id: string): Promise<ActionRequest | undefined> {
@@ -263,7 +293,7 @@ export class RequestStore {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    irCreateRequest(...args: string[]): Result<[number, string], Context>;
+    irCreateRequest(...args: string[]): Result<[number, string, string], Context>;
     irTransition(numberOfKeys: number, ...args: string[]): Result<string, Context>;
   }
 }

@@ -4,6 +4,7 @@ import { createLogger } from '../../src/log';
 import { QUEUE, bullPrefix } from '../../src/queues';
 import { Lifecycle } from '../../src/requests/lifecycle';
 import { Pipeline } from '../../src/requests/pipeline';
+import { NEW_REQUEST_ID } from '../../src/requests/store';
 import { FakeAws } from '../support/fake-aws';
 import { startHarness, tearDownAfterEach, waitFor, type Harness } from '../support/harness';
 import { requestEnded, requestStoreOf } from '../support/requests';
@@ -34,6 +35,25 @@ describe('every request ends: the reconciler picks up what lost its job', () => 
     expect(r.state).toBe('done');
     expect(r.result!.ok).toBe(true);
     expect(await auditEvents(h, id)).toEqual(['planned', 'started', 'succeeded']);
+  });
+
+  it('writes a request and its "requested" audit entry in one step, indexed under the new id; a joined request writes none', async () => {
+    h = await startHarness({ file: { access: ACCESS } });
+    const audit = new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent'));
+    const store = requestStoreOf(h);
+    const ask = () =>
+      store.create(
+        { action: 'isolate', target: INSTANCE, targets: [INSTANCE], channel: 'C01ALERTS', requestedBy: 'U01ANA', needsApproval: false },
+        audit.encode({ event: 'requested', user: 'U01ANA', requestId: NEW_REQUEST_ID, action: 'isolate', target: INSTANCE, targets: [INSTANCE] }),
+      );
+    const first = await ask();
+    expect(first).toMatchObject({ created: true, auditId: expect.any(String) });
+    const again = await ask();
+    expect(again).toEqual({ created: false, id: first.id, auditId: undefined });
+    for (const q of [{ requestId: first.id }, { target: INSTANCE }, { user: 'U01ANA' }]) {
+      expect((await audit.find([q])).map((e) => [e.event, e.requestId])).toEqual([['requested', first.id]]);
+    }
+    expect(await h.redis.keys(`*${NEW_REQUEST_ID}*`)).toEqual([]);
   });
 
   it('resumes a running isolation that BullMQ failed after its worker stalled, and it ends verified', async () => {
