@@ -30,6 +30,35 @@ describe('Security Hub workflow, notes and the incident record', () => {
     expect(aws.callsOf('BatchUpdateFindings')[0].input.FindingIdentifiers).toEqual([{ Id: CRYPTO_ARN(), ProductArn: 'arn:aws:securityhub:us-east-1::product/aws/guardduty' }]);
   });
 
+  it('sets the status of a new Security Hub (OCSF) finding through BatchUpdateFindingsV2, with a comment naming the Slack user', async () => {
+    aws = account();
+    h = await startHarness({ file: FILE });
+    const event = fixture('ocsf-securityhub-control-s3');
+    const uid = event.detail.findings[0].finding_info.uid as string;
+    expect((await h.postEvents(event)).status).toBe(202);
+    const card = await waitFor(() => ['C01ALERTS', 'C02CRIT'].flatMap((c) => h.slack.channelMessages(c))[0], 'the control card');
+    await click(h, card, 'ir_wf_resolve', 'U01ANA');
+    const msg = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Security Hub workflow set to')), 'the thread message');
+    expect(textOf(msg)).toContain('set to *RESOLVED* on 1 finding(s) by <@U01ANA>');
+    expect(aws.callsOf('BatchUpdateFindings')).toHaveLength(0);
+    expect(aws.callsOf('BatchUpdateFindingsV2')[0].input.FindingIdentifiers).toEqual([
+      { CloudAccountUid: '123456789012', FindingInfoUid: uid, MetadataProductUid: 'arn:aws:securityhub:eu-west-1::productv2/aws/securityhub' },
+    ]);
+    expect(aws.securityHubV2Updates).toEqual([{ id: uid, statusId: 4, comment: 'Resolved in Slack by U01ANA (ir-bot) (ir-bot for Slack user U01ANA)' }]);
+  });
+
+  it('says the finding was not updated when Security Hub CSPM is off in the account, instead of retrying for ever', async () => {
+    aws = account();
+    aws.securityHubCspmEnabled = false;
+    h = await startHarness({ file: FILE });
+    const card = await cryptoCard(h);
+    await click(h, card, 'ir_wf_suppress', 'U01ANA');
+    const msg = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Security Hub workflow set to')), 'the thread message');
+    expect(textOf(msg)).toContain(':warning: Security Hub workflow set to *SUPPRESSED* on 0 finding(s)');
+    expect(textOf(msg)).toContain(`not updated: \`${CRYPTO_ARN()}\`: securityhub:BatchUpdateFindings failed: InvalidAccessException: Account 123456789012 is not subscribed to AWS Security Hub`);
+    expect(aws.callsOf('BatchUpdateFindings')).toHaveLength(1);
+  });
+
   it('updates a 150-finding roll-up in batches of 100 and reports the findings Security Hub refused, one by one', async () => {
     aws = account();
     h = await startHarness({ file: FILE });

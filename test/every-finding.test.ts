@@ -27,44 +27,6 @@ function buttonsOf(blocks: any[]): string[] {
 }
 
 /** A Security Hub CSPM control finding in the new Security Hub's OCSF form: a public S3 bucket. */
-function ocsfControlEvent(): any {
-  return {
-    version: '0',
-    id: '0c1d2e3f-4a5b-6c7d-8e9f-a0b1c2d3e4f5',
-    'detail-type': 'Findings Imported V2',
-    source: 'aws.securityhub',
-    account: '123456789012',
-    time: '2026-11-24T10:00:00Z',
-    region: 'eu-west-1',
-    resources: ['8c1e0b8a2f0a4c1d9e6b7a5f4d3c2b1a0f9e8d7c6b5a49382716a5b4c3d2e1f0'],
-    detail: {
-      findings: [
-        {
-          class_name: 'Compliance Finding',
-          class_uid: 2003,
-          severity: 'Critical',
-          severity_id: 5,
-          status: 'New',
-          finding_info: {
-            uid: 'arn:aws:securityhub:eu-west-1:123456789012:security-control/S3.8/finding/3f9a1c2e-0b4d-4e6f-8a7b-9c0d1e2f3a4b',
-            title: 'S3 general purpose buckets should block public access',
-            desc: 'This control checks whether an S3 bucket has bucket-level Block Public Access settings.',
-            types: ['Software and Configuration Checks/Industry and Regulatory Standards'],
-            created_time_dt: '2026-11-24T09:58:00.000Z',
-            modified_time_dt: '2026-11-24T09:59:00.000Z',
-          },
-          metadata: { version: '1.6.0', product: { name: 'Security Hub', vendor_name: 'AWS', uid: 'arn:aws:securityhub:eu-west-1::productv2/aws/securityhub' } },
-          cloud: { provider: 'AWS', region: 'eu-west-1', account: { uid: '123456789012' } },
-          compliance: { control: 'S3.8', status: 'Failed' },
-          resources: [
-            { type: 'AWS::S3::Bucket', uid: 'arn:aws:s3:::example-public-assets', name: 'example-public-assets', region: 'eu-west-1', cloud_partition: 'aws', data: { OwnerId: 'c0ffee', CreatedAt: '2024-01-02T03:04:05Z' } },
-          ],
-        },
-      ],
-    },
-  };
-}
-
 describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
   it('reads a GuardDuty finding into the same model and the same key as GuardDuty and Security Hub CSPM send it', () => {
     const [direct] = parse(fixture('guardduty-backdoor-cc'));
@@ -82,8 +44,10 @@ describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
       instance: { id: 'i-0c3d4e5f607182930' },
       remote: { ip: '192.0.2.66', port: 443, country: 'Netherlands', organization: 'Example Transit' },
       localPort: 41234,
-      securityHub: { id: direct.securityHub!.id, productArn: 'arn:aws:securityhub:us-east-1::product/aws/guardduty' },
+      // Workflow goes to the new Security Hub, where the finding came from.
+      securityHubV2: { cloudAccountUid: '123456789012', findingInfoUid: direct.securityHub!.id, metadataProductUid: 'arn:aws:securityhub:us-east-1::productv2/aws/guardduty' },
     });
+    expect(ocsf.securityHub).toBeUndefined();
     expect(ocsf.key).toBe(direct.key);
     expect(asff.key).toBe(direct.key);
     // Should the uid be GuardDuty's bare finding id rather than its ARN, account and region still tie it.
@@ -94,7 +58,7 @@ describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
   });
 
   it('reads a control finding: severity, class, account/region, the bucket with its console link; only a hunt on the bucket is offered', () => {
-    const [f] = parse(ocsfControlEvent());
+    const [f] = parse(fixture('ocsf-securityhub-control-s3'));
     expect(f).toMatchObject({ format: 'ocsf', product: 'Security Hub', severityLabel: 'CRITICAL', accountId: '123456789012', region: 'eu-west-1', title: 'S3 general purpose buckets should block public access' });
     expect(f.resources).toEqual([
       expect.objectContaining({ kind: 's3-bucket', id: 'arn:aws:s3:::example-public-assets', consoleUrl: 'https://eu-west-1.console.aws.amazon.com/s3/buckets/example-public-assets?region=eu-west-1' }),
@@ -110,7 +74,7 @@ describe('the new Security Hub (OCSF, "Findings Imported V2")', () => {
   });
 
   it('refuses an OCSF event without finding_info.uid, saying so', () => {
-    const e = ocsfControlEvent();
+    const e = fixture('ocsf-securityhub-control-s3');
     delete e.detail.findings[0].finding_info.uid;
     const parsed = parseEvents(e, 10) as any;
     expect(parsed.findings).toEqual([]);

@@ -150,9 +150,17 @@ export interface Finding {
   workflowStatus?: string;
   /** How Security Hub names this finding (BatchUpdateFindings); GuardDuty's own events map onto it. */
   securityHub?: { id: string; productArn: string };
+  /** How the new Security Hub names an OCSF finding (BatchUpdateFindingsV2). */
+  securityHubV2?: OcsfFindingRef;
   recordState?: string;
   archived?: boolean;
   consoleUrl: string;
+}
+
+export interface OcsfFindingRef {
+  cloudAccountUid: string;
+  findingInfoUid: string;
+  metadataProductUid: string;
 }
 
 /** GuardDuty's bands (Critical added in 2024); the same cut points serve ASFF's 0-10 mapping. */

@@ -173,8 +173,8 @@ export function fromOcsf(f: z.infer<typeof ocsfRequired>, context: { region?: st
     localPort: outbound ? src.port : inbound ? dst.port : undefined,
     apiCall: Object.keys(apiCall).length > 0 ? apiCall : undefined,
     workflowStatus: status ? status.toUpperCase().replace(/\s+/g, '_') : undefined,
-    // Security Hub CSPM still knows GuardDuty findings by their GuardDuty ARN.
-    securityHub: gd ? { id: uid, productArn: `arn:${partition}:securityhub:${gd[1]}::product/aws/guardduty` } : undefined,
+    // Updated where it came from: the new Security Hub (CSPM, if it is on at all, has its own copy).
+    securityHubV2: ACCOUNT_ID.test(accountId) && str(product.uid) ? { cloudAccountUid: accountId, findingInfoUid: uid, metadataProductUid: str(product.uid)! } : undefined,
     notes: notes.length > 0 ? notes : undefined,
     consoleUrl: securityHubV2ConsoleUrl(partition, region, uid),
   });

@@ -40,24 +40,25 @@ export function taskProcessor(deps: TaskDeps) {
     return one ? [one] : [];
   }
 
-  /** Per account and region (BatchUpdateFindings acts in one region), in batches of 100. */
+  /** Per account and region (BatchUpdateFindings and its V2 act in one region), in batches of 100. */
   async function update(findings: Finding[], change: { status?: WorkflowChoice; note: string; user: string }): Promise<UpdateResult> {
     const groups = new Map<string, Finding[]>();
-    for (const f of findings.filter((x) => x.securityHub)) groups.set(`${f.accountId}|${f.region}`, [...(groups.get(`${f.accountId}|${f.region}`) ?? []), f]);
+    const refOf = (f: Finding) => f.securityHubV2 ?? f.securityHub;
+    for (const f of findings.filter((x) => refOf(x))) groups.set(`${f.accountId}|${f.region}`, [...(groups.get(`${f.accountId}|${f.region}`) ?? []), f]);
     const updated: string[] = [];
     const failed: { id: string; reason: string }[] = [];
     for (const group of groups.values()) {
       const session = await deps.aws.responder({ region: group[0].region }, { requestId: `workflow-${group[0].key.slice(0, 12)}`, userId: change.user });
       try {
         const aws = session.responder();
-        const res = await updateFindings(aws, group.map((f) => f.securityHub!), { status: change.status, note: change.note, updatedBy: `ir-bot for Slack user ${change.user}` });
+        const res = await updateFindings(aws, group.map((f) => refOf(f)!), { status: change.status, note: change.note, updatedBy: `ir-bot for Slack user ${change.user}` });
         updated.push(...res.updated);
         failed.push(...res.failed);
       } finally {
         session.destroy();
       }
     }
-    return { updated, failed, withoutIdentity: findings.filter((x) => !x.securityHub).length };
+    return { updated, failed, withoutIdentity: findings.filter((x) => !refOf(x)).length };
   }
 
   return async (job: Job<TaskJob>, token?: string): Promise<string> => {

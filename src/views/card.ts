@@ -363,7 +363,7 @@ function rollupButtons(findings: Finding[], groups: Finding[][], listLimit: numb
 function caseButtons(findings: Finding[]): KnownBlock {
   const value = JSON.stringify({ k: findings[0].key });
   const elements: Button[] = [];
-  if (findings.some((f) => f.securityHub)) {
+  if (findings.some((f) => f.securityHub || f.securityHubV2)) {
     for (const s of ['NOTIFIED', 'RESOLVED', 'SUPPRESSED'] as const) {
       elements.push({ type: 'button', action_id: WORKFLOW_ACTION_ID[s], text: { type: 'plain_text', text: WORKFLOW_LABEL[s] }, value });
     }

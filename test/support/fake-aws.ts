@@ -56,7 +56,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { BatchUpdateFindingsCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { BatchUpdateFindingsCommand, BatchUpdateFindingsV2Command, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -217,6 +217,10 @@ export class FakeAws {
   private lagging = new Map<string, { value: unknown; reads: number }>();
   /** What BatchUpdateFindings changed, per finding. */
   securityHubUpdates: { id: string; workflow?: string; note?: string; by?: string }[] = [];
+  /** What BatchUpdateFindingsV2 changed, per OCSF finding (finding_info.uid). */
+  securityHubV2Updates: { id: string; statusId?: number; comment?: string }[] = [];
+  /** Off: the account has only the new Security Hub, and the CSPM API refuses every call. */
+  securityHubCspmEnabled = true;
   unprocessableFindings = new Set<string>();
   queries = new Map<string, { sql: string; params: string[]; state: string; startedAt: number; finishedAt?: number }>();
   /** ClientRequestToken → the query started for it. */
@@ -317,6 +321,7 @@ export class FakeAws {
       };
     });
     on(securityHub, BatchUpdateFindingsCommand, (i) => {
+      if (!this.securityHubCspmEnabled) throw awsError('InvalidAccessException', `Account ${this.account} is not subscribed to AWS Security Hub`, 401);
       const ids = i.FindingIdentifiers as { Id: string; ProductArn: string }[];
       if (ids.length > 100) throw awsError('InvalidInputException', 'FindingIdentifiers: at most 100');
       const bad = ids.filter((x) => this.unprocessableFindings.has(x.Id));
@@ -324,6 +329,16 @@ export class FakeAws {
       return {
         ProcessedFindings: ids.filter((x) => !this.unprocessableFindings.has(x.Id)),
         UnprocessedFindings: bad.map((x) => ({ FindingIdentifier: x, ErrorCode: 'FindingNotFound', ErrorMessage: 'Finding Not Found' })),
+      };
+    });
+    on(securityHub, BatchUpdateFindingsV2Command, (i) => {
+      const ids = i.FindingIdentifiers as { CloudAccountUid: string; FindingInfoUid: string; MetadataProductUid: string }[];
+      if (ids.length > 100) throw awsError('ValidationException', 'FindingIdentifiers: at most 100');
+      const ok = ids.filter((x) => !this.unprocessableFindings.has(x.FindingInfoUid));
+      for (const x of ok) this.securityHubV2Updates.push({ id: x.FindingInfoUid, statusId: i.StatusId, comment: i.Comment });
+      return {
+        ProcessedFindings: ok.map((x) => ({ FindingIdentifier: x })),
+        UnprocessedFindings: ids.filter((x) => this.unprocessableFindings.has(x.FindingInfoUid)).map((x) => ({ FindingIdentifier: x, ErrorCode: 'ResourceNotFoundException', ErrorMessage: 'Finding not found' })),
       };
     });
     on(athena, StartQueryExecutionCommand, (i) => {
