@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'jest.config.js', 'demo/page/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'jest.config.js', 'demo/page/**', 'deploy/cdk.out/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -11,7 +11,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**', 'src/main.ts', 'src/preview.ts', 'test/**', 'benchmarks/**', 'demo/**'],
+    files: ['src/config/**', 'src/main.ts', 'src/preview.ts', 'test/**', 'benchmarks/**', 'demo/**', 'deploy/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );
