@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { IAM_ACTION_OF_CALL } from '../src/aws/responder';
 import { actions, isRead, resources, shippedPolicy, shippedReasons, unjustifiedWritesOnStar, writesOnStar } from './support/iam-policy';
 
 const PREFIX: Record<string, string> = {
@@ -17,7 +18,6 @@ const PREFIX: Record<string, string> = {
 };
 
 /** Calls whose IAM permission has another name (S3 authorises HeadObject as s3:GetObject). */
-const IAM_NAME: Record<string, string> = { 's3:HeadObject': 's3:GetObject' };
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -36,7 +36,7 @@ function actionsCalledByCode(): Map<string, string> {
       if (!prefix && /Command\b/.test(m[1])) throw new Error(`${file}: add @aws-sdk/${m[2]} to the IAM prefix map`);
       for (const name of m[1].split(',').map((s) => s.replace(/^\s*type\s+/, '').trim())) {
         const action = /^([A-Z]\w*)Command$/.exec(name)?.[1] ?? /^paginate([A-Z]\w*)$/.exec(name)?.[1];
-        if (action) out.set(IAM_NAME[`${prefix}:${action}`] ?? `${prefix}:${action}`, file.replace(/.*\/src\//, 'src/'));
+        if (action) out.set(IAM_ACTION_OF_CALL[`${prefix}:${action}`] ?? `${prefix}:${action}`, file.replace(/.*\/src\//, 'src/'));
       }
     }
   }

@@ -44,9 +44,16 @@ export type TakeMutationToken = () => Promise<void>;
 type AnyClient = { send(command: any): Promise<any> };
 type AnyCommand = { constructor: { name: string } };
 
+/** Calls that AWS authorizes under another action's name. */
+export const IAM_ACTION_OF_CALL: Readonly<Record<string, string>> = {
+  's3:HeadObject': 's3:GetObject',
+  'securityhub:BatchUpdateFindingsV2': 'securityhub:BatchUpdateFindings',
+};
+
 export function iamActionOf(client: AnyClient, command: AnyCommand): string {
   const prefix = IAM_PREFIX.get(client.constructor) ?? 'unknown';
-  return `${prefix}:${command.constructor.name.replace(/Command$/, '')}`;
+  const call = `${prefix}:${command.constructor.name.replace(/Command$/, '')}`;
+  return IAM_ACTION_OF_CALL[call] ?? call;
 }
 
 export function isMutating(command: AnyCommand): boolean {
