@@ -18,14 +18,15 @@ export interface Held {
 }
 
 /**
- * Mutual exclusion across workers, in Redis. A holder that dies loses its lock when the lease runs
- * out (no renewal), so a crash never blocks a target for longer than one lease.
+ * Mutual exclusion across workers, in Redis. A live holder renews its lease every third of it; a
+ * holder that dies loses its lock when the lease runs out, so a crash blocks a target (or a
+ * VPC's quarantine group, which every isolation in the VPC waits for) for one short lease only.
  */
 export class Locks {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly leaseMs = 30_000,
+    private readonly leaseMs = 10_000,
   ) {
     if (!redis.irLockAll) redis.defineCommand('irLockAll', { lua: ACQUIRE_ALL_LUA });
     if (!redis.irUnlock) redis.defineCommand('irUnlock', { numberOfKeys: 1, lua: RELEASE_LUA });
