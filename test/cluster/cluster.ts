@@ -90,6 +90,7 @@ export interface KillTestResult {
     isolatedInAws: number;
     auditLost: number;
     auditDoubled: number;
+    /** Executions picked up again after their worker died (audit `resumed`). */
     resumes: number;
     polls: number;
     minSecondsBetweenPolls: number | null;
@@ -443,7 +444,6 @@ export async function runKillTest(o: KillTestOptions): Promise<KillTestResult> {
         continue;
       }
       requestsByState[r.state] = (requestsByState[r.state] ?? 0) + 1;
-      resumes += r.resumes ?? 0;
       const posts = postsByKey.get(`req:${r.id}`)?.length ?? 0;
       statusMessagesPerRequest[posts] = (statusMessagesPerRequest[posts] ?? 0) + 1;
       if (posts !== 1 || !postsByKey.get(`req:${r.id}`)?.some((m) => m.ts === r.statusTs)) problems.push(`${r.id}: ${posts} status messages`);
@@ -453,6 +453,7 @@ export async function runKillTest(o: KillTestOptions): Promise<KillTestResult> {
       if (r.state !== 'done' || !r.result?.ok) problems.push(`${r.id}: ended ${r.state}${r.failure ? `: ${r.failure.message}` : ''}`);
       if (r.state === 'done' && !inQuarantine) problems.push(`${r.id}: done, but AWS shows ${instance} in ${JSON.stringify(groups)}`);
       const events = (await audit.find([{ requestId: r.id }])).map((e) => e.event);
+      resumes += events.filter((e) => e === 'resumed').length;
       const rounds = 1 + events.filter((e) => e === 'plan-changed').length;
       const count = (e: string) => events.filter((x) => x === e).length;
       const need = ['requested', 'approval-requested', 'approved', 'started', r.state === 'done' ? 'succeeded' : 'failed'];
