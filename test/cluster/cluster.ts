@@ -31,6 +31,7 @@ import { freePort, startRedisServer, type RedisServer } from '../support/redis-s
 import { SlackApiServer, type SlackMessage } from '../support/slack-api-server';
 import { blockActionBody, slackSignature, slashCommandBody } from '../support/slack-signing';
 import { buttonIn } from '../support/slack-user';
+import { terminate } from '../support/worker-process';
 import { serveAws, type AwsServer } from './aws-remote';
 
 const ROOT = resolve(__dirname, '../..');
@@ -180,20 +181,7 @@ class Fleet {
   async stop(): Promise<void> {
     this.stopping = true;
     this.restarts.forEach(clearTimeout);
-    await Promise.all(
-      this.children.map(async (c) => {
-        const p = c.proc;
-        if (!p || p.exitCode !== null || p.signalCode !== null) return;
-        await new Promise<void>((done) => {
-          const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
-          p.once('exit', () => {
-            clearTimeout(t);
-            done();
-          });
-          p.kill('SIGTERM');
-        });
-      }),
-    );
+    await Promise.all(this.children.map((c) => terminate(c.proc, 15_000)));
   }
 }
 

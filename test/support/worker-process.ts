@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { loadConfig } from '../../src/config/load';
 import { createLogger } from '../../src/log';
 import { Metrics } from '../../src/metrics';
@@ -19,5 +20,18 @@ export function runWorkerProcess(name: string, opts: Omit<WorkerOptions, 'serveH
   })().catch((err: Error) => {
     process.stderr.write(`${name} failed: ${err.stack ?? err.message}\n`);
     process.exit(1);
+  });
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited after `graceMs`; resolves once it has exited. */
+export async function terminate(p: ChildProcess | undefined, graceMs: number): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  await new Promise<void>((done) => {
+    const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+    p.once('exit', () => {
+      clearTimeout(t);
+      done();
+    });
+    p.kill('SIGTERM');
   });
 }
