@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     `| slash commands typed / Approve clicks (incl. repeats after a dead bot) | ${f.slashAttempts} / ${f.approveClicks} | — |`,
     `| requests resumed after their worker died (sum) | ${f.resumes} | — |`,
     `| audit records lost / doubled | ${f.auditLost} / ${f.auditDoubled} | 0 / 0 |`,
-    `| Security Hub polls / least time between two | ${f.polls} / ${f.minSecondsBetweenPolls ?? '—'} s | ≥ 15 s (one poller) |`,
+    `| Security Hub polls / ticks of its 30 s scheduler / least time between two polls | ${f.polls} / ${f.pollTicks} / ${f.minSecondsBetweenPolls ?? '—'} s | ≤ ticks + a repeat of a tick whose worker died; ≥ 5 s (never two pollers at once) |`,
     `| time to quiet after the last kill | ${f.secondsToQuietAfterLastKill} s | — |`,
     `| Slack 429s met | ${f.slack429s} | all retried |`,
     `| problems | ${r.problems.length ? r.problems.slice(0, 5).join('; ') : 'none'} | none |`,
