@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { findingKey, guardDutyCanonicalId } from '../src/findings/model';
+import { ACCOUNTS, TYPES, findingEvent as event, findingKeyOf } from './findings-load';
 import { KeepAliveConnection } from './keep-alive-client';
 import { SlackApiServer } from '../test/support/slack-api-server';
 import { machine, percentile, waitHealthy, writeSection } from './results';
@@ -30,29 +30,6 @@ const ROOT = join(__dirname, '..');
 const CLIENT = process.env.BENCH_INTAKE_CLIENT === 'node-http' ? 'node-http' : 'keep-alive';
 /** Redis persists as docker-compose runs it (AOF, appendfsync always); BENCH_REDIS_AOF=everysec|no changes that. */
 const AOF = process.env.BENCH_REDIS_AOF === 'no' ? undefined : process.env.BENCH_REDIS_AOF === 'everysec' ? 'everysec' : 'always';
-const FIXTURE = readFileSync(join(ROOT, 'test/fixtures/guardduty-port-probe.json'), 'utf8');
-
-const TYPES = [
-  'CryptoCurrency:EC2/BitcoinTool.B!DNS', 'UnauthorizedAccess:EC2/SSHBruteForce', 'Backdoor:EC2/C&CActivity.B',
-  'Trojan:EC2/DNSDataExfiltration', 'Recon:EC2/PortProbeUnprotectedPort', 'UnauthorizedAccess:EC2/TorClient',
-  'Trojan:EC2/BlackholeTraffic', 'Backdoor:EC2/DenialOfService.Tcp', 'Recon:EC2/Portscan', 'Impact:EC2/PortSweep',
-];
-const ACCOUNTS = ['111111111111', '222222222222', '333333333333', '444444444444'];
-
-function event(i: number, version: number): string {
-  const e = JSON.parse(FIXTURE);
-  const hex = i.toString(16).padStart(8, '0');
-  const d = e.detail;
-  d.id = `${hex}${'c'.repeat(24)}`;
-  d.type = TYPES[i % TYPES.length];
-  d.accountId = ACCOUNTS[Math.floor(i / TYPES.length) % ACCOUNTS.length];
-  d.severity = [2, 5, 8][i % 3];
-  d.resource.instanceDetails.instanceId = `i-${hex}`;
-  d.service.count = version + 1;
-  d.updatedAt = new Date(Date.parse('2026-11-22T00:00:00Z') + version * 60_000).toISOString();
-  return JSON.stringify(e);
-}
-
 /** CPU time (user + system) a process has used so far, in ms. */
 function cpuMs(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -195,8 +172,7 @@ async function main() {
   let lost = 0;
   let stale = 0;
   for (let i = 0; i < DISTINCT; i++) {
-    const parsed = JSON.parse(event(i, UPDATES - 1)).detail;
-    const key = findingKey(guardDutyCanonicalId(parsed.accountId, parsed.region, parsed.id));
+    const key = findingKeyOf(i);
     const [card, n] = await redis.hmget(`${prefix}:f:${key}`, 'c', 'n');
     const ts = card ? await redis.hget(`${prefix}:card:${card}`, 'ts') : null;
     if (!ts) lost += 1;

@@ -60,6 +60,10 @@ export async function publish(
     const earlier = await deps.posts.attemptedAt(msg.key);
     if (earlier !== undefined) {
       ts = await findPosted(deps.slack, msg, msg.key, earlier).catch((err: unknown) => {
+        // Only a refusal (no history scope, not in the channel) will never change: then post. A
+        // look that got no answer (cut, timed out, rate-limited) is tried again later instead, or
+        // the post whose answer was lost would show twice.
+        if ((err as { code?: string }).code !== ErrorCode.PlatformError) throw err;
         deps.log.warn({ error: slackErrorName(err) }, 'cannot look for an earlier attempt of this post in Slack; posting it (it may show twice)');
         return undefined;
       });

@@ -15,6 +15,7 @@ import { FakeAws } from '../support/fake-aws';
 import { BASE_FILE_CONFIG, startHarness, testEnv, writeConfigFile, type Harness } from '../support/harness';
 import type { RedisServer } from '../support/redis-server';
 import { click, slash, textOf } from '../support/slack-user';
+import { terminate } from '../support/worker-process';
 import { normalizedAws, saveAws } from './aws-state';
 
 export const CHAOS_ACTIONS = ['isolate', 'release', 'snapshot', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions'] as const;
@@ -145,16 +146,7 @@ class Workers {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((done) => {
-      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      c.once('exit', () => {
-        clearTimeout(t);
-        done();
-      });
-      c.kill('SIGTERM');
-    });
+    await terminate(this.child, 10_000);
   }
 }
 

@@ -10,14 +10,11 @@
  *   CHAOS_EXPIRE_AT=n       the n-th mutating call fails with ExpiredToken (the session expired mid-job)
  * Configuration comes from the environment the parent passes (IR_CONFIG, REDIS_URL, …).
  */
-import { loadConfig } from '../../src/config/load';
-import { createLogger } from '../../src/log';
-import { Metrics } from '../../src/metrics';
 import { ACTIONS } from '../../src/jobs/respond';
 import type { ResponseAction } from '../../src/actions/types';
 import type { ActionName } from '../../src/requests/model';
-import { startWorker } from '../../src/run/worker';
 import { awsError } from '../support/fake-aws';
+import { runWorkerProcess } from '../support/worker-process';
 import { loadAws, saveAws } from './aws-state';
 
 const env = process.env;
@@ -80,23 +77,6 @@ function killing(action: ResponseAction): ResponseAction {
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig(env);
-  const log = createLogger(config.logLevel);
-  const actions = Object.fromEntries(Object.entries(ACTIONS).map(([k, a]) => [k, killing(a)])) as Record<ActionName, ResponseAction>;
-  const worker = await startWorker(config, log, new Metrics(false), {
-    serveHttp: false,
-    actions,
-    // Short locks: a killed worker's jobs are taken up again within seconds.
-    lock: { lockDuration: 4000, stalledInterval: 2000 },
-  });
-  process.stdout.write('READY\n');
-  process.on('SIGTERM', () => {
-    void worker.stop().finally(() => process.exit(0));
-  });
-}
-
-main().catch((err: Error) => {
-  process.stderr.write(`worker child failed: ${err.stack ?? err.message}\n`);
-  process.exit(1);
-});
+const actions = Object.fromEntries(Object.entries(ACTIONS).map(([k, a]) => [k, killing(a)])) as Record<ActionName, ResponseAction>;
+// Short locks: a killed worker's jobs are taken up again within seconds.
+runWorkerProcess('worker child', { actions, lock: { lockDuration: 4000, stalledInterval: 2000 } });
