@@ -67,9 +67,9 @@ export function ioredisArgs(endpoint: RedisEndpoint, role: RedisRole): [string, 
       password: endpoint.password,
       sentinelPassword: endpoint.sentinelPassword,
       ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
-      // Sentinel's +switch-master makes every connection move to the new primary at once, rather
-      // than each finding out through a dropped socket or a READONLY reply.
-      failoverDetector: true,
+      // No failoverDetector: its sentinel subscriptions can outlive a connection closed while it
+      // reconnects (a process that never exits). A failover is seen anyway: the dead primary's
+      // sockets drop, Sentinel kills the clients of a node it demotes, and READONLY reconnects.
       // Each attempt asks the sentinels where the primary is now: cheap, so try often (at most
       // every 500 ms) and shorten the time without a primary after a failover.
       retryStrategy: (times) => Math.min(times * 50, 500),
