@@ -154,7 +154,8 @@ export async function runFailover(opts: FailoverOptions): Promise<FailoverFigure
       }),
     );
 
-    // Isolations, asked in Slack while the findings stream.
+    // Isolations, asked in Slack while the findings stream (once the stream is well under way).
+    await poll(async () => (acceptedKeys.size >= opts.killAfter ? true : undefined), 120_000);
     const requestIds: string[] = [];
     for (let k = 0; k < opts.isolations; k++) {
       const known = new Set(requestIds);
@@ -165,7 +166,7 @@ export async function runFailover(opts: FailoverOptions): Promise<FailoverFigure
     }
     const running = await poll(async () => {
       const all = await Promise.all(requestIds.map((id) => store.get(id)));
-      return acceptedKeys.size >= opts.killAfter && all.some((r) => r?.state === 'running') ? true : undefined;
+      return all.some((r) => r?.state === 'running') ? true : undefined;
     }, 60_000);
     const states = await Promise.all(requestIds.map((id) => store.get(id)));
     if (!running) problems.push(`the primary was not killed mid-isolation (states ${states.map((r) => r?.state).join(', ')})`);
