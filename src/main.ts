@@ -21,7 +21,7 @@ async function main(mode: Mode): Promise<void> {
   const log = createLogger(config.logLevel);
   if (config.embeddedRedis && mode !== 'all') {
     // A private Redis per process would leave the bot's queues without a worker.
-    process.stderr.write(`ir-bot cannot start: REDIS_URL is required when the bot and the worker run as separate processes ("${mode}")\n`);
+    process.stderr.write(`ir-bot cannot start: REDIS_URL (or REDIS_SENTINELS) is required when the bot and the worker run as separate processes ("${mode}")\n`);
     process.exit(1);
   }
   const metrics = new Metrics();
@@ -60,7 +60,7 @@ async function main(mode: Mode): Promise<void> {
         }
         throw err;
       }
-      config = { ...config, redisUrl: redis.url };
+      config = { ...config, redis: { kind: 'url' as const, url: redis.url } };
       log.info(
         { redisUrl: redis.url, dataDir: redis.dataDir },
         `REDIS_URL is not set: using a private redis-server on ${redis.url} (AOF on, data in ${redis.dataDir}), stopped with the bot. Set REDIS_URL in production.`,

@@ -1,5 +1,4 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
 import type { WorkflowChoice } from './actions/securityhub-workflow';
 import type { Finding } from './findings/model';
 import type { Logger } from './log';
@@ -79,54 +78,6 @@ export interface StoryJob {
 
 export interface StatusJob {
   requestId: string;
-}
-
-/**
- * Producers in request handlers fail fast when Redis is down (the caller answers 503 and the
- * sender retries); workers wait for Redis to come back instead of failing jobs. The intake
- * connection is a producer that sends every command issued in one event-loop turn as one write:
- * under a storm, many requests' Lua steps share one round trip. BullMQ's connections keep plain
- * writes (auto-pipelining is not supported there).
- */
-/**
- * `rediss://` turns TLS on by itself (ioredis verifies the server against the system CAs);
- * `tlsCa` adds a private CA (REDIS_TLS_CA_FILE) for a managed Redis with its own certificate.
- * Credentials ride in the URL: `rediss://user:password@host:6380`.
- */
-export function redisConnection(url: string, role: 'producer' | 'intake' | 'worker', log: Logger, tlsCa?: string): Redis {
-  const producer: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
-  const opts: RedisOptions =
-    role === 'worker' ? { maxRetriesPerRequest: null } : role === 'intake' ? { ...producer, enableAutoPipelining: true } : producer;
-  const conn = new Redis(url, { ...opts, ...(tlsCa ? { tls: { ca: tlsCa } } : {}), lazyConnect: false });
-  let lastError = '';
-  conn.on('error', (err: Error) => {
-    // ioredis repeats the same error on every reconnect attempt; log each distinct one.
-    if (err.message !== lastError) log.warn({ err: err.message, role }, 'redis connection error');
-    lastError = err.message;
-  });
-  conn.on('ready', () => {
-    if (lastError) log.info({ role }, 'redis connection restored');
-    lastError = '';
-  });
-  return conn;
-}
-
-/**
- * Waits (up to `ms`) until a fail-fast connection is connected, so a process that starts
- * serving right after start-up does not refuse its first requests. Redis still down after that:
- * requests get 503s until it is back, and /healthz says so.
- */
-export async function whenReady(conn: Redis, ms: number): Promise<void> {
-  if (conn.status === 'ready') return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      conn.off('ready', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    conn.once('ready', done);
-  });
 }
 
 export function bullPrefix(redisPrefix: string): string {

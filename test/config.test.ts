@@ -52,7 +52,55 @@ describe('configuration', () => {
     expect(c.slackApp).toMatchObject({ mode: 'http', appToken: undefined, apiUrl: undefined });
     expect(c.embeddedRedis).toEqual({ dataDir: 'data/redis' });
     const external = loadConfig({ ...env, REDIS_URL: 'redis://redis.internal:6379' }, () => good);
-    expect(external).toMatchObject({ redisUrl: 'redis://redis.internal:6379', embeddedRedis: undefined });
+    expect(external).toMatchObject({ redis: { kind: 'url', url: 'redis://redis.internal:6379' }, embeddedRedis: undefined, redisWait: { replicas: 0 } });
+  });
+
+  describe('Redis through Sentinel', () => {
+    const sentinelEnv = { ...env, REDIS_SENTINELS: 'sentinel-a:26379, sentinel-b:26380,[fd00::3]:26381', REDIS_SENTINEL_MASTER: 'irbot', REDIS_USERNAME: 'irbot', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw', REDIS_TLS: 'true', REDIS_WAIT_REPLICAS: '1' };
+
+    it('reads the sentinels, master, credentials and TLS into one endpoint, and does not start its own Redis', () => {
+      const c = loadConfig(sentinelEnv, () => good);
+      expect(c.redis).toEqual({
+        kind: 'sentinel',
+        sentinels: [{ host: 'sentinel-a', port: 26379 }, { host: 'sentinel-b', port: 26380 }, { host: 'fd00::3', port: 26381 }],
+        master: 'irbot',
+        username: 'irbot',
+        password: 'pw',
+        sentinelPassword: 'spw',
+        tls: { ca: undefined },
+      });
+      expect(c.embeddedRedis).toBeUndefined();
+      expect(c.redisWait).toEqual({ replicas: 1, timeoutMs: 1000 });
+    });
+
+    it('reads the CA file for TLS to the sentinels and data nodes', () => {
+      const c = loadConfig({ ...sentinelEnv, REDIS_TLS_CA_FILE: '/etc/ca.pem' }, (p) => (p === '/etc/ca.pem' ? 'PEM' : good));
+      expect(c.redis).toMatchObject({ kind: 'sentinel', tls: { ca: 'PEM' } });
+    });
+
+    it('names the variable of each bad combination', () => {
+      expect(problemsOf(() => loadConfig({ ...sentinelEnv, REDIS_URL: 'redis://r:6379' }, () => good))).toEqual(['env REDIS_SENTINELS: set either REDIS_URL or REDIS_SENTINELS, not both']);
+      expect(problemsOf(() => loadConfig({ ...sentinelEnv, REDIS_SENTINELS: 'a:26379,b,c:99999,:1' }, () => good))).toEqual(['env REDIS_SENTINELS: each entry must be host:port (got "b", "c:99999", ":1")']);
+      expect(problemsOf(() => loadConfig({ ...sentinelEnv, REDIS_SENTINEL_MASTER: '' }, () => good))).toEqual([
+        'env REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS (the name the sentinels monitor, e.g. mymaster)',
+      ]);
+      expect(problemsOf(() => loadConfig({ ...sentinelEnv, REDIS_PASSWORD: undefined }, () => good))).toEqual(['env REDIS_PASSWORD: required when REDIS_USERNAME is set']);
+      expect(problemsOf(() => loadConfig({ ...sentinelEnv, REDIS_TLS: 'yes please', REDIS_WAIT_REPLICAS: '-1' }, () => good))).toEqual(
+        expect.arrayContaining(['env REDIS_TLS: must be true or false', expect.stringMatching(/^env REDIS_WAIT_REPLICAS: /)]),
+      );
+      expect(problemsOf(() => loadConfig({ ...sentinelEnv, REDIS_TLS: 'false', REDIS_TLS_CA_FILE: '/etc/ca.pem' }, () => good))).toEqual([
+        'env REDIS_TLS_CA_FILE: only used with REDIS_TLS=true in Sentinel mode',
+      ]);
+    });
+
+    it('refuses Sentinel-only settings beside REDIS_URL, but leaves REDIS_PASSWORD to the URL (docker-compose sets both)', () => {
+      expect(problemsOf(() => loadConfig({ ...env, REDIS_URL: 'redis://r:6379', REDIS_SENTINEL_MASTER: 'irbot', REDIS_TLS: 'true' }, () => good))).toEqual([
+        'env REDIS_SENTINEL_MASTER: only used with REDIS_SENTINELS (a REDIS_URL carries its own user: redis://user:password@host:6379)',
+        'env REDIS_TLS: only used with REDIS_SENTINELS (with REDIS_URL, rediss:// turns TLS on)',
+      ]);
+      const c = loadConfig({ ...env, REDIS_URL: 'redis://irbot:pw@redis:6379', REDIS_PASSWORD: 'pw', REDIS_SENTINELS: '', REDIS_SENTINEL_MASTER: '' }, () => good);
+      expect(c.redis).toEqual({ kind: 'url', url: 'redis://irbot:pw@redis:6379', tlsCa: undefined });
+    });
   });
 
   it('chooses Socket Mode when an app token is set, unless SLACK_MODE=http', () => {

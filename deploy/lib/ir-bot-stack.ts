@@ -129,7 +129,9 @@ export class IrBotStack extends Stack {
         engine: 'redis',
         engineVersion: '7.1',
         cacheNodeType: settings.redisNodeType,
-        numCacheClusters: 2,
+        // A primary and two replicas: with REDIS_WAIT_REPLICAS=1 (below) an acknowledged finding is
+        // on a replica before the 202, and one lost node still leaves a replica to confirm writes.
+        numCacheClusters: 3,
         multiAzEnabled: true,
         automaticFailoverEnabled: true,
         transitEncryptionEnabled: true,
@@ -148,7 +150,7 @@ export class IrBotStack extends Stack {
       rg.addResourceDependency(users);
       this.replicationGroup = rg;
       // The primary endpoint follows a failover by DNS; ioredis reconnects to it.
-      redisEnv = { REDIS_HOST: rg.attrPrimaryEndPointAddress, REDIS_PORT: rg.attrPrimaryEndPointPort };
+      redisEnv = { REDIS_HOST: rg.attrPrimaryEndPointAddress, REDIS_PORT: rg.attrPrimaryEndPointPort, REDIS_WAIT_REPLICAS: '1' };
       redisSecrets = { REDIS_PASSWORD: ecs.Secret.fromSecretsManager(secrets.redisPassword) };
     }
 

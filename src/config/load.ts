@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { envModeProblems, envSchema, fileSchema, type Env, type FileConfig } from './schema';
+import type { RedisEndpoint } from '../redis';
+import { envModeProblems, envSchema, fileSchema, parseSentinels, type Env, type FileConfig } from './schema';
 
 export type SlackMode = 'socket' | 'http';
 
@@ -15,12 +16,12 @@ export type Config = FileConfig & {
   };
   port: number;
   metrics: { port: number; host: string; token?: string };
-  /** Empty until main has started the private Redis when `embeddedRedis` is set. */
-  redisUrl: string;
-  /** REDIS_URL was not set: main starts a private redis-server with its data here. */
+  /** REDIS_URL or the Sentinel settings; a URL endpoint is empty until main has started the private Redis when `embeddedRedis` is set. */
+  redis: RedisEndpoint;
+  /** Neither REDIS_URL nor REDIS_SENTINELS was set: main starts a private redis-server with its data here. */
   embeddedRedis?: { dataDir: string };
-  /** Contents of REDIS_TLS_CA_FILE. */
-  redisTlsCa?: string;
+  /** REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS: replicas that must hold an acknowledged write. */
+  redisWait: { replicas: number; timeoutMs: number };
   redisPrefix: string;
   ingestApiKey: string;
   logLevel: Env['LOG_LEVEL'];
@@ -95,6 +96,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
       problems.push(`env REDIS_TLS_CA_FILE: ${env.REDIS_TLS_CA_FILE} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     if (env.REDIS_URL && !env.REDIS_URL.startsWith('rediss://')) problems.push('env REDIS_TLS_CA_FILE: only used with a rediss:// REDIS_URL');
+    if (env.REDIS_SENTINELS && env.REDIS_TLS !== 'true') problems.push('env REDIS_TLS_CA_FILE: only used with REDIS_TLS=true in Sentinel mode');
   }
   if (problems.length > 0 || !envResult.success || !file) throw new ConfigError(problems);
   const e = envResult.data;
@@ -109,9 +111,19 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
     },
     port: e.PORT,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
-    redisUrl: e.REDIS_URL ?? '',
-    embeddedRedis: e.REDIS_URL ? undefined : { dataDir: e.REDIS_DATA_DIR },
-    redisTlsCa,
+    redis: e.REDIS_SENTINELS
+      ? {
+          kind: 'sentinel',
+          sentinels: parseSentinels(e.REDIS_SENTINELS),
+          master: e.REDIS_SENTINEL_MASTER!,
+          username: e.REDIS_USERNAME,
+          password: e.REDIS_PASSWORD,
+          sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+          tls: e.REDIS_TLS ? { ca: redisTlsCa } : undefined,
+        }
+      : { kind: 'url', url: e.REDIS_URL ?? '', tlsCa: redisTlsCa },
+    embeddedRedis: e.REDIS_URL || e.REDIS_SENTINELS ? undefined : { dataDir: e.REDIS_DATA_DIR },
+    redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
     redisPrefix: e.REDIS_PREFIX,
     ingestApiKey: e.INGEST_API_KEY,
     logLevel: e.LOG_LEVEL,

@@ -379,8 +379,26 @@ export const envSchema = z
     /** Unset: the bot runs its own redis-server on loopback with its data in REDIS_DATA_DIR (for trying it out). */
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
     REDIS_DATA_DIR: z.string().min(1).default('data/redis'),
-    /** PEM file of a private CA that signed the Redis server's certificate (rediss:// only). */
+    /** PEM file of a private CA that signed the Redis server's certificate (rediss://, or REDIS_TLS=true with Sentinel). */
     REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+    /** Sentinel mode instead of REDIS_URL: `host:port,host:port,…` of the sentinels (see redisEndpointProblems). */
+    REDIS_SENTINELS: z.string().optional(),
+    /** The master name the sentinels monitor (`sentinel monitor <name> …`). */
+    REDIS_SENTINEL_MASTER: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ., _ and - only').optional(),
+    /** Sentinel mode: the ACL user and password of the data nodes (a REDIS_URL carries its own and ignores these). */
+    REDIS_USERNAME: z.string().min(1).optional(),
+    REDIS_PASSWORD: z.string().min(1).optional(),
+    /** Sentinel mode: the sentinels' own password (`requirepass` in sentinel.conf), when they have one. */
+    REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+    /** Sentinel mode: TLS to the data nodes and the sentinels (a REDIS_URL says so with rediss://). */
+    REDIS_TLS: z.stringbool({ error: 'must be true or false' }).optional(),
+    /**
+     * After an acknowledged write (a finding answered 202, a request stored, an approval), wait until
+     * this many replicas hold it (Redis WAIT); fewer within REDIS_WAIT_TIMEOUT_MS: the sender is told
+     * to retry. 0 = do not wait (replication stays asynchronous).
+     */
+    REDIS_WAIT_REPLICAS: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(10).default(0),
+    REDIS_WAIT_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(10).max(60_000).default(1000),
     INGEST_API_KEY: z.string({ error: 'required' }).min(16, 'must be at least 16 characters'),
     IR_CONFIG: z.string({ error: 'required (path of the YAML config file)' }).min(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -400,6 +418,43 @@ export function envModeProblems(env: NodeJS.ProcessEnv): { path: string; message
   if (mode === 'http' && !env.SLACK_SIGNING_SECRET) {
     out.push({ path: 'SLACK_SIGNING_SECRET', message: 'required in HTTP mode (Slack signs every request)' });
   }
+  return out.concat(redisEndpointProblems(env));
+}
+
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** REDIS_SENTINELS as a list of sentinels; malformed entries are reported by redisEndpointProblems. */
+export function parseSentinels(value: string): { host: string; port: number }[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => HOST_PORT.test(s))
+    .map((s) => {
+      const i = s.lastIndexOf(':');
+      return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
+    });
+}
+
+/** Which Redis settings go together: REDIS_URL or Sentinel, and what each one ignores or needs. */
+function redisEndpointProblems(env: NodeJS.ProcessEnv): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const sentinels = env.REDIS_SENTINELS;
+  if (sentinels === undefined) {
+    for (const name of ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_USERNAME'] as const) {
+      if (env[name] !== undefined) out.push({ path: name, message: 'only used with REDIS_SENTINELS (a REDIS_URL carries its own user: redis://user:password@host:6379)' });
+    }
+    if (env.REDIS_TLS !== undefined) out.push({ path: 'REDIS_TLS', message: 'only used with REDIS_SENTINELS (with REDIS_URL, rediss:// turns TLS on)' });
+    return out;
+  }
+  if (env.REDIS_URL !== undefined) out.push({ path: 'REDIS_SENTINELS', message: 'set either REDIS_URL or REDIS_SENTINELS, not both' });
+  const entries = sentinels.split(',').map((s) => s.trim());
+  const bad = entries.filter((s) => {
+    const m = HOST_PORT.exec(s);
+    return !m || Number(m[1]) < 1 || Number(m[1]) > 65535;
+  });
+  if (bad.length > 0) out.push({ path: 'REDIS_SENTINELS', message: `each entry must be host:port (got ${bad.map((b) => JSON.stringify(b)).join(', ')})` });
+  if (env.REDIS_SENTINEL_MASTER === undefined) out.push({ path: 'REDIS_SENTINEL_MASTER', message: 'required with REDIS_SENTINELS (the name the sentinels monitor, e.g. mymaster)' });
+  if (env.REDIS_USERNAME !== undefined && env.REDIS_PASSWORD === undefined) out.push({ path: 'REDIS_PASSWORD', message: 'required when REDIS_USERNAME is set' });
   return out;
 }
 

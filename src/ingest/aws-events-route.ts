@@ -21,6 +21,12 @@ export interface AwsEventsDeps {
    * mapped to. Its answer goes back to the sender as is.
    */
   customAction?: (event: CustomActionEvent, findings: { finding: Finding; channel: string }[]) => Promise<unknown>;
+  /**
+   * REDIS_WAIT_REPLICAS: true once enough replicas hold what was just written. False: the
+   * findings are on the primary only, where a failover could lose them, so the sender is asked
+   * to retry (the retry is deduplicated) rather than told they were taken.
+   */
+  replicated?: () => Promise<boolean>;
   metrics: Metrics;
   log: Logger;
 }
@@ -29,8 +35,8 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
  * POST /aws/events — the EventBridge API destination. A 202 goes out only after every accepted
- * finding is stored on its card in Redis with its render queued; if Redis is unreachable the
- * sender gets a 503 and retries.
+ * finding is stored on its card in Redis with its render queued (and, with REDIS_WAIT_REPLICAS,
+ * held by that many replicas); if Redis is unreachable the sender gets a 503 and retries.
  */
 export function awsEventsRoute(deps: AwsEventsDeps) {
   const expected = digest(deps.apiKey);
@@ -83,6 +89,10 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
       // A retry after a 503 here is harmless: the findings dedupe and an open request is joined.
       for (const ca of deps.customAction ? parsed.customActions : []) {
         customActions.push(await deps.customAction!(ca, ca.findingKeys.map((k) => byKey.get(k)!)));
+      }
+      if (deps.replicated && !(await deps.replicated())) {
+        deps.log.warn({ findings: parsed.findings.length }, 'findings stored but not confirmed on a replica in time; answering 503 so the sender retries');
+        return reply(503, { error: 'stored, but not yet confirmed on a replica; retry later (a retry is deduplicated)' }, { 'retry-after': '5' });
       }
     } catch (err) {
       deps.log.error({ err: (err as Error).message }, 'could not queue findings; answering 503 so the sender retries');

@@ -35,8 +35,12 @@ export interface SubmitInput {
 }
 
 export type SubmitResult =
-  | { status: 'created' | 'joined'; request: ActionRequest }
+  /** `unconfirmed`: stored, but not yet on the replicas REDIS_WAIT_REPLICAS asks for (a failover now could lose it). */
+  | { status: 'created' | 'joined'; request: ActionRequest; unconfirmed?: boolean }
   | { status: 'refused'; message: string };
+
+const UNCONFIRMED_APPROVAL =
+  'Approved and queued, but Redis could not yet confirm a replica holds the approval: if Redis fails over in the next moments it may be lost. If the thread does not show the request running within a minute, approve it again.';
 
 export type DecisionResult = { ok: true; request: ActionRequest; message?: string } | { ok: false; message: string };
 
@@ -53,6 +57,8 @@ export class RequestService {
     private readonly cards: CardStore,
     private readonly records: RecordStore,
     private readonly lifecycle: Lifecycle,
+    /** REDIS_WAIT_REPLICAS: whether the replicas hold what was written so far (see ReplicaWait). */
+    private readonly replicated: () => Promise<boolean> = async () => true,
   ) {}
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
@@ -140,7 +146,7 @@ export class RequestService {
     if (auditId) this.audit.logged({ ...requested, requestId: id }, encoded, auditId);
     await this.pipeline.plan(id);
     await this.pipeline.render(id);
-    return { status: 'created', request };
+    return { status: 'created', request, unconfirmed: !(await this.replicated()) };
   }
 
   /** Records a refused attempt: who tried to ask or approve without the right to. */
@@ -169,6 +175,7 @@ export class RequestService {
       if (!res.ok) return this.notDecided(requestId, r);
       const request = (await this.store.get(requestId))!;
       // The approval stands even when the queue is briefly unreachable: say what is true.
+      if (res.queued && !(await this.replicated())) return { ok: true, request, message: UNCONFIRMED_APPROVAL };
       if (!res.queued) return { ok: true, request, message: 'Approved and recorded. The job queue is not reachable right now, so nothing has run yet: it runs as soon as the queue is back, and the thread will show it.' };
       return { ok: true, request };
     }

@@ -7,7 +7,7 @@ import { awsEventsRoute } from '../ingest/aws-events-route';
 import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
 import { CardStore } from '../cards/store';
-import { QUEUE, makeQueue, redisConnection, whenReady, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
+import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { intakeFinding } from '../jobs/intake';
 import type { TaskJob } from '../queues';
 import { Lifecycle } from '../requests/lifecycle';
@@ -17,6 +17,7 @@ import { RequestService } from '../requests/service';
 import { submitCustomAction } from '../requests/custom-action';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
+import { ReplicaWait, redisConnection, whenReady } from '../redis';
 import type { Metrics } from '../metrics';
 import { workerWebClient } from '../slack/web-client';
 import { redisHealth, slackHealth } from './health';
@@ -52,14 +53,18 @@ export function closeServer(server: Server): Promise<void> {
 
 /** The Slack-facing process: Bolt listeners, POST /aws/events, health and metrics. */
 export async function startBot(config: Config, log: Logger, metrics: Metrics): Promise<Running> {
-  const producer = redisConnection(config.redisUrl, 'producer', log.child({ component: 'redis' }), config.redisTlsCa);
+  const redisLog = log.child({ component: 'redis' });
+  const producer = redisConnection(config.redis, 'producer', redisLog);
   const findings = makeQueue<FindingJob>(QUEUE.findings, producer, config.redisPrefix, log);
   const cards = makeQueue<CardJob>(QUEUE.cards, producer, config.redisPrefix, log);
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
-  const intakeRedis = redisConnection(config.redisUrl, 'intake', log.child({ component: 'redis' }), config.redisTlsCa);
+  const intakeRedis = redisConnection(config.redis, 'intake', redisLog);
+  // Its own connection: a WAIT blocks the connection it is sent on (see ReplicaWait).
+  const waitRedis = config.redisWait.replicas > 0 ? redisConnection(config.redis, 'producer', redisLog) : undefined;
+  const replicated = new ReplicaWait(waitRedis, `${config.redisPrefix}:replicated`, config.redisWait.replicas, config.redisWait.timeoutMs);
   const cardStore = new CardStore(producer, config.redisPrefix);
   const requestStore = new RequestStore(producer, config.redisPrefix, config.retentionDays * 86400);
   metrics.watchUnshown(async () => ({ card: await cardStore.unshownCount(), 'request-status': await requestStore.unshownCount() }));
@@ -73,6 +78,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     cardStore,
     new RedisRecords(producer, config.redisPrefix, recordLifetimes(config)),
     new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
+    () => replicated.confirm(),
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
@@ -95,13 +101,14 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       maxJsonNodes: config.ingest.maxJsonNodes,
       intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
       customAction: (event, findings) => submitCustomAction(requests, config.securityHub.customActions, event, findings),
+      replicated: () => replicated.confirm(),
       metrics,
       log: log.child({ component: 'ingest' }),
     }),
     slackEvents: bolt.slackRequestListener,
   });
   server.keepAliveTimeout = 65_000;
-  await Promise.all([whenReady(producer, 5000), whenReady(intakeRedis, 5000)]);
+  await Promise.all([producer, intakeRedis, waitRedis].map((c) => c && whenReady(c, 5000)));
   const port = await listen(server, config.port);
   const metricsServer = await startMetricsServer(config, { log, metrics, health });
   if (config.slackApp.mode === 'socket') await bolt.app.start();
@@ -116,6 +123,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
       producer.disconnect();
       intakeRedis.disconnect();
+      waitRedis?.disconnect();
     },
   };
 }

@@ -5,7 +5,7 @@ import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
-import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, redisConnection, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
+import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
@@ -22,6 +22,7 @@ import { Locks } from '../requests/locks';
 import { RedisRecords } from '../requests/records';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
+import { redisConnection } from '../redis';
 import type { Metrics } from '../metrics';
 import { PostLedger } from '../slack/post-ledger';
 import { SlackRateLimiter } from '../slack/rate-limit';
@@ -42,7 +43,7 @@ export interface WorkerOptions {
 
 /** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
 export async function startWorker(config: Config, log: Logger, metrics: Metrics, opts: WorkerOptions): Promise<Running> {
-  const conn = redisConnection(config.redisUrl, 'worker', log.child({ component: 'redis' }), config.redisTlsCa);
+  const conn = redisConnection(config.redis, 'worker', log.child({ component: 'redis' }));
   const prefix = bullPrefix(config.redisPrefix);
   const store = new CardStore(conn, config.redisPrefix);
   const findingsQ = makeQueue<FindingJob>(QUEUE.findings, conn, config.redisPrefix, log);

@@ -219,7 +219,7 @@ export async function runScenario(s: Scenario, baseline: Baseline | undefined, o
   const c: Ctx = { h, store: new RequestStore(h.redis, h.config.redisPrefix, 3600) };
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
-    ...testEnv({ SLACK_API_URL: h.slack.url, IR_CONFIG: configPath, REDIS_PREFIX: h.config.redisPrefix, REDIS_URL: h.config.redisUrl, LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'silent' }),
+    ...testEnv({ SLACK_API_URL: h.slack.url, IR_CONFIG: configPath, REDIS_PREFIX: h.config.redisPrefix, REDIS_URL: h.config.redis.kind === 'url' ? h.config.redis.url : undefined, LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'silent' }),
     CHAOS_STATE: stateFile,
   };
   const extra: Record<string, string> = {};

@@ -87,11 +87,11 @@ describe('deploy/: the AWS deployment (CDK)', () => {
     }
   });
 
-  it('creates a Multi-AZ ElastiCache replication group with TLS, encryption at rest, the irbot ACL user and noeviction', () => {
+  it('creates a Multi-AZ ElastiCache replication group (primary and two replicas; the tasks wait for one) with TLS, encryption at rest, the irbot ACL user and noeviction', () => {
     app.bot.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
       MultiAZEnabled: true,
       AutomaticFailoverEnabled: true,
-      NumCacheClusters: 2,
+      NumCacheClusters: 3,
       TransitEncryptionEnabled: true,
       AtRestEncryptionEnabled: true,
       UserGroupIds: Match.anyValue(),
@@ -102,6 +102,7 @@ describe('deploy/: the AWS deployment (CDK)', () => {
     expect(JSON.stringify(irbot.Properties.Passwords)).toContain('{{resolve:secretsmanager:');
     const { bot } = containers();
     expect(JSON.stringify(bot.Environment)).toContain('PrimaryEndPoint.Address');
+    expect(bot.Environment).toEqual(expect.arrayContaining([{ Name: 'REDIS_WAIT_REPLICAS', Value: '1' }]));
   });
 
   it('delivers findings through an API destination with the x-api-key header, retries and an encrypted dead-letter queue with an alarm', () => {

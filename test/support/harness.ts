@@ -9,6 +9,7 @@ import { parseEvents } from '../../src/findings/events';
 import type { Finding } from '../../src/findings/model';
 import { createLogger } from '../../src/log';
 import { Metrics } from '../../src/metrics';
+import { ioredisArgs, type RedisEndpoint } from '../../src/redis';
 import { startBot, type Running } from '../../src/run/bot';
 import { startWorker, type WorkerOptions } from '../../src/run/worker';
 import type { FakeAws } from './fake-aws';
@@ -53,6 +54,12 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     AWS_REGION: 'us-east-1',
     ...overrides,
   };
+}
+
+/** A connection for the test's own reads and clean-up: through Sentinel too, and failing fast when a test points the bot at an unreachable Redis on purpose. */
+export function testRedis(endpoint: RedisEndpoint): Redis {
+  const args = ioredisArgs(endpoint, 'worker');
+  return args.length === 2 ? new Redis(args[0], { ...args[1], maxRetriesPerRequest: 1 }) : new Redis({ ...args[0], maxRetriesPerRequest: 1 });
 }
 
 export interface Harness {
@@ -100,8 +107,7 @@ export async function startHarness(opts: {
   const worker = opts.worker === false ? undefined : await startWorker(config, log, metrics, { serveHttp: false, ...opts.workerOptions });
   const extra: Running[] = [];
   const baseUrl = `http://127.0.0.1:${bot.port}`;
-  // Fails fast when a test points the bot at an unreachable Redis on purpose.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = testRedis(config.redis);
   redis.on('error', () => undefined);
   return {
     config,

@@ -24,6 +24,9 @@ export async function submitRequest(deps: BotDeps, client: WebClient, logger: Lo
     if (res.status === 'joined') {
       return `*${r.action}* of \`${r.target}\` is already in progress as \`${r.id}\` (${r.state}, asked by ${mention(r.requestedBy)}). Follow it in its thread; nothing new was queued.`;
     }
+    if (res.unconfirmed) {
+      return `Queued *${r.action}* of \`${r.target}\` as \`${r.id}\`, but Redis could not yet confirm a replica holds it: if Redis fails over in the next moments it may be lost. If the thread shows nothing within a minute, ask again (asking again while it exists joins it).`;
+    }
     return opts.confirm ? `Queued *${r.action}* of \`${r.target}\` as \`${r.id}\`: the plan${r.needsApproval ? ' and approval buttons' : ''} will appear in the thread.` : undefined;
   } catch (err) {
     logger.error(`could not queue a request: ${(err as Error).message}`);
