@@ -111,6 +111,14 @@ export async function whenReady(conn: Redis, ms: number): Promise<void> {
   });
 }
 
+/** Taken before a request's writes; `confirm()` after them says whether enough replicas hold them. */
+export interface ReplicaMark {
+  confirm(): Promise<boolean>;
+}
+
+/** With REDIS_WAIT_REPLICAS 0: nothing is waited for. */
+export const NO_REPLICA_WAIT: ReplicaMark = { confirm: async () => true };
+
 /**
  * REDIS_WAIT_REPLICAS: before an acknowledgement (202, "queued", "approved") goes out, makes sure
  * `replicas` replicas hold everything this process wrote so far. Redis's WAIT only covers the
@@ -119,21 +127,44 @@ export async function whenReady(conn: Redis, ms: number): Promise<void> {
  * sent after the caller's writes were answered, followed by WAIT on that connection, covers them
  * all. Callers arriving while a WAIT is out share the next one, so a lagging replica costs at most
  * two WAITs in a row, never one per request.
+ *
+ * That reasoning holds only while the WAIT's connection stays on the server the caller wrote to.
+ * If it dropped after the caller began (a failover), the WAIT (or ioredis's resend of it) may
+ * have run on a new primary that never saw the caller's writes, with replicas of its own that
+ * answer it: so a mark taken before the writes is only confirmed when the connection did not
+ * drop in between.
  */
 export class ReplicaWait {
   private running?: Promise<boolean>;
   private queued?: Promise<boolean>;
+  /** Bumped whenever the WAIT connection closes: a mark from before then can no longer be confirmed. */
+  private incarnation = 0;
 
   constructor(
     private readonly conn: Redis | undefined,
     private readonly key: string,
     private readonly replicas: number,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    conn?.on('close', () => {
+      this.incarnation += 1;
+    });
+  }
+
+  /** Call before writing; the mark's `confirm()` after the writes. */
+  mark(): ReplicaMark {
+    if (this.replicas === 0 || !this.conn) return NO_REPLICA_WAIT;
+    const at = this.incarnation;
+    return {
+      confirm: async () => {
+        const held = await this.waitForReplicas();
+        return held && this.incarnation === at;
+      },
+    };
+  }
 
   /** True when enough replicas hold every write made before the call; false when they did not within the timeout. Throws when Redis is unreachable. */
-  confirm(): Promise<boolean> {
-    if (this.replicas === 0 || !this.conn) return Promise.resolve(true);
+  private waitForReplicas(): Promise<boolean> {
     if (!this.running) return this.start();
     this.queued ??= this.running.then(noop, noop).then(() => {
       this.queued = undefined;
@@ -141,7 +172,6 @@ export class ReplicaWait {
     });
     return this.queued;
   }
-
   private start(): Promise<boolean> {
     const p = this.conn!.pipeline()
       .set(this.key, String(Date.now()), 'PX', 60_000)

@@ -6,6 +6,7 @@ import { jsonShapeProblem } from './json-shape';
 import type { Finding } from '../findings/model';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import type { ReplicaMark } from '../redis';
 
 export interface AwsEventsDeps {
   apiKey: string;
@@ -22,11 +23,11 @@ export interface AwsEventsDeps {
    */
   customAction?: (event: CustomActionEvent, findings: { finding: Finding; channel: string }[]) => Promise<unknown>;
   /**
-   * REDIS_WAIT_REPLICAS: true once enough replicas hold what was just written. False: the
-   * findings are on the primary only, where a failover could lose them, so the sender is asked
-   * to retry (the retry is deduplicated) rather than told they were taken.
+   * REDIS_WAIT_REPLICAS: a mark taken before the findings are written, confirmed after. Not
+   * confirmed: the findings may be on the primary only, where a failover could lose them, so the
+   * sender is asked to retry (the retry is deduplicated) rather than told they were taken.
    */
-  replicated?: () => Promise<boolean>;
+  replicaMark?: () => ReplicaMark;
   metrics: Metrics;
   log: Logger;
 }
@@ -81,6 +82,7 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
       return reply(400, { error: 'no finding accepted', ...rejections });
     }
     const customActions: unknown[] = [];
+    const written = deps.replicaMark?.();
     try {
       // Grouped right here rather than through a queue hop: one atomic Lua step stores the finding
       // on its card (as durable as a queued job), then the render is queued.
@@ -90,7 +92,7 @@ export function awsEventsRoute(deps: AwsEventsDeps) {
       for (const ca of deps.customAction ? parsed.customActions : []) {
         customActions.push(await deps.customAction!(ca, ca.findingKeys.map((k) => byKey.get(k)!)));
       }
-      if (deps.replicated && !(await deps.replicated())) {
+      if (written && !(await written.confirm())) {
         deps.log.warn({ findings: parsed.findings.length }, 'findings stored but not confirmed on a replica in time; answering 503 so the sender retries');
         return reply(503, { error: 'stored, but not yet confirmed on a replica; retry later (a retry is deduplicated)' }, { 'retry-after': '5' });
       }

@@ -12,6 +12,7 @@ import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
 import { NEW_REQUEST_ID, type RequestStore } from './store';
+import { NO_REPLICA_WAIT, type ReplicaMark } from '../redis';
 import { releaseAsk, undoAsk, type UndoAsk } from './undo';
 
 export interface SubmitInput {
@@ -57,11 +58,12 @@ export class RequestService {
     private readonly cards: CardStore,
     private readonly records: RecordStore,
     private readonly lifecycle: Lifecycle,
-    /** REDIS_WAIT_REPLICAS: whether the replicas hold what was written so far (see ReplicaWait). */
-    private readonly replicated: () => Promise<boolean> = async () => true,
+    /** REDIS_WAIT_REPLICAS: taken before writing, confirmed after (see ReplicaWait). */
+    private readonly replicaMark: () => ReplicaMark = () => NO_REPLICA_WAIT,
   ) {}
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
+    const written = this.replicaMark();
     const principal = LOCKING_ACTIONS.includes(input.action) ? principalOf(input.target) : undefined;
     const guarded = principal && protectedReason(principal, this.config);
     if (guarded) {
@@ -146,7 +148,7 @@ export class RequestService {
     if (auditId) this.audit.logged({ ...requested, requestId: id }, encoded, auditId);
     await this.pipeline.plan(id);
     await this.pipeline.render(id);
-    return { status: 'created', request, unconfirmed: !(await this.replicated()) };
+    return { status: 'created', request, unconfirmed: !(await written.confirm()) };
   }
 
   /** Records a refused attempt: who tried to ask or approve without the right to. */
@@ -171,11 +173,12 @@ export class RequestService {
       return { ok: false, message: 'Two-person rule: you asked for this, so someone else from the approvers must approve it.' };
     }
     if (decision === 'approve') {
+      const written = this.replicaMark();
       const res = await this.lifecycle.approve(r, rev, userId, now);
       if (!res.ok) return this.notDecided(requestId, r);
       const request = (await this.store.get(requestId))!;
       // The approval stands even when the queue is briefly unreachable: say what is true.
-      if (res.queued && !(await this.replicated())) return { ok: true, request, message: UNCONFIRMED_APPROVAL };
+      if (res.queued && !(await written.confirm())) return { ok: true, request, message: UNCONFIRMED_APPROVAL };
       if (!res.queued) return { ok: true, request, message: 'Approved and recorded. The job queue is not reachable right now, so nothing has run yet: it runs as soon as the queue is back, and the thread will show it.' };
       return { ok: true, request };
     }

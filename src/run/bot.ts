@@ -78,7 +78,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     cardStore,
     new RedisRecords(producer, config.redisPrefix, recordLifetimes(config)),
     new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
-    () => replicated.confirm(),
+    () => replicated.mark(),
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
@@ -101,7 +101,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       maxJsonNodes: config.ingest.maxJsonNodes,
       intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
       customAction: (event, findings) => submitCustomAction(requests, config.securityHub.customActions, event, findings),
-      replicated: () => replicated.confirm(),
+      replicaMark: () => replicated.mark(),
       metrics,
       log: log.child({ component: 'ingest' }),
     }),
