@@ -172,6 +172,7 @@ export class ReplicaWait {
     });
     return this.queued;
   }
+
   private start(): Promise<boolean> {
     const p = this.conn!.pipeline()
       .set(this.key, String(Date.now()), 'PX', 60_000)

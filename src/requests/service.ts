@@ -7,12 +7,12 @@ import type { AuditLog, StoredAuditEntry } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import { actionableTargets, type Finding } from '../findings/model';
+import { NO_REPLICA_WAIT, type ReplicaMark } from '../redis';
 import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
 import { NEW_REQUEST_ID, type RequestStore } from './store';
-import { NO_REPLICA_WAIT, type ReplicaMark } from '../redis';
 import { releaseAsk, undoAsk, type UndoAsk } from './undo';
 
 export interface SubmitInput {

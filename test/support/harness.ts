@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { loadConfig, type Config } from '../../src/config/load';
 import { parseEvents } from '../../src/findings/events';
 import type { Finding } from '../../src/findings/model';
-import { createLogger, type Logger } from '../../src/log';
+import { createLogger } from '../../src/log';
 import { Metrics } from '../../src/metrics';
 import { ioredisArgs, type RedisEndpoint } from '../../src/redis';
 import { startBot, type Running } from '../../src/run/bot';
@@ -99,58 +99,57 @@ export async function startHarness(opts: {
 } = {}): Promise<Harness> {
   const slack = new SlackApiServer(opts.slackOptions);
   await slack.start();
-  let config: Config, log: Logger, metrics: Metrics, bot: Running, worker: Running | undefined;
   const up: Running[] = [];
   try {
     const configPath = writeConfigFile({ ...BASE_FILE_CONFIG, ...(opts.file ?? {}) });
-    config = loadConfig(testEnv({ SLACK_API_URL: slack.url, IR_CONFIG: configPath, ...(opts.env ?? {}) }));
-    log = createLogger(config.logLevel);
-    metrics = new Metrics(false);
-    bot = await startBot(config, log, metrics);
+    const config = loadConfig(testEnv({ SLACK_API_URL: slack.url, IR_CONFIG: configPath, ...(opts.env ?? {}) }));
+    const log = createLogger(config.logLevel);
+    const metrics = new Metrics(false);
+    const bot = await startBot(config, log, metrics);
     up.push(bot);
-    worker = opts.worker === false ? undefined : await startWorker(config, log, metrics, { serveHttp: false, ...opts.workerOptions });
+    const worker = opts.worker === false ? undefined : await startWorker(config, log, metrics, { serveHttp: false, ...opts.workerOptions });
+    const extra: Running[] = [];
+    const baseUrl = `http://127.0.0.1:${bot.port}`;
+    const redis = testRedis(config.redis);
+    redis.on('error', () => undefined);
+    return {
+      config,
+      slack,
+      bot,
+      worker,
+      baseUrl,
+      metricsUrl: `http://127.0.0.1:${bot.metricsPort}`,
+      redis,
+      async postEvents(body, headers = {}) {
+        const res = await fetch(`${baseUrl}/aws/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': INGEST_KEY, ...headers },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        });
+        const text = await res.text();
+        return { status: res.status, body: text ? JSON.parse(text) : undefined };
+      },
+      async addWorker(more = {}) {
+        const w = await startWorker(config, log, metrics, { serveHttp: false, ...opts.workerOptions, ...more });
+        extra.push(w);
+        return w;
+      },
+      async stop() {
+        await Promise.all(extra.map((w) => w.stop()));
+        await worker?.stop();
+        await bot.stop();
+        await slack.stop();
+        const keys = await redis.keys(`${config.redisPrefix}:*`).catch(() => []);
+        if (keys.length) await redis.del(...keys);
+        redis.disconnect();
+      },
+    };
   } catch (err) {
     // A start-up that fails (bad config, no Redis) must not leave servers open and hang the run.
     await Promise.all(up.map((r) => r.stop().catch(() => undefined)));
     await slack.stop();
     throw err;
   }
-  const extra: Running[] = [];
-  const baseUrl = `http://127.0.0.1:${bot.port}`;
-  const redis = testRedis(config.redis);
-  redis.on('error', () => undefined);
-  return {
-    config,
-    slack,
-    bot,
-    worker,
-    baseUrl,
-    metricsUrl: `http://127.0.0.1:${bot.metricsPort}`,
-    redis,
-    async postEvents(body, headers = {}) {
-      const res = await fetch(`${baseUrl}/aws/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': INGEST_KEY, ...headers },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    },
-    async addWorker(more = {}) {
-      const w = await startWorker(config, log, metrics, { serveHttp: false, ...opts.workerOptions, ...more });
-      extra.push(w);
-      return w;
-    },
-    async stop() {
-      await Promise.all(extra.map((w) => w.stop()));
-      await worker?.stop();
-      await bot.stop();
-      await slack.stop();
-      const keys = await redis.keys(`${config.redisPrefix}:*`).catch(() => []);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
-    },
-  };
 }
 
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
