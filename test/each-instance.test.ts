@@ -38,6 +38,8 @@ function context() {
   const progress: [number, number, string][] = [];
   const ctx = {
     aws: { account: '123456789012', region: 'us-east-1' },
+    requestId: 'isolate-1',
+    planRevision: 1,
     progress: async (step: number, total: number, label: string) => void progress.push([step, total, label]),
     serialize: <T>(_name: string, fn: () => Promise<T>) => fn(),
   } as unknown as ActionContext;
@@ -52,10 +54,17 @@ describe('one request over several instances (isolate, release)', () => {
     const { ctx } = context();
     const plan = await eachInstance(action, 'isolate').plan(ids, ctx);
     expect(plan.blocked).toBeUndefined();
-    expect(plan.summary[0]).toBe('3 instance(s) in account 123456789012 / us-east-1, in parallel:');
-    expect(plan.summary.slice(1)).toEqual([`${ids[0]}: eni-aaa1: sg-1 → ir-quarantine`, `${ids[1]}: eni-aaa2: sg-1 → ir-quarantine`, `${ids[3]}: eni-aaa4: sg-1 → ir-quarantine`]);
-    expect(plan.warnings).toContain(`skipped, ${ids[2]}: ${ids[2]} is terminated`);
+    // Skipped first, then each change (a plan without a bulk digest shares only exact repeats), then where the detail is.
+    expect(plan.summary).toEqual([
+      `skipped ${ids[2]}: terminated`,
+      `${ids[0]}: eni-aaa1: sg-1 → ir-quarantine`,
+      `${ids[1]}: eni-aaa2: sg-1 → ir-quarantine`,
+      `${ids[3]}: eni-aaa4: sg-1 → ir-quarantine`,
+      'Every change, instance by instance: plan-isolate-1-r1.txt in this thread',
+    ]);
     expect(plan.warnings).toContain(`${ids[0]}: ${ids[0]} is a Spot instance`);
+    expect(plan.detail?.content).toContain(`${ids[2]}: skipped\n  ${ids[2]} is terminated`);
+    expect(plan.detail?.content).toContain(`${ids[3]}\n  - eni-aaa4: sg-1 → ir-quarantine\n  ! ${ids[3]} is a Spot instance`);
     // A different AWS state (here: another instance set) gives another fingerprint, so a stale approval is caught.
     expect((await eachInstance(action, 'isolate').plan(ids.slice(0, 2), ctx)).fingerprint).not.toBe(plan.fingerprint);
   });
@@ -76,7 +85,13 @@ describe('one request over several instances (isolate, release)', () => {
     expect(seen.groupSetups).toBe(1);
     expect(progress.map(([k, n]) => `${k}/${n}`)).toEqual(['1/4', '2/4', '3/4', '4/4']);
     expect(outcome.ok).toBe(false);
+    // Counts first, then only the failure; every instance's state is in the file.
     expect(outcome.lines).toEqual([
+      '3 isolated ✓, 1 FAILED ✗',
+      `${ids[1]}: FAILED at step 2 (b): ec2:ModifyNetworkInterfaceAttribute is denied; done before: a done`,
+      "Every instance's verified state: result-isolate-1.txt in this thread",
+    ]);
+    expect(outcome.attachment?.content.split('\n').filter(Boolean)).toEqual([
       `${ids[0]}: verified: eni-aaa1: ir-quarantine only ✓`,
       `${ids[1]}: FAILED at step 2 (b): ec2:ModifyNetworkInterfaceAttribute is denied; done before: a done`,
       `${ids[2]}: verified: eni-aaa3: ir-quarantine only ✓`,
@@ -105,6 +120,7 @@ describe('one request over several instances (isolate, release)', () => {
     const { ctx } = context();
     const bulk = eachInstance(action, 'release');
     const outcome = await bulk.execute(await bulk.plan(ids.slice(0, 2), ctx), ctx);
-    expect(outcome.lines).toEqual([`${ids[0]}: FAILED: the instance was terminated meanwhile`, `${ids[1]}: verified: done ✓`]);
+    expect(outcome.lines.slice(0, 2)).toEqual(['1 released ✓, 1 FAILED ✗', `${ids[0]}: FAILED: the instance was terminated meanwhile`]);
+    expect(outcome.attachment?.content).toContain(`${ids[1]}: verified: done ✓`);
   });
 });
