@@ -2,19 +2,8 @@ import { ACCOUNT, MINERS, WEB_SERVER, buildScene, guardDutyFindings } from '../d
 import type { FakeAws } from './support/fake-aws';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
 import { click, textOf, threadReplies } from './support/slack-user';
+import { DEMO_ACCESS, DEMO_CHANNELS, FAST_SLACK, isolatedEarlier } from './support/demo-incident';
 import { visibleText } from './support/visible';
-
-const DEMO_CHANNELS = { default: 'C01SECOPS', routes: [{ findingTypePrefix: 'CryptoCurrency:', channel: 'C02CRYPTO' }] };
-const ACCESS = { responders: ['U01ANA'], approvers: ['U02LEAD'], twoPersonRule: true, requireApproval: ['isolate'] };
-
-/** A miner isolated by hand an hour ago: every interface in the quarantine group, tagged as ir-bot tags it. */
-function isolatedEarlier(aws: FakeAws, id: string, at: string): void {
-  const inst = aws.instances.get(id)!;
-  const q = aws.ensureGroup('sg-0000000000quarant', 'ir-quarantine', inst.vpcId!);
-  aws.groups.get(q)!.ingress = [];
-  for (const eni of aws.enis.values()) if (eni.instanceId === id) eni.groups = [q];
-  inst.tags = { ...inst.tags, 'ir:status': 'isolated', 'ir:at': at };
-}
 
 describe('a bulk plan and its result read in ten seconds', () => {
   let h: Harness;
@@ -23,9 +12,8 @@ describe('a bulk plan and its result read in ten seconds', () => {
 
   it('the demo: Isolate all 11 asks in under 1,800 visible characters, production impact and the skipped miner first, every detail in a file; the result leads with counts', async () => {
     aws = buildScene();
-    const earlier = new Date(Date.now() - 3600_000).toISOString();
-    isolatedEarlier(aws, MINERS[3], earlier);
-    h = await startHarness({ file: { channels: DEMO_CHANNELS, access: ACCESS, slack: { postIntervalMs: 100, updatesPerMinute: 600, coalesceMs: 100 } } });
+    const earlier = isolatedEarlier(aws, MINERS[3]);
+    h = await startHarness({ file: { channels: DEMO_CHANNELS, access: DEMO_ACCESS, slack: FAST_SLACK } });
     expect((await h.postEvents(guardDutyFindings(fixture('guardduty-crypto-dns')))).status).toBe(202);
     const card = await waitFor(() => h.slack.channelMessages('C02CRYPTO').find((m) => textOf(m).includes('ir_bulk_isolate')), 'the roll-up', 30_000);
     await click(h, card, 'ir_bulk_isolate', 'U01ANA');
