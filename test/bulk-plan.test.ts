@@ -40,6 +40,12 @@ describe('a bulk plan and its result read in ten seconds', () => {
     for (const id of [...MINERS, WEB_SERVER]) expect(file.content).toContain(id);
     expect(file.content).toMatch(/eni-e5f60718000000001 \(primary\): sg-0000000000000web1 \(web\), sg-0000000000000ssh1 \(ssh-admin\) →/);
 
+    // The audit trail keeps what was approved, instance by instance, not only the summary.
+    const entries = (await h.redis.xrange(`${h.config.redisPrefix}:audit`, '-', '+')).map(([, f]) => f);
+    const asked = entries.find((f) => f[f.indexOf('event') + 1] === 'approval-requested')!;
+    const detail = JSON.parse(asked[asked.indexOf('detail') + 1]);
+    for (const id of [...MINERS, WEB_SERVER]) expect(detail.perInstance).toContain(id);
+
     await click(h, approval, 'ir_approve', 'U02LEAD');
     await waitFor(() => textOf(approval).includes('Verified end state'), 'the verified result', 60_000);
     const result = visibleText(approval.blocks);

@@ -1,4 +1,5 @@
-import { eachInstance } from '../src/actions/each-instance';
+import { eachInstance, shortReason } from '../src/actions/each-instance';
+import { safeWords } from '../src/views/mrkdwn';
 import type { ActionOutcome, PlanView } from '../src/actions/results';
 import { FinalError, StepFailure, blockedPlan, type ActionContext, type ResponseAction } from '../src/actions/types';
 import { AwsCallError } from '../src/aws/errors';
@@ -122,5 +123,41 @@ describe('one request over several instances (isolate, release)', () => {
     const outcome = await bulk.execute(await bulk.plan(ids.slice(0, 2), ctx), ctx);
     expect(outcome.lines.slice(0, 2)).toEqual(['1 released ✓, 1 FAILED ✗', `${ids[0]}: FAILED: the instance was terminated meanwhile`]);
     expect(outcome.attachment?.content).toContain(`${ids[1]}: verified: done ✓`);
+  });
+
+  it('says shared changes once, production impact first, and warns of a shared role only for instances outside the plan', async () => {
+    const role = 'arn:aws:iam::123456789012:instance-profile/web';
+    const action: ResponseAction = {
+      plan: async ([id]) => {
+        const warning = `its instance role (${role}) is shared by 3 other instance(s)`;
+        const others = [...ids.slice(0, 3), 'i-0000000000000bbb9'].filter((x) => x !== id);
+        return {
+          summary: [`eni-${id.slice(-4)}: sg-1 → q`],
+          warnings: [warning],
+          steps: [],
+          fingerprint: id,
+          bulk: { same: ['every interface to q', 'tags'], impact: id === ids[0] ? ['detach from Auto Scaling group web-asg'] : [], sharedWith: { instances: others, warning } },
+        };
+      },
+      execute: async () => ({ ok: true, lines: [], notes: [] }),
+    };
+    const { ctx } = context();
+    const plan = await eachInstance(action, 'isolate').plan(ids.slice(0, 3), ctx);
+    expect(plan.summary).toEqual([`:warning: ${ids[0]}: detach from Auto Scaling group web-asg`, '3 instances: every interface to q; tags', 'Every change, instance by instance: plan-isolate-1-r1.txt in this thread']);
+    // The three share the role with each other and one instance outside the plan: only that one is named.
+    expect(plan.warnings).toEqual(['3 instances: shares its instance role with 1 instance(s) outside this plan (i-0000000000000bbb9): revoking the role\'s sessions would hit them too']);
+  });
+
+  it('cuts a long line between words, never inside an id', () => {
+    const line = `skipped ${ids[0]}: ${'word '.repeat(18)}${ids[1]} and more`;
+    for (const max of [100, 110, 118, 125]) {
+      const cut = safeWords(line, max);
+      expect(cut.length).toBeLessThanOrEqual(max);
+      expect(cut.endsWith(' …')).toBe(true);
+      // Every token shown is a whole token of the line: no half word, no half id.
+      const tokens = new Set(line.split(' '));
+      for (const t of cut.slice(0, -2).split(' ')) expect(tokens.has(t)).toBe(true);
+    }
+    expect(shortReason(ids[0], `${ids[0]} is already isolated since 2026-12-07T19:00:00Z: every interface is in sg-1. Use /ir release.`)).toBe('already isolated since 2026-12-07T19:00:00Z');
   });
 });

@@ -214,8 +214,8 @@ export function renderStatusDetail(r: ActionRequest): string {
   const out = [`*${TITLE[r.action]}* ${targets(r)}: ${stateWord(r)}`, `request \`${safe(r.id, 80)}\`, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`];
   if (r.approvedBy) out.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
   if (r.plan?.blocked) out.push(`:no_entry: ${safe(r.plan.blocked, 1000)}`);
-  if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safe(l, 300)}`));
-  if (r.result) out.push('*Verified end state*', ...r.result.lines.map((l) => `• ${safe(l, 300)}`));
+  if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safeWords(l, 300)}`));
+  if (r.result) out.push('*Verified end state*', ...r.result.lines.map((l) => `• ${safeWords(l, 300)}`));
   if (r.failure) out.push(`*Failed:* ${safe(r.failure.message, 1000)}`, ...r.failure.done.map((l) => `• done: ${safe(l, 300)}`));
   return truncate(out.join('\n'), 2900);
 }
