@@ -87,17 +87,20 @@ describe('one request over several instances (isolate, release)', () => {
     expect(progress.map(([k, n]) => `${k}/${n}`)).toEqual(['1/4', '2/4', '3/4', '4/4']);
     expect(outcome.ok).toBe(false);
     // Counts first, then only the failure; every instance's state is in the file.
-    expect(outcome.lines).toEqual([
+    expect(outcome.summary).toEqual([
       '3 isolated ✓, 1 FAILED ✗',
       `${ids[1]}: FAILED at step 2 (b): ec2:ModifyNetworkInterfaceAttribute is denied; done before: a done`,
       "Every instance's verified state: result-isolate-1.txt in this thread",
     ]);
-    expect(outcome.attachment?.content.split('\n').filter(Boolean)).toEqual([
+    const every = [
       `${ids[0]}: verified: eni-aaa1: ir-quarantine only ✓`,
       `${ids[1]}: FAILED at step 2 (b): ec2:ModifyNetworkInterfaceAttribute is denied; done before: a done`,
       `${ids[2]}: verified: eni-aaa3: ir-quarantine only ✓`,
       `${ids[3]}: verified: eni-aaa4: ir-quarantine only ✓`,
-    ]);
+    ];
+    expect(outcome.attachment?.content.split('\n').filter(Boolean)).toEqual(every);
+    // The full record keeps every instance (the report, the Security Hub note, the card read it).
+    expect(outcome.lines).toEqual(['3 isolated ✓, 1 FAILED ✗', ...every]);
     expect(outcome.notes).toEqual(['processes keep running']);
   });
 
@@ -121,7 +124,7 @@ describe('one request over several instances (isolate, release)', () => {
     const { ctx } = context();
     const bulk = eachInstance(action, 'release');
     const outcome = await bulk.execute(await bulk.plan(ids.slice(0, 2), ctx), ctx);
-    expect(outcome.lines.slice(0, 2)).toEqual(['1 released ✓, 1 FAILED ✗', `${ids[0]}: FAILED: the instance was terminated meanwhile`]);
+    expect(outcome.summary?.slice(0, 2)).toEqual(['1 released ✓, 1 FAILED ✗', `${ids[0]}: FAILED: the instance was terminated meanwhile`]);
     expect(outcome.attachment?.content).toContain(`${ids[1]}: verified: done ✓`);
   });
 

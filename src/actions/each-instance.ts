@@ -175,9 +175,9 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
 
 
 /**
- * A bulk result leads with counts ("10 isolated ✓, 1 skipped: i-… already isolated since …"),
- * then only what needs a look (failures, anything not verified, production changes); every
- * instance's verified state goes to a file.
+ * A bulk result leads with counts ("10 isolated ✓, 1 skipped: i-… already isolated since …").
+ * The thread shows (`summary`) only what needs a look besides: failures, anything not verified,
+ * production changes; every instance's verified state goes to a file, and stays in `lines`.
  */
 function bulkOutcome(data: EachInstancePlanData, results: PromiseSettledResult<ActionOutcome>[], verb: string, requestId: string): ActionOutcome {
   const past = `${verb.replace(/e$/, '')}ed`;
@@ -217,7 +217,8 @@ function bulkOutcome(data: EachInstancePlanData, results: PromiseSettledResult<A
   const filename = `result-${requestId}.txt`.replace(/[^\w.-]/g, '_');
   return {
     ok: unverified === 0 && failed === 0,
-    lines: [counts.join(', '), ...shown, `Every instance's verified state: ${filename} in this thread`],
+    lines: [counts.join(', '), ...file],
+    summary: [counts.join(', '), ...shown, `Every instance's verified state: ${filename} in this thread`],
     notes: [...notes],
     attachment: { filename, content: `${file.join('\n')}\n` },
   };

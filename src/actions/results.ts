@@ -37,6 +37,11 @@ export interface ActionOutcome {
   lines: string[];
   /** What the result does and does not guarantee. */
   notes: string[];
+  /**
+   * What the thread shows instead of `lines` when they are many (a bulk result): counts first,
+   * then only what needs a look. `lines` stay complete for the report, notes and the card.
+   */
+  summary?: string[];
   /** The lines about production (Auto Scaling, target groups, Elastic IPs): a bulk result shows these, the rest goes to its file. */
   impact?: string[];
   /** Tabular results (hunts): the first rows, for the thread. */

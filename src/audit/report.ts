@@ -138,8 +138,7 @@ export function incidentReport(input: {
     out.push(`- outcome: **${r.state}**${r.finishedAt ? ` at ${when(r.finishedAt)}` : ''}`);
     if (r.plan?.blocked) out.push(`- not run: ${md(r.plan.blocked, 600)}`);
     if (r.action !== 'hunt') for (const l of grouped((r.result?.lines ?? []).map((x) => md(x, 400)))) out.push(`  - ${l}`);
-    const file = r.result?.attachment?.filename;
-    if (file && !r.result!.lines.some((l) => l.includes(file))) out.push(`  - every line: \`${md(file, 200)}\` in the card's thread`);
+    if (r.result?.attachment?.filename) out.push(`  - also in the card's thread: \`${md(r.result.attachment.filename, 200)}\``);
     if (r.failure) out.push(`- failed: ${md(r.failure.message, 600)}`, ...grouped(r.failure.done.map((d) => md(d))).map((d) => `  - done before the failure: ${d}`));
     out.push('');
   }

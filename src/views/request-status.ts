@@ -166,7 +166,7 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   }
   if (r.result?.table) blocks.push(...huntResultBlocks(r.result));
   else if (r.result) {
-    blocks.push(...section('Verified end state', r.result.lines));
+    blocks.push(...section('Verified end state', r.result.summary ?? r.result.lines));
     if (r.result.notes.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: safe(r.result.notes.join(' '), 2900) }] });
   }
   if (r.failure) {
@@ -215,7 +215,7 @@ export function renderStatusDetail(r: ActionRequest): string {
   if (r.approvedBy) out.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
   if (r.plan?.blocked) out.push(`:no_entry: ${safe(r.plan.blocked, 1000)}`);
   if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safeWords(l, 300)}`));
-  if (r.result) out.push('*Verified end state*', ...r.result.lines.map((l) => `• ${safeWords(l, 300)}`));
+  if (r.result) out.push('*Verified end state*', ...(r.result.summary ?? r.result.lines).map((l) => `• ${safeWords(l, 300)}`));
   if (r.failure) out.push(`*Failed:* ${safe(r.failure.message, 1000)}`, ...r.failure.done.map((l) => `• done: ${safe(l, 300)}`));
   return truncate(out.join('\n'), 2900);
 }
