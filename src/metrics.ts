@@ -5,6 +5,9 @@ interface WatchedQueue {
   getJobCounts(...types: string[]): Promise<Record<string, number>>;
 }
 
+/** 1 min to 3 days: responders work in minutes, findings may wait a weekend. */
+const INCIDENT_BUCKETS = [60, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400, 259_200];
+
 /** One registry per process; jobs-by-state is read from Redis at scrape time. */
 export class Metrics {
   readonly registry = new Registry();
@@ -52,6 +55,19 @@ export class Metrics {
     help: 'POST /aws/events handling time',
     labelNames: ['status'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  /** Per incident (card), from its first finding's first-seen time; see jobs/incident-clock.ts. */
+  readonly timeToAcknowledge = new Histogram({
+    name: 'ir_incident_time_to_acknowledge_seconds',
+    help: 'Time from an incident\'s first finding (first seen) to its first Acknowledge',
+    buckets: INCIDENT_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly timeToContain = new Histogram({
+    name: 'ir_incident_time_to_contain_seconds',
+    help: 'Time from an incident\'s first finding (first seen) to its first verified containment (isolate, stop, disable key, deny, revoke sessions)',
+    buckets: INCIDENT_BUCKETS,
     registers: [this.registry],
   });
   private watched: WatchedQueue[] = [];

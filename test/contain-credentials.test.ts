@@ -115,7 +115,7 @@ describe('credential containment: keys, deny-all, sessions — each with plan, a
     expect(await nextResponse(h, 'U01ANA', before)).toContain('Queued');
     await status(h, (x) => x.includes('Restore sessions of') && x.includes('Verified end state'), 'the undo');
     expect(aws.roles.get('web-role')!.policies.size).toBe(0);
-    expect(aws.instances.get(INSTANCE)!.profileArn).toBe('arn:aws:iam::111122223333:instance-profile/web');
+    expect(aws.instances.get(INSTANCE)!.profileArn).toBe('arn:aws:iam::123456789012:instance-profile/web');
   });
 
   it('explains malformed IAM commands precisely', async () => {

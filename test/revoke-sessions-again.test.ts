@@ -4,7 +4,7 @@ import { actionContext, MemoryRecords, TestClock } from './support/action-contex
 import { FakeAws } from './support/fake-aws';
 
 const INSTANCE = 'i-0a1b2c3d4e5f60718';
-const PROFILE = 'arn:aws:iam::111122223333:instance-profile/web';
+const PROFILE = 'arn:aws:iam::123456789012:instance-profile/web';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/web-role';
 const DAY = 86_400_000;
 

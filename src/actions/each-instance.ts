@@ -6,7 +6,94 @@ import { FinalError, StepFailure, blockedPlan, fingerprint, type ActionContext, 
 /** What a bulk plan carries to its execute step: each instance's own plan, as its action made it. */
 export interface EachInstancePlanData {
   each: { instanceId: string; plan: PlanView }[];
+  /** `<instance id>: <why>`, as the instance's own plan said. */
   skipped: string[];
+}
+
+/** "i-0abc: i-0abc is already isolated since …: every interface …" → "already isolated since …". */
+export function shortReason(instanceId: string, blocked: string): string {
+  const own = blocked.startsWith(instanceId) ? blocked.slice(instanceId.length).replace(/^[\s:]+(is\s+)?/, '') : blocked;
+  const cut = own.search(/: |\. /);
+  return cut > 0 ? own.slice(0, cut) : own.replace(/\.$/, '');
+}
+
+function splitSkipped(s: string): { id: string; reason: string } {
+  const at = s.indexOf(': ');
+  return at > 0 ? { id: s.slice(0, at), reason: s.slice(at + 2) } : { id: s, reason: 'skipped' };
+}
+
+/**
+ * Which instances a line is about, for a reader: "all 10", "9 of 10 (not i-…)", or the ids when
+ * they are few. Ids are never shortened: a reader copies them.
+ */
+function whom(ids: string[], all: string[]): string {
+  if (ids.length === all.length) return all.length === 1 ? ids[0] : `${all.length} instances`;
+  const others = all.filter((id) => !ids.includes(id));
+  if (ids.length <= 2) return ids.join(', ');
+  if (others.length <= 2) return `${ids.length} instances (all but ${others.join(', ')})`;
+  return `${ids.length} instances (listed in the file)`;
+}
+
+/** Lines to the instances that have them, in first-seen order. */
+function byLine(entries: { id: string; lines: string[] }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const e of entries) for (const l of new Set(e.lines)) out.set(l, [...(out.get(l) ?? []), e.id]);
+  return out;
+}
+
+/** An instance's warnings, where one about instances sharing its role counts only those outside the plan. */
+function warningsInPlan(plan: PlanView, ids: string[]): string[] {
+  const shared = plan.bulk?.sharedWith;
+  if (!shared) return plan.warnings;
+  const outside = shared.instances.filter((id) => !ids.includes(id));
+  const own = plan.warnings.filter((w) => w !== shared.warning);
+  if (outside.length === 0) return own;
+  const named = outside.length <= 3 ? outside.join(', ') : `${outside.slice(0, 3).join(', ')} and ${outside.length - 3} more`;
+  return [...own, `shares its instance role with ${outside.length} instance(s) outside this plan (${named}): revoking the role's sessions would hit them too`];
+}
+
+/**
+ * A bulk plan a person reads in seconds: production impact and skipped instances first, each on
+ * its own line; then the changes every instance shares, said once ("10 instances: every interface
+ * to ir-quarantine; …"); the per-instance detail goes to a file in the thread.
+ */
+function digestPlan(each: { instanceId: string; plan: PlanView }[], skipped: string[], ctx: ActionContext, title: string): PlanView {
+  const ids = each.map((p) => p.instanceId);
+  const summary: string[] = [];
+  for (const [line, who] of byLine(each.map((p) => ({ id: p.instanceId, lines: p.plan.bulk?.impact ?? [] })))) summary.push(`:warning: ${whom(who, ids)}: ${line}`);
+  for (const s of skipped.map(splitSkipped)) summary.push(`skipped ${s.id}: ${shortReason(s.id, s.reason)}`);
+  // Lines shared by the same instances are one bullet; a plan without a digest shares only exact repeats.
+  const shared = new Map<string, { who: string[]; lines: string[] }>();
+  const ownOnly: string[] = [];
+  for (const [line, who] of byLine(each.map((p) => ({ id: p.instanceId, lines: p.plan.bulk?.same ?? p.plan.summary })))) {
+    if (who.length === 1 && !each.find((p) => p.instanceId === who[0])?.plan.bulk) {
+      ownOnly.push(`${who[0]}: ${line}`);
+      continue;
+    }
+    const key = who.join(' ');
+    shared.set(key, { who, lines: [...(shared.get(key)?.lines ?? []), line] });
+  }
+  for (const { who, lines } of shared.values()) summary.push(`${whom(who, ids)}: ${lines.join('; ')}`);
+  // A few changes of one instance each are read as fast as a pointer to them.
+  if (ownOnly.length > 5) summary.push(`and ${ownOnly.length} changes of one instance each`);
+  else summary.push(...ownOnly);
+  const warnings = [...byLine(each.map((p) => ({ id: p.instanceId, lines: warningsInPlan(p.plan, ids) })))].map(([w, who]) => `${whom(who, ids)}: ${w}`);
+
+  const file = [`${title}: ${ids.length} instance(s) in account ${ctx.aws.account} / ${ctx.aws.region}, request ${ctx.requestId}, plan revision ${ctx.planRevision}`, ''];
+  for (const p of each) {
+    file.push(p.instanceId, ...p.plan.summary.map((l) => `  - ${l}`), ...p.plan.warnings.map((w) => `  ! ${w}`), '');
+  }
+  for (const s of skipped.map(splitSkipped)) file.push(`${s.id}: skipped`, `  ${s.reason}`, '');
+  const filename = `plan-${ctx.requestId}-r${ctx.planRevision}.txt`.replace(/[^\w.-]/g, '_');
+  summary.push(`Every change, instance by instance: ${filename} in this thread`);
+  return {
+    summary,
+    warnings,
+    steps: ids,
+    fingerprint: fingerprint(each.map((p) => [p.instanceId, p.plan.fingerprint])),
+    data: { each, skipped } satisfies EachInstancePlanData,
+    detail: { filename, content: file.join('\n') },
+  };
 }
 
 /** A failure another attempt may fix (throttling, 5xx, network): the job is retried as a whole. */
@@ -38,17 +125,7 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
     const each = plans.filter((p) => !p.plan.blocked);
     const skipped = plans.filter((p) => p.plan.blocked).map((p) => `${p.instanceId}: ${p.plan.blocked}`);
     if (each.length === 0) return blockedPlan(`Nothing to ${verb}: ${skipped.join('; ')}`);
-    const summary = [`${each.length} instance(s) in account ${ctx.aws.account} / ${ctx.aws.region}, in parallel:`];
-    for (const p of each) summary.push(`${p.instanceId}: ${p.plan.summary.join('; ')}`);
-    const warnings = [...skipped.map((s) => `skipped, ${s}`), ...each.flatMap((p) => p.plan.warnings.map((w) => `${p.instanceId}: ${w}`))];
-    const data: EachInstancePlanData = { each, skipped };
-    return {
-      summary,
-      warnings,
-      steps: each.map((p) => p.instanceId),
-      fingerprint: fingerprint(each.map((p) => [p.instanceId, p.plan.fingerprint])),
-      data,
-    };
+    return digestPlan(each, skipped, ctx, verb[0].toUpperCase() + verb.slice(1));
   }
 
   async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
@@ -90,25 +167,59 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
     const again = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && retryable(r.reason));
     // Every step re-reads AWS first, so a re-run skips the instances already finished.
     if (again) throw again.reason;
-    const lines: string[] = [];
-    const notes = new Set<string>();
-    let ok = true;
-    for (const [i, r] of results.entries()) {
-      const id = data.each[i].instanceId;
-      if (r.status === 'fulfilled') {
-        ok &&= r.value.ok;
-        lines.push(`${id}: ${r.value.ok ? 'verified' : 'NOT verified'}: ${r.value.lines.join('; ')}`);
-        for (const note of r.value.notes) notes.add(note);
-      } else {
-        ok = false;
-        const f = r.reason instanceof StepFailure ? r.reason : undefined;
-        lines.push(`${id}: FAILED${f ? ` at step ${f.step} (${f.stepLabel})` : ''}: ${(r.reason as Error).message}${f?.done.length ? `; done before: ${f.done.join(', ')}` : ''}`);
-      }
-    }
-    for (const s of data.skipped) lines.push(`skipped, ${s}`);
-    return { ok, lines, notes: [...notes] };
+    return bulkOutcome(data, results, verb, ctx.requestId);
   }
 
   return { plan, execute };
 }
 
+
+/**
+ * A bulk result leads with counts ("10 isolated ✓, 1 skipped: i-… already isolated since …").
+ * The thread shows (`summary`) only what needs a look besides: failures, anything not verified,
+ * production changes; every instance's verified state goes to a file, and stays in `lines`.
+ */
+function bulkOutcome(data: EachInstancePlanData, results: PromiseSettledResult<ActionOutcome>[], verb: string, requestId: string): ActionOutcome {
+  const past = `${verb.replace(/e$/, '')}ed`;
+  const shown: string[] = [];
+  const file: string[] = [];
+  const notes = new Set<string>();
+  let verified = 0;
+  let unverified = 0;
+  let failed = 0;
+  for (const [i, r] of results.entries()) {
+    const id = data.each[i].instanceId;
+    if (r.status === 'fulfilled') {
+      if (r.value.ok) verified++;
+      else unverified++;
+      const line = `${id}: ${r.value.ok ? 'verified' : 'NOT verified'}: ${r.value.lines.join('; ')}`;
+      file.push(line);
+      if (!r.value.ok) shown.push(line);
+      else for (const l of r.value.impact ?? []) shown.push(`${id}: ${l}`);
+      for (const note of r.value.notes) notes.add(note);
+    } else {
+      failed++;
+      const f = r.reason instanceof StepFailure ? r.reason : undefined;
+      const line = `${id}: FAILED${f ? ` at step ${f.step} (${f.stepLabel})` : ''}: ${(r.reason as Error).message}${f?.done.length ? `; done before: ${f.done.join(', ')}` : ''}`;
+      file.push(line);
+      shown.push(line);
+    }
+  }
+  const skipped = data.skipped.map(splitSkipped);
+  for (const s of skipped) file.push(`${s.id}: skipped: ${s.reason}`);
+  const counts = [`${verified} ${past} ✓`];
+  if (unverified) counts.push(`${unverified} NOT verified ✗`);
+  if (failed) counts.push(`${failed} FAILED ✗`);
+  if (skipped.length) {
+    const why = skipped.length <= 2 ? `: ${skipped.map((s) => `${s.id} ${shortReason(s.id, s.reason)}`).join('; ')}` : ' (listed in the file)';
+    counts.push(`${skipped.length} skipped${why}`);
+  }
+  const filename = `result-${requestId}.txt`.replace(/[^\w.-]/g, '_');
+  return {
+    ok: unverified === 0 && failed === 0,
+    lines: [counts.join(', '), ...file],
+    summary: [counts.join(', '), ...shown, `Every instance's verified state: ${filename} in this thread`],
+    notes: [...notes],
+    attachment: { filename, content: `${file.join('\n')}\n` },
+  };
+}

@@ -92,8 +92,8 @@ function isolationFingerprint(s: InstanceState): string {
 
 const NAT_OR_BASTION = /\b(nat|bastion|jump ?host|jumpbox|vpn|proxy)\b/i;
 
-async function sharedRoleCount(aws: Responder, s: InstanceState): Promise<number> {
-  if (!s.profileArn) return 0;
+async function sharedRoleInstances(aws: Responder, s: InstanceState): Promise<string[]> {
+  if (!s.profileArn) return [];
   const out = await aws.send(
     aws.clients.ec2,
     new DescribeInstancesCommand({
@@ -104,7 +104,11 @@ async function sharedRoleCount(aws: Responder, s: InstanceState): Promise<number
       MaxResults: 1000,
     }),
   );
-  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.InstanceId !== s.id).length;
+  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).flatMap((i) => (i.InstanceId && i.InstanceId !== s.id ? [i.InstanceId] : []));
+}
+
+function roleWarning(s: InstanceState, sharing: number): string {
+  return `its instance role (${s.profileArn}) is shared by ${sharing} other instance(s): revoking the role's sessions would hit them too`;
 }
 
 function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): string[] {
@@ -118,7 +122,7 @@ function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): str
   if (!s.sourceDestCheck) w.push('source/destination check is off: this looks like a NAT instance or router; isolating it cuts traffic for everything routed through it');
   const label = [s.tags.Name, s.tags.Role, s.tags.role].filter(Boolean).join(' ');
   if (NAT_OR_BASTION.test(label)) w.push(`tagged as infrastructure (${label}): NAT, bastion or proxy; isolating it may lock responders out too`);
-  if (sharing > 0) w.push(`its instance role (${s.profileArn}) is shared by ${sharing} other instance(s): revoking the role's sessions would hit them too`);
+  if (sharing > 0) w.push(roleWarning(s, sharing));
   if (s.autoScalingGroup && !ctx.isolation.detachFromAutoScaling) {
     w.push(`in Auto Scaling group ${s.autoScalingGroup} and isolation.detachFromAutoScaling is off: failed health checks may get it terminated`);
   }
@@ -143,7 +147,7 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
     const since = s.tags['ir:at'] ? ` since ${s.tags['ir:at']}` : '';
     return blockedPlan(`${instanceId} is already isolated${since}: every interface is in ${qId} (${qName}). Use \`/ir release ${instanceId}\` to undo.`);
   }
-  const sharing = await sharedRoleCount(aws, s);
+  const sharing = await sharedRoleInstances(aws, s);
   const data: IsolationPlanData = {
     before: {
       requestId: ctx.requestId,
@@ -192,7 +196,26 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
     ...(data.disassociateElasticIps ? ['disassociate Elastic IPs'] : []),
     'verify',
   ];
-  return { summary, warnings: warningsFor(s, ctx, sharing), steps, fingerprint: isolationFingerprint(s), data };
+  const warnings = warningsFor(s, ctx, sharing.length);
+  const bulk = bulkDigest(s, data, qId ? `${qId} (${qName})` : qName);
+  // In a bulk plan the role warning counts only instances outside the plan (see eachInstance).
+  if (sharing.length) bulk.sharedWith = { instances: sharing, warning: roleWarning(s, sharing.length) };
+  return { summary, warnings, steps, fingerprint: isolationFingerprint(s), data, bulk };
+}
+
+/** The plan as one instance among many (see eachInstance): what all share, and what touches production. */
+function bulkDigest(s: InstanceState, data: IsolationPlanData, quarantine: string): NonNullable<PlanView['bulk']> {
+  const same = [
+    data.spot ? 'termination protection on (a Spot instance takes no stop protection)' : 'termination and stop protection on',
+    `every interface to ${quarantine}, through an all-traffic group that cuts open connections`,
+    `tags ${ISOLATION_TAGS.join(', ')}`,
+  ];
+  if (s.autoPublicIps.length) same.push('its auto-assigned public IP stays until it stops, but no traffic passes the quarantine group');
+  const impact: string[] = [];
+  if (data.detachAutoScaling) impact.push(`detach from Auto Scaling group ${s.autoScalingGroup} (desired capacity kept: it launches a replacement)`);
+  if (data.deregisterTargets) for (const t of s.targets) impact.push(`deregister from target group ${t.name}${t.port ? ` port ${t.port}` : ''}`);
+  if (data.disassociateElasticIps) for (const e of s.elasticIps.filter((x) => x.associationId)) impact.push(`disassociate Elastic IP ${e.publicIp} (${e.allocationId})`);
+  return { same, impact };
 }
 
 async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
@@ -390,6 +413,7 @@ async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { q
       lines.push(`Elastic IP ${e.publicIp}: ${still ? 'still associated' : 'disassociated'} ${mark(!still)}`);
     }
   }
+  const impact = lines.filter((l) => /^(Auto Scaling group|target group|Elastic IP) /.test(l));
   const allCut = ok && rec.interfaces.every((i) => cutVia.has(i.id)) && untrackedExact;
   const notes = [
     allCut
@@ -397,7 +421,7 @@ async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { q
       : 'Connections open before isolation may survive on interfaces not marked "open connections cut": EC2 keeps tracked flows alive across group changes.',
     'Not covered: processes on the instance keep running; credentials it already fetched from its instance role stay valid until they expire (revoke the role\'s sessions); traffic that does not pass the interfaces (e.g. EBS, the metadata service) is unaffected.',
   ];
-  return { ok, lines, notes };
+  return { ok, lines, notes, impact };
 }
 
 export const isolateAction: ResponseAction = { plan, execute };

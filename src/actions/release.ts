@@ -111,7 +111,17 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
     'verify',
   ];
   const fp = fingerprint({ ifaces: [...ifaces.entries()].sort(), addrs: addrs.map((a) => [a.AllocationId, a.AssociationId ?? null]), asg: asg ?? null, protection });
-  return { summary, warnings, steps, fingerprint: fp, data };
+  // As one instance among many (see eachInstance): shared changes said once, production changes first.
+  const same = [
+    ...(restoreGroups.length ? ['every interface back to its groups from before isolation'] : []),
+    ...summary.filter((l) => / protection: on → off|^tag /.test(l)),
+  ];
+  const impact = [
+    ...reassociate.map((e) => `re-associate Elastic IP ${e.publicIp}`),
+    ...(reattachAutoScaling ? [`attach to Auto Scaling group ${record.autoScalingGroup} (its desired capacity goes up by one)`] : []),
+    ...reregister.map((t) => `register with target group ${t.name}${t.port ? ` port ${t.port}` : ''}`),
+  ];
+  return { summary, warnings, steps, fingerprint: fp, data, bulk: { same, impact } };
 }
 
 async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {

@@ -12,6 +12,23 @@ export interface PlanView {
   blocked?: string;
   /** Action-specific state the execute step needs (e.g. the pre-isolation record). */
   data?: unknown;
+  /**
+   * The same changes for a bulk plan (see eachInstance), phrased without this instance's own ids
+   * so that equal phrases across instances are one line: `same` is what every instance gets
+   * ("every interface to ir-quarantine"), `impact` what touches production (Auto Scaling,
+   * target groups, Elastic IPs) and is listed first, per instance.
+   */
+  bulk?: {
+    same: string[];
+    impact: string[];
+    /**
+     * Other instances this one's plan warns about (those sharing its instance role), and that
+     * warning: a bulk plan keeps it only for instances outside the plan, counted again.
+     */
+    sharedWith?: { instances: string[]; warning: string };
+  };
+  /** The full per-instance plan of a bulk plan, shared as a file beside the approval message. */
+  detail?: { filename: string; content: string };
 }
 
 export interface ActionOutcome {
@@ -20,6 +37,13 @@ export interface ActionOutcome {
   lines: string[];
   /** What the result does and does not guarantee. */
   notes: string[];
+  /**
+   * What the thread shows instead of `lines` when they are many (a bulk result): counts first,
+   * then only what needs a look. `lines` stay complete for the report, notes and the card.
+   */
+  summary?: string[];
+  /** The lines about production (Auto Scaling, target groups, Elastic IPs): a bulk result shows these, the rest goes to its file. */
+  impact?: string[];
   /** Tabular results (hunts): the first rows, for the thread. */
   table?: { columns: string[]; rows: string[][]; total: number };
   /** A file for the thread (a hunt's full CSV). */

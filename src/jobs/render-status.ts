@@ -53,8 +53,9 @@ export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore;
     return outcome;
   };
 
-  /** The result's file goes into the thread once, as its own retried step. */
+  /** The plan's and the result's files go into the thread once each, as their own retried steps. */
   async function postAttachment(r: ActionRequest): Promise<void> {
+    await postPlanDetail(r);
     const file = r.result?.attachment;
     if (r.state !== 'done' || !file || r.attachmentPosted) return;
     const fresh = await deps.store.get(r.id);
@@ -63,5 +64,15 @@ export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore;
     await uploadOnce(deps, `req:${r.id}`, { channel: fresh?.channel ?? r.channel, threadTs, content: file.content, filename: file.filename, title: file.filename });
     // Posted: the request keeps the file's name, not its content.
     await deps.store.patch(r.id, { attachmentPosted: true, result: { ...r.result!, attachment: { filename: file.filename, content: '' } } });
+  }
+
+  /** A bulk plan's per-instance detail, beside the approval message it is summarized in; once per plan revision. */
+  async function postPlanDetail(r: ActionRequest): Promise<void> {
+    const file = r.plan?.detail;
+    if (!file?.content || r.planFilePosted === r.rev || r.state === 'planning' || r.state === 'refused') return;
+    const threadTs = r.threadTs ?? (await deps.store.get(r.id))?.statusTs;
+    if (!threadTs) return;
+    await uploadOnce(deps, `plan:${r.id}:${r.rev}`, { channel: r.channel, threadTs, content: file.content, filename: file.filename, title: `Plan of ${r.id}, instance by instance` });
+    await deps.store.patch(r.id, { planFilePosted: r.rev });
   }
 }

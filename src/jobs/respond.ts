@@ -26,7 +26,7 @@ import type { MutationLimiter } from '../aws/mutation-limiter';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
 import { Lifecycle } from '../requests/lifecycle';
-import type { ActionName, ActionRequest } from '../requests/model';
+import type { ActionName, ActionOutcome, ActionRequest } from '../requests/model';
 import type { Pipeline } from '../requests/pipeline';
 import type { Locks } from '../requests/locks';
 import type { RequestStore } from '../requests/store';
@@ -65,6 +65,8 @@ export interface RespondDeps {
   locks: Locks;
   log: Logger;
   actions?: Record<ActionName, ResponseAction>;
+  /** Told of every request that finished (time to contain on /metrics); its failure does not fail the request. */
+  onFinished?: (r: ActionRequest, outcome: ActionOutcome) => Promise<void>;
 }
 
 function describe(err: unknown, attempts: number): { message: string; retryable: boolean } {
@@ -208,6 +210,7 @@ export function actionProcessor(deps: RespondDeps) {
           throw err;
         }
         await life.finish((await store.get(r.id)) ?? r, outcome);
+        await deps.onFinished?.((await store.get(r.id)) ?? r, outcome).catch((err: Error) => deps.log.warn({ requestId: r.id, err: err.message }, 'after-finish hook failed'));
         return outcome.ok ? 'done' : 'done-unverified';
       }),
     );

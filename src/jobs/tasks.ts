@@ -11,6 +11,8 @@ import type { Finding } from '../findings/model';
 import type { ActionRequest } from '../requests/model';
 import type { RequestStore } from '../requests/store';
 import { uploadOnce } from '../slack/upload';
+import type { UserNames } from '../slack/user-names';
+import type { IncidentClock } from './incident-clock';
 import { postFindingList } from './finding-list';
 import { publish, type PublishDeps } from './publish';
 
@@ -20,6 +22,10 @@ export interface TaskDeps extends PublishDeps {
   requests: RequestStore;
   audit: AuditLog;
   aws: AwsClients;
+  /** Names beside user ids in reports; without it, reports show ids. */
+  names?: UserNames;
+  /** Time to acknowledge on /metrics. */
+  clock?: IncidentClock;
 }
 
 const LABEL: Record<WorkflowChoice, string> = { NOTIFIED: 'Acknowledged', RESOLVED: 'Resolved', SUPPRESSED: 'Suppressed' };
@@ -79,6 +85,7 @@ export function taskProcessor(deps: TaskDeps) {
         res = await update(findings, { status: t.status, note: `${LABEL[t.status]} in Slack by ${t.user} (ir-bot)`, user: t.user });
         await job.updateData({ ...t, result: res });
         await deps.audit.append({ event: 'workflow-updated', user: t.user, findingKey: t.findingKey, detail: { status: t.status, ...res } });
+        if (t.status === 'NOTIFIED') await deps.clock?.reached(t.findingKey, 'acknowledged');
       }
       if (!thread) return 'updated';
       const lines = [`${res.failed.length ? ':warning:' : ':white_check_mark:'} Security Hub workflow set to *${t.status}* on ${res.updated.length} finding(s) by ${mention(t.user)}.`];
@@ -95,8 +102,11 @@ export function taskProcessor(deps: TaskDeps) {
     // Report: everything recorded about the card's findings, as Markdown in the thread.
     const requests = await requestsFor(deps.requests, findings);
     const ids = new Set(requests.map((r) => r.id));
-    const audit = await deps.audit.find([...ids].map((requestId) => ({ requestId })));
-    const text = incidentReport({ findings, requests, audit, generatedAt: new Date(), generatedBy: t.user });
+    // The requests' trails, and the card's own (Acknowledge, Resolve: the incident's times).
+    const audit = await deps.audit.find([...[...ids].map((requestId) => ({ requestId })), ...findings.map((x) => ({ findingKey: x.key }))]);
+    const people = [t.user, ...audit.map((e) => e.user), ...requests.flatMap((r) => [r.requestedBy, r.approvedBy, r.decidedBy])].filter((u): u is string => !!u);
+    const names = (await deps.names?.names(people)) ?? {};
+    const text = incidentReport({ findings, requests, audit, generatedAt: new Date(), generatedBy: t.user, names });
     const f = findings.find((x) => x.key === t.findingKey) ?? findings[0];
     // Only ever into the channel the finding was routed to: a report names accounts, users and
     // actions that whoever reads the channel the command was typed in may not be meant to see.

@@ -45,7 +45,8 @@ export class Lifecycle {
 
   /** No approval needed: straight to execution. */
   async planned(r: ActionRequest, plan: PlanView): Promise<boolean> {
-    const ok = await this.move(r, { from: ['planning'] }, { state: 'approved', plan }, { event: 'planned', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings } });
+    // A bulk plan's summary says shared changes once: the audit keeps every instance's too (perInstance).
+    const ok = await this.move(r, { from: ['planning'] }, { state: 'approved', plan }, { event: 'planned', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings, perInstance: plan.detail?.content } });
     if (ok) await this.pipeline.execute(r.id, r.rev);
     await this.pipeline.render(r.id);
     return ok;
@@ -58,7 +59,7 @@ export class Lifecycle {
       r,
       { from: [from], rev: r.rev },
       { state: 'awaiting-approval', plan, rev, expiresAt, notice: notice ?? null, approvedBy: null, approvedAt: null },
-      { event: notice ? 'plan-changed' : 'approval-requested', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings, rev } },
+      { event: notice ? 'plan-changed' : 'approval-requested', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings, rev, perInstance: plan.detail?.content } },
     );
     if (ok) await this.pipeline.expire(r.id, rev, expiresAt);
     await this.pipeline.render(r.id);

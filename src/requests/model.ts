@@ -98,6 +98,8 @@ export interface ActionRequest {
   resumes?: number;
   /** The result's file (a hunt's CSV) is in the thread. */
   attachmentPosted?: boolean;
+  /** The plan revision whose per-instance file (a bulk plan's detail) is in the thread. */
+  planFilePosted?: number;
 }
 
 export function isTerminal(state: RequestState): boolean {

@@ -120,7 +120,8 @@ export class RequestService {
           const thread = await this.cards.threadOf(findingKey);
           if (thread) ({ channel, ts: threadTs } = thread);
         }
-      } else {
+      } else if (input.action !== 'hunt') {
+        // A hunt asked from a card stays in its case (the incident report lists it); it runs where Athena is, not in the finding's account.
         findingKey = undefined;
       }
     }

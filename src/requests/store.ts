@@ -91,7 +91,7 @@ return 'ok'
 `;
 
 const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted']);
-const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt', 'resumes']);
+const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt', 'resumes', 'planFilePosted']);
 
 /** Request ids name their target when it is short and plain (instance, key); an ARN is hashed. */
 export function idPart(target: string): string {

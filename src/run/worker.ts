@@ -5,6 +5,7 @@ import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
+import { IncidentClock } from '../jobs/incident-clock';
 import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
@@ -27,6 +28,7 @@ import type { Metrics } from '../metrics';
 import { PostLedger } from '../slack/post-ledger';
 import { SlackRateLimiter } from '../slack/rate-limit';
 import { workerWebClient } from '../slack/web-client';
+import { UserNames } from '../slack/user-names';
 import { closeServer, listen, startMetricsServer, type Running } from './bot';
 import { redisHealth, slackHealth } from './health';
 
@@ -60,6 +62,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const aws = opts.aws ?? new AwsClients(config);
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
+  const clock = new IncidentClock({ redis: conn, prefix: config.redisPrefix, cards: store, metrics });
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   // A dead worker's jobs on every queue (a status render too) come back after the lock, not BullMQ's 30 s default.
@@ -104,13 +107,14 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         locks: new Locks(conn, config.redisPrefix),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
+        onFinished: (r, outcome) => clock.requestDone(r, outcome),
       })),
       // Isolating ten instances at once is the playbook's case; the account limiter paces AWS.
       { ...common, ...opts.lock, concurrency: opts.concurrency?.actions ?? 20 },
     ),
     new Worker<TaskJob>(
       QUEUE.tasks,
-      taskProcessor({ cards: store, requests: requestStore, audit, aws, ...publishing, log: workerLog(QUEUE.tasks) }),
+      taskProcessor({ cards: store, requests: requestStore, audit, aws, names: new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks)), clock, ...publishing, log: workerLog(QUEUE.tasks) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(

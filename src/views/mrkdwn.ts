@@ -70,6 +70,17 @@ export function safe(text: string, max = 3000): string {
 }
 
 /**
+ * Escaped and capped like `safe`, but cut only between words: a line that must be shortened never
+ * ends in half a word or half an id that a reader could take for a whole one.
+ */
+export function safeWords(text: string, max: number): string {
+  const escaped = escapeMrkdwn(text);
+  if (escaped.length <= max) return escaped;
+  const space = escaped.lastIndexOf(' ', max - 1);
+  return space > max / 2 ? `${escaped.slice(0, space).replace(/[,;:]$/, '')} …` : truncate(escaped, max);
+}
+
+/**
  * Inline code for short attacker-controlled values (domains, user agents, tags): Slack does not
  * turn a URL inside a code span into a link, and a backtick in the value cannot close the span.
  */

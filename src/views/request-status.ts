@@ -5,7 +5,7 @@ import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTIO
 import type { ActionOutcome } from '../requests/model';
 import type { CardView } from './card';
 import { blastRadiusResponses } from './blast-radius';
-import { codeText, safe, truncate } from './mrkdwn';
+import { codeText, safe, safeWords, truncate } from './mrkdwn';
 
 const TITLE: Record<ActionRequest['action'], string> = {
   isolate: 'Isolate',
@@ -91,15 +91,17 @@ function duration(ms: number): string {
 function section(heading: string, lines: string[], bullet = '•', maxBlocks = 6): KnownBlock[] {
   const blocks: KnownBlock[] = [];
   let text = `*${heading}*`;
-  for (const [n, l] of lines.entries()) {
-    const next = `\n${bullet} ${safe(l, 400)}`;
+  for (const [n, line] of lines.entries()) {
+    // A line may bring its own marker (a bulk plan's production impact): it replaces the bullet.
+    const [mark, l] = line.startsWith(':warning: ') ? [':warning:', line.slice(10)] : [bullet, line];
+    const next = `\n${mark} ${safeWords(l, 400)}`;
     if (text.length + next.length > 2900) {
       if (blocks.length + 1 >= maxBlocks) {
         text += `\n_…and ${lines.length - n} more_`;
         break;
       }
       blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
-      text = `${bullet} ${safe(l, 400)}`;
+      text = `${mark} ${safeWords(l, 400)}`;
       continue;
     }
     text += next;
@@ -111,6 +113,8 @@ function section(heading: string, lines: string[], bullet = '•', maxBlocks = 6
 /** The one status message per request: plan, approval buttons, progress, verified result. */
 function targets(r: ActionRequest): string {
   const ids = r.targets?.length ? r.targets : [r.target];
+  // Many instances are counted, not listed: the plan and its file name each one.
+  if (ids.length > 3 && ids.every((id) => id.startsWith('i-'))) return `${ids.length} instances`;
   const shown = ids.slice(0, 10).map((id) => `\`${safe(id, 200)}\``).join(', ');
   return ids.length > 10 ? `${shown} and ${ids.length - 10} more` : shown;
 }
@@ -162,7 +166,7 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   }
   if (r.result?.table) blocks.push(...huntResultBlocks(r.result));
   else if (r.result) {
-    blocks.push(...section('Verified end state', r.result.lines));
+    blocks.push(...section('Verified end state', r.result.summary ?? r.result.lines));
     if (r.result.notes.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: safe(r.result.notes.join(' '), 2900) }] });
   }
   if (r.failure) {
@@ -210,8 +214,8 @@ export function renderStatusDetail(r: ActionRequest): string {
   const out = [`*${TITLE[r.action]}* ${targets(r)}: ${stateWord(r)}`, `request \`${safe(r.id, 80)}\`, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`];
   if (r.approvedBy) out.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
   if (r.plan?.blocked) out.push(`:no_entry: ${safe(r.plan.blocked, 1000)}`);
-  if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safe(l, 300)}`));
-  if (r.result) out.push('*Verified end state*', ...r.result.lines.map((l) => `• ${safe(l, 300)}`));
+  if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safeWords(l, 300)}`));
+  if (r.result) out.push('*Verified end state*', ...(r.result.summary ?? r.result.lines).map((l) => `• ${safeWords(l, 300)}`));
   if (r.failure) out.push(`*Failed:* ${safe(r.failure.message, 1000)}`, ...r.failure.done.map((l) => `• done: ${safe(l, 300)}`));
   return truncate(out.join('\n'), 2900);
 }

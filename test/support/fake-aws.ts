@@ -823,7 +823,7 @@ export class FakeAws {
     const ssh = this.ensureGroup('sg-0000000000000ssh1', 'ssh-admin', vpcId);
     // Unique per instance (the last 8 hex digits), so many instances can live side by side.
     const n = id.slice(-8);
-    this.instances.set(id, { id, state: 'running', vpcId, tags: { Name: `web-${n}` }, profileArn: 'arn:aws:iam::111122223333:instance-profile/web', termination: false, stop: false });
+    this.instances.set(id, { id, state: 'running', vpcId, tags: { Name: `web-${n}` }, profileArn: `arn:aws:iam::${this.account}:instance-profile/web`, termination: false, stop: false });
     this.enis.set(`eni-${n}000000001`, { id: `eni-${n}000000001`, instanceId: id, deviceIndex: 0, groups: [web, ssh], privateIp: '10.0.1.10' });
     if (opts.secondEni !== false) this.enis.set(`eni-${n}000000002`, { id: `eni-${n}000000002`, instanceId: id, deviceIndex: 1, groups: [ssh], privateIp: '10.0.2.10' });
     if (opts.eip !== false) {
@@ -835,7 +835,8 @@ export class FakeAws {
     if (opts.targetGroup !== false) {
       let tg = this.targetGroups.find((t) => t.name === 'web-tg');
       if (!tg) {
-        tg = { arn: 'arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web-tg/0123456789abcdef', name: 'web-tg', vpcId, targets: [] };
+        // Instance profiles and target groups live in the instance's own account, as in AWS.
+        tg = { arn: `arn:aws:elasticloadbalancing:us-east-1:${this.account}:targetgroup/web-tg/0123456789abcdef`, name: 'web-tg', vpcId, targets: [] };
         this.targetGroups.push(tg);
       }
       tg.targets.push({ id, port: 80, health: 'healthy' });

@@ -38,7 +38,7 @@ export interface SlackApiOptions {
   /** Members of user groups, for usergroups.users.list. */
   userGroups?: Record<string, string[]>;
   /** users.info answers; anyone not listed is a full member of the bot's workspace T0EXAMPLE. */
-  users?: Record<string, { team_id?: string; is_restricted?: boolean; is_ultra_restricted?: boolean; enterprise_id?: string }>;
+  users?: Record<string, { team_id?: string; is_restricted?: boolean; is_ultra_restricted?: boolean; enterprise_id?: string; name?: string; real_name?: string; profile?: { display_name?: string } }>;
 }
 
 /**

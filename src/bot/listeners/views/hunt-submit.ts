@@ -38,7 +38,7 @@ export function huntSubmit(deps: BotDeps) {
     const channel = typeof meta.c === 'string' && /^[CGD][A-Z0-9]+$/.test(meta.c) ? meta.c : undefined;
     if (!channel) return;
     const target = huntTarget(template, params);
-    const reply = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel, threadTs: meta.t, userId: body.user.id }, { actor: actorOf(body) });
+    const reply = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], findingKey: typeof meta.k === 'string' ? meta.k : undefined, channel, threadTs: meta.t, userId: body.user.id }, { actor: actorOf(body) });
     if (reply) await tellUser(client, logger, { channel, user: body.user.id, threadTs: meta.t }, reply);
   };
 }

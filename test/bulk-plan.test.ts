@@ -1,0 +1,57 @@
+import { ACCOUNT, MINERS, WEB_SERVER, buildScene, guardDutyFindings } from '../demo/scene';
+import type { FakeAws } from './support/fake-aws';
+import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from './support/harness';
+import { click, textOf, threadReplies } from './support/slack-user';
+import { DEMO_ACCESS, DEMO_CHANNELS, FAST_SLACK, isolatedEarlier } from './support/demo-incident';
+import { visibleText } from './support/visible';
+
+describe('a bulk plan and its result read in ten seconds', () => {
+  let h: Harness;
+  let aws: FakeAws;
+  tearDownAfterEach(() => ({ h, aws }));
+
+  it('the demo: Isolate all 11 asks in under 1,800 visible characters, production impact and the skipped miner first, every detail in a file; the result leads with counts', async () => {
+    aws = buildScene();
+    const earlier = isolatedEarlier(aws, MINERS[3]);
+    h = await startHarness({ file: { channels: DEMO_CHANNELS, access: DEMO_ACCESS, slack: FAST_SLACK } });
+    expect((await h.postEvents(guardDutyFindings(fixture('guardduty-crypto-dns')))).status).toBe(202);
+    const card = await waitFor(() => h.slack.channelMessages('C02CRYPTO').find((m) => textOf(m).includes('ir_bulk_isolate')), 'the roll-up', 30_000);
+    await click(h, card, 'ir_bulk_isolate', 'U01ANA');
+    const approval = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('ir_approve')), 'the approval', 30_000);
+
+    const seen = visibleText(approval.blocks);
+    expect(seen.length).toBeLessThan(1800);
+    const lines = seen.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    // Production impact and the skipped instance come before the changes every instance shares.
+    const shared = at(/^• 10 instances: termination and stop protection on; every interface to (sg-\w+ \()?ir-quarantine/);
+    expect(shared).toBeGreaterThan(0);
+    expect(at(new RegExp(`${WEB_SERVER}: detach from Auto Scaling group web-asg`))).toBeGreaterThan(0);
+    expect(at(new RegExp(`${WEB_SERVER}: detach from Auto Scaling group web-asg`))).toBeLessThan(shared);
+    expect(at(new RegExp(`${WEB_SERVER}: deregister from target group web-tg port 80`))).toBeLessThan(shared);
+    expect(at(new RegExp(`skipped ${MINERS[3]}: already isolated since ${earlier}`))).toBeLessThan(shared);
+    // Nothing is cut: no ellipsis anywhere, so no half word and no half id.
+    expect(seen).not.toContain('…');
+    // Every warning is about an instance in the plan, in the plan's own account.
+    for (const arn of seen.match(/arn:aws:[a-z]+::?\d*:/g) ?? []) expect(arn).toContain(ACCOUNT);
+
+    const file = await waitFor(() => [...h.slack.files.values()].find((f) => f.thread_ts === card.ts && f.filename?.startsWith('plan-')), 'the plan file in the thread');
+    expect(seen).toContain(file.filename);
+    for (const id of [...MINERS, WEB_SERVER]) expect(file.content).toContain(id);
+    expect(file.content).toMatch(/eni-e5f60718000000001 \(primary\): sg-0000000000000web1 \(web\), sg-0000000000000ssh1 \(ssh-admin\) →/);
+
+    // The audit trail keeps what was approved, instance by instance, not only the summary.
+    const entries = (await h.redis.xrange(`${h.config.redisPrefix}:audit`, '-', '+')).map(([, f]) => f);
+    const asked = entries.find((f) => f[f.indexOf('event') + 1] === 'approval-requested')!;
+    const detail = JSON.parse(asked[asked.indexOf('detail') + 1]);
+    for (const id of [...MINERS, WEB_SERVER]) expect(detail.perInstance).toContain(id);
+
+    await click(h, approval, 'ir_approve', 'U02LEAD');
+    await waitFor(() => textOf(approval).includes('Verified end state'), 'the verified result', 60_000);
+    const result = visibleText(approval.blocks);
+    expect(result).toContain(`10 isolated ✓, 1 skipped: ${MINERS[3]} already isolated since ${earlier}`);
+    expect(result).toContain(`${WEB_SERVER}: Auto Scaling group web-asg: detached ✓`);
+    const out = await waitFor(() => [...h.slack.files.values()].find((f) => f.thread_ts === card.ts && f.filename?.startsWith('result-')), 'the result file');
+    for (const id of [...MINERS.filter((m) => m !== MINERS[3]), WEB_SERVER]) expect(out.content).toContain(`${id}: verified`);
+  }, 90_000);
+});
