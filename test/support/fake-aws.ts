@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AttachInstancesCommand, AutoScalingClient, DescribeAutoScalingInstancesCommand, DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import {
   AssociateAddressCommand,
@@ -40,17 +42,25 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
+  AttachRolePolicyCommand,
+  AttachUserPolicyCommand,
   DeleteAccessKeyCommand,
   DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
   GetAccessKeyLastUsedCommand,
+  DetachRolePolicyCommand,
+  DetachUserPolicyCommand,
   GetInstanceProfileCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   GetUserCommand,
   GetUserPolicyCommand,
   IAMClient,
   ListAccessKeysCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
   UpdateAccessKeyCommand,
@@ -219,6 +229,10 @@ export class FakeAws {
   /** IAM users: access keys and inline policies. */
   users = new Map<string, { keys: { id: string; status: string }[]; policies: Map<string, string> }>();
   roles = new Map<string, { policies: Map<string, string> }>();
+  /** This account's customer-managed policies by name; ir-bot-deny-all is there, as deploy/ puts it in every account. */
+  managedPolicies = new Map<string, string>([['ir-bot-deny-all', readFileSync(join(__dirname, '../../iam/ir-bot-deny-all-policy.json'), 'utf8')]]);
+  /** Managed policy ARNs attached to "user/NAME" or "role/NAME". */
+  attachedPolicies = new Map<string, string[]>();
   /** Reads after an IAM write that still return the old value (IAM is eventually consistent). */
   iamLag = 0;
   private lagging = new Map<string, { value: unknown; reads: number }>();
@@ -613,6 +627,36 @@ export class FakeAws {
       policies.delete(name);
       return {};
     };
+    // Managed policies: an ARN of another account, or a name not created here, is NoSuchEntity as in IAM.
+    const managed = (arn: string) => {
+      const m = /^arn:aws:iam::(\d{12}):policy\/(?:.*\/)?([^/]+)$/.exec(arn);
+      const doc = m && m[1] === this.account ? this.managedPolicies.get(m[2]) : undefined;
+      if (doc === undefined) throw awsError('NoSuchEntity', `Policy ${arn} does not exist or is not attachable.`, 404);
+      return { name: m![2], doc };
+    };
+    on(iam, GetPolicyCommand, (i) => ({ Policy: { Arn: i.PolicyArn, PolicyName: managed(i.PolicyArn).name, DefaultVersionId: 'v1', IsAttachable: true } }));
+    on(iam, GetPolicyVersionCommand, (i) => ({ PolicyVersion: { VersionId: i.VersionId, IsDefaultVersion: i.VersionId === 'v1', Document: encodeURIComponent(managed(i.PolicyArn).doc) } }));
+    const attach = (kind: string, arn: string) => {
+      managed(arn);
+      const list = this.attachedPolicies.get(kind) ?? [];
+      this.wrote(`attached:${kind}`, [...list]);
+      if (!list.includes(arn)) this.attachedPolicies.set(kind, [...list, arn]);
+      return {};
+    };
+    const detach = (kind: string, arn: string) => {
+      const list = this.attachedPolicies.get(kind) ?? [];
+      if (!list.includes(arn)) throw awsError('NoSuchEntity', `Policy ${arn} was not found.`, 404);
+      this.wrote(`attached:${kind}`, [...list]);
+      this.attachedPolicies.set(kind, list.filter((x) => x !== arn));
+      return {};
+    };
+    const listAttached = (kind: string) => ({ AttachedPolicies: (this.stale(`attached:${kind}`, this.attachedPolicies.get(kind) ?? []) as string[]).map((PolicyArn) => ({ PolicyArn, PolicyName: PolicyArn.split('/').pop() })) });
+    on(iam, AttachUserPolicyCommand, (i) => (user(i.UserName), attach(`user/${i.UserName}`, i.PolicyArn)));
+    on(iam, AttachRolePolicyCommand, (i) => (role(i.RoleName), attach(`role/${i.RoleName}`, i.PolicyArn)));
+    on(iam, DetachUserPolicyCommand, (i) => (user(i.UserName), detach(`user/${i.UserName}`, i.PolicyArn)));
+    on(iam, DetachRolePolicyCommand, (i) => (role(i.RoleName), detach(`role/${i.RoleName}`, i.PolicyArn)));
+    on(iam, ListAttachedUserPoliciesCommand, (i) => (user(i.UserName), listAttached(`user/${i.UserName}`)));
+    on(iam, ListAttachedRolePoliciesCommand, (i) => (role(i.RoleName), listAttached(`role/${i.RoleName}`)));
     on(iam, DeleteUserPolicyCommand, (i) => deletePolicy(`user/${i.UserName}`, user(i.UserName).policies, i.PolicyName));
     on(iam, DeleteRolePolicyCommand, (i) => deletePolicy(`role/${i.RoleName}`, role(i.RoleName).policies, i.PolicyName));
     on(ec2, DescribeIamInstanceProfileAssociationsCommand, (i) => {
