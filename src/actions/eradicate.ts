@@ -140,6 +140,13 @@ function textOf(p: IpPermission): string {
   });
 }
 
+/** The API's older flat form (CidrIp, IpProtocol, ports, SourceSecurityGroupName/Id) as one permission. */
+function flatPermission(rq: any): any[] {
+  if (!rq.cidrIp && !rq.sourceSecurityGroupName && !rq.sourceSecurityGroupId) return [];
+  const group = rq.sourceSecurityGroupId ? { groupId: rq.sourceSecurityGroupId } : rq.sourceSecurityGroupName ? { groupName: rq.sourceSecurityGroupName } : undefined;
+  return [{ ipProtocol: rq.ipProtocol, fromPort: rq.fromPort, toPort: rq.toPort, ipRanges: rq.cidrIp ? { items: [{ cidrIp: rq.cidrIp }] } : undefined, groups: group ? { items: [group] } : undefined }];
+}
+
 /**
  * CloudTrail's lowercase request parameters, split into one EC2 permission per source, with the
  * protocol as EC2 lists it. A group (or source group) the call named by name keeps its name until
@@ -153,7 +160,7 @@ export function addedRules(trails: Trail[]): AddedRule[] {
     if (!m || t.errorCode || !rq) continue;
     const groupId: string = rq.groupId ?? t.responseElements?.securityGroupRuleSet?.items?.[0]?.groupId ?? '';
     if (!groupId && !rq.groupName) continue;
-    for (const p of rq.ipPermissions?.items ?? []) {
+    for (const p of rq.ipPermissions?.items ?? flatPermission(rq)) {
       const base = { IpProtocol: protocolOf(p.ipProtocol), FromPort: p.fromPort, ToPort: p.toPort };
       const sources: IpPermission[] = [
         ...(p.ipRanges?.items ?? []).map((r: any) => ({ ...base, IpRanges: [{ CidrIp: r.cidrIp }] })),

@@ -212,6 +212,13 @@ describe('revoke-rules compares rules the way EC2 stores them', () => {
     expect(aws.groups.get('sg-0app')!.ingress).toEqual([]);
   });
 
+  it('reads the older flat form of the call (CidrIp, IpProtocol and ports as top-level parameters)', async () => {
+    aws.groups.get('sg-0app')!.ingress.push({ IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: '0.0.0.0/0' }] });
+    aws.trail = [authorize(aliceIdentity, '2026-11-30T02:03:00Z', { groupId: 'sg-0app', ipProtocol: '6', fromPort: 3389, toPort: 3389, cidrIp: '0.0.0.0/0' })];
+    const plan = await revokeRulesAction.plan([ALICE_KEY], inRegion('eu-west-1'));
+    expect(plan.summary[0]).toBe(`revoke sg-0app inbound tcp 3389 0.0.0.0/0 (added by ${ALICE_KEY} at 2026-11-30T02:03:00Z)`);
+  });
+
   it('never calls an open rule "already gone" when its group name no longer resolves', async () => {
     aws.groups.delete('sg-0jump');
     const ctx = inRegion('eu-west-1');
