@@ -86,4 +86,12 @@ describe('eradicating what the principal added', () => {
     const again = await revokeRulesAction.execute(plan, ctx);
     expect(again.ok).toBe(true);
   });
+
+  it('does not call "none found" an all-clear when the history was cut at the event limit', async () => {
+    trail.on(LookupEventsCommand).resolves({ Events: Array.from({ length: 50 }, () => EVENTS[2]), NextToken: 'more' });
+    const ctx = actionContext({ file: { blastRadius: { maxEvents: 50 } } });
+    expect((await deleteKeysAction.plan([KEY], ctx)).blocked).toBe(
+      `${KEY} created no access key in CloudTrail's 90-day history as far as it was read: the event limit (blastRadius.maxEvents) was reached, so older events were not`,
+    );
+  });
 });

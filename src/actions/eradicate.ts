@@ -15,6 +15,9 @@ import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAc
 
 const PRINCIPAL = /^(AKIA|ASIA)[A-Z0-9]{16}$|^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\//;
 
+/** "None found" from a history cut at blastRadius.maxEvents is not an all-clear. */
+const cut = (partial: boolean) => (partial ? ' as far as it was read: the event limit (blastRadius.maxEvents) was reached, so older events were not' : '');
+
 // ---------------------------------------------------------------- access keys it created
 
 interface CreatedKey {
@@ -44,7 +47,7 @@ export function createdKeys(trails: Trail[]): CreatedKey[] {
 async function planDeleteKeys(targets: string[], ctx: ActionContext): Promise<PlanView> {
   const [principal] = targets;
   if (!PRINCIPAL.test(principal)) return blockedPlan(`${principal} is neither an access key id nor an IAM principal ARN`);
-  const { trails, scope, iamUnknown } = await principalWrites(ctx, principal);
+  const { trails, scope, iamUnknown, partial } = await principalWrites(ctx, principal);
   const keys = createdKeys(trails);
   for (const k of keys) k.status = await keyStatus(ctx.aws, k.userName, k.keyId);
   const live = keys.filter((k) => k.status);
@@ -54,7 +57,7 @@ async function planDeleteKeys(targets: string[], ctx: ActionContext): Promise<Pl
     return blockedPlan(
       keys.length
         ? `Every access key ${principal} created is already deleted: ${keys.map((k) => `${k.keyId} (user ${k.userName})`).join(', ')}`
-        : `${principal} created no access key in CloudTrail's ${ctx.blastRadius.lookbackDays}-day history`,
+        : `${principal} created no access key in CloudTrail's ${ctx.blastRadius.lookbackDays}-day history${cut(partial)}`,
     );
   }
   return {
@@ -260,7 +263,7 @@ function whyNotLive(r: AddedRule): string {
 async function planRevokeRules(targets: string[], ctx: ActionContext): Promise<PlanView> {
   const [principal] = targets;
   if (!PRINCIPAL.test(principal)) return blockedPlan(`${principal} is neither an access key id nor an IAM principal ARN`);
-  const { trails, scope } = await principalWrites(ctx, principal);
+  const { trails, scope, partial } = await principalWrites(ctx, principal);
   const rules = addedRules(trails);
   await resolveNames(ctx.aws, rules);
   const all = distinct(rules);
@@ -268,7 +271,7 @@ async function planRevokeRules(targets: string[], ctx: ActionContext): Promise<P
   const live = all.filter((r) => r.status === 'present');
   if (live.length === 0) {
     if (all.some((r) => r.status === 'unresolved')) return blockedPlan(`Nothing ${principal} added can be revoked by id: ${all.map((r) => `${describeRule(r)}: ${whyNotLive(r)}`).join('; ')}`);
-    return blockedPlan(all.length ? `Every rule ${principal} added is already gone: ${all.map(describeRule).join('; ')}` : `${principal} added no security-group rule in CloudTrail's ${ctx.blastRadius.lookbackDays}-day history`);
+    return blockedPlan(all.length ? `Every rule ${principal} added is already gone: ${all.map(describeRule).join('; ')}` : `${principal} added no security-group rule in CloudTrail's ${ctx.blastRadius.lookbackDays}-day history${cut(partial)}`);
   }
   return {
     summary: [
