@@ -1,5 +1,6 @@
 import { blastRadiusAction } from '../../src/actions/blast-radius';
 import { deleteKeysAction, revokeRulesAction } from '../../src/actions/eradicate';
+import { globalEventRegion } from '../../src/aws/identifiers';
 import { Responder } from '../../src/aws/responder';
 import { testClients } from '../support/action-context';
 import { FakeAws, type FakeTrailEvent } from '../support/fake-aws';
@@ -168,6 +169,10 @@ describe('IAM events are read from us-east-1, where CloudTrail keeps them', () =
     expect(outcome.lines[0]).toBe(`${ALICE_KEY} (key of user alice): 2 write(s) in 90 days, touching 2 resource(s)`);
     expect(outcome.lines).toContain(`access key ${BACKDOOR}: CreateAccessKey from 2026-11-30T02:03:10Z; of user backup-svc`);
     expect(outcome.pivots).toContainEqual({ kind: 'accessKey', value: BACKDOOR });
+  });
+
+  it("reads the partition's own global-event region in GovCloud and China", () => {
+    expect(['eu-west-1', 'ap-southeast-2', 'us-east-1', 'us-gov-east-1', 'cn-northwest-1'].map(globalEventRegion)).toEqual(['us-east-1', 'us-east-1', 'us-east-1', 'us-gov-west-1', 'cn-north-1']);
   });
 
   it('when us-east-1 cannot be read, the IAM part is unknown: never "created no access key"', async () => {
