@@ -75,20 +75,22 @@ describe('credential containment: keys, deny-all, sessions — each with plan, a
     expect(textOf(revoked)).toContain('role web-app-role: ir-bot-revoke-older-sessions denies sessions issued before');
   });
 
-  it('denies everything for a user with a recognisable inline policy, and undo removes exactly that policy', async () => {
+  it('denies everything for a user by attaching the managed deny-all it ships, and undo detaches exactly that policy', async () => {
     aws = account();
     h = await startHarness({ file: FILE });
     await slash(h, `deny ${USER_ARN}`);
     await approveLatest(h);
     const done = await status(h, (t) => t.includes('Verified end state'), 'the result');
-    expect(textOf(done)).toContain('user ci-deploy: inline policy ir-bot-deny-all attached ✓');
-    const doc = JSON.parse(aws.users.get('ci-deploy')!.policies.get('ir-bot-deny-all')!);
-    expect(doc.Statement).toEqual([{ Sid: 'IrBotDenyAll', Effect: 'Deny', Action: '*', Resource: '*' }]);
+    expect(textOf(done)).toContain('user ci-deploy: managed policy ir-bot-deny-all attached ✓');
+    expect(aws.attachedPolicies.get('user/ci-deploy')).toEqual(['arn:aws:iam::123456789012:policy/ir-bot-deny-all']);
+    // No inline policy is written: the bot's policy allows attaching this one policy, nothing free-form.
+    expect(aws.callsOf('PutUserPolicy')).toEqual([]);
 
     await slash(h, `allow ${USER_ARN}`);
     await click(h, await status(h, (t) => t.includes('Lift the deny-all') && t.includes('ir_approve'), 'the undo approval'), 'ir_approve', 'U02LEAD');
     await status(h, (t) => t.includes('Lift the deny-all') && t.includes('Verified end state'), 'the undo');
     expect([...aws.users.get('ci-deploy')!.policies.keys()]).toEqual(['deploy']);
+    expect(aws.attachedPolicies.get('user/ci-deploy')).toEqual([]);
     await slash(h, `deny arn:aws:iam::123456789012:user/nobody`);
     await status(h, (t) => t.includes('user nobody does not exist'), 'the refusal for a missing user');
   });

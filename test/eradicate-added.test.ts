@@ -12,6 +12,7 @@ const iam = mockClient(IAMClient);
 const KEY = 'AKIAIOSFODNN7EXAMPLE';
 const BACKDOOR = 'AKIABACKDOOR00000001';
 const LEGIT = 'AKIALEGITIMATE000001';
+const ATTRIBUTION = `attribution: only calls CloudTrail attributes to access key ${KEY} (userIdentity.accessKeyId), not everything user ci-deployer did: ask for the user's ARN to widen`;
 
 function event(name: string, source: string, at: string, req: unknown, res: unknown = null, error?: string): Event {
   return {
@@ -62,7 +63,7 @@ describe('eradicating what the principal added', () => {
   it('deletes only the access key it created, and verifies IAM no longer lists it', async () => {
     const ctx = actionContext();
     const plan = await deleteKeysAction.plan([KEY], ctx);
-    expect(plan.summary).toEqual([`delete ${BACKDOOR} of user backup-svc (Active, created by ${KEY} at 2026-11-30T02:03:10Z)`]);
+    expect(plan.summary).toEqual([`delete ${BACKDOOR} of user backup-svc (Active, created by ${KEY} at 2026-11-30T02:03:10Z)`, ATTRIBUTION]);
     const outcome = await deleteKeysAction.execute(plan, ctx);
     expect(outcome).toMatchObject({ ok: true, lines: [`${BACKDOOR} of user backup-svc: deleted ✓`] });
     expect(iam.commandCalls(DeleteAccessKeyCommand).map((c) => c.args[0].input)).toEqual([{ UserName: 'backup-svc', AccessKeyId: BACKDOOR }]);
@@ -74,7 +75,7 @@ describe('eradicating what the principal added', () => {
   it('revokes exactly the rule it authorised that is still there, from CloudTrail\'s request parameters, and leaves the others', async () => {
     const ctx = actionContext();
     const plan = await revokeRulesAction.plan([KEY], ctx);
-    expect(plan.summary).toEqual([`revoke sg-0web inbound tcp 22 0.0.0.0/0 (added by ${KEY} at 2026-11-30T02:01:30Z)`, 'sg-0web inbound tcp 22 198.51.100.0/24: already gone']);
+    expect(plan.summary).toEqual([`revoke sg-0web inbound tcp 22 0.0.0.0/0 (added by ${KEY} at 2026-11-30T02:01:30Z)`, 'sg-0web inbound tcp 22 198.51.100.0/24: already gone', ATTRIBUTION]);
     const outcome = await revokeRulesAction.execute(plan, ctx);
     expect(outcome).toMatchObject({ ok: true, lines: ['sg-0web inbound tcp 22 0.0.0.0/0: revoked ✓'] });
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((c) => c.args[0].input)).toEqual([
@@ -84,5 +85,13 @@ describe('eradicating what the principal added', () => {
     // A re-run after the rule went (a retry after a crash) is not an error.
     const again = await revokeRulesAction.execute(plan, ctx);
     expect(again.ok).toBe(true);
+  });
+
+  it('does not call "none found" an all-clear when the history was cut at the event limit', async () => {
+    trail.on(LookupEventsCommand).resolves({ Events: Array.from({ length: 50 }, () => EVENTS[2]), NextToken: 'more' });
+    const ctx = actionContext({ file: { blastRadius: { maxEvents: 50 } } });
+    expect((await deleteKeysAction.plan([KEY], ctx)).blocked).toBe(
+      `${KEY} created no access key in CloudTrail's 90-day history as far as it was read: the event limit (blastRadius.maxEvents) was reached, so older events were not`,
+    );
   });
 });

@@ -1,47 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { IAM_ACTION_OF_CALL } from '../src/aws/responder';
-import { actions, isRead, resources, shippedPolicy, shippedReasons, unjustifiedWritesOnStar, writesOnStar } from './support/iam-policy';
-
-const PREFIX: Record<string, string> = {
-  'client-ec2': 'ec2',
-  'client-auto-scaling': 'autoscaling',
-  'client-elastic-load-balancing-v2': 'elasticloadbalancing',
-  'client-securityhub': 'securityhub',
-  'client-sts': 'sts',
-  'client-kms': 'kms',
-  'client-iam': 'iam',
-  'client-cloudtrail': 'cloudtrail',
-  'client-athena': 'athena',
-  'client-ssm': 'ssm',
-  'client-s3': 's3',
-};
-
-/** Calls whose IAM permission has another name (S3 authorises HeadObject as s3:GetObject). */
-
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
-/** Every `XxxCommand` (or `paginateXxx`) a source file imports from an AWS SDK client, as an IAM action. */
-function actionsCalledByCode(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const file of sources(join(__dirname, '../src'))) {
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/([a-z0-9-]+)'/g)) {
-      const prefix = PREFIX[m[2]];
-      if (!prefix && /Command\b/.test(m[1])) throw new Error(`${file}: add @aws-sdk/${m[2]} to the IAM prefix map`);
-      for (const name of m[1].split(',').map((s) => s.replace(/^\s*type\s+/, '').trim())) {
-        const action = /^([A-Z]\w*)Command$/.exec(name)?.[1] ?? /^paginate([A-Z]\w*)$/.exec(name)?.[1];
-        if (action) out.set(IAM_ACTION_OF_CALL[`${prefix}:${action}`] ?? `${prefix}:${action}`, file.replace(/.*\/src\//, 'src/'));
-      }
-    }
-  }
-  return out;
-}
+import { actions, actionsCalledByCode, isRead, resources, shippedPolicy, shippedReasons, unjustifiedWildcardStatements, unjustifiedWritesOnStar, writesOnStar } from './support/iam-policy';
 
 /** Permissions AWS checks on behalf of a call, without a command of their own. */
 const IMPLIED: Record<string, string> = { 'iam:PassRole': 'ec2:AssociateIamInstanceProfile passes the isolation role' };
@@ -74,7 +31,13 @@ describe('the least-privilege policy shipped in iam/ir-bot-policy.json', () => {
     const onStar = writesOnStar(policy);
     expect(unjustifiedWritesOnStar(policy, reasons)).toEqual([]);
     // And no stale reason for a write that was narrowed since.
-    expect(Object.keys(reasons).filter((a) => a !== '_' && !onStar.includes(a))).toEqual([]);
+    expect(Object.keys(reasons).filter((a) => a !== '_' && !a.startsWith('sid:') && !onStar.includes(a))).toEqual([]);
+  });
+
+  it('grants no unconditioned IAM or EC2 write on a wildcard resource without a reason recorded under sid:<Sid>', () => {
+    expect(unjustifiedWildcardStatements(policy, reasons)).toEqual([]);
+    const sids = new Set(policy.Statement.map((s) => `sid:${s.Sid}`));
+    expect(Object.keys(reasons).filter((k) => k.startsWith('sid:') && !sids.has(k))).toEqual([]);
   });
 
   it('passes only the isolation role, only to EC2, and attaches only the isolation profile', () => {
@@ -100,10 +63,18 @@ describe('the least-privilege policy shipped in iam/ir-bot-policy.json', () => {
     for (const a of ['iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:UpdateAssumeRolePolicy', 'iam:AttachRolePolicy']) expect(actions(deny)).toContain(a);
   });
 
+  it('writes no inline policy on users, and attaches or detaches only the managed deny-all it ships', () => {
+    expect(allows.filter((s) => actions(s).includes('iam:PutUserPolicy') || actions(s).includes('iam:DeleteUserPolicy'))).toEqual([]);
+    const attach = allows.filter((s) => actions(s).some((a) => /^iam:(Attach|Detach)(Role|User)Policy$/.test(a)));
+    expect(attach.length).toBeGreaterThan(0);
+    for (const s of attach) expect(s.Condition).toEqual({ ArnLike: { 'iam:PolicyARN': 'arn:aws:iam::*:policy/ir-bot-deny-all' } });
+  });
+
   it('conditions EC2 writes on ir-bot tags where AWS supports it', () => {
     // Statements that only name the VPC or the source volumes and instances of a create need no condition.
     const ec2On = (action: string) => allows.filter((s) => actions(s).includes(action) && !resources(s).every((r) => /:(vpc|volume|instance)\/\*$/.test(r)));
-    for (const a of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress', 'ec2:CreateSecurityGroup', 'ec2:ModifySnapshotAttribute', 'ec2:CreateSnapshots', 'ec2:CopySnapshot', 'ec2:CreateTags']) {
+    // Revoking rules on the customer's groups is granted apart, with its reason (sid:EradicateRulesOnCustomerGroups).
+    for (const a of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:CreateSecurityGroup', 'ec2:ModifySnapshotAttribute', 'ec2:CreateSnapshots', 'ec2:CopySnapshot', 'ec2:CreateTags']) {
       const ss = ec2On(a);
       expect(ss.length).toBeGreaterThan(0);
       for (const s of ss) expect(s.Condition).toBeDefined();

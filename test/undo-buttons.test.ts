@@ -107,7 +107,7 @@ describe('undo one click away on IAM results: Re-enable key, Lift deny-all, Rest
     // The undo needs the approval deny-all needed (access.undoNeedsApproval).
     await click(h, await inThread(h, denied.ts, (t) => t.includes('Lift the deny-all on') && t.includes('ir_approve'), 'the undo approval'), 'ir_approve', 'U02LEAD');
     await inThread(h, denied.ts, (t) => t.includes('Lift the deny-all on') && t.includes('Verified end state'), 'the lifted deny-all');
-    expect(aws.users.get('ci-deploy')!.policies.size).toBe(0);
+    expect(aws.attachedPolicies.get('user/ci-deploy')).toEqual([]);
 
     const first = await doneByCommand(h, `revoke-sessions ${ROLE_ARN}`, 'Revoke sessions of', false);
     expect(buttonIn(first, 'ir_undo')!.text.text).toBe('Restore sessions');

@@ -9,7 +9,7 @@ import { ApplicationLoadBalancer, ApplicationProtocol, ListenerAction, ListenerC
 import { CfnParameterGroup, CfnReplicationGroup, CfnSubnetGroup, CfnUser, CfnUserGroup } from 'aws-cdk-lib/aws-elasticache';
 import { ApiDestination, Authorization, Connection, HttpMethod, Rule, type EventPattern } from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import { PolicyDocument, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, PolicyDocument, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
@@ -19,7 +19,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { BOT_ROLE_NAME, botPolicy } from './policy';
+import { BOT_ROLE_NAME, botPolicy, DENY_ALL_POLICY_NAME, denyAllPolicy } from './policy';
 import type { BotSecrets } from './secrets-stack';
 import { REPO_ROOT, type DeploySettings } from './settings';
 
@@ -209,6 +209,13 @@ export class IrBotStack extends Stack {
       assumedBy: new ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'ir-bot worker: iam/ir-bot-policy.json; member accounts trust this role (ir-responder)',
       inlinePolicies: { 'ir-bot': PolicyDocument.fromJson(botPolicy(settings.policyNames)) },
+    });
+
+    // deny-principal in this account attaches this one policy: the worker may attach no other (iam:PolicyARN).
+    new ManagedPolicy(this, 'DenyAll', {
+      managedPolicyName: DENY_ALL_POLICY_NAME,
+      description: 'ir-bot deny-principal: attached to a compromised user or role, detached on undo',
+      document: PolicyDocument.fromJson(denyAllPolicy()),
     });
 
     const bot = taskDefinition('bot', botRole);

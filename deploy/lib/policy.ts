@@ -91,4 +91,7 @@ export const ASSUME_RESPONDER_SID = 'AssumeResponderRole';
 
 /** The role names the policy's Deny statement and the trust policy are written for. */
 export const BOT_ROLE_NAME = 'ir-bot';
+/** The managed deny-all the bot attaches (the only policy its iam:Attach*Policy may attach); in every account it acts in. */
+export const DENY_ALL_POLICY_NAME = 'ir-bot-deny-all';
+export const denyAllPolicy = (): PolicyDocument => loadPolicy('ir-bot-deny-all-policy.json');
 export const RESPONDER_ROLE_NAME = 'ir-responder';

@@ -1,7 +1,7 @@
 import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { CfnStackSet } from 'aws-cdk-lib/aws-cloudformation';
 import type { Construct } from 'constructs';
-import { ASSUME_RESPONDER_SID, BOT_ROLE_NAME, RESPONDER_ROLE_NAME, botPolicy, loadPolicy, type PolicyNames } from './policy';
+import { ASSUME_RESPONDER_SID, BOT_ROLE_NAME, DENY_ALL_POLICY_NAME, RESPONDER_ROLE_NAME, botPolicy, denyAllPolicy, loadPolicy, type PolicyNames } from './policy';
 
 /**
  * The template every member account gets: role ir-responder (the name aws.responderRoleArn
@@ -28,6 +28,11 @@ export function responderTemplate(names: PolicyNames): Record<string, unknown> {
           AssumeRolePolicyDocument: { ...trust, Statement: trust.Statement.map((s) => ({ ...s, Principal: { AWS: { Ref: 'BotRoleArn' } } })) },
           Policies: [{ PolicyName: 'ir-bot', PolicyDocument: { ...policy, Statement: policy.Statement.filter((s) => s.Sid !== ASSUME_RESPONDER_SID) } }],
         },
+      },
+      // deny-principal attaches this one policy: the responder may attach no other (iam:PolicyARN).
+      DenyAllPolicy: {
+        Type: 'AWS::IAM::ManagedPolicy',
+        Properties: { ManagedPolicyName: DENY_ALL_POLICY_NAME, Description: 'ir-bot deny-principal: attached to a compromised user or role, detached on undo', PolicyDocument: denyAllPolicy() },
       },
     },
     Outputs: { ResponderRoleArn: { Value: { 'Fn::GetAtt': ['ResponderRole', 'Arn'] } } },

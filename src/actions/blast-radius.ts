@@ -1,7 +1,8 @@
-import { LookupEventsCommand, type Event, type LookupAttribute } from '@aws-sdk/client-cloudtrail';
+import { LookupEventsCommand, type CloudTrailClient, type Event, type LookupAttribute } from '@aws-sdk/client-cloudtrail';
 import { DescribeInstancesCommand, DescribeKeyPairsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { GetAccessKeyLastUsedCommand, GetUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { AwsCallError } from '../aws/errors';
+import { globalEventRegion } from '../aws/identifiers';
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from './results';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
@@ -26,6 +27,10 @@ export interface TouchedResource {
 
 export interface BlastRadius {
   principal: { accessKeyId?: string; userName?: string; arn?: string };
+  /** Whose events were kept, in words: the plan and the result say it. */
+  scope: string;
+  /** Why the global-service events (IAM, STS, sign-in) could not be read; absent when they were. */
+  iamUnknown?: string;
   writes: number;
   failedWrites: number;
   /** The event history was cut at maxEvents. */
@@ -56,6 +61,8 @@ export interface Trail {
   errorCode?: string;
   requestParameters?: any;
   responseElements?: any;
+  /** Who made the call, from `userIdentity`: the only thing an event is attributed by. */
+  identity: { type?: string; arn?: string; accessKeyId?: string; userName?: string; issuerArn?: string };
 }
 
 function parse(e: Event): Trail | undefined {
@@ -69,6 +76,13 @@ function parse(e: Event): Trail | undefined {
       errorCode: d.errorCode,
       requestParameters: d.requestParameters ?? undefined,
       responseElements: d.responseElements ?? undefined,
+      identity: {
+        type: d.userIdentity?.type,
+        arn: d.userIdentity?.arn,
+        accessKeyId: d.userIdentity?.accessKeyId,
+        userName: d.userIdentity?.userName,
+        issuerArn: d.userIdentity?.sessionContext?.sessionIssuer?.arn,
+      },
     };
   } catch {
     return undefined;
@@ -138,23 +152,91 @@ export function groupWrites(trails: Trail[]): TouchedResource[] {
   return [...byKey.values()].sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) || a.firstAt.localeCompare(b.firstAt));
 }
 
-function principalOf(target: string): BlastRadius['principal'] {
-  if (/^(AKIA|ASIA)/.test(target)) return { accessKeyId: target };
-  const m = /:(user|assumed-role)\/(?:.*\/)?([^/]+)$/.exec(target);
-  return { arn: target, userName: m?.[2] };
+/**
+ * What a target names, and so which events are its own. CloudTrail's `Username` lookup matches an
+ * IAM user name *or a role session name*, and session names are whatever the caller of AssumeRole
+ * chose, so a lookup only finds candidates: each event is kept by its `userIdentity` alone.
+ */
+type Who =
+  | { kind: 'key'; accessKeyId: string }
+  | { kind: 'user'; arn: string; account: string; name: string }
+  | { kind: 'session'; arn: string; sessionName: string }
+  | { kind: 'role'; arn: string; account: string; name: string };
+
+function whoOf(target: string): Who {
+  if (/^(AKIA|ASIA)/.test(target)) return { kind: 'key', accessKeyId: target };
+  const m = /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):(user|role|assumed-role)\/(.+)$/.exec(target);
+  if (!m) return { kind: 'key', accessKeyId: target };
+  const [, account, type, rest] = m;
+  const parts = rest.split('/');
+  if (type === 'assumed-role') return { kind: 'session', arn: target, sessionName: parts[parts.length - 1] };
+  return { kind: type as 'user' | 'role', arn: target, account, name: parts[parts.length - 1] };
 }
 
+/** A user or role ARN's account and name, whatever its path. */
+const nameOf = (arn?: string) => /^arn:aws[a-z-]*:iam::(\d{12}):(?:user|role)\/(?:.*\/)?([^/]+)$/.exec(arn ?? '')?.slice(1, 3).join(' ');
+
+/** Whether the event was made by the target itself, not merely by someone with the same name. */
+export function madeBy(t: Trail, who: Who): boolean {
+  const id = t.identity;
+  switch (who.kind) {
+    case 'key':
+      return id.accessKeyId === who.accessKeyId;
+    case 'user':
+      return id.type === 'IAMUser' && (id.arn === who.arn || nameOf(id.arn) === `${who.account} ${who.name}`);
+    case 'session':
+      return id.type === 'AssumedRole' && id.arn === who.arn;
+    case 'role':
+      return id.type === 'AssumedRole' && (id.issuerArn === who.arn || nameOf(id.issuerArn) === `${who.account} ${who.name}`);
+  }
+}
+
+/** The lookup that finds the target's candidate events, and whose events are kept, in words. */
+function lookupFor(who: Who, userName?: string): { attr: LookupAttribute; scope: string } {
+  switch (who.kind) {
+    case 'key':
+      return {
+        attr: { AttributeKey: 'AccessKeyId', AttributeValue: who.accessKeyId },
+        scope: `only calls CloudTrail attributes to access key ${who.accessKeyId} (userIdentity.accessKeyId), not everything ${userName ? `user ${userName}` : 'its user'} did: ask for the user's ARN to widen`,
+      };
+    case 'user':
+      return {
+        attr: { AttributeKey: 'Username', AttributeValue: who.name },
+        scope: `everything user ${who.name} did with any of its credentials (every access key, console sign-in, its temporary sessions): widened on purpose to the user, by userIdentity.arn; role sessions that happen to be named ${who.name} are left out`,
+      };
+    case 'session':
+      return {
+        attr: { AttributeKey: 'Username', AttributeValue: who.sessionName },
+        scope: `only calls of the role session ${who.arn} (userIdentity.arn); other sessions named ${who.sessionName} are left out`,
+      };
+    case 'role':
+      return {
+        attr: { AttributeKey: 'ReadOnly', AttributeValue: 'false' },
+        scope: `every session of role ${who.name} (userIdentity.sessionContext.sessionIssuer.arn), found among all writes in the window: role sessions have no lookup key of their own`,
+      };
+  }
+}
+
+/** Where the events come from, in words. */
+export function regionsRead(region: string): string {
+  const global = globalEventRegion(region);
+  return global === region ? `in ${region}` : `in ${region}, and IAM/STS/sign-in events in ${global} (CloudTrail keeps them there only)`;
+}
+
+/** Services CloudTrail records in the partition's global-event region only. */
+const GLOBAL_SOURCES = new Set(['iam.amazonaws.com', 'sts.amazonaws.com', 'signin.amazonaws.com']);
+
 /** LookupEvents, every page, paced to CloudTrail's 2 requests per second per account and region. */
-async function lookupAll(ctx: ActionContext, attr: LookupAttribute, start: Date, budget: { left: number; lastCall: number }): Promise<{ events: Event[]; partial: boolean }> {
+async function lookupAll(ctx: ActionContext, client: CloudTrailClient, attr: LookupAttribute, start: Date, budget: { left: number; lastCall: Map<CloudTrailClient, number> }): Promise<{ events: Event[]; partial: boolean }> {
   const { aws } = ctx;
   const gapMs = 1000 / ctx.blastRadius.lookupsPerSecond;
   const events: Event[] = [];
   let token: string | undefined;
   do {
-    const wait = budget.lastCall + gapMs - Date.now();
+    const wait = (budget.lastCall.get(client) ?? 0) + gapMs - Date.now();
     if (wait > 0) await ctx.sleep(wait);
-    budget.lastCall = Date.now();
-    const page = await aws.send(aws.clients.cloudTrail, new LookupEventsCommand({ LookupAttributes: [attr], StartTime: start, EndTime: ctx.now(), NextToken: token, MaxResults: 50 }));
+    budget.lastCall.set(client, Date.now());
+    const page = await aws.send(client, new LookupEventsCommand({ LookupAttributes: [attr], StartTime: start, EndTime: ctx.now(), NextToken: token, MaxResults: 50 }));
     events.push(...(page.Events ?? []));
     budget.left -= page.Events?.length ?? 0;
     token = page.NextToken;
@@ -205,7 +287,10 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
   }
   const days = ctx.blastRadius.lookbackDays;
   return {
-    summary: [`read every write ${target} made in the last ${days} days from CloudTrail's event history (by access key and by user name, all pages, at most ${ctx.blastRadius.lookupsPerSecond} lookups/s), group it by resource and read each resource's current state`],
+    summary: [
+      `read every write ${target} made in the last ${days} days from CloudTrail's event history ${regionsRead(ctx.aws.region)} (all pages, at most ${ctx.blastRadius.lookupsPerSecond} lookups/s per region), group it by resource and read each resource's current state`,
+      `attribution: ${lookupFor(whoOf(target)).scope}`,
+    ],
     warnings: days >= 90 ? ['CloudTrail event history holds 90 days of management events in this region only: older activity, data events and other regions need an Athena hunt over the trail.'] : [],
     steps: ['read CloudTrail', 'read current state'],
     fingerprint: fingerprint([target, days]),
@@ -213,48 +298,70 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
   };
 }
 
-/** Every write the principal made in the window (by access key and by user name, merged by event id), refused ones included. */
-export async function principalWrites(ctx: ActionContext, target: string): Promise<{ principal: BlastRadius['principal']; trails: Trail[]; partial: boolean }> {
+/**
+ * Every write the target itself made in the window, refused ones included: candidates from this
+ * region and, for IAM/STS/sign-in, from the partition's global-event region, kept by userIdentity.
+ * When the global read fails the IAM part is unknown (`iamUnknown`), never an empty all-clear.
+ */
+export async function principalWrites(
+  ctx: ActionContext,
+  target: string,
+): Promise<{ principal: BlastRadius['principal']; trails: Trail[]; partial: boolean; scope: string; iamUnknown?: string }> {
   const { aws } = ctx;
-  const principal = principalOf(target);
-  if (principal.accessKeyId && !principal.userName) {
+  const who = whoOf(target);
+  const principal: BlastRadius['principal'] = who.kind === 'key' ? { accessKeyId: who.accessKeyId } : { arn: who.arn, userName: who.kind === 'user' ? who.name : undefined };
+  if (who.kind === 'key') {
     try {
-      const out = await aws.send(aws.clients.iam, new GetAccessKeyLastUsedCommand({ AccessKeyId: principal.accessKeyId }));
+      const out = await aws.send(aws.clients.iam, new GetAccessKeyLastUsedCommand({ AccessKeyId: who.accessKeyId }));
       principal.userName = out.UserName;
     } catch (err) {
-      // Temporary (ASIA) keys and keys of other accounts have no user here: look up by the key alone.
+      // Temporary (ASIA) keys and keys of other accounts have no user here; the name is only shown.
       if (!(err instanceof AwsCallError && (err.kind === 'not-found' || err.kind === 'access-denied' || err.kind === 'invalid'))) throw err;
     }
   }
+  const { attr, scope } = lookupFor(who, principal.userName);
   const start = new Date(ctx.now().getTime() - ctx.blastRadius.lookbackDays * 86_400_000);
-  const budget = { left: ctx.blastRadius.maxEvents, lastCall: 0 };
-  const attrs: LookupAttribute[] = [];
-  if (principal.accessKeyId) attrs.push({ AttributeKey: 'AccessKeyId', AttributeValue: principal.accessKeyId });
-  if (principal.userName) attrs.push({ AttributeKey: 'Username', AttributeValue: principal.userName });
+  const budget = { left: ctx.blastRadius.maxEvents, lastCall: new Map<CloudTrailClient, number>() };
   const seen = new Map<string, Event>();
-  let partial = false;
-  for (const a of attrs) {
-    const r = await lookupAll(ctx, a, start, budget);
-    partial ||= r.partial;
-    for (const e of r.events) seen.set(e.EventId ?? `${e.EventTime?.toISOString()}${e.EventName}`, e);
+  const keep = (events: Event[], only?: (t: Trail) => boolean) => {
+    for (const e of events) {
+      const t = parse(e);
+      if (t && (!only || only(t))) seen.set(e.EventId ?? `${t.eventTime} ${t.eventName} ${t.eventSource}`, e);
+    }
+  };
+  const regional = await lookupAll(ctx, aws.clients.cloudTrail, attr, start, budget);
+  keep(regional.events);
+  let partial = regional.partial;
+  let iamUnknown: string | undefined;
+  if (aws.clients.cloudTrailGlobal !== aws.clients.cloudTrail) {
+    try {
+      const global = await lookupAll(ctx, aws.clients.cloudTrailGlobal, attr, start, budget);
+      // Only the global services: that region's own EC2 writes are about other resources than ours.
+      keep(global.events, (t) => GLOBAL_SOURCES.has(t.eventSource));
+      partial ||= global.partial;
+    } catch (err) {
+      if (!(err instanceof AwsCallError)) throw err;
+      iamUnknown = `IAM, STS and sign-in events could not be read from ${globalEventRegion(aws.region)}, where CloudTrail keeps them (${err.message}): what this principal did in IAM is unknown`;
+    }
   }
-  const trails = [...seen.values()].map(parse).filter((t): t is Trail => !!t && !t.readOnly);
-  return { principal, trails, partial };
+  const trails = [...seen.values()].map(parse).filter((t): t is Trail => !!t && !t.readOnly && madeBy(t, who));
+  return { principal, trails, partial, scope, iamUnknown };
 }
 
 async function mapBlastRadius(ctx: ActionContext, target: string): Promise<BlastRadius> {
-  const { principal, trails, partial } = await principalWrites(ctx, target);
+  const { principal, trails, partial, scope, iamUnknown } = await principalWrites(ctx, target);
   const ok = trails.filter((t) => !t.errorCode);
-  return { principal, writes: ok.length, failedWrites: trails.length - ok.length, partial, resources: groupWrites(ok) };
+  return { principal, scope, iamUnknown, writes: ok.length, failedWrites: trails.length - ok.length, partial, resources: groupWrites(ok) };
 }
 
 export function blastRadiusLines(b: BlastRadius, days: number): string[] {
-  const who = [b.principal.accessKeyId, b.principal.userName && `user ${b.principal.userName}`, b.principal.arn].filter(Boolean).join(', ');
-  const head = `${who}: ${b.writes} write(s) in ${days} days${b.failedWrites ? ` and ${b.failedWrites} refused` : ''}, touching ${b.resources.length} resource(s)${b.partial ? ' (partial: the event limit was reached)' : ''}`;
+  const who = b.principal.accessKeyId ? `${b.principal.accessKeyId}${b.principal.userName ? ` (key of user ${b.principal.userName})` : ''}` : (b.principal.arn ?? '?');
+  const head = `${who}: ${b.writes} write(s) in ${days} days${b.failedWrites ? ` and ${b.failedWrites} refused` : ''}, touching ${b.resources.length} resource(s)${b.partial ? ' (partial: the event limit was reached)' : ''}${b.iamUnknown ? ' (IAM part unknown)' : ''}`;
   const counts = ORDER.map((k) => [k, b.resources.filter((r) => r.kind === k).length] as const).filter(([, n]) => n > 0);
   const byKind = counts.map(([k, n]) => `${n} ${KIND_LABEL[k]}${n > 1 && !KIND_LABEL[k].endsWith('s') ? 's' : ''}`).join(', ');
   return [
     head,
+    ...(b.iamUnknown ? [b.iamUnknown] : []),
     ...(byKind ? [byKind] : []),
     ...b.resources.map((r) => `${KIND_LABEL[r.kind]} ${r.id}: ${[...new Set(r.events)].join(', ')} from ${r.firstAt}${r.detail.length ? `; ${r.detail.join('; ')}` : ''}${r.state ? `; now ${r.state}` : ''}`),
   ];
@@ -283,7 +390,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     ok: true,
     lines: blastRadiusLines(radius, ctx.blastRadius.lookbackDays),
     notes: [
-      `From CloudTrail event history (management events, this region, ${ctx.blastRadius.lookbackDays} days). Refused calls are counted, not listed. Instances it launched can be terminated once snapshotted: \`/ir terminate ${target} <instance-id>…\`.`,
+      `From CloudTrail event history (management events ${regionsRead(ctx.aws.region)}, ${ctx.blastRadius.lookbackDays} days). Refused calls are counted, not listed. Instances it launched can be terminated once snapshotted: \`/ir terminate ${target} <instance-id>…\`.`,
     ],
     pivots,
     rogueInstances: rogue,

@@ -5,17 +5,23 @@ import {
   DisassociateIamInstanceProfileCommand,
 } from '@aws-sdk/client-ec2';
 import {
+  AttachRolePolicyCommand,
+  AttachUserPolicyCommand,
   DeleteRolePolicyCommand,
-  DeleteUserPolicyCommand,
+  DetachRolePolicyCommand,
+  DetachUserPolicyCommand,
   GetAccessKeyLastUsedCommand,
   GetInstanceProfileCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   GetUserCommand,
   GetUserPolicyCommand,
   ListAccessKeysCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
   PutRolePolicyCommand,
-  PutUserPolicyCommand,
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
 import { AwsCallError } from '../aws/errors';
@@ -205,19 +211,57 @@ async function inlinePolicy(aws: Responder, p: Principal, policyName: string): P
   }
 }
 
-async function putPolicy(aws: Responder, p: Principal, policyName: string, doc: unknown): Promise<void> {
-  const PolicyDocument = JSON.stringify(doc);
-  if (p.kind === 'user') await aws.send(aws.clients.iam, new PutUserPolicyCommand({ UserName: p.name, PolicyName: policyName, PolicyDocument }));
-  else await aws.send(aws.clients.iam, new PutRolePolicyCommand({ RoleName: p.name, PolicyName: policyName, PolicyDocument }));
+/** Inline policies are written on roles only (revoke-sessions: its cut-off is a date no shipped policy can hold). */
+async function putRolePolicy(aws: Responder, role: Principal, policyName: string, doc: unknown): Promise<void> {
+  await aws.send(aws.clients.iam, new PutRolePolicyCommand({ RoleName: role.name, PolicyName: policyName, PolicyDocument: JSON.stringify(doc) }));
 }
 
-async function deletePolicy(aws: Responder, p: Principal, policyName: string): Promise<void> {
+async function deleteRolePolicy(aws: Responder, role: Principal, policyName: string): Promise<void> {
   try {
-    if (p.kind === 'user') await aws.send(aws.clients.iam, new DeleteUserPolicyCommand({ UserName: p.name, PolicyName: policyName }));
-    else await aws.send(aws.clients.iam, new DeleteRolePolicyCommand({ RoleName: p.name, PolicyName: policyName }));
+    await aws.send(aws.clients.iam, new DeleteRolePolicyCommand({ RoleName: role.name, PolicyName: policyName }));
   } catch (err) {
     if (!isMissing(err)) throw err;
   }
+}
+
+/** The managed deny-all ir-bot ships (iam/ir-bot-deny-all-policy.json; deploy/ creates it in every account). */
+export const denyAllPolicyArn = (p: Principal) => `arn:${p.arn.split(':')[1]}:iam::${p.account}:policy/${DENY_ALL_POLICY}`;
+
+async function attachedPolicies(aws: Responder, p: Principal): Promise<string[]> {
+  const out =
+    p.kind === 'user'
+      ? await aws.send(aws.clients.iam, new ListAttachedUserPoliciesCommand({ UserName: p.name, MaxItems: 1000 }))
+      : await aws.send(aws.clients.iam, new ListAttachedRolePoliciesCommand({ RoleName: p.name, MaxItems: 1000 }));
+  return (out.AttachedPolicies ?? []).map((x) => x.PolicyArn!).filter(Boolean);
+}
+
+const isDenyAll = (doc: unknown): boolean => {
+  const d = doc as { Statement?: unknown };
+  const list = [d?.Statement].flat() as { Effect?: string; Action?: unknown; Resource?: unknown; Condition?: unknown; NotAction?: unknown; NotResource?: unknown }[];
+  return list.length > 0 && list.every((x) => x.Effect === 'Deny' && [x.Action].flat().includes('*') && [x.Resource].flat().includes('*') && !x.Condition && !x.NotAction && !x.NotResource);
+};
+
+/**
+ * Why the account's ir-bot-deny-all cannot be attached, if it cannot: missing, or not (any more)
+ * the deny-all we ship. Attaching a policy someone rewrote would grant whatever it now says.
+ */
+async function denyAllProblem(aws: Responder, p: Principal): Promise<string | undefined> {
+  const arn = denyAllPolicyArn(p);
+  let version: string | undefined;
+  try {
+    version = (await aws.send(aws.clients.iam, new GetPolicyCommand({ PolicyArn: arn }))).Policy?.DefaultVersionId;
+  } catch (err) {
+    if (isMissing(err)) return `the managed policy ${arn} does not exist: deploy/ creates it in every account (or create it from iam/ir-bot-deny-all-policy.json)`;
+    throw err;
+  }
+  const doc = (await aws.send(aws.clients.iam, new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: version }))).PolicyVersion?.Document;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decodeURIComponent(doc ?? ''));
+  } catch {
+    parsed = undefined;
+  }
+  return isDenyAll(parsed) ? undefined : `${arn} no longer denies everything (its default version ${version} was changed): refusing to attach it; restore it from iam/ir-bot-deny-all-policy.json`;
 }
 
 /** Which request attached the deny-all, so its undo button acts on that attachment only. */
@@ -234,64 +278,91 @@ export function revokeDocument(before: string) {
   return { Version: '2012-10-17', Statement: [{ Sid: 'IrBotRevokeOlderSessions', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateLessThan: { 'aws:TokenIssueTime': before } } }] };
 }
 
-function policyAction(policyName: string, mode: 'put' | 'delete', describe: (p: Principal) => string): ResponseAction {
+/**
+ * Deny-all attaches the managed policy ir-bot-deny-all, so the bot's own policy can allow exactly
+ * that attachment (iam:PolicyARN) instead of writing any inline policy on any principal. Undo
+ * detaches exactly it; an inline ir-bot-deny-all left by an earlier ir-bot is removed from roles
+ * (the bot keeps DeleteRolePolicy for revoke-sessions) and named for a human to remove from users.
+ */
+function denyAllAction(mode: 'attach' | 'detach', describe: (p: Principal) => string): ResponseAction {
   return {
     async plan([arn], ctx) {
       const p = parsePrincipal(arn);
       if (!p) return blockedPlan(`${arn} is not an IAM user or role ARN`);
       if (p.account !== ctx.aws.account) return blockedPlan(`${p.arn} is in account ${p.account}, but this request acts in ${ctx.aws.account}`);
-      const guarded = mode === 'put' && ctx.protectedReason?.(p);
+      const guarded = mode === 'attach' && ctx.protectedReason?.(p);
       if (guarded) return blockedPlan(guarded);
       if (!(await principalExists(ctx.aws, p))) return blockedPlan(`${p.kind} ${p.name} does not exist in account ${p.account}`);
-      const existing = await inlinePolicy(ctx.aws, p, policyName);
-      if (mode === 'put' && existing !== undefined) return blockedPlan(`${p.kind} ${p.name} already has the inline policy ${policyName}`);
-      if (mode === 'delete' && existing === undefined) return blockedPlan(`${p.kind} ${p.name} has no inline policy ${policyName}: nothing to remove`);
-      if (mode === 'delete' && ctx.undoes) {
-        const rec = await ctx.records.get<DenyRecord>(denyRecordName(p.arn));
-        if (rec && rec.requestId !== ctx.undoes) return blockedPlan(superseded(`${p.kind} ${p.name}`, rec.requestId, `/ir allow ${p.arn}`));
+      const attached = (await attachedPolicies(ctx.aws, p)).includes(denyAllPolicyArn(p));
+      const legacy = (await inlinePolicy(ctx.aws, p, DENY_ALL_POLICY)) !== undefined;
+      if (mode === 'attach') {
+        if (attached) return blockedPlan(`${p.kind} ${p.name} already has the managed policy ${DENY_ALL_POLICY} attached`);
+        if (legacy) return blockedPlan(`${p.kind} ${p.name} already has the inline policy ${DENY_ALL_POLICY} (attached by an earlier ir-bot)`);
+        const problem = await denyAllProblem(ctx.aws, p);
+        if (problem) return blockedPlan(problem);
+      } else {
+        if (!attached && !legacy) return blockedPlan(`${p.kind} ${p.name} has no ${DENY_ALL_POLICY} policy: nothing to remove`);
+        if (!attached && p.kind === 'user') {
+          return blockedPlan(`user ${p.name} has the inline policy ${DENY_ALL_POLICY} from an earlier ir-bot, which may no longer write users' inline policies: delete it in the IAM console (Users → ${p.name} → Permissions)`);
+        }
+        if (ctx.undoes) {
+          const rec = await ctx.records.get<DenyRecord>(denyRecordName(p.arn));
+          if (rec && rec.requestId !== ctx.undoes) return blockedPlan(superseded(`${p.kind} ${p.name}`, rec.requestId, `/ir allow ${p.arn}`));
+        }
       }
       const warnings =
-        mode === 'put'
+        mode === 'attach'
           ? [`Everything ${p.name} does is denied, including anything legitimate (deploys, applications running as it).`, ...(p.kind === 'role' ? ['Every instance and service using this role is hit.'] : [])]
           : ['The principal regains its permissions.'];
       return {
         summary: [describe(p)],
         warnings,
-        steps: [mode === 'put' ? `attach ${policyName}` : `remove ${policyName}`, 'verify'],
-        fingerprint: fingerprint([p.arn, existing === undefined]),
-        data: p,
+        steps: [mode === 'attach' ? `attach ${DENY_ALL_POLICY}` : `remove ${DENY_ALL_POLICY}`, 'verify'],
+        fingerprint: fingerprint([p.arn, attached, legacy]),
+        data: { ...p, legacy: mode === 'detach' && !attached },
       };
     },
     async execute(plan, ctx) {
-      const p = plan.data as Principal;
+      const { legacy, ...p } = plan.data as Principal & { legacy: boolean };
+      const policyArn = denyAllPolicyArn(p);
+      const present = async () => (legacy ? (await inlinePolicy(ctx.aws, p, DENY_ALL_POLICY)) !== undefined : (await attachedPolicies(ctx.aws, p)).includes(policyArn));
       let verified: { reads: number; ok: boolean } | undefined;
       await runSteps(ctx, [
         {
           label: plan.steps[0],
           run: async () => {
-            if (mode === 'put') {
-              if ((await inlinePolicy(ctx.aws, p, policyName)) === undefined) {
+            if (mode === 'attach') {
+              if (!(await present())) {
                 await ctx.records.replace(denyRecordName(p.arn), { requestId: ctx.requestId } satisfies DenyRecord, ctx.now().getTime());
-                await putPolicy(ctx.aws, p, policyName, DENY_ALL_DOCUMENT);
+                if (p.kind === 'user') await ctx.aws.send(ctx.aws.clients.iam, new AttachUserPolicyCommand({ UserName: p.name, PolicyArn: policyArn }));
+                else await ctx.aws.send(ctx.aws.clients.iam, new AttachRolePolicyCommand({ RoleName: p.name, PolicyArn: policyArn }));
               }
-            } else await deletePolicy(ctx.aws, p, policyName);
-            return `${policyName} ${mode === 'put' ? 'attached to' : 'removed from'} ${p.kind} ${p.name}`;
+            } else if (legacy) await deleteRolePolicy(ctx.aws, p, DENY_ALL_POLICY);
+            else {
+              try {
+                if (p.kind === 'user') await ctx.aws.send(ctx.aws.clients.iam, new DetachUserPolicyCommand({ UserName: p.name, PolicyArn: policyArn }));
+                else await ctx.aws.send(ctx.aws.clients.iam, new DetachRolePolicyCommand({ RoleName: p.name, PolicyArn: policyArn }));
+              } catch (err) {
+                if (!isMissing(err)) throw err;
+              }
+            }
+            return `${DENY_ALL_POLICY} ${mode === 'attach' ? 'attached to' : 'removed from'} ${p.kind} ${p.name}`;
           },
         },
         {
           label: 'verify',
           run: async () => {
-            verified = await readUntil(ctx, () => inlinePolicy(ctx.aws, p, policyName), (d) => (mode === 'put' ? d !== undefined : d === undefined));
-            if (verified.ok && mode === 'delete') await ctx.records.retire(denyRecordName(p.arn), ctx.now().getTime());
+            verified = await readUntil(ctx, present, (on) => on === (mode === 'attach'));
+            if (verified.ok && mode === 'detach') await ctx.records.retire(denyRecordName(p.arn), ctx.now().getTime());
             return undefined;
           },
         },
       ]);
-      const state = mode === 'put' ? (verified!.ok ? 'attached' : 'not visible yet') : verified!.ok ? 'removed' : 'still present';
+      const state = mode === 'attach' ? (verified!.ok ? 'attached' : 'not visible yet') : verified!.ok ? 'removed' : 'still present';
       return {
         ok: verified!.ok,
-        lines: [`${p.kind} ${p.name}: inline policy ${policyName} ${state}${consistency(verified!.reads)} ${verified!.ok ? '✓' : '✗'}`],
-        notes: mode === 'put' ? [`Undo with \`/ir allow ${p.arn}\`: it removes exactly ${policyName} and nothing else.`] : [],
+        lines: [`${p.kind} ${p.name}: ${legacy ? 'inline' : 'managed'} policy ${DENY_ALL_POLICY} ${state}${consistency(verified!.reads)} ${verified!.ok ? '✓' : '✗'}`],
+        notes: mode === 'attach' ? [`Undo with \`/ir allow ${p.arn}\`: it removes exactly ${DENY_ALL_POLICY} and nothing else.`] : [],
       };
     },
   };
@@ -406,7 +477,7 @@ const revokeSessions: ResponseAction = {
       {
         label: 'deny older sessions',
         run: async () => {
-          await putPolicy(aws, role, REVOKE_POLICY, revokeDocument(stored.issuedBefore));
+          await putRolePolicy(aws, role, REVOKE_POLICY, revokeDocument(stored.issuedBefore));
           return `sessions of role ${role.name} issued before ${stored.issuedBefore} denied`;
         },
       },
@@ -469,8 +540,8 @@ const restoreSessions: ResponseAction = {
       {
         label: 'restore',
         run: async () => {
-          if (rec.policyBefore === undefined) await deletePolicy(aws, rec.role, REVOKE_POLICY);
-          else if ((await inlinePolicy(aws, rec.role, REVOKE_POLICY)) !== rec.policyBefore) await putPolicy(aws, rec.role, REVOKE_POLICY, JSON.parse(rec.policyBefore));
+          if (rec.policyBefore === undefined) await deleteRolePolicy(aws, rec.role, REVOKE_POLICY);
+          else if ((await inlinePolicy(aws, rec.role, REVOKE_POLICY)) !== rec.policyBefore) await putRolePolicy(aws, rec.role, REVOKE_POLICY, JSON.parse(rec.policyBefore));
           if (rec.instanceId && rec.profileArn && !(await roleOfInstance(aws, rec.instanceId)).profileArn) {
             await aws.send(aws.clients.ec2, new AssociateIamInstanceProfileCommand({ InstanceId: rec.instanceId, IamInstanceProfile: { Arn: rec.profileArn } }));
           }
@@ -499,7 +570,7 @@ const restoreSessions: ResponseAction = {
 
 export const disableKeyAction = keyAction('Inactive');
 export const enableKeyAction = keyAction('Active');
-export const denyPrincipalAction = policyAction(DENY_ALL_POLICY, 'put', (p) => `${p.kind} ${p.name}: attach inline policy ${DENY_ALL_POLICY} (Deny * on *)`);
-export const allowPrincipalAction = policyAction(DENY_ALL_POLICY, 'delete', (p) => `${p.kind} ${p.name}: remove inline policy ${DENY_ALL_POLICY} (only that policy)`);
+export const denyPrincipalAction = denyAllAction('attach', (p) => `${p.kind} ${p.name}: attach the managed policy ${denyAllPolicyArn(p)} (Deny * on *)`);
+export const allowPrincipalAction = denyAllAction('detach', (p) => `${p.kind} ${p.name}: remove ${DENY_ALL_POLICY} (only that policy)`);
 export const revokeSessionsAction = revokeSessions;
 export const restoreSessionsAction = restoreSessions;

@@ -13,7 +13,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/load';
 import { assumedRoleCredentials } from './credentials';
 import { AwsCallError, classifyAwsError } from './errors';
-import { ACCOUNT_PATTERN, REGION_PATTERN } from './identifiers';
+import { ACCOUNT_PATTERN, globalEventRegion, REGION_PATTERN } from './identifiers';
 import { Responder, type ResponderClients, type TakeMutationToken } from './responder';
 
 export interface AwsTarget {
@@ -87,7 +87,10 @@ export class AwsClients {
 
   private build(region: string, credentials?: AwsCredentialIdentityProvider): ResponderClients {
     const opts = { region, credentials, retryMode: 'adaptive', maxAttempts: this.settings.aws.maxAttempts };
-    return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail: new CloudTrailClient(opts), securityHub: new SecurityHubClient(opts), athena: new AthenaClient(opts), ssm: new SSMClient(opts), s3: new S3Client(opts) };
+    const cloudTrail = new CloudTrailClient(opts);
+    const globalRegion = globalEventRegion(region);
+    const cloudTrailGlobal = globalRegion === region ? cloudTrail : new CloudTrailClient({ ...opts, region: globalRegion });
+    return { ec2: new EC2Client(opts), autoScaling: new AutoScalingClient(opts), elbv2: new ElasticLoadBalancingV2Client(opts), kms: new KMSClient(opts), iam: new IAMClient(opts), cloudTrail, cloudTrailGlobal, securityHub: new SecurityHubClient(opts), athena: new AthenaClient(opts), ssm: new SSMClient(opts), s3: new S3Client(opts) };
   }
 
   private ownAccount(region: string): Promise<{ account: string; arn?: string }> {

@@ -32,6 +32,8 @@ export interface ResponderClients {
   kms: KMSClient;
   iam: IAMClient;
   cloudTrail: CloudTrailClient;
+  /** CloudTrail in the partition's global-event region (IAM, STS, sign-in events live only there); the same client when that is this region. */
+  cloudTrailGlobal: CloudTrailClient;
   securityHub: SecurityHubClient;
   athena: AthenaClient;
   ssm: SSMClient;

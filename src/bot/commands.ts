@@ -41,7 +41,7 @@ export const HELP_TEXT = [
   '`/ir terminate <access-key-id|user-arn> <instance-id>…` — terminate instances that principal launched, once every volume has a verified snapshot of the case (two-person approval)',
   '`/ir hunt <template> key=value…` — run an Athena hunt; `/ir hunt` lists the templates',
   '`/ir disable-key <access-key-id>` / `/ir enable-key <access-key-id>` — set an IAM access key Inactive, or back',
-  '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach a deny-all inline policy, or remove exactly that policy',
+  '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach the managed deny-all policy ir-bot-deny-all, or detach exactly it',
   '`/ir revoke-sessions <role-arn|instance-id>` / `/ir restore-sessions <…>` — deny sessions issued before now (and remove the instance profile), or undo',
   '`/ir status [job-id]` — running and recent jobs',
   '`/ir audit <instance-id|finding-id|request-id|user|key|arn>` — who asked, approved and did what',

@@ -195,6 +195,17 @@ describe('deploy/: the AWS deployment (CDK)', () => {
     expect(JSON.stringify(memberPolicy)).toContain('arn:aws:s3:::acme-ir-evidence/*');
   });
 
+  it('creates the managed deny-all that deny-principal attaches, in the bot account and in every member account', () => {
+    const shipped = JSON.parse(readFileSync(join(__dirname, '../../iam/ir-bot-deny-all-policy.json'), 'utf8'));
+    const asShipped = (doc: Policy) => ({ ...doc, Statement: doc.Statement.map((st) => ({ ...st, Action: [st.Action].flat(), Resource: [st.Resource].flat() })) });
+    const [own] = ofType(app.bot, 'AWS::IAM::ManagedPolicy').filter((r) => r.Properties.ManagedPolicyName === 'ir-bot-deny-all');
+    expect(asShipped(own.Properties.PolicyDocument)).toEqual(asShipped(shipped));
+    const [set] = ofType(app.responders, 'AWS::CloudFormation::StackSet');
+    const [member] = ofType(Template.fromJSON(JSON.parse(set.Properties.TemplateBody)), 'AWS::IAM::ManagedPolicy');
+    expect(member.Properties.ManagedPolicyName).toBe('ir-bot-deny-all');
+    expect(asShipped(member.Properties.PolicyDocument)).toEqual(asShipped(shipped));
+  });
+
   it('leaves no cdk-nag AwsSolutions error or warning unsuppressed, and every suppression gives its reason', () => {
     for (const a of app.annotations) {
       expect(a.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);

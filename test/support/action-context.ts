@@ -10,6 +10,7 @@ import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { ActionContext, RecordStore } from '../../src/actions/types';
 import { Responder, type ResponderClients } from '../../src/aws/responder';
+import { globalEventRegion } from '../../src/aws/identifiers';
 import { fileSchema } from '../../src/config/schema';
 
 /** Records kept in memory, with the same write-once and retire semantics as RedisRecords. */
@@ -53,13 +54,16 @@ export class TestClock {
 /** SDK clients in one region: the FakeAws stand-in (aws-sdk-client-mock) answers every one of them. */
 export function testClients(region = 'us-east-1'): ResponderClients {
   const opts = { region, credentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' }, maxAttempts: 1 };
+  const cloudTrail = new CloudTrailClient(opts);
+  const globalRegion = globalEventRegion(region);
   return {
     ec2: new EC2Client(opts),
     autoScaling: new AutoScalingClient(opts),
     elbv2: new ElasticLoadBalancingV2Client(opts),
     kms: new KMSClient(opts),
     iam: new IAMClient(opts),
-    cloudTrail: new CloudTrailClient(opts),
+    cloudTrail,
+    cloudTrailGlobal: globalRegion === region ? cloudTrail : new CloudTrailClient({ ...opts, region: globalRegion }),
     securityHub: new SecurityHubClient(opts),
     athena: new AthenaClient(opts),
     ssm: new SSMClient(opts),

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AttachInstancesCommand, AutoScalingClient, DescribeAutoScalingInstancesCommand, DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import {
   AssociateAddressCommand,
@@ -40,16 +42,25 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
+  AttachRolePolicyCommand,
+  AttachUserPolicyCommand,
+  DeleteAccessKeyCommand,
   DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
   GetAccessKeyLastUsedCommand,
+  DetachRolePolicyCommand,
+  DetachUserPolicyCommand,
   GetInstanceProfileCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   GetUserCommand,
   GetUserPolicyCommand,
   IAMClient,
   ListAccessKeysCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
   UpdateAccessKeyCommand,
@@ -86,6 +97,8 @@ export interface FakeTrailEvent {
   resources: string[];
   accessKeyId?: string;
   detail: Record<string, unknown>;
+  /** The region whose event history holds it (default us-east-1); IAM, STS and sign-in events are in us-east-1 only. */
+  region?: string;
 }
 
 export interface FakeEni {
@@ -146,11 +159,15 @@ export function awsError(name: string, message = name, status = 400): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
 }
 
+/** EC2 stores tcp, udp, icmp and icmpv6 by name whether the call gave a number or a name. */
+const PROTOCOL_NAMES: Record<string, string> = { '6': 'tcp', '17': 'udp', '1': 'icmp', '58': 'icmpv6' };
+
 /** One rule per protocol, port range and peer: EC2 compares rules at this grain. */
 function ruleAtoms(perms: any[]): string[] {
   const out: string[] = [];
   for (const p of perms ?? []) {
-    const head = `${p.IpProtocol}|${p.FromPort ?? ''}|${p.ToPort ?? ''}`;
+    const proto = String(p.IpProtocol).toLowerCase();
+    const head = `${PROTOCOL_NAMES[proto] ?? proto}|${p.FromPort ?? ''}|${p.ToPort ?? ''}`;
     for (const r of p.IpRanges ?? []) out.push(`${head}|4|${r.CidrIp}`);
     for (const r of p.Ipv6Ranges ?? []) out.push(`${head}|6|${r.CidrIpv6}`);
     for (const r of p.UserIdGroupPairs ?? []) out.push(`${head}|g|${r.GroupId}`);
@@ -212,6 +229,10 @@ export class FakeAws {
   /** IAM users: access keys and inline policies. */
   users = new Map<string, { keys: { id: string; status: string }[]; policies: Map<string, string> }>();
   roles = new Map<string, { policies: Map<string, string> }>();
+  /** This account's customer-managed policies by name; ir-bot-deny-all is there, as deploy/ puts it in every account. */
+  managedPolicies = new Map<string, string>([['ir-bot-deny-all', readFileSync(join(__dirname, '../../iam/ir-bot-deny-all-policy.json'), 'utf8')]]);
+  /** Managed policy ARNs attached to "user/NAME" or "role/NAME". */
+  attachedPolicies = new Map<string, string[]>();
   /** Reads after an IAM write that still return the old value (IAM is eventually consistent). */
   iamLag = 0;
   private lagging = new Map<string, { value: unknown; reads: number }>();
@@ -232,6 +253,8 @@ export class FakeAws {
   queryRows: string[][] = [];
   images = new Map<string, { id: string; name: string; ownerId: string; alias?: string }>();
   trail: FakeTrailEvent[] = [];
+  /** Regions where LookupEvents is denied (a service control policy that fences regions). */
+  trailDenied = new Set<string>();
   /** KMS keys: id → who manages it. */
   kmsKeys = new Map<string, 'AWS' | 'CUSTOMER'>();
   /** Listings by filter (no SnapshotIds) that do not show a new snapshot yet: EC2 is eventually consistent. */
@@ -278,7 +301,7 @@ export class FakeAws {
 
   constructor() {
     const [ec2, asg, elb, sts, kms, iam, trail, securityHub, athena] = this.mocks;
-    const on = (mock: any, cmd: any, fn: (input: any) => any) =>
+    const on = (mock: any, cmd: any, fn: (input: any, getClient: () => any) => any) =>
       mock.on(cmd).callsFake(async (input: any, getClient: () => any) => {
         const api = cmd.name.replace(/Command$/, '');
         this.calls.push({ api, input, at: Date.now() });
@@ -306,7 +329,7 @@ export class FakeAws {
         if (queued?.length) throw queued.shift();
         const always = this.always.get(api);
         if (always) throw always;
-        const out = fn(input);
+        const out = await fn(input, getClient);
         await this.afterCall?.(api, input);
         return out;
       });
@@ -427,6 +450,7 @@ export class FakeAws {
         if (f.Name === 'group-id') list = list.filter((g) => f.Values.includes(g.id));
       }
       if (i.GroupIds) list = list.filter((g) => i.GroupIds.includes(g.id));
+      if (i.GroupNames) list = i.GroupNames.map((name: string) => this.groupNamed(name));
       return { SecurityGroups: list.map((g) => ({ GroupId: g.id, GroupName: g.name, VpcId: g.vpcId, IpPermissions: g.ingress, IpPermissionsEgress: g.egress })) };
     });
     on(ec2, CreateSecurityGroupCommand, (i) => {
@@ -437,9 +461,10 @@ export class FakeAws {
     });
     // As EC2 answers: adding a rule that exists is InvalidPermission.Duplicate, removing one that
     // does not is InvalidPermission.NotFound, and either call then changes nothing.
-    on(ec2, AuthorizeSecurityGroupIngressCommand, (i) => ((this.group(i.GroupId).ingress = authorizeRules(this.group(i.GroupId).ingress, i.IpPermissions)), { Return: true }));
+    // A GroupName (instead of GroupId) and source groups by name mean the default VPC's groups.
+    on(ec2, AuthorizeSecurityGroupIngressCommand, (i) => ((this.addressed(i).ingress = authorizeRules(this.addressed(i).ingress, this.byIds(i.IpPermissions))), { Return: true }));
     on(ec2, AuthorizeSecurityGroupEgressCommand, (i) => ((this.group(i.GroupId).egress = authorizeRules(this.group(i.GroupId).egress, i.IpPermissions)), { Return: true }));
-    on(ec2, RevokeSecurityGroupIngressCommand, (i) => ((this.group(i.GroupId).ingress = revokeRules(this.group(i.GroupId).ingress, i.IpPermissions)), { Return: true }));
+    on(ec2, RevokeSecurityGroupIngressCommand, (i) => ((this.addressed(i).ingress = revokeRules(this.addressed(i).ingress, this.byIds(i.IpPermissions))), { Return: true }));
     on(ec2, RevokeSecurityGroupEgressCommand, (i) => ((this.group(i.GroupId).egress = revokeRules(this.group(i.GroupId).egress, i.IpPermissions)), { Return: true }));
     on(ec2, DescribeNetworkInterfacesCommand, (i) => {
       const ids: string[] = i.NetworkInterfaceIds ?? i.Filters?.find((f: any) => f.Name === 'network-interface-id')?.Values ?? [];
@@ -574,6 +599,12 @@ export class FakeAws {
       k.status = i.Status;
       return {};
     });
+    on(iam, DeleteAccessKeyCommand, (i) => {
+      const u = user(i.UserName);
+      if (!u.keys.some((k) => k.id === i.AccessKeyId)) throw awsError('NoSuchEntity', `The Access Key with id ${i.AccessKeyId} cannot be found.`, 404);
+      u.keys = u.keys.filter((k) => k.id !== i.AccessKeyId);
+      return {};
+    });
     on(iam, GetUserCommand, (i) => (user(i.UserName), { User: { UserName: i.UserName } }));
     on(iam, GetRoleCommand, (i) => (role(i.RoleName), { Role: { RoleName: i.RoleName } }));
     const getPolicy = (kind: string, policies: Map<string, string>, name: string) => {
@@ -596,6 +627,36 @@ export class FakeAws {
       policies.delete(name);
       return {};
     };
+    // Managed policies: an ARN of another account, or a name not created here, is NoSuchEntity as in IAM.
+    const managed = (arn: string) => {
+      const m = /^arn:aws:iam::(\d{12}):policy\/(?:.*\/)?([^/]+)$/.exec(arn);
+      const doc = m && m[1] === this.account ? this.managedPolicies.get(m[2]) : undefined;
+      if (doc === undefined) throw awsError('NoSuchEntity', `Policy ${arn} does not exist or is not attachable.`, 404);
+      return { name: m![2], doc };
+    };
+    on(iam, GetPolicyCommand, (i) => ({ Policy: { Arn: i.PolicyArn, PolicyName: managed(i.PolicyArn).name, DefaultVersionId: 'v1', IsAttachable: true } }));
+    on(iam, GetPolicyVersionCommand, (i) => ({ PolicyVersion: { VersionId: i.VersionId, IsDefaultVersion: i.VersionId === 'v1', Document: encodeURIComponent(managed(i.PolicyArn).doc) } }));
+    const attach = (kind: string, arn: string) => {
+      managed(arn);
+      const list = this.attachedPolicies.get(kind) ?? [];
+      this.wrote(`attached:${kind}`, [...list]);
+      if (!list.includes(arn)) this.attachedPolicies.set(kind, [...list, arn]);
+      return {};
+    };
+    const detach = (kind: string, arn: string) => {
+      const list = this.attachedPolicies.get(kind) ?? [];
+      if (!list.includes(arn)) throw awsError('NoSuchEntity', `Policy ${arn} was not found.`, 404);
+      this.wrote(`attached:${kind}`, [...list]);
+      this.attachedPolicies.set(kind, list.filter((x) => x !== arn));
+      return {};
+    };
+    const listAttached = (kind: string) => ({ AttachedPolicies: (this.stale(`attached:${kind}`, this.attachedPolicies.get(kind) ?? []) as string[]).map((PolicyArn) => ({ PolicyArn, PolicyName: PolicyArn.split('/').pop() })) });
+    on(iam, AttachUserPolicyCommand, (i) => (user(i.UserName), attach(`user/${i.UserName}`, i.PolicyArn)));
+    on(iam, AttachRolePolicyCommand, (i) => (role(i.RoleName), attach(`role/${i.RoleName}`, i.PolicyArn)));
+    on(iam, DetachUserPolicyCommand, (i) => (user(i.UserName), detach(`user/${i.UserName}`, i.PolicyArn)));
+    on(iam, DetachRolePolicyCommand, (i) => (role(i.RoleName), detach(`role/${i.RoleName}`, i.PolicyArn)));
+    on(iam, ListAttachedUserPoliciesCommand, (i) => (user(i.UserName), listAttached(`user/${i.UserName}`)));
+    on(iam, ListAttachedRolePoliciesCommand, (i) => (role(i.RoleName), listAttached(`role/${i.RoleName}`)));
     on(iam, DeleteUserPolicyCommand, (i) => deletePolicy(`user/${i.UserName}`, user(i.UserName).policies, i.PolicyName));
     on(iam, DeleteRolePolicyCommand, (i) => deletePolicy(`role/${i.RoleName}`, role(i.RoleName).policies, i.PolicyName));
     on(ec2, DescribeIamInstanceProfileAssociationsCommand, (i) => {
@@ -619,13 +680,41 @@ export class FakeAws {
       inst.profileArn = i.IamInstanceProfile.Arn;
       return {};
     });
-    on(trail, LookupEventsCommand, (i) => {
+    // Event history is regional, as CloudTrail's is: a client sees only its own region's events.
+    // Username is the IAM user name or the role session name, whoever chose it.
+    on(trail, LookupEventsCommand, async (i, getClient) => {
+      const region = await getClient().config.region();
+      if (this.trailDenied.has(region)) throw awsError('AccessDeniedException', `User is not authorized to perform: cloudtrail:LookupEvents in ${region} with an explicit deny in a service control policy`, 400);
       const a = i.LookupAttributes[0];
-      const events = this.trail.filter((e) =>
-        a.AttributeKey === 'ResourceName' ? e.resources.includes(a.AttributeValue) : a.AttributeKey === 'AccessKeyId' ? e.accessKeyId === a.AttributeValue : e.name === a.AttributeValue,
-      );
+      const userNameOf = (e: FakeTrailEvent) => {
+        const id = (e.detail.userIdentity ?? {}) as { type?: string; userName?: string; arn?: string };
+        return id.type === 'AssumedRole' ? id.arn?.split('/').pop() : id.userName;
+      };
+      const matches = (e: FakeTrailEvent): boolean => {
+        switch (a.AttributeKey) {
+          case 'ResourceName':
+            return e.resources.includes(a.AttributeValue);
+          case 'AccessKeyId':
+            return (e.accessKeyId ?? (e.detail.userIdentity as { accessKeyId?: string } | undefined)?.accessKeyId) === a.AttributeValue;
+          case 'Username':
+            return userNameOf(e) === a.AttributeValue;
+          case 'ReadOnly':
+            return String(e.detail.readOnly === true) === a.AttributeValue;
+          default:
+            return e.name === a.AttributeValue;
+        }
+      };
+      const events = this.trail.filter((e) => (e.region ?? 'us-east-1') === region && matches(e));
       return {
-        Events: events.map((e) => ({ EventName: e.name, EventTime: new Date(e.time), AccessKeyId: e.accessKeyId, CloudTrailEvent: JSON.stringify(e.detail) })),
+        Events: events.map((e, n) => ({
+          EventId: (e.detail.eventID as string | undefined) ?? `${region}-${this.trail.indexOf(e)}-${n}`,
+          EventName: e.name,
+          EventTime: new Date(e.time),
+          AccessKeyId: e.accessKeyId,
+          Username: userNameOf(e),
+          ReadOnly: String(e.detail.readOnly === true),
+          CloudTrailEvent: JSON.stringify(e.detail),
+        })),
       };
     });
     on(kms, DescribeKeyCommand, (i) => ({ KeyMetadata: { KeyId: i.KeyId, KeyManager: this.kmsKeys.get(i.KeyId) ?? 'AWS' } }));
@@ -752,6 +841,23 @@ export class FakeAws {
     const g = this.groups.get(id);
     if (!g) throw awsError('InvalidGroup.NotFound');
     return g;
+  }
+
+  /** The account's default VPC, where EC2 looks up a group given by name. */
+  defaultVpcId = 'vpc-0default000000001';
+
+  groupNamed(name: string): FakeGroup {
+    const g = [...this.groups.values()].find((x) => x.vpcId === this.defaultVpcId && x.name === name);
+    if (!g) throw awsError('InvalidGroup.NotFound', `The security group '${name}' does not exist in default VPC '${this.defaultVpcId}'`);
+    return g;
+  }
+
+  private addressed(i: { GroupId?: string; GroupName?: string }): FakeGroup {
+    return i.GroupId ? this.group(i.GroupId) : this.groupNamed(i.GroupName ?? '');
+  }
+
+  private byIds(perms: any[]): any[] {
+    return (perms ?? []).map((p) => ({ ...p, UserIdGroupPairs: p.UserIdGroupPairs?.map((g: any) => (g.GroupId ? g : { GroupId: this.groupNamed(g.GroupName).id })) }));
   }
 
   instance(id: string): FakeInstance {
