@@ -266,6 +266,11 @@ export const fileSchema = z
          * for each matching resource of every finding the analyst selected. Always needs approval.
          */
         customActions: z.record(z.string().min(1).max(64), z.enum(CUSTOM_ACTION_RESPONSES)).default({}),
+        /**
+         * One custom action event asks for at most this many requests (a resource per finding);
+         * over it, nothing is asked: an approval card per resource would flood the approvers.
+         */
+        maxRequestsPerCustomAction: z.number().int().min(1).max(200).default(10),
         poll: z
           .object({
             enabled: z.boolean().default(false),

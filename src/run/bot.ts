@@ -100,7 +100,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       maxJsonDepth: config.ingest.maxJsonDepth,
       maxJsonNodes: config.ingest.maxJsonNodes,
       intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
-      customAction: (event, findings) => submitCustomAction(requests, config.securityHub.customActions, event, findings),
+      customAction: (event, findings) => submitCustomAction(requests, config.securityHub, event, findings),
       replicaMark: () => replicated.mark(),
       metrics,
       log: log.child({ component: 'ingest' }),
