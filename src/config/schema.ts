@@ -38,6 +38,9 @@ export const ACTION_NAMES = [
   'revoke-rules',
 ] as const;
 
+/** What `access.requireApproval` may name: the pipeline's actions, and Suppress on a card. */
+export const APPROVABLE = [...ACTION_NAMES, 'suppress'] as const;
+
 const route = z
   .object({
     minSeverity: z.number().min(0).max(10).optional(),
@@ -69,7 +72,11 @@ export const fileSchema = z
         /** Empty = nobody may approve: actions that need approval cannot run. */
         approvers: subjectList.default([]),
         twoPersonRule: z.boolean().default(true),
-        requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions']),
+        /**
+         * Memory capture (runs a script as root on the instance) and Suppress (hides every finding
+         * of a card in Security Hub) wait for an approver by default too.
+         */
+        requireApproval: z.array(z.enum(APPROVABLE)).default(['isolate', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions', 'memory', 'suppress']),
         /** An undo (release, enable-key, allow, restore-sessions) needs approval when its action does. */
         undoNeedsApproval: z.boolean().default(true),
         /** Guests (single- and multi-channel) may act. */

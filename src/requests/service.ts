@@ -14,6 +14,7 @@ import type { Pipeline } from './pipeline';
 import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
 import { NEW_REQUEST_ID, type RequestStore } from './store';
 import { releaseAsk, undoAsk, type UndoAsk } from './undo';
+import { SuppressApprovals } from './suppress';
 
 export interface SubmitInput {
   action: ActionName;
@@ -52,6 +53,9 @@ export type DecisionResult = { ok: true; request: ActionRequest; message?: strin
  * decision. No AWS here: the worker reads AWS.
  */
 export class RequestService {
+  /** Suppress on a card, when it waits for an approver (see suppress.ts). */
+  readonly suppress: SuppressApprovals;
+
   constructor(
     private readonly config: Pick<Config, 'access' | 'aws'>,
     private readonly store: RequestStore,
@@ -62,7 +66,9 @@ export class RequestService {
     private readonly lifecycle: Lifecycle,
     /** REDIS_WAIT_REPLICAS: taken before writing, confirmed after (see ReplicaWait). */
     private readonly replicaMark: () => ReplicaMark = () => NO_REPLICA_WAIT,
-  ) {}
+  ) {
+    this.suppress = new SuppressApprovals(config.access, records, audit, pipeline);
+  }
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
     const written = this.replicaMark();
