@@ -49,6 +49,13 @@ function targetsFor(response: CustomActionResponse, f: Finding): string[] {
   }
 }
 
+/** Said at start-up: custom actions are mapped, but the approvers can never be two different people. */
+export function approverShortfall(approvers: string[], config: Pick<CustomActionConfig, 'customActions'>): string | undefined {
+  if (Object.keys(config.customActions).length === 0) return undefined;
+  if (approvers.includes('*') || approvers.some((a) => a.startsWith('S')) || approvers.length >= 2) return undefined;
+  return `securityHub.customActions is set, but access.approvers names ${approvers.length === 0 ? 'nobody' : 'one person'}: a custom action's request needs two different approvers, so none can ever run`;
+}
+
 /** The config key for this event: the action's name, else the id at the end of its ARN. */
 export function mappedResponse(mapping: Record<string, CustomActionResponse>, e: Pick<CustomActionEvent, 'actionName' | 'actionArn'>): CustomActionResponse | undefined {
   if (Object.hasOwn(mapping, e.actionName)) return mapping[e.actionName];

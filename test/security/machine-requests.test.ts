@@ -1,3 +1,4 @@
+import { approverShortfall } from '../../src/requests/custom-action';
 import { FakeAws } from '../support/fake-aws';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from '../support/harness';
 import { click, ephemeralsFor, textOf, threadReplies } from '../support/slack-user';
@@ -76,4 +77,13 @@ describe('a request nobody in Slack asked for (Security Hub custom action)', () 
     expect(res.body.customActions[0].skipped).toHaveLength(3);
     expect(await h.redis.keys(`${h.config.redisPrefix}:req:*`)).toEqual([]);
   }, 30_000);
+
+  it('warns at start-up when custom actions are mapped but the approvers can never be two different people', () => {
+    const mapped = { customActions: { 'ir-isolate': 'isolate' as const } };
+    expect(approverShortfall(['U02LEAD'], mapped)).toContain('needs two different approvers, so none can ever run');
+    expect(approverShortfall([], mapped)).toContain('names nobody');
+    expect(approverShortfall(['U02LEAD', 'U03LEAD'], mapped)).toBeUndefined();
+    expect(approverShortfall(['S01LEADS'], mapped)).toBeUndefined();
+    expect(approverShortfall(['U02LEAD'], { customActions: {} })).toBeUndefined();
+  });
 });
