@@ -212,7 +212,7 @@ export class RequestService {
         return {
           ok: true,
           request: (await this.store.get(r.id))!,
-          message: `Your approval is recorded (1 of 2). Nobody in Slack asked for this request (${r.requestedBy}), so a second approver must approve it before anything runs.`,
+          message: 'Your approval is recorded (1 of 2). Nobody in Slack asked for this request (a Security Hub custom action did), so a second approver must approve it before anything runs.',
         };
       }
       if (!res.taken) return this.notDecided(r.id, r);
