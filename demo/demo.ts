@@ -68,7 +68,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       SLACK_API_URL: slack.url,
       PORT: '0',
       METRICS_PORT: '0',
-      REDIS_URL: redis.url,
+      REDIS_URL: redis.connectionUrl,
       INGEST_API_KEY: INGEST_KEY,
       IR_CONFIG: join(HERE, 'ir-bot.demo.yaml'),
       LOG_LEVEL: opts.logLevel ?? 'warn',

@@ -60,7 +60,7 @@ async function main(mode: Mode): Promise<void> {
         }
         throw err;
       }
-      config = { ...config, redis: { kind: 'url' as const, url: redis.url } };
+      config = { ...config, redis: { kind: 'url' as const, url: redis.connectionUrl } };
       log.info(
         { redisUrl: redis.url, dataDir: redis.dataDir },
         `REDIS_URL is not set: using a private redis-server on ${redis.url} (AOF on, data in ${redis.dataDir}), stopped with the bot. Set REDIS_URL in production.`,

@@ -40,7 +40,7 @@ export function preview(eventText: string, configText: string): { output: unknow
       ...(parsed.customActions.length > 0
         ? {
             customActions: parsed.customActions.map((e) => {
-              const { targets, ...plan } = customActionPlan(file.data.securityHub.customActions, e, parsed.findings.filter((f) => e.findingKeys.includes(f.key)));
+              const { targets, ...plan } = customActionPlan(file.data.securityHub, e, parsed.findings.filter((f) => e.findingKeys.includes(f.key)));
               // Each would be a request needing approval, asked by the custom action.
               return { ...plan, requests: targets.map((t) => ({ action: plan.response, target: t.target, findingId: t.finding.id, needsApproval: true })) };
             }),

@@ -42,7 +42,7 @@ export interface ActionJob {
 
 /** Security Hub workflow changes and notes, incident reports. */
 export type TaskJob =
-  | { kind: 'workflow'; findingKey: string; status: WorkflowChoice; user: string; result?: UpdateResult }
+  | { kind: 'workflow'; findingKey: string; status: WorkflowChoice; user: string; result?: UpdateResult; approvedBy?: string }
   | { kind: 'note'; findingKey: string; text: string; user: string }
   | { kind: 'report'; findingKey: string; user: string; channel: string; threadTs?: string }
   /** Every finding of the card as a file in its thread: after a storm quiets (no user), or on "Show all". */

@@ -9,6 +9,7 @@ export type AuditEvent =
   | 'planned'
   | 'approval-requested'
   | 'approved'
+  | 'approved-first'
   | 'refused-approver'
   | 'refused-protected'
   | 'rejected'

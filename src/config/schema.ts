@@ -38,6 +38,9 @@ export const ACTION_NAMES = [
   'revoke-rules',
 ] as const;
 
+/** What `access.requireApproval` may name: the pipeline's actions, and Suppress on a card. */
+export const APPROVABLE = [...ACTION_NAMES, 'suppress'] as const;
+
 const route = z
   .object({
     minSeverity: z.number().min(0).max(10).optional(),
@@ -69,7 +72,11 @@ export const fileSchema = z
         /** Empty = nobody may approve: actions that need approval cannot run. */
         approvers: subjectList.default([]),
         twoPersonRule: z.boolean().default(true),
-        requireApproval: z.array(z.enum(ACTION_NAMES)).default(['isolate', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions']),
+        /**
+         * Memory capture (runs a script as root on the instance) and Suppress (hides every finding
+         * of a card in Security Hub) wait for an approver by default too.
+         */
+        requireApproval: z.array(z.enum(APPROVABLE)).default(['isolate', 'stop', 'disable-key', 'deny-principal', 'revoke-sessions', 'memory', 'suppress']),
         /** An undo (release, enable-key, allow, restore-sessions) needs approval when its action does. */
         undoNeedsApproval: z.boolean().default(true),
         /** Guests (single- and multi-channel) may act. */
@@ -266,6 +273,11 @@ export const fileSchema = z
          * for each matching resource of every finding the analyst selected. Always needs approval.
          */
         customActions: z.record(z.string().min(1).max(64), z.enum(CUSTOM_ACTION_RESPONSES)).default({}),
+        /**
+         * One custom action event asks for at most this many requests (a resource per finding);
+         * over it, nothing is asked: an approval card per resource would flood the approvers.
+         */
+        maxRequestsPerCustomAction: z.number().int().min(1).max(200).default(10),
         poll: z
           .object({
             enabled: z.boolean().default(false),

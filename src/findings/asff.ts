@@ -19,7 +19,7 @@ import {
   type ResourceRef,
 } from './model';
 import { securityHubConsoleUrl } from './console';
-import { arr, compact, dateOf, EPOCH, num, obj, str, typed, uniq, type Json } from './loose';
+import { arr, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, uniq, type Json } from './loose';
 import { fromAsffResource } from './resources';
 
 /**
@@ -38,6 +38,8 @@ type Asff = Json & { Id: string | number };
 
 /** GuardDuty finding ARNs; tolerates the doubled colon seen in AWS's own documentation example. */
 const GD_FINDING_ARN = /^arn:[^:]+:+guardduty:([a-z0-9-]+):(\d{12}):detector\/[^/]+\/finding\/([^/]+)$/;
+/** GuardDuty's own product ARN: only it may speak for a GuardDuty finding id (Security Hub sets ProductArn; importers cannot). */
+const GD_PRODUCT_ARN = /^arn:[a-z-]*:+securityhub:[a-z0-9-]*:+product\/aws\/guardduty$/;
 const PRODUCT_ARN = /^arn:(aws|aws-cn|aws-us-gov):securityhub:([a-z0-9-]*):(\d{12})?:product\/[^/]+\/[^/]+/;
 const PRODUCT_ARN_LOOSE = /^arn:([a-z-]+):+securityhub:([a-z0-9-]*):/;
 const LABELS = Object.keys(SEVERITY_OF_LABEL) as SeverityLabel[];
@@ -172,8 +174,11 @@ export function fromAsff(f: Asff, context: { region?: string } = {}): Finding {
   const accountId = typed(f.AwsAccountId, 'AwsAccountId', notes) ?? 'unknown';
   if (!ACCOUNT_ID.test(accountId)) notes.push(`account ID ${JSON.stringify(accountId.slice(0, 40))} is not 12 digits: no response that acts in AWS is offered`);
   const productName = str(f.ProductName) ?? productArn.split('/').pop() ?? 'Security Hub';
-  const gd = id.match(GD_FINDING_ARN);
-  const isGuardDuty = gd !== null || /\/guardduty$/.test(productArn);
+  const fromGuardDuty = GD_PRODUCT_ARN.test(productArn);
+  // Another product's finding with a GuardDuty-shaped Id keeps its own key: it must not take over GuardDuty's card.
+  const gd = fromGuardDuty ? id.match(GD_FINDING_ARN) : null;
+  if (!fromGuardDuty && GD_FINDING_ARN.test(id)) notes.push(`Id is a GuardDuty finding ARN but ProductArn is not GuardDuty's: kept apart from GuardDuty's own finding`);
+  const isGuardDuty = fromGuardDuty;
   const severity = severityOf(f, isGuardDuty, notes);
   const rawResources = arr(f.Resources).map(obj);
   if (rawResources.length === 0) notes.push('no Resources listed');
@@ -187,7 +192,7 @@ export function fromAsff(f: Asff, context: { region?: string } = {}): Finding {
   const title = typed(f.Title, 'Title', notes);
   if (!title) notes.push('no Title');
   const createdAt = dateOf(f.CreatedAt, 'CreatedAt', notes);
-  const updatedAt = dateOf(f.UpdatedAt, 'UpdatedAt', notes) ?? createdAt ?? EPOCH;
+  const updatedAt = notFuture(dateOf(f.UpdatedAt, 'UpdatedAt', notes) ?? createdAt ?? EPOCH, 'UpdatedAt', notes);
   const process = obj(f.Process);
   return compact({
     key: findingKey(canonical),

@@ -18,7 +18,7 @@ import {
   severityLabelOf,
 } from './model';
 import { guardDutyConsoleUrl, nameOf } from './console';
-import { arr, bool, compact, dateOf, EPOCH, num, obj, str, typed, uniq, type Json } from './loose';
+import { arr, bool, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, uniq, type Json } from './loose';
 import { kindOfType, pickDetails, resource as resourceRef } from './resources';
 
 /**
@@ -251,7 +251,7 @@ export function fromGuardDuty(detail: z.infer<typeof guardDutyRequired>, context
     severity = 0;
   }
   const createdAt = dateOf(detail.createdAt, 'createdAt', notes);
-  const updatedAt = dateOf(detail.updatedAt, 'updatedAt', notes) ?? createdAt ?? EPOCH;
+  const updatedAt = notFuture(dateOf(detail.updatedAt, 'updatedAt', notes) ?? createdAt ?? EPOCH, 'updatedAt', notes);
   const hasResource = detail.resource !== null && typeof detail.resource === 'object';
   const rawResource = obj(detail.resource);
   const sequence = sequenceOf(service, { region, partition, accountId });

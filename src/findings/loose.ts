@@ -54,6 +54,19 @@ export function typed(v: unknown, field: string, notes: string[]): string | unde
   return undefined;
 }
 
+/** Clock skew tolerated between the finding's source and us before a timestamp counts as "in the future". */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
+/**
+ * A finding's version time, never later than now: a version dated 2099 would otherwise count as
+ * newer than every genuine update after it, and they would be dropped as duplicates.
+ */
+export function notFuture(iso: string, field: string, notes: string[], now = Date.now()): string {
+  if (Date.parse(iso) <= now + FUTURE_SKEW_MS) return iso;
+  notes.push(`${field} ${JSON.stringify(iso.slice(0, 40))} is in the future: taken as the time it arrived`);
+  return new Date(now).toISOString();
+}
+
 /** An ISO-8601 timestamp (epoch milliseconds accepted), normalised; odd values are noted. */
 export function dateOf(v: unknown, field: string, notes: string[]): string | undefined {
   if (v === undefined || v === null) return undefined;

@@ -24,7 +24,7 @@ import {
   principalArn,
   severityLabelOf,
 } from './model';
-import { arr, compact, dateOf, EPOCH, num, obj, str, typed, type Json } from './loose';
+import { arr, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, type Json } from './loose';
 import { kindOfType, pickDetails, resource } from './resources';
 
 /** What makes a JSON object an OCSF finding at all: finding_info.uid (Security Hub's dedupe key with the product and account). */
@@ -135,8 +135,11 @@ export function fromOcsf(f: z.infer<typeof ocsfRequired>, context: { region?: st
   const api = obj(ev.api);
   const apiCall = compact({ service: str(obj(api.service).name), name: str(api.operation), userAgent: str(obj(ev.http_request).user_agent), errorCode: str(obj(api.response).error) });
 
-  const gd = uid.match(GD_FINDING_ARN);
-  const isGuardDuty = gd !== null || /guardduty/i.test(productName);
+  // Only GuardDuty's own product uid speaks for a GuardDuty finding id (any product may call itself "GuardDuty").
+  const fromGuardDuty = /^arn:[a-z-]*:securityhub:[a-z0-9-]*::product(?:v2)?\/aws\/guardduty$/.test(str(product.uid) ?? '');
+  const gd = fromGuardDuty ? uid.match(GD_FINDING_ARN) : null;
+  if (!fromGuardDuty && GD_FINDING_ARN.test(uid)) notes.push(`finding_info.uid is a GuardDuty finding ARN but metadata.product.uid is not GuardDuty's: kept apart from GuardDuty's own finding`);
+  const isGuardDuty = fromGuardDuty;
   const bareGdId = isGuardDuty && !gd && /^[0-9a-f]{32}$/.test(uid);
   const canonical = gd ? guardDutyCanonicalId(gd[2], gd[1], gd[3]) : bareGdId ? guardDutyCanonicalId(accountId, region, uid) : `ocsf/${str(product.uid) ?? productName}/${uid}`;
   const types = arr(info.types).map(str).filter((t): t is string => t !== undefined);
@@ -144,7 +147,7 @@ export function fromOcsf(f: z.infer<typeof ocsfRequired>, context: { region?: st
   const title = typed(info.title, 'finding_info.title', notes);
   if (!title) notes.push('no finding_info.title');
   const createdAt = timeOf(info, 'created_time', notes);
-  const updatedAt = timeOf(info, 'modified_time', notes) ?? timeOf(f, 'time', notes) ?? createdAt ?? EPOCH;
+  const updatedAt = notFuture(timeOf(info, 'modified_time', notes) ?? timeOf(f, 'time', notes) ?? createdAt ?? EPOCH, 'modified_time', notes);
   const status = str(f.status);
   return compact({
     key: findingKey(canonical),

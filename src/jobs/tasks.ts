@@ -82,13 +82,14 @@ export function taskProcessor(deps: TaskDeps) {
       // Kept on the job: a wait for Slack's rate limit re-runs the job, which must not update twice.
       let res = t.result;
       if (!res) {
-        res = await update(findings, { status: t.status, note: `${LABEL[t.status]} in Slack by ${t.user} (ir-bot)`, user: t.user });
+        const approved = t.approvedBy ? `, approved by ${t.approvedBy}` : '';
+        res = await update(findings, { status: t.status, note: `${LABEL[t.status]} in Slack by ${t.user}${approved} (ir-bot)`, user: t.user });
         await job.updateData({ ...t, result: res });
         await deps.audit.append({ event: 'workflow-updated', user: t.user, findingKey: t.findingKey, detail: { status: t.status, ...res } });
         if (t.status === 'NOTIFIED') await deps.clock?.reached(t.findingKey, 'acknowledged');
       }
       if (!thread) return 'updated';
-      const lines = [`${res.failed.length ? ':warning:' : ':white_check_mark:'} Security Hub workflow set to *${t.status}* on ${res.updated.length} finding(s) by ${mention(t.user)}.`];
+      const lines = [`${res.failed.length ? ':warning:' : ':white_check_mark:'} Security Hub workflow set to *${t.status}* on ${res.updated.length} finding(s) by ${mention(t.user)}${t.approvedBy ? `, approved by ${mention(t.approvedBy)}` : ''}.`];
       for (const f of res.failed.slice(0, 20)) lines.push(`• not updated: \`${safe(f.id, 200)}\`: ${safe(f.reason, 300)}`);
       if (res.failed.length > 20) lines.push(`• …and ${res.failed.length - 20} more not updated`);
       if (res.withoutIdentity) lines.push(`• ${res.withoutIdentity} finding(s) have no Security Hub identity and were left alone`);

@@ -58,7 +58,8 @@ export class Lifecycle {
     const ok = await this.move(
       r,
       { from: [from], rev: r.rev },
-      { state: 'awaiting-approval', plan, rev, expiresAt, notice: notice ?? null, approvedBy: null, approvedAt: null },
+      // A new plan needs all its approvals afresh.
+      { state: 'awaiting-approval', plan, rev, expiresAt, notice: notice ?? null, approvedBy: null, approvedAt: null, firstApprovedBy: null, firstApprovedAt: null },
       { event: notice ? 'plan-changed' : 'approval-requested', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings, rev, perInstance: plan.detail?.content } },
     );
     if (ok) await this.pipeline.expire(r.id, rev, expiresAt);
@@ -82,6 +83,20 @@ export class Lifecycle {
       });
     await this.pipeline.render(r.id).catch(() => undefined);
     return { ok, queued };
+  }
+
+  /**
+   * The first of the two approvals a request nobody in Slack asked for needs: recorded, the
+   * request keeps waiting. Taken once; `taken` names whoever was first when another click won.
+   */
+  async approveFirst(r: ActionRequest, rev: number, userId: string, now = Date.now()): Promise<{ ok: true } | { ok: false; taken?: string }> {
+    const entry = this.entry(r, { event: 'approved-first', user: userId, detail: { rev, summary: r.plan?.summary, needs: r.approvalsNeeded } });
+    const enc = this.audit.encode(entry);
+    const res = await this.store.transition(r.id, { from: ['awaiting-approval'], rev, notExpiredAt: now, unset: 'firstApprovedBy' }, { firstApprovedBy: userId, firstApprovedAt: now }, enc);
+    if (!res.ok) return { ok: false, taken: res.reason === 'taken' ? res.current : undefined };
+    this.audit.logged(entry, enc, res.auditId ?? '');
+    await this.pipeline.render(r.id).catch(() => undefined);
+    return { ok: true };
   }
 
   async reject(r: ActionRequest, rev: number, userId: string, now = Date.now()): Promise<boolean> {
@@ -125,7 +140,8 @@ export class Lifecycle {
     const ok = await this.move(r, { from: ['running'] }, { state: 'done', result: outcome, finishedAt: Date.now(), notice: null, progress: null }, { event: 'succeeded', user: 'system', detail: { ...outcome, attachment: outcome.attachment && { filename: outcome.attachment.filename } } });
     if (ok && r.findingKey) {
       // The finding in Security Hub gets a note saying what was done about it.
-      const who = r.approvedBy ? `asked by ${r.requestedBy}, approved by ${r.approvedBy}` : `asked by ${r.requestedBy}`;
+      const approvers = [r.firstApprovedBy, r.approvedBy].filter(Boolean).join(' and ');
+      const who = approvers ? `asked by ${r.requestedBy}, approved by ${approvers}` : `asked by ${r.requestedBy}`;
       await this.pipeline.task({ kind: 'note', findingKey: r.findingKey, user: r.requestedBy, text: `ir-bot: ${r.action} ${r.targets.join(', ')} done (${r.id}, ${who}). ${outcome.lines.slice(0, 3).join('; ')}` });
     }
     await this.pipeline.render(r.id);

@@ -80,6 +80,14 @@ export interface ActionRequest {
   version: number;
   renderedVersion: number;
   needsApproval: boolean;
+  /**
+   * Distinct approvers the request needs: 2 when no person in Slack asked for it (a Security Hub
+   * custom action), since nobody answerable stands behind the request itself; absent means 1.
+   */
+  approvalsNeeded?: number;
+  /** The first of two approvals, while the second is awaited. */
+  firstApprovedBy?: string;
+  firstApprovedAt?: number;
   /** Bumped each time a new plan needs a new approval; approval buttons carry it. */
   rev: number;
   plan?: PlanView;

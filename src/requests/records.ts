@@ -28,12 +28,15 @@ export class RedisRecords implements RecordStore {
     return (await this.redis.set(this.key(name), JSON.stringify(value), 'EX', this.lifetimes.liveSeconds, 'NX')) === 'OK';
   }
 
+  /** The new record lives as long as a fresh one; the one it replaced is history, kept like a retired one. */
   async replace(name: string, value: unknown, at: number): Promise<void> {
     const key = this.key(name);
+    const replaced = `${key}:replaced:${at}`;
     await this.redis
       .multi()
-      .copy(key, `${key}:replaced:${at}`)
-      .set(key, JSON.stringify(value))
+      .copy(key, replaced)
+      .expire(replaced, this.lifetimes.retiredSeconds)
+      .set(key, JSON.stringify(value), 'EX', this.lifetimes.liveSeconds)
       .exec();
   }
 

@@ -14,6 +14,7 @@ import type { Pipeline } from './pipeline';
 import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
 import { NEW_REQUEST_ID, type RequestStore } from './store';
 import { releaseAsk, undoAsk, type UndoAsk } from './undo';
+import { SuppressApprovals } from './suppress';
 
 export interface SubmitInput {
   action: ActionName;
@@ -31,6 +32,8 @@ export interface SubmitInput {
   undoes?: string;
   /** Asked from outside Slack (a Security Hub custom action): approval is needed whatever the config says. */
   alwaysNeedsApproval?: boolean;
+  /** No person in Slack asked (`userId` names a machine): two distinct approvers must approve. */
+  machineMade?: boolean;
   /** The card may not be posted yet: the status message waits for its thread. */
   followCard?: boolean;
 }
@@ -50,6 +53,9 @@ export type DecisionResult = { ok: true; request: ActionRequest; message?: strin
  * decision. No AWS here: the worker reads AWS.
  */
 export class RequestService {
+  /** Suppress on a card, when it waits for an approver (see suppress.ts). */
+  readonly suppress: SuppressApprovals;
+
   constructor(
     private readonly config: Pick<Config, 'access' | 'aws'>,
     private readonly store: RequestStore,
@@ -60,7 +66,9 @@ export class RequestService {
     private readonly lifecycle: Lifecycle,
     /** REDIS_WAIT_REPLICAS: taken before writing, confirmed after (see ReplicaWait). */
     private readonly replicaMark: () => ReplicaMark = () => NO_REPLICA_WAIT,
-  ) {}
+  ) {
+    this.suppress = new SuppressApprovals(config.access, records, audit, pipeline);
+  }
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
     const written = this.replicaMark();
@@ -141,8 +149,9 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: input.alwaysNeedsApproval === true || ALWAYS_APPROVAL.includes(input.action) || needsApproval(input.action, this.config.access),
+      needsApproval: input.alwaysNeedsApproval === true || input.machineMade === true || ALWAYS_APPROVAL.includes(input.action) || needsApproval(input.action, this.config.access),
       followCard: input.followCard,
+      approvalsNeeded: input.machineMade ? 2 : undefined,
     }, encoded);
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };
@@ -173,6 +182,10 @@ export class RequestService {
       await this.refused('refused-approver', userId, { requestId, action: r.action, target: r.target });
       return { ok: false, message: 'Two-person rule: you asked for this, so someone else from the approvers must approve it.' };
     }
+    if (decision === 'approve' && (r.approvalsNeeded ?? 1) > 1) {
+      const first = await this.firstOfTwo(r, rev, userId, now);
+      if (first) return first;
+    }
     if (decision === 'approve') {
       const written = this.replicaMark();
       const res = await this.lifecycle.approve(r, rev, userId, now);
@@ -185,6 +198,32 @@ export class RequestService {
     }
     if (!(await this.lifecycle.reject(r, rev, userId, now))) return this.notDecided(requestId, r);
     return { ok: true, request: (await this.store.get(requestId))! };
+  }
+
+  /**
+   * A request no person in Slack asked for runs only once two different approvers approved it.
+   * Returns the answer when this click is the first approval (or a repeat of it); undefined when
+   * it is the second, distinct one and the approval proper may go ahead.
+   */
+  private async firstOfTwo(r: ActionRequest, rev: number, userId: string, now: number): Promise<DecisionResult | undefined> {
+    let first = r.firstApprovedBy;
+    if (!first) {
+      const res = await this.lifecycle.approveFirst(r, rev, userId, now);
+      if (res.ok) {
+        return {
+          ok: true,
+          request: (await this.store.get(r.id))!,
+          message: 'Your approval is recorded (1 of 2). Nobody in Slack asked for this request (a Security Hub custom action did), so a second approver must approve it before anything runs.',
+        };
+      }
+      if (!res.taken) return this.notDecided(r.id, r);
+      first = res.taken;
+    }
+    if (first === userId) {
+      await this.refused('refused-approver', userId, { requestId: r.id, action: r.action, target: r.target });
+      return { ok: false, message: 'You already gave the first of the two approvals this request needs: a different approver must give the second.' };
+    }
+    return undefined;
   }
 
   private async notDecided(requestId: string, r: ActionRequest): Promise<DecisionResult> {

@@ -73,8 +73,13 @@ if ARGV[1] ~= '' then
 end
 if ARGV[2] ~= '' and ARGV[2] ~= cur[2] then return 'rev:' .. (cur[2] or '') end
 if ARGV[3] ~= '' and cur[3] and tonumber(cur[3]) <= tonumber(ARGV[3]) then return 'expired' end
+-- A field that must still be empty (the first of two approvals is taken once).
+if ARGV[7] ~= '' then
+  local taken = redis.call('HGET', KEYS[1], ARGV[7])
+  if taken and taken ~= '' then return 'taken:' .. taken end
+end
 local nAudit = tonumber(ARGV[6])
-if #ARGV >= 8 + nAudit then redis.call('HSET', KEYS[1], unpack(ARGV, 7 + nAudit)) end
+if #ARGV >= 9 + nAudit then redis.call('HSET', KEYS[1], unpack(ARGV, 8 + nAudit)) end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZADD', KEYS[3], 'NX', ARGV[5], cur[4])
 if ARGV[4] == '1' then
@@ -83,7 +88,7 @@ if ARGV[4] == '1' then
 end
 -- The audit entry of this transition, in the same step: recorded once, never without the change.
 if nAudit > 0 then
-  local id = redis.call('XADD', KEYS[5], '*', unpack(ARGV, 7, 6 + nAudit))
+  local id = redis.call('XADD', KEYS[5], '*', unpack(ARGV, 8, 7 + nAudit))
   for i = 6, #KEYS do redis.call('RPUSH', KEYS[i], id) end
   return 'ok:' .. id
 end
@@ -91,7 +96,7 @@ return 'ok'
 `;
 
 const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted']);
-const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt', 'resumes', 'planFilePosted']);
+const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'firstApprovedAt', 'approvalsNeeded', 'decidedAt', 'startedAt', 'finishedAt', 'resumes', 'planFilePosted']);
 
 /** Request ids name their target when it is short and plain (instance, key); an ARN is hashed. */
 export function idPart(target: string): string {
@@ -130,11 +135,11 @@ function fromHash(h: Record<string, string>): ActionRequest | undefined {
 /** Stands for the id of the request being created, in an audit entry written with it. */
 export const NEW_REQUEST_ID = '{new-request-id}';
 
-export type TransitionResult = { ok: true; auditId?: string } | { ok: false; reason: 'missing' | 'expired' | 'state' | 'rev'; current?: string };
+export type TransitionResult = { ok: true; auditId?: string } | { ok: false; reason: 'missing' | 'expired' | 'state' | 'rev' | 'taken'; current?: string };
 
 export type NewRequest = Pick<
   ActionRequest,
-  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes' | 'followCard'
+  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes' | 'followCard' | 'approvalsNeeded'
 >;
 
 export class RequestStore {
@@ -210,7 +215,8 @@ export class RequestStore {
 
   async transition(
     id: string,
-    cond: { from?: RequestState[]; rev?: number; notExpiredAt?: number },
+    /** `unset`: a field that must still be empty, or the transition is not taken (reason `taken`, current = its value). */
+    cond: { from?: RequestState[]; rev?: number; notExpiredAt?: number; unset?: keyof ActionRequest },
     patch: RequestPatch,
     audit?: EncodedAuditEntry,
   ): Promise<TransitionResult> {
@@ -229,13 +235,14 @@ export class RequestStore {
         terminal ? '1' : '0',
         String(Date.now()),
         String(audit?.fields.length ?? 0),
+        cond.unset ?? '',
         ...(audit?.fields ?? []),
         ...toFields(patch),
       ),
     );
     if (res === 'ok' || res.startsWith('ok:')) return { ok: true, auditId: res.slice(3) || undefined };
     const [reason, current] = res.split(':') as [string, string | undefined];
-    return { ok: false, reason: reason as 'missing' | 'expired' | 'state' | 'rev', current };
+    return { ok: false, reason: reason as 'missing' | 'expired' | 'state' | 'rev' | 'taken', current };
   }
 
   /** Requests not yet ended, oldest first: `[id, created ms]`. */

@@ -14,7 +14,7 @@ import { Lifecycle } from '../requests/lifecycle';
 import { Pipeline } from '../requests/pipeline';
 import { RedisRecords } from '../requests/records';
 import { RequestService } from '../requests/service';
-import { submitCustomAction } from '../requests/custom-action';
+import { approverShortfall, submitCustomAction } from '../requests/custom-action';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
 import { ReplicaWait, redisConnection, whenReady } from '../redis';
@@ -82,6 +82,8 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
+  const shortfall = approverShortfall(config.access.approvers, config.securityHub);
+  if (shortfall) log.warn(shortfall);
   const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena });
   const health = {
     redis: redisHealth(producer),
@@ -100,7 +102,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       maxJsonDepth: config.ingest.maxJsonDepth,
       maxJsonNodes: config.ingest.maxJsonNodes,
       intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
-      customAction: (event, findings) => submitCustomAction(requests, config.securityHub.customActions, event, findings),
+      customAction: (event, findings) => submitCustomAction(requests, config.securityHub, event, findings),
       replicaMark: () => replicated.mark(),
       metrics,
       log: log.child({ component: 'ingest' }),

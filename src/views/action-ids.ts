@@ -156,6 +156,21 @@ export const WORKFLOW_ACTION_ID = { NOTIFIED: 'ir_wf_ack', RESOLVED: 'ir_wf_reso
 export const WORKFLOW_LABEL = { NOTIFIED: 'Acknowledge', RESOLVED: 'Resolve', SUPPRESSED: 'Suppress' } as const;
 export const REPORT_ACTION_ID = 'ir_report';
 
+/** Approve / Reject on a Suppress that waits for approval: the card's finding key and the ask's id. */
+export const SUPPRESS_APPROVE_ACTION_ID = 'ir_suppress_approve';
+export const SUPPRESS_REJECT_ACTION_ID = 'ir_suppress_reject';
+
+export interface SuppressAskPayload {
+  k: string;
+  s: string;
+}
+
+export function decodeSuppressAsk(value: string | undefined): SuppressAskPayload | undefined {
+  const k = decodeFindingKey(value);
+  const s = k && (JSON.parse(value!) as { s?: unknown }).s;
+  return k && typeof s === 'string' && /^suppress-[0-9a-z-]{1,60}$/.test(s) ? { k, s } : undefined;
+}
+
 /** The card's finding key, carried by workflow and report buttons. */
 export function decodeFindingKey(value: string | undefined): string | undefined {
   try {

@@ -123,12 +123,14 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   const target = targets(r);
   let state = STATE_LINE[r.state];
   if (r.state === 'awaiting-approval' && r.expiresAt) state += ` (expires ${time(r.expiresAt)})`;
+  if (r.state === 'awaiting-approval' && (r.approvalsNeeded ?? 1) > 1) state += `: ${r.firstApprovedBy ? 1 : 0} of ${r.approvalsNeeded} approvals (no person in Slack asked for it, so two different approvers must approve)`;
   if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 400)}`;
   if ((r.state === 'done' || r.state === 'failed') && r.startedAt && r.finishedAt) state += ` in ${duration(r.finishedAt - r.startedAt)}`;
   if (r.state === 'done' && r.result && !r.result.ok) state = ':warning: done, but verification found problems';
 
   const who = [`asked by ${mention(r.requestedBy)}`];
   if (r.reason) who.push(`reason: ${safe(r.reason, 300)}`);
+  if (r.firstApprovedBy) who.push(`first approval by ${mention(r.firstApprovedBy)} ${time(r.firstApprovedAt)}`);
   if (r.approvedBy) who.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
   if (r.state === 'rejected' && r.decidedBy) who.push(`rejected by ${mention(r.decidedBy)} ${time(r.decidedAt)}`);
   who.push(`request \`${safe(r.id, 80)}\``);
@@ -212,6 +214,7 @@ export function renderStatusList(requests: ActionRequest[]): string {
 /** `/ir status <id>`: the request in full, as plain mrkdwn text. */
 export function renderStatusDetail(r: ActionRequest): string {
   const out = [`*${TITLE[r.action]}* ${targets(r)}: ${stateWord(r)}`, `request \`${safe(r.id, 80)}\`, asked by ${mention(r.requestedBy)} ${time(r.createdAt)}`];
+  if (r.firstApprovedBy) out.push(`first approval by ${mention(r.firstApprovedBy)} ${time(r.firstApprovedAt)}`);
   if (r.approvedBy) out.push(`approved by ${mention(r.approvedBy)} ${time(r.approvedAt)}`);
   if (r.plan?.blocked) out.push(`:no_entry: ${safe(r.plan.blocked, 1000)}`);
   if (r.plan?.summary.length && !r.result) out.push('*Plan*', ...r.plan.summary.map((l) => `• ${safeWords(l, 300)}`));

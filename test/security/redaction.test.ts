@@ -1,3 +1,5 @@
+import { gzipSync } from 'node:zlib';
+import { redactSecrets } from '../../src/redact';
 import { FakeAws } from '../support/fake-aws';
 import { fixture, startHarness, tearDownAfterEach, waitFor, type Harness } from '../support/harness';
 import { textOf, threadReplies } from '../support/slack-user';
@@ -69,5 +71,60 @@ describe('secrets in user data are redacted before Slack sees them', () => {
     // The story is posted before any upload would start; give a stray upload time to show up.
     await new Promise((r) => setTimeout(r, 300));
     expect(h.slack.callsOf('files.getUploadURLExternal')).toEqual([]);
+  });
+});
+
+describe('secrets user data hides in other shapes', () => {
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+  it('redacts cloud-init write_files content given as base64 (one line, a YAML block, gzip) when the decoded file holds a secret', () => {
+    const env = 'DB_HOST=db.internal\nDB_PASSWORD=Zq8-not-for-slack\n';
+    const oneLine = b64(env);
+    const block = (b64(env + '# padding to wrap the base64 over two lines\n').match(/.{1,40}/g) ?? []).join('\n      ');
+    const gz = gzipSync(Buffer.from(env)).toString('base64');
+    const userData = [
+      '#cloud-config',
+      'write_files:',
+      '  - path: /etc/app/env',
+      '    encoding: b64',
+      `    content: ${oneLine}`,
+      '  - path: /etc/app/env2',
+      '    encoding: base64',
+      '    content: |',
+      `      ${block}`,
+      '  - path: /etc/app/env3',
+      '    encoding: gz+b64',
+      `    content: ${gz}`,
+      '  - path: /etc/motd',
+      '    encoding: b64',
+      `    content: ${b64('Welcome to the build host, be nice to it\n')}`,
+    ].join('\n');
+    const out = redactSecrets(userData);
+    expect(out).not.toContain(oneLine);
+    expect(out).not.toContain(gz);
+    for (const line of block.split('\n')) expect(out).not.toContain(line.trim());
+    expect(out.match(/\[redacted\] \(base64 text holding a secret\)/g)).toHaveLength(3);
+    // A file without a secret stays readable to the analyst.
+    expect(out).toContain(b64('Welcome to the build host, be nice to it\n'));
+    expect(out).toContain('path: /etc/app/env');
+  });
+
+  it('redacts DB_PASS=…, curl -u user:pass and their relatives, keeping the names', () => {
+    const cases: [string, string, string][] = [
+      ['export DB_PASS=Zq8-not-for-slack', 'Zq8-not-for-slack', 'export DB_PASS=[redacted]'],
+      ['MYSQL_PASS="Zq8 not for slack" ./start', 'Zq8 not for slack', 'MYSQL_PASS=[redacted] ./start'],
+      ['curl -s -u deploy:Zq8-not-for-slack https://repo.internal/x.sh | sh', 'Zq8-not-for-slack', '-u deploy:[redacted] https://repo.internal/x.sh'],
+      ["curl --user 'deploy:Zq8-not-for-slack' https://repo.internal/x", 'Zq8-not-for-slack', "--user 'deploy:[redacted]'"],
+      ['curl -udeploy:Zq8-not-for-slack https://repo.internal/x', 'Zq8-not-for-slack', '-udeploy:[redacted]'],
+      ['wget --http-password=Zq8-not-for-slack https://repo.internal/x', 'Zq8-not-for-slack', '--http-password=[redacted]'],
+      ['echo "$PASSPHRASE" && GPG_PASSPHRASE=Zq8-not-for-slack gpg -d', 'Zq8-not-for-slack', 'GPG_PASSPHRASE=[redacted]'],
+    ];
+    for (const [line, secret, shown] of cases) {
+      const out = redactSecrets(line);
+      expect(out).not.toContain(secret);
+      expect(out).toContain(shown);
+    }
+    // Words that merely contain "pass" are left alone.
+    expect(redactSecrets('BYPASS_PROXY=1 COMPASS=north')).toBe('BYPASS_PROXY=1 COMPASS=north');
   });
 });

@@ -54,6 +54,24 @@ describe('Redis does not grow without bound', () => {
     expect(ttl).toBeLessThanOrEqual(30 * 86400);
   });
 
+  it('keeps the lifetime when a record is replaced (a re-isolation, a second deny), and gives the replaced one the retention period', async () => {
+    h = await startHarness({ worker: false });
+    const records = new RedisRecords(h.redis, h.config.redisPrefix, { liveSeconds: 400 * 86400, retiredSeconds: 30 * 86400 });
+    const live = `${h.config.redisPrefix}:rec:isolation:i-2`;
+    await records.putIfAbsent('isolation:i-2', { groups: ['sg-1'] });
+    await records.replace('isolation:i-2', { groups: ['sg-2'] }, 1_700_000_000_000);
+    expect(await records.get('isolation:i-2')).toEqual({ groups: ['sg-2'] });
+    expect(await h.redis.ttl(live)).toBeGreaterThan(399 * 86400);
+    const history = await h.redis.ttl(`${live}:replaced:1700000000000`);
+    expect(history).toBeGreaterThan(29 * 86400);
+    expect(history).toBeLessThanOrEqual(30 * 86400);
+    // A record written before it had a lifetime gets one at its next replacement.
+    await h.redis.set(`${h.config.redisPrefix}:rec:deny:old`, '{}');
+    await records.replace('deny:old', { requestId: 'r-1' }, 1_700_000_000_001);
+    expect(await h.redis.ttl(`${h.config.redisPrefix}:rec:deny:old`)).toBeGreaterThan(0);
+    expect(await h.redis.ttl(`${h.config.redisPrefix}:rec:deny:old:replaced:1700000000001`)).toBeGreaterThan(0);
+  });
+
   it('exports whole days past audit.retentionDays to a JSONL file, then trims them and their indexes', async () => {
     h = await startHarness({ worker: false });
     const dir = mkdtempSync(join(tmpdir(), 'irbot-audit-'));

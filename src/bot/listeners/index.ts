@@ -8,9 +8,11 @@ import { decisionButton } from './actions/decision';
 import { responseButton } from './actions/response-button';
 import { showAllButton } from './actions/show-all-button';
 import { undoButton } from './actions/undo-button';
+import { suppressDecisionButton } from './actions/suppress-decision';
 import { irCommand } from './commands/ir';
 import { huntSubmit } from './views/hunt-submit';
 import { HUNT_MODAL_CALLBACK } from '../../views/hunt-modal';
+import { SUPPRESS_APPROVE_ACTION_ID, SUPPRESS_REJECT_ACTION_ID } from '../../views/action-ids';
 
 /** Every listener is registered here and implemented in its own file. */
 export function registerListeners(app: App, deps: BotDeps): void {
@@ -26,6 +28,8 @@ export function registerListeners(app: App, deps: BotDeps): void {
   for (const id of Object.values(BULK_ACTION_ID)) app.action(id, onBulk);
   for (const [status, id] of Object.entries(WORKFLOW_ACTION_ID)) app.action(id, caseButton(deps, status as keyof typeof WORKFLOW_ACTION_ID));
   app.action(REPORT_ACTION_ID, caseButton(deps, 'report'));
+  app.action(SUPPRESS_APPROVE_ACTION_ID, suppressDecisionButton(deps, 'approve'));
+  app.action(SUPPRESS_REJECT_ACTION_ID, suppressDecisionButton(deps, 'reject'));
   app.action(SHOW_ALL_ACTION_ID, showAllButton(deps));
   app.action(HUNT_CANCEL_ACTION_ID, huntCancelButton(deps));
   app.action(new RegExp(`^${PIVOT_ACTION_ID}_\\d+$`), pivotButton(deps));

@@ -4,8 +4,19 @@ import { decodeFindingKey } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { actorOf } from '../actor';
 import { QUEUE_DOWN, tellUser } from '../reply';
+import { suppressApprovalView } from '../../../views/suppress-approval';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
+
+/** Suppress waits for an approver (`access.requireApproval` names it): ask, with Approve / Reject in the card's thread. */
+async function askToSuppress(deps: BotDeps, key: string, where: { channel: string; user: string; threadTs?: string }, client: Args['client'], logger: Args['logger']): Promise<void> {
+  const res = await deps.requests.suppress.ask(key, where.user, (await deps.requests.cardFindings(key)).length || 1);
+  if (res.status === 'joined') {
+    return tellUser(client, logger, where, `Suppressing this card's findings is already waiting for an approver (asked by <@${res.ask.requestedBy}>): see the thread.`);
+  }
+  await client.chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, ...suppressApprovalView(res.ask) });
+  return tellUser(client, logger, where, 'Suppress needs an approver (`access.requireApproval`): asked in the thread. Nothing is changed in Security Hub until an approver approves.');
+}
 
 /** Acknowledge / Resolve / Suppress on a card: responders only; Report: responders and approvers. */
 export function caseButton(deps: BotDeps, what: WorkflowChoice | 'report') {
@@ -27,6 +38,7 @@ export function caseButton(deps: BotDeps, what: WorkflowChoice | 'report') {
         await deps.requests.report(key, body.user.id, { channel, threadTs });
         return tellUser(client, logger, where, 'Building the incident report: it will be uploaded to this thread.');
       }
+      if (what === 'SUPPRESSED' && deps.requests.suppress.needed) return await askToSuppress(deps, key, { ...where, channel }, client, logger);
       await deps.requests.workflow(key, what, body.user.id);
     } catch (err) {
       logger.error(`could not queue a card task: ${(err as Error).message}`);
