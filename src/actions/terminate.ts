@@ -1,16 +1,17 @@
 import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand, type Snapshot } from '@aws-sdk/client-ec2';
 import type { Responder } from '../aws/responder';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
-import { captureRecordName, type CaptureRecord } from './memory';
+import { memoryGate } from './memory-gate';
 import type { ActionOutcome, PlanView } from './results';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /**
  * Eradication: terminate instances the compromised principal launched, and only those, once every
- * volume has a completed snapshot of this case. Always behind a second person's approval (see
- * ALWAYS_TWO_PERSON); nothing here can be undone, so the plan lists the evidence that remains.
+ * volume has a completed snapshot of the instance and any memory capture of it is verified.
+ * Always behind a second person's approval (see ALWAYS_TWO_PERSON); nothing here can be undone,
+ * so the plan lists the evidence that remains.
  */
 
 interface Launch {
@@ -65,18 +66,27 @@ export function launchedBy(launch: Launch, principal: string): boolean {
   return /^(AKIA|ASIA)/.test(principal) ? launch.accessKeyId === principal : launch.arn === principal;
 }
 
-/** Completed snapshots of this case per attached volume; the volumes that have none. */
+/**
+ * Per attached volume, the newest completed snapshot ir-bot made of it for this instance, whatever
+ * request or card made it: evidence belongs to the instance (an instance without a card is
+ * snapshotted by one request and terminated by another). Its case is shown beside it.
+ */
 async function evidenceOf(aws: Responder, caseId: string, instanceId: string, volumes: { volumeId: string; device: string }[]): Promise<{ have: string[]; missing: string[] }> {
-  const out = await aws.send(
-    aws.clients.ec2,
-    new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:case', Values: [caseId.slice(0, 255)] }, { Name: 'tag:ir:instance', Values: [instanceId] }] }),
-  );
+  const out = await aws.send(aws.clients.ec2, new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:instance', Values: [instanceId] }] }));
   const have: string[] = [];
   const missing: string[] = [];
+  const tag = (s: Snapshot, key: string) => s.Tags?.find((t) => t.Key === key)?.Value;
   for (const v of volumes) {
-    const s = (out.Snapshots ?? []).find((x) => x.VolumeId === v.volumeId && x.State === 'completed');
-    if (s) have.push(`${v.device} ${v.volumeId} → ${s.SnapshotId} (completed${s.StartTime ? `, ${s.StartTime.toISOString()}` : ''})`);
-    else missing.push(`${v.device} ${v.volumeId}`);
+    const s = (out.Snapshots ?? [])
+      .filter((x) => x.VolumeId === v.volumeId && x.State === 'completed' && !tag(x, 'ir:copy-of'))
+      .sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0))[0];
+    if (!s) {
+      missing.push(`${v.device} ${v.volumeId}`);
+      continue;
+    }
+    const of = tag(s, 'ir:case');
+    const where = of && of !== caseId.slice(0, 255) ? `, ${of === tag(s, 'ir:request') ? 'request' : 'case'} ${of}` : '';
+    have.push(`${v.device} ${v.volumeId} → ${s.SnapshotId} (completed${s.StartTime ? `, ${s.StartTime.toISOString()}` : ''}${where})`);
   }
   return { have, missing };
 }
@@ -112,11 +122,16 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
     }
     const { have, missing } = await evidenceOf(aws, ctx.caseId, id, volumes);
     if (missing.length) {
-      refused.push(`${id}: ${missing.join(', ')} has no completed snapshot of this case (${ctx.caseId}); snapshot first (\`/ir snapshot ${id}\`) and ask again`);
+      refused.push(`${id}: ${missing.join(', ')} has no completed ir-bot snapshot of this instance; snapshot first (\`/ir snapshot ${id}\`) and ask again`);
       continue;
     }
-    const capture = await ctx.records.get<CaptureRecord>(captureRecordName(id));
-    const evidence = [...have, ...(capture ? [`memory image s3://${capture.bucket}/${capture.key} (request ${capture.requestId})`] : [])];
+    const gate = await memoryGate(ctx, [id], { verb: 'terminate', command: `/ir terminate ${principal} ${id}`, wait: false });
+    if (gate.blocked) {
+      refused.push(gate.blocked);
+      continue;
+    }
+    const image = gate.images.get(id);
+    const evidence = [...have, ...(image ? [image] : []), ...gate.summary];
     chosen.push({ instanceId: id, state: i.State?.Name ?? 'unknown', launch, protected: (await protectionOf(aws, id)).termination, evidence });
   }
   if (chosen.length === 0) return blockedPlan(`Nothing to terminate: ${refused.join('; ')}`);
