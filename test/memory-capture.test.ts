@@ -253,6 +253,15 @@ describe('stop and terminate count only a verified memory image', () => {
     );
   });
 
+  it('a capture recorded before images were verified counts as unverified, even though SSM says Success', async () => {
+    instance();
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: '' });
+    const legacy = { ...record } as Partial<CaptureRecord>;
+    delete legacy.status;
+    const plan = await stopAction.plan([ID], stopContext(undefined, legacy as CaptureRecord));
+    expect(plan.blocked).toContain(`No verified memory image of ${ID} (memory-i-0a1b2c3d4e5f60718-1: SSM command cmd-9 Success, captured before ir-bot verified images against S3's checksum)`);
+  });
+
   it('waits for a running capture until its image is verified before stopping', async () => {
     instance();
     const ctx = stopContext();

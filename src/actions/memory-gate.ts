@@ -32,6 +32,7 @@ function unverified(r: CaptureRecord, ssmStatus?: string): string {
   const status = captureStatus(r);
   if (status === 'requested') return `${r.requestId}: requested, no command sent yet (awaiting its plan or approval, or it failed before SendCommand)`;
   if (status === 'failed') return `${r.requestId}: ${r.reason ?? 'failed'}`;
+  if (r.status === undefined) return `${r.requestId}: SSM command ${r.commandId} ${ssmStatus ?? 'ended'}, captured before ir-bot verified images against S3's checksum`;
   return `${r.requestId}: SSM command ${r.commandId} ${ssmStatus ?? 'ended'}, no image verified in S3`;
 }
 
@@ -58,7 +59,9 @@ export async function memoryGate(ctx: ActionContext, instanceIds: string[], opts
     if (status === 'sent') {
       ssmStatus = (await commandState(ctx.aws, r.commandId!, id)).status;
       // A finished command is not yet an image: its request still has to upload and verify it.
-      if ((isRunning(ssmStatus) || ssmStatus === 'Success') && opts.wait) {
+      // A record from before statuses existed will never be verified: only a running one is worth waiting for.
+      const awaited = isRunning(ssmStatus) || (ssmStatus === 'Success' && r.status !== undefined);
+      if (awaited && opts.wait) {
         waits.push({ instanceId: id, commandId: r.commandId!, requestId: r.requestId, startedAt: r.startedAt });
         summary.push(`${id}: first wait for its memory capture (${r.requestId}, SSM command ${r.commandId}, ${ssmStatus}) to be verified in S3`);
         continue;

@@ -95,6 +95,9 @@ async function noteCapture(ctx: ActionContext, instanceId: string, change: Parti
   if (mine) {
     const was = captureStatus(mine);
     if (was === 'verified' || (change.status === 'requested' && was === 'sent')) return;
+  } else if (latest && change.status === 'failed' && captureStatus(latest) === 'verified') {
+    // An older request failing late does not hide the image a newer one verified.
+    return;
   }
   const base: CaptureRecord = mine ?? { requestId: ctx.requestId, instanceId, account: ctx.aws.account, region: ctx.aws.region, startedAt: ctx.now().toISOString() };
   const next: CaptureRecord = { ...base, ...change };
@@ -457,7 +460,7 @@ async function verifyImage(ctx: ActionContext, data: MemoryPlanData, c: Captured
       },
     }),
   );
-  await noteCapture(ctx, id, { status: 'verified', image: { versionId: head.VersionId, sha256: reported.sha256, bytes: reported.bytes, verifiedAt: ctx.now().toISOString() } });
+  await noteCapture(ctx, id, { status: 'verified', bucket: data.bucket, key: c.target.key, image: { versionId: head.VersionId, sha256: reported.sha256, bytes: reported.bytes, verifiedAt: ctx.now().toISOString() } });
   return { ok: true, line: `${id}: ${uri},${version} ${size}, sha256 ${reported.sha256} ✓ (S3's checksum matches)` };
 }
 
