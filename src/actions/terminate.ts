@@ -97,6 +97,8 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
   if (ids.length === 0) return blockedPlan('Name the instances to terminate after the principal: `/ir terminate <access-key-id|user-arn> <instance-id>…`');
   const chosen: TerminateTarget[] = [];
   const refused: string[] = [];
+  /** Instances whose memory goes unpreserved, as the requester chose (without-memory). */
+  const memoryLost: string[] = [];
   for (const id of ids) {
     let i;
     try {
@@ -131,7 +133,8 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
       continue;
     }
     const image = gate.images.get(id);
-    const evidence = [...have, ...(image ? [image] : []), ...gate.summary];
+    const evidence = [...have, ...(image ? [image] : [])];
+    memoryLost.push(...gate.summary);
     chosen.push({ instanceId: id, state: i.State?.Name ?? 'unknown', launch, protected: (await protectionOf(aws, id)).termination, evidence });
   }
   if (chosen.length === 0) return blockedPlan(`Nothing to terminate: ${refused.join('; ')}`);
@@ -140,6 +143,7 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
     summary.push(`${t.instanceId}: ${t.state} → terminated (launched by ${principal} at ${t.launch.at})${t.protected ? '; termination protection on → off first' : ''}`);
     summary.push(...t.evidence.map((e) => `evidence kept for ${t.instanceId}: ${e}`));
   }
+  summary.push(...memoryLost);
   const data: TerminatePlanData = { principal, targets: chosen, refused };
   return {
     summary,
