@@ -84,7 +84,7 @@ describe('terminate: eradicating what the compromised principal launched', () =>
 
   it('refuses an instance whose volumes do not all have a completed snapshot', async () => {
     const plan = await terminateAction.plan([KEY, UNSNAPPED], ctx());
-    expect(plan.blocked).toContain(`${UNSNAPPED}: /dev/xvdf vol-cccccccf has no completed ir-bot snapshot of this instance; snapshot first`);
+    expect(plan.blocked).toContain(`${UNSNAPPED}: /dev/xvdf vol-cccccccf has no usable completed ir-bot snapshot of this instance; snapshot first`);
   });
 
   it('terminates an instance with no card: the snapshot of `/ir snapshot` counts for the `/ir terminate` that follows', async () => {
@@ -96,6 +96,19 @@ describe('terminate: eradicating what the compromised principal launched', () =>
     expect(plan.summary).toContain(`evidence kept for ${MINER}: /dev/xvda vol-aaaaaaaa → snap-aaaaaaaa (completed, 2026-11-30T03:00:00.000Z, request snapshot-i-0aaaaaaaaaaaaaaa1-3)`);
     await terminateAction.execute(plan, c);
     expect(state.get(MINER)).toBe('terminated');
+  });
+
+  it('does not take an old snapshot from another incident for evidence of this one', async () => {
+    snapshotCase = snapshotRequest = 'snapshot-i-0aaaaaaaaaaaaaaa1-3';
+    // Four days after the snapshot (2026-11-30T03:00Z): past the 72 h a snapshot of another case counts for.
+    const late = () => actionContext({ caseId: CASE, requestId: 'terminate-AKIAIOSFODNN7EXAMPLE-5', now: () => new Date('2026-12-04T04:00:00Z') });
+    const plan = await terminateAction.plan([KEY, MINER], late());
+    expect(plan.blocked).toContain(
+      `${MINER}: /dev/xvda vol-aaaaaaaa (its newest ir-bot snapshot, snap-aaaaaaaa, 2026-11-30T03:00:00.000Z, request snapshot-i-0aaaaaaaaaaaaaaa1-3, is older than 72 h and of another case)`,
+    );
+    // A snapshot of the terminate's own case counts at any age.
+    snapshotCase = CASE;
+    expect((await terminateAction.plan([KEY, MINER], late())).blocked).toBeUndefined();
   });
 
   it('terminates only the instance that qualifies, lifting termination protection in the same plan, and lists the evidence', async () => {

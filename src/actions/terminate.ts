@@ -1,6 +1,5 @@
 import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand, type Snapshot } from '@aws-sdk/client-ec2';
-import type { Responder } from '../aws/responder';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate } from './memory-gate';
@@ -67,26 +66,32 @@ export function launchedBy(launch: Launch, principal: string): boolean {
 }
 
 /**
- * Per attached volume, the newest completed snapshot ir-bot made of it for this instance, whatever
- * request or card made it: evidence belongs to the instance (an instance without a card is
- * snapshotted by one request and terminated by another). Its case is shown beside it.
+ * Per attached volume, the newest completed snapshot ir-bot made of it for this instance. Evidence
+ * belongs to the instance: one made by another request or card counts too (an instance without a
+ * card is snapshotted by one request and terminated by another), but only while it is recent
+ * (`snapshot.otherCaseMaxAgeHours`): an old snapshot from an earlier incident holds nothing of this one.
  */
-async function evidenceOf(aws: Responder, caseId: string, instanceId: string, volumes: { volumeId: string; device: string }[]): Promise<{ have: string[]; missing: string[] }> {
+async function evidenceOf(ctx: ActionContext, instanceId: string, volumes: { volumeId: string; device: string }[]): Promise<{ have: string[]; missing: string[] }> {
+  const { aws } = ctx;
   const out = await aws.send(aws.clients.ec2, new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:instance', Values: [instanceId] }] }));
   const have: string[] = [];
   const missing: string[] = [];
   const tag = (s: Snapshot, key: string) => s.Tags?.find((t) => t.Key === key)?.Value;
-  for (const v of volumes) {
-    const s = (out.Snapshots ?? [])
-      .filter((x) => x.VolumeId === v.volumeId && x.State === 'completed' && !tag(x, 'ir:copy-of'))
-      .sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0))[0];
-    if (!s) {
-      missing.push(`${v.device} ${v.volumeId}`);
-      continue;
-    }
+  const caseId = ctx.caseId.slice(0, 255);
+  const oldest = ctx.now().getTime() - ctx.snapshot.otherCaseMaxAgeHours * 3_600_000;
+  const made = (s: Snapshot) => (s.StartTime ? `, ${s.StartTime.toISOString()}` : '');
+  const madeFor = (s: Snapshot) => {
     const of = tag(s, 'ir:case');
-    const where = of && of !== caseId.slice(0, 255) ? `, ${of === tag(s, 'ir:request') ? 'request' : 'case'} ${of}` : '';
-    have.push(`${v.device} ${v.volumeId} → ${s.SnapshotId} (completed${s.StartTime ? `, ${s.StartTime.toISOString()}` : ''}${where})`);
+    return of && of !== caseId ? `, ${of === tag(s, 'ir:request') ? 'request' : 'case'} ${of}` : '';
+  };
+  for (const v of volumes) {
+    const newestFirst = (out.Snapshots ?? [])
+      .filter((x) => x.VolumeId === v.volumeId && x.State === 'completed' && !tag(x, 'ir:copy-of'))
+      .sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0));
+    const s = newestFirst.find((x) => tag(x, 'ir:case') === caseId || (x.StartTime?.getTime() ?? 0) >= oldest);
+    if (s) have.push(`${v.device} ${v.volumeId} → ${s.SnapshotId} (completed${made(s)}${madeFor(s)})`);
+    else if (newestFirst[0]) missing.push(`${v.device} ${v.volumeId} (its newest ir-bot snapshot, ${newestFirst[0].SnapshotId}${made(newestFirst[0])}${madeFor(newestFirst[0])}, is older than ${ctx.snapshot.otherCaseMaxAgeHours} h and of another case)`);
+    else missing.push(`${v.device} ${v.volumeId}`);
   }
   return { have, missing };
 }
@@ -122,9 +127,9 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
       refused.push(`${id} has no EBS volume to snapshot (instance store only): terminating would leave no disk evidence, so ir-bot does not`);
       continue;
     }
-    const { have, missing } = await evidenceOf(aws, ctx.caseId, id, volumes);
+    const { have, missing } = await evidenceOf(ctx, id, volumes);
     if (missing.length) {
-      refused.push(`${id}: ${missing.join(', ')} has no completed ir-bot snapshot of this instance; snapshot first (\`/ir snapshot ${id}\`) and ask again`);
+      refused.push(`${id}: ${missing.join(', ')} has no usable completed ir-bot snapshot of this instance; snapshot first (\`/ir snapshot ${id}\`) and ask again`);
       continue;
     }
     const gate = await memoryGate(ctx, [id], { verb: 'terminate', command: `/ir terminate ${principal} ${id}`, wait: false });

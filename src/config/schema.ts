@@ -113,6 +113,11 @@ export const fileSchema = z
         /** Completed snapshots are shared with this account (createVolumePermission). */
         forensicAccount: awsAccount.optional(),
         /**
+         * A terminate accepts a snapshot made for another case or request (e.g. a bare `/ir snapshot`
+         * before `/ir terminate`) only this recent; one of its own case at any age.
+         */
+        otherCaseMaxAgeHours: z.number().min(1).max(24 * 90).default(72),
+        /**
          * Customer-managed KMS key (ARN or alias ARN) the forensic account can use: snapshots of
          * volumes encrypted with a key that cannot be shared are copied with it, then shared.
          */
