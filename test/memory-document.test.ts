@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * The Linux script of our SSM document (deploy/ssm/memory-capture.json), run by bash as the agent
+ * The Linux script of our SSM document (deploy/ssm/memory-capture.json), run by sh as the agent
  * would (parameters as SSM_* environment variables), with stand-ins for curl, AVML and df.
  */
 const doc = JSON.parse(readFileSync(join(__dirname, '../deploy/ssm/memory-capture.json'), 'utf8'));
@@ -37,15 +37,21 @@ if [ -n "$up" ]; then cp "$up" "${dir}/uploaded"; fi`,
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The agent runs the script with sh: bash on Amazon Linux, dash on Debian and Ubuntu. */
+let shell = 'bash';
 function run(params: Record<string, string>, extra: Record<string, string> = {}) {
   const env = { PATH: `${bin}:/usr/bin:/bin`, ...Object.fromEntries(Object.entries(params).map(([k, v]) => [`SSM_${k}`, v])), ...extra };
-  const r = spawnSync('bash', ['-c', linux], { env, encoding: 'utf8' });
+  const r = spawnSync(shell, ['-c', linux], { env, encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 const capture = (over: Record<string, string> = {}) => ({ action: 'capture', captureId: 'memory-i-1-1', workDir: work, toolUrl: TOOL_URL, minFreeMiB: '16', ...over });
 
-describe('the SSM document memory capture runs', () => {
+describe.each(['bash', 'dash'])('the SSM document memory capture runs, under %s', (sh) => {
+  beforeEach(() => {
+    shell = sh;
+  });
+
   it('captures to the scratch directory on disk, prints the hash, then uploads with the signed checksum and If-None-Match, the URL never on a command line', async () => {
     const c = run(capture());
     expect([c.code, c.err]).toEqual([0, expect.not.stringContaining('IRBOT error')]);
