@@ -12,6 +12,7 @@ import type { FakeAws } from '../test/support/fake-aws';
 import { SlackApiServer } from '../test/support/slack-api-server';
 import { blockActionBody, slackSignature, slashCommandBody, viewSubmissionBody } from '../test/support/slack-signing';
 import { buildScene, guardDutyFindings } from './scene';
+import { sandboxAwsEnv, standInSsmAndS3 } from './stand-ins';
 
 /** The two people working the incident; their IDs are the demo config's responder and approver. */
 export const USERS = [
@@ -36,6 +37,8 @@ export interface Demo {
   botUrl: string;
   slack: SlackApiServer;
   aws: FakeAws;
+  /** The SSM agents and the evidence bucket: what memory capture ran and what it stored. */
+  memory: ReturnType<typeof standInSsmAndS3>;
   replayFindings(): Promise<number>;
   /** Posts EventBridge events to the bot's /aws/events, as the AWS wiring would. */
   ingest(events: unknown[]): Promise<void>;
@@ -46,6 +49,8 @@ export interface Demo {
 const SIGNING_SECRET = 'demo-signing-secret-not-for-production';
 const INGEST_KEY = 'demo-ingest-key-not-for-production';
 const HERE = __dirname;
+/** The page and the bot take requests from this machine only: the demo's secrets are in this file. */
+const LOOPBACK = '127.0.0.1';
 
 /**
  * The real bot and worker, wired to stand-ins for everything outside: a private Redis, a Slack
@@ -56,7 +61,15 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   const dataDir = mkdtempSync(join(tmpdir(), 'irbot-demo-'));
   let redis: EmbeddedRedis | undefined;
   const slack = new SlackApiServer();
+  // Before any client exists: whatever the demo calls, it can never reach a real account.
+  const restoreEnv = sandboxAwsEnv();
   const aws = buildScene();
+  const memory = standInSsmAndS3(aws);
+  const undoAws = () => {
+    memory.restore();
+    aws.restore();
+    restoreEnv();
+  };
   const running: Running[] = [];
   try {
     redis = await startEmbeddedRedis({ dataDir });
@@ -76,7 +89,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     });
     const log = createLogger(config.logLevel);
     const metrics = new Metrics(false);
-    const bot = await startBot(config, log, metrics);
+    const bot = await startBot(config, log, metrics, { host: LOOPBACK });
     running.push(bot);
     running.push(await startWorker(config, log, metrics, { serveHttp: false }));
     const botUrl = `http://127.0.0.1:${bot.port}`;
@@ -100,7 +113,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     const page = createServer((req, res) => {
       handle(req, res, ctx).catch((err: Error) => sendJson(res, 500, { error: err.message }));
     });
-    const port = await listen(page, opts.port ?? 0);
+    const port = await listen(page, opts.port ?? 0, LOOPBACK);
     if (opts.replay !== false) await replayFindings();
 
     return {
@@ -108,13 +121,14 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       botUrl,
       slack,
       aws,
+      memory,
       replayFindings,
       ingest,
       async stop() {
         await closeServer(page);
         for (const r of running.reverse()) await r.stop();
         await slack.stop();
-        aws.restore();
+        undoAws();
         await redis?.stop();
         rmSync(dataDir, { recursive: true, force: true });
       },
@@ -122,7 +136,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   } catch (err) {
     for (const r of running.reverse()) await r.stop().catch(() => undefined);
     await slack.stop().catch(() => undefined);
-    aws.restore();
+    undoAws();
     await redis?.stop();
     rmSync(dataDir, { recursive: true, force: true });
     throw err;

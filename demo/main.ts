@@ -23,7 +23,7 @@ async function main(): Promise<void> {
       '',
       `  ir-bot demo: open ${demo.url}`,
       '',
-      '  The real bot and worker are running; Slack, AWS, Athena and GuardDuty are local stand-ins.',
+      '  The real bot and worker are running, on 127.0.0.1 only; Slack, AWS (EC2, IAM, CloudTrail, SSM, S3), Athena and GuardDuty are local stand-ins.',
       `  The bot itself (HTTP mode): ${demo.botUrl}/slack/events, /aws/events, /healthz, /metrics`,
       '  Eleven GuardDuty findings (a web server and ten crypto miners) were just replayed into /aws/events.',
       '  Work the incident as Ana (responder) and Lee (approver). Ctrl-C stops everything.',

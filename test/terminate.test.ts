@@ -15,6 +15,9 @@ const CASE = 'case-7cc4f1c3';
 
 const state = new Map<string, string>([[MINER, 'running'], [OTHER, 'running'], [UNSNAPPED, 'running']]);
 const protectedIds = new Set([MINER]);
+/** The case and request the snapshots were made under (tags ir:case, ir:request). */
+let snapshotCase = CASE;
+let snapshotRequest = 'snapshot-i-0aaaaaaaaaaaaaaa1-3';
 
 function launch(instanceId: string, accessKeyId: string, arn: string) {
   return {
@@ -25,6 +28,8 @@ function launch(instanceId: string, accessKeyId: string, arn: string) {
 }
 
 beforeEach(() => {
+  snapshotCase = CASE;
+  snapshotRequest = 'snapshot-i-0aaaaaaaaaaaaaaa1-3';
   ec2.reset();
   trail.reset();
   state.set(MINER, 'running');
@@ -57,11 +62,12 @@ beforeEach(() => {
   });
   ec2.on(DescribeSnapshotsCommand).callsFake(async (i) => {
     const id = i.Filters.find((f: { Name: string }) => f.Name === 'tag:ir:instance').Values[0];
-    const caseTag = i.Filters.find((f: { Name: string }) => f.Name === 'tag:ir:case').Values[0];
-    if (caseTag !== CASE) return { Snapshots: [] };
-    const snaps = [{ SnapshotId: `snap-${id.slice(3, 10)}a`, VolumeId: `vol-${id.slice(3, 10)}a`, State: 'completed' as const, StartTime: new Date('2026-11-30T03:00:00Z') }];
+    const caseTag = i.Filters.find((f: { Name: string }) => f.Name === 'tag:ir:case')?.Values[0];
+    if (caseTag && caseTag !== snapshotCase) return { Snapshots: [] };
+    const tags = [{ Key: 'ir:case', Value: snapshotCase }, { Key: 'ir:request', Value: snapshotRequest }, { Key: 'ir:instance', Value: id }];
+    const snaps = [{ SnapshotId: `snap-${id.slice(3, 10)}a`, VolumeId: `vol-${id.slice(3, 10)}a`, State: 'completed' as const, StartTime: new Date('2026-11-30T03:00:00Z'), Tags: tags }];
     // The second volume of UNSNAPPED has a snapshot still pending: not verified evidence.
-    snaps.push({ SnapshotId: `snap-${id.slice(3, 10)}f`, VolumeId: `vol-${id.slice(3, 10)}f`, State: (id === UNSNAPPED ? 'pending' : 'completed') as 'completed', StartTime: new Date('2026-11-30T03:00:00Z') });
+    snaps.push({ SnapshotId: `snap-${id.slice(3, 10)}f`, VolumeId: `vol-${id.slice(3, 10)}f`, State: (id === UNSNAPPED ? 'pending' : 'completed') as 'completed', StartTime: new Date('2026-11-30T03:00:00Z'), Tags: tags });
     return { Snapshots: snaps };
   });
 });
@@ -76,11 +82,33 @@ describe('terminate: eradicating what the compromised principal launched', () =>
     );
   });
 
-  it('refuses an instance whose volumes do not all have a completed snapshot of this case', async () => {
+  it('refuses an instance whose volumes do not all have a completed snapshot', async () => {
     const plan = await terminateAction.plan([KEY, UNSNAPPED], ctx());
-    expect(plan.blocked).toContain(`${UNSNAPPED}: /dev/xvdf vol-cccccccf has no completed snapshot of this case (${CASE}); snapshot first`);
-    const otherCase = await terminateAction.plan([KEY, MINER], actionContext({ caseId: 'another-case' }));
-    expect(otherCase.blocked).toContain('/dev/xvda vol-aaaaaaaa, /dev/xvdf vol-aaaaaaaf has no completed snapshot of this case (another-case)');
+    expect(plan.blocked).toContain(`${UNSNAPPED}: /dev/xvdf vol-cccccccf has no usable completed ir-bot snapshot of this instance; snapshot first`);
+  });
+
+  it('terminates an instance with no card: the snapshot of `/ir snapshot` counts for the `/ir terminate` that follows', async () => {
+    // No card: each request is its own case, so the snapshot's case is its request id.
+    snapshotCase = snapshotRequest = 'snapshot-i-0aaaaaaaaaaaaaaa1-3';
+    const c = actionContext({ caseId: 'terminate-AKIAIOSFODNN7EXAMPLE-5', requestId: 'terminate-AKIAIOSFODNN7EXAMPLE-5' });
+    const plan = await terminateAction.plan([KEY, MINER], c);
+    expect(plan.blocked).toBeUndefined();
+    expect(plan.summary).toContain(`evidence kept for ${MINER}: /dev/xvda vol-aaaaaaaa → snap-aaaaaaaa (completed, 2026-11-30T03:00:00.000Z, request snapshot-i-0aaaaaaaaaaaaaaa1-3)`);
+    await terminateAction.execute(plan, c);
+    expect(state.get(MINER)).toBe('terminated');
+  });
+
+  it('does not take an old snapshot from another incident for evidence of this one', async () => {
+    snapshotCase = snapshotRequest = 'snapshot-i-0aaaaaaaaaaaaaaa1-3';
+    // Four days after the snapshot (2026-11-30T03:00Z): past the 72 h a snapshot of another case counts for.
+    const late = () => actionContext({ caseId: CASE, requestId: 'terminate-AKIAIOSFODNN7EXAMPLE-5', now: () => new Date('2026-12-04T04:00:00Z') });
+    const plan = await terminateAction.plan([KEY, MINER], late());
+    expect(plan.blocked).toContain(
+      `${MINER}: /dev/xvda vol-aaaaaaaa (its newest ir-bot snapshot, snap-aaaaaaaa, 2026-11-30T03:00:00.000Z, request snapshot-i-0aaaaaaaaaaaaaaa1-3, is older than 72 h and of another case)`,
+    );
+    // A snapshot of the terminate's own case counts at any age.
+    snapshotCase = CASE;
+    expect((await terminateAction.plan([KEY, MINER], late())).blocked).toBeUndefined();
   });
 
   it('terminates only the instance that qualifies, lifting termination protection in the same plan, and lists the evidence', async () => {

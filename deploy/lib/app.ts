@@ -19,7 +19,7 @@ export function buildApp(context: Record<string, unknown> = {}, outdir?: string)
   });
   const bot = new IrBotStack(app, 'IrBot', { env, description: 'ir-bot: Slack bot and workers on Fargate, Redis, EventBridge delivery', settings, secrets: secrets.secrets });
   const responders = settings.responders
-    ? new RespondersStack(app, 'IrBotResponders', { env, description: 'ir-bot responder role in member accounts (StackSet)', policyNames: settings.policyNames, ...settings.responders })
+    ? new RespondersStack(app, 'IrBotResponders', { env, description: 'ir-bot responder role in member accounts (StackSet)', policyNames: settings.policyNames, ...settings.responders, documentRegions: settings.policyNames.evidenceBucket ? settings.evidence.documentRegions : [] })
     : undefined;
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   return { app, settings, secrets, bot, responders };

@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { FlowLogDestination, Peer, Port, SecurityGroup, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
@@ -13,12 +13,13 @@ import { ManagedPolicy, PolicyDocument, Role, ServicePrincipal } from 'aws-cdk-l
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucketPolicy, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { evidenceBucketPolicy, memoryDocumentResource } from './evidence';
 import { BOT_ROLE_NAME, botPolicy, DENY_ALL_POLICY_NAME, denyAllPolicy } from './policy';
 import type { BotSecrets } from './secrets-stack';
 import { REPO_ROOT, type DeploySettings } from './settings';
@@ -331,6 +332,19 @@ export class IrBotStack extends Stack {
     new CfnOutput(this, 'LoadBalancerDns', { value: lb.loadBalancerDnsName, description: `Point ${settings.domainName} here (CNAME or alias) unless hostedZoneId was given` });
     new CfnOutput(this, 'SlackRequestUrl', { value: `https://${settings.domainName}/slack/events`, description: 'Request URL for the Slack app (events, interactivity, /ir)' });
     new CfnOutput(this, 'BotRoleArn', { value: this.workerRole.roleArn, description: 'The role member accounts trust (ir-responder)' });
+
+    const evidenceBucket = settings.policyNames.evidenceBucket;
+    if (evidenceBucket) {
+      // The bot captures in its own account and region with the same document the member accounts get.
+      const doc = memoryDocumentResource();
+      new CfnResource(this, 'MemoryCaptureDocument', { type: doc.Type as string, properties: doc.Properties as Record<string, unknown> });
+      if (settings.evidence.manageBucketPolicy) {
+        new CfnBucketPolicy(this, 'EvidenceBucketPolicy', {
+          bucket: evidenceBucket,
+          policyDocument: evidenceBucketPolicy({ bucket: evidenceBucket, prefix: settings.evidence.prefix, botRoleArn: this.workerRole.roleArn, organizationId: settings.evidence.organizationId }),
+        });
+      }
+    }
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
 
     this.suppress();

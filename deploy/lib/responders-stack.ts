@@ -1,6 +1,7 @@
 import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { CfnStackSet } from 'aws-cdk-lib/aws-cloudformation';
 import type { Construct } from 'constructs';
+import { MEMORY_DOCUMENT_NAME, memoryDocumentResource } from './evidence';
 import { ASSUME_RESPONDER_SID, BOT_ROLE_NAME, DENY_ALL_POLICY_NAME, RESPONDER_ROLE_NAME, botPolicy, denyAllPolicy, loadPolicy, type PolicyNames } from './policy';
 
 /**
@@ -45,6 +46,17 @@ export interface RespondersStackProps extends StackProps {
   callAs: 'SELF' | 'DELEGATED_ADMIN';
   /** Account of the bot's role; default: this stack's account. */
   botAccount?: string;
+  /** Regions that get the memory capture document; none = no memory capture in member accounts. */
+  documentRegions?: string[];
+}
+
+/** The template of the document StackSet: SSM documents are regional, the responder role is not. */
+export function memoryDocumentTemplate(): Record<string, unknown> {
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: `ir-bot memory capture SSM document (${MEMORY_DOCUMENT_NAME}): the only document the responder role may run`,
+    Resources: { MemoryCaptureDocument: memoryDocumentResource() },
+  };
 }
 
 /**
@@ -58,19 +70,31 @@ export class RespondersStack extends Stack {
   constructor(scope: Construct, id: string, props: RespondersStackProps) {
     super(scope, id, props);
     const botRoleArn = `arn:${Aws.PARTITION}:iam::${props.botAccount ?? Aws.ACCOUNT_ID}:role/${BOT_ROLE_NAME}`;
-    this.stackSet = new CfnStackSet(this, 'Responders', {
-      stackSetName: 'ir-bot-responders',
-      description: 'ir-bot responder role in every member account',
+    // Service-managed: Organizations deploys into every account of the OUs, and into accounts that join later.
+    const orgWide = (regions: string[]) => ({
       permissionModel: 'SERVICE_MANAGED',
       callAs: props.callAs,
       autoDeployment: { enabled: true, retainStacksOnAccountRemoval: false },
       managedExecution: { Active: true },
-      capabilities: ['CAPABILITY_NAMED_IAM'],
       operationPreferences: { maxConcurrentPercentage: 100, failureTolerancePercentage: 10, regionConcurrencyType: 'PARALLEL' },
+      stackInstancesGroup: [{ deploymentTargets: { organizationalUnitIds: props.organizationalUnitIds }, regions }],
+    });
+    this.stackSet = new CfnStackSet(this, 'Responders', {
+      ...orgWide([this.region]),
+      stackSetName: 'ir-bot-responders',
+      description: 'ir-bot responder role in every member account',
+      capabilities: ['CAPABILITY_NAMED_IAM'],
       parameters: [{ parameterKey: 'BotRoleArn', parameterValue: botRoleArn }],
-      stackInstancesGroup: [{ deploymentTargets: { organizationalUnitIds: props.organizationalUnitIds }, regions: [this.region] }],
       templateBody: JSON.stringify(responderTemplate(props.policyNames)),
     });
+    if (props.documentRegions?.length) {
+      new CfnStackSet(this, 'MemoryDocument', {
+        ...orgWide(props.documentRegions),
+        stackSetName: 'ir-bot-memory-document',
+        description: 'ir-bot memory capture SSM document in every member account and region it captures in',
+        templateBody: JSON.stringify(memoryDocumentTemplate()),
+      });
+    }
     new CfnOutput(this, 'ResponderRoleArnForConfig', {
       description: 'aws.responderRoleArn for the bot config',
       value: `arn:${Aws.PARTITION}:iam::{account}:role/${RESPONDER_ROLE_NAME}`,

@@ -29,6 +29,16 @@ export interface DeploySettings {
   /** Optional SNS topic for the dead-letter and service alarms. */
   alarmTopicArn?: string;
   policyNames: PolicyNames;
+  /** Memory evidence: the image key prefix, and what deploy/ manages around the evidence bucket. */
+  evidence: {
+    prefix: string;
+    /** Attach the bucket policy member accounts' responder roles need (replaces the bucket's policy). */
+    manageBucketPolicy: boolean;
+    /** The organization whose ir-responder roles may write images; unset = the bot's account only. */
+    organizationId?: string;
+    /** Regions whose member accounts get the capture document (SSM documents are regional). */
+    documentRegions: string[];
+  };
   responders?: {
     organizationalUnitIds: string[];
     /** SELF from the management account, DELEGATED_ADMIN from a StackSets delegated administrator. */
@@ -116,6 +126,13 @@ export function readSettings(ctx: Context): DeploySettings {
   const botAccount = str('botAccount');
   if (botAccount && !/^\d{12}$/.test(botAccount)) problems.push('botAccount: a 12-digit account id');
 
+  const organizationId = str('organizationId');
+  if (organizationId && !/^o-[a-z0-9]{10,32}$/.test(organizationId)) problems.push(`organizationId: "${organizationId}" is not an AWS Organizations id (o-…)`);
+  const documentRegions = (str('memoryDocumentRegions') ?? region).split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of documentRegions) if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(r)) problems.push(`memoryDocumentRegions: "${r}" is not a region`);
+  const manageBucketPolicy = str('manageEvidenceBucketPolicy') === 'true';
+  if (manageBucketPolicy && !policyNames.evidenceBucket) problems.push('manageEvidenceBucketPolicy needs an evidence bucket (memory.evidenceBucket or -c evidenceBucket=…)');
+
   const settings: DeploySettings = {
     region,
     configFile,
@@ -131,6 +148,7 @@ export function readSettings(ctx: Context): DeploySettings {
     eventRateLimitPerSecond: int('eventRateLimitPerSecond', 20, 1, 300),
     alarmTopicArn,
     policyNames,
+    evidence: { prefix: config?.memory.prefix ?? 'memory/', manageBucketPolicy, organizationId, documentRegions },
     responders: ous.length ? { organizationalUnitIds: ous, callAs: callAs as 'SELF' | 'DELEGATED_ADMIN', botAccount } : undefined,
   };
   if (problems.length) throw new Error(`ir-bot deployment settings:\n  - ${problems.join('\n  - ')}`);

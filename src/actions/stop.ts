@@ -36,7 +36,8 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   );
   targets.sort((a, b) => instanceIds.indexOf(a.instanceId) - instanceIds.indexOf(b.instanceId));
   if (targets.length === 0) return blockedPlan(skipped.join('; '));
-  const gate = await memoryGate(ctx, targets.filter((t) => t.state !== 'stopped').map((t) => t.instanceId));
+  const live = targets.filter((t) => t.state !== 'stopped').map((t) => t.instanceId);
+  const gate = await memoryGate(ctx, live, { verb: 'stop', command: `/ir stop ${live.join(' ')}`, wait: true });
   if (gate.blocked) return blockedPlan(gate.blocked);
   const summary = targets.map((t) =>
     t.state === 'stopped'
@@ -53,7 +54,7 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
     ...targets.filter((t) => t.spot).map((t) => `${t.instanceId} is a Spot instance: a one-time Spot request cannot be stopped (only a persistent one)`),
     ...skipped,
   ];
-  summary.push(...gate.summary);
+  summary.push(...gate.summary, ...[...gate.images].map(([id, image]) => `${id}: ${image}`));
   const data: StopPlanData = { targets, skipped, memoryWaits: gate.waits };
   const steps = [...(gate.waits.length ? ['wait for memory capture'] : []), ...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
   return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data };

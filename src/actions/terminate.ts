@@ -1,16 +1,16 @@
 import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import type { Responder } from '../aws/responder';
+import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand, type Snapshot } from '@aws-sdk/client-ec2';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
-import { captureRecordName, type CaptureRecord } from './memory';
+import { memoryGate } from './memory-gate';
 import type { ActionOutcome, PlanView } from './results';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /**
  * Eradication: terminate instances the compromised principal launched, and only those, once every
- * volume has a completed snapshot of this case. Always behind a second person's approval (see
- * ALWAYS_TWO_PERSON); nothing here can be undone, so the plan lists the evidence that remains.
+ * volume has a completed snapshot of the instance and any memory capture of it is verified.
+ * Always behind a second person's approval (see ALWAYS_TWO_PERSON); nothing here can be undone,
+ * so the plan lists the evidence that remains.
  */
 
 interface Launch {
@@ -65,17 +65,32 @@ export function launchedBy(launch: Launch, principal: string): boolean {
   return /^(AKIA|ASIA)/.test(principal) ? launch.accessKeyId === principal : launch.arn === principal;
 }
 
-/** Completed snapshots of this case per attached volume; the volumes that have none. */
-async function evidenceOf(aws: Responder, caseId: string, instanceId: string, volumes: { volumeId: string; device: string }[]): Promise<{ have: string[]; missing: string[] }> {
-  const out = await aws.send(
-    aws.clients.ec2,
-    new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:case', Values: [caseId.slice(0, 255)] }, { Name: 'tag:ir:instance', Values: [instanceId] }] }),
-  );
+/**
+ * Per attached volume, the newest completed snapshot ir-bot made of it for this instance. Evidence
+ * belongs to the instance: one made by another request or card counts too (an instance without a
+ * card is snapshotted by one request and terminated by another), but only while it is recent
+ * (`snapshot.otherCaseMaxAgeHours`): an old snapshot from an earlier incident holds nothing of this one.
+ */
+async function evidenceOf(ctx: ActionContext, instanceId: string, volumes: { volumeId: string; device: string }[]): Promise<{ have: string[]; missing: string[] }> {
+  const { aws } = ctx;
+  const out = await aws.send(aws.clients.ec2, new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:ir:instance', Values: [instanceId] }] }));
   const have: string[] = [];
   const missing: string[] = [];
+  const tag = (s: Snapshot, key: string) => s.Tags?.find((t) => t.Key === key)?.Value;
+  const caseId = ctx.caseId.slice(0, 255);
+  const oldest = ctx.now().getTime() - ctx.snapshot.otherCaseMaxAgeHours * 3_600_000;
+  const made = (s: Snapshot) => (s.StartTime ? `, ${s.StartTime.toISOString()}` : '');
+  const madeFor = (s: Snapshot) => {
+    const of = tag(s, 'ir:case');
+    return of && of !== caseId ? `, ${of === tag(s, 'ir:request') ? 'request' : 'case'} ${of}` : '';
+  };
   for (const v of volumes) {
-    const s = (out.Snapshots ?? []).find((x) => x.VolumeId === v.volumeId && x.State === 'completed');
-    if (s) have.push(`${v.device} ${v.volumeId} → ${s.SnapshotId} (completed${s.StartTime ? `, ${s.StartTime.toISOString()}` : ''})`);
+    const newestFirst = (out.Snapshots ?? [])
+      .filter((x) => x.VolumeId === v.volumeId && x.State === 'completed' && !tag(x, 'ir:copy-of'))
+      .sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0));
+    const s = newestFirst.find((x) => tag(x, 'ir:case') === caseId || (x.StartTime?.getTime() ?? 0) >= oldest);
+    if (s) have.push(`${v.device} ${v.volumeId} → ${s.SnapshotId} (completed${made(s)}${madeFor(s)})`);
+    else if (newestFirst[0]) missing.push(`${v.device} ${v.volumeId} (its newest ir-bot snapshot, ${newestFirst[0].SnapshotId}${made(newestFirst[0])}${madeFor(newestFirst[0])}, is older than ${ctx.snapshot.otherCaseMaxAgeHours} h and of another case)`);
     else missing.push(`${v.device} ${v.volumeId}`);
   }
   return { have, missing };
@@ -87,6 +102,8 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
   if (ids.length === 0) return blockedPlan('Name the instances to terminate after the principal: `/ir terminate <access-key-id|user-arn> <instance-id>…`');
   const chosen: TerminateTarget[] = [];
   const refused: string[] = [];
+  /** Instances whose memory goes unpreserved, as the requester chose (without-memory). */
+  const memoryLost: string[] = [];
   for (const id of ids) {
     let i;
     try {
@@ -110,13 +127,19 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
       refused.push(`${id} has no EBS volume to snapshot (instance store only): terminating would leave no disk evidence, so ir-bot does not`);
       continue;
     }
-    const { have, missing } = await evidenceOf(aws, ctx.caseId, id, volumes);
+    const { have, missing } = await evidenceOf(ctx, id, volumes);
     if (missing.length) {
-      refused.push(`${id}: ${missing.join(', ')} has no completed snapshot of this case (${ctx.caseId}); snapshot first (\`/ir snapshot ${id}\`) and ask again`);
+      refused.push(`${id}: ${missing.join(', ')} has no usable completed ir-bot snapshot of this instance; snapshot first (\`/ir snapshot ${id}\`) and ask again`);
       continue;
     }
-    const capture = await ctx.records.get<CaptureRecord>(captureRecordName(id));
-    const evidence = [...have, ...(capture ? [`memory image s3://${capture.bucket}/${capture.key} (request ${capture.requestId})`] : [])];
+    const gate = await memoryGate(ctx, [id], { verb: 'terminate', command: `/ir terminate ${principal} ${id}`, wait: false });
+    if (gate.blocked) {
+      refused.push(gate.blocked);
+      continue;
+    }
+    const image = gate.images.get(id);
+    const evidence = [...have, ...(image ? [image] : [])];
+    memoryLost.push(...gate.summary);
     chosen.push({ instanceId: id, state: i.State?.Name ?? 'unknown', launch, protected: (await protectionOf(aws, id)).termination, evidence });
   }
   if (chosen.length === 0) return blockedPlan(`Nothing to terminate: ${refused.join('; ')}`);
@@ -125,6 +148,7 @@ async function plan(targets: string[], ctx: ActionContext): Promise<PlanView> {
     summary.push(`${t.instanceId}: ${t.state} → terminated (launched by ${principal} at ${t.launch.at})${t.protected ? '; termination protection on → off first' : ''}`);
     summary.push(...t.evidence.map((e) => `evidence kept for ${t.instanceId}: ${e}`));
   }
+  summary.push(...memoryLost);
   const data: TerminatePlanData = { principal, targets: chosen, refused };
   return {
     summary,

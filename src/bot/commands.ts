@@ -38,7 +38,7 @@ export const HELP_TEXT = [
   '`/ir memory <instance-id>… [reason]` — capture memory over SSM (AVML on Linux, winpmem on Windows) into the evidence bucket',
   '`/ir blast-radius <access-key-id|user-arn>` — every write the principal made (CloudTrail, 90 days), grouped by resource, with current state',
   '`/ir delete-keys <access-key-id|user-arn>` / `/ir revoke-rules <…>` — delete the access keys that principal created, revoke the security-group rules it added (from CloudTrail; always approved)',
-  '`/ir terminate <access-key-id|user-arn> <instance-id>…` — terminate instances that principal launched, once every volume has a verified snapshot of the case (two-person approval)',
+  '`/ir terminate <access-key-id|user-arn> <instance-id>…` — terminate instances that principal launched, once every volume has a completed snapshot of the instance and any memory capture is verified (`without-memory` to go on without one; two-person approval)',
   '`/ir hunt <template> key=value…` — run an Athena hunt; `/ir hunt` lists the templates',
   '`/ir disable-key <access-key-id>` / `/ir enable-key <access-key-id>` — set an IAM access key Inactive, or back',
   '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach the managed deny-all policy ir-bot-deny-all, or detach exactly it',

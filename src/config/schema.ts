@@ -120,6 +120,11 @@ export const fileSchema = z
         /** Completed snapshots are shared with this account (createVolumePermission). */
         forensicAccount: awsAccount.optional(),
         /**
+         * A terminate accepts a snapshot made for another case or request (e.g. a bare `/ir snapshot`
+         * before `/ir terminate`) only this recent; one of its own case at any age.
+         */
+        otherCaseMaxAgeHours: z.number().min(1).max(24 * 90).default(72),
+        /**
          * Customer-managed KMS key (ARN or alias ARN) the forensic account can use: snapshots of
          * volumes encrypted with a key that cannot be shared are copied with it, then shared.
          */
@@ -163,6 +168,22 @@ export const fileSchema = z
         maxPollIntervalMs: z.number().int().min(10).max(600_000).default(30_000),
         /** The capture command is stopped by SSM after this long. */
         timeoutMinutes: z.number().int().min(5).max(48 * 60).default(180),
+        /** Region of the evidence bucket: the upload URL is signed for it. Unset = the instance's region. */
+        evidenceRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. eu-west-1').optional(),
+        /** Our SSM document (deploy/ssm/memory-capture.json, created by deploy/); the policy allows SendCommand with it only. */
+        ssmDocument: z.string().regex(/^[a-zA-Z0-9_.-]{3,128}$/, 'must be an SSM document name').refine((n) => !/^(aws|amazon)/i.test(n), 'AWS reserves names starting with aws or amazon').default('ir-bot-memory-capture'),
+        /**
+         * Where the image waits on the instance between capture and upload: on disk, never tmpfs
+         * (a tmpfs image would sit in the very memory being captured). The script refuses tmpfs and
+         * checks free space (the instance's memory plus 256 MiB) first.
+         */
+        scratchDir: z
+          .object({
+            linux: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be an absolute path (letters, digits, / _ . - only)').default('/var/tmp'),
+            windows: z.string().regex(/^[A-Za-z]:\\[A-Za-z0-9\\_. -]*$/, 'must be an absolute path such as C:\\Windows\\Temp').default('C:\\Windows\\Temp'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

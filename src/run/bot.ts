@@ -52,7 +52,8 @@ export function closeServer(server: Server): Promise<void> {
 }
 
 /** The Slack-facing process: Bolt listeners, POST /aws/events, health and metrics. */
-export async function startBot(config: Config, log: Logger, metrics: Metrics): Promise<Running> {
+/** `host`: the interface to listen on (the demo: loopback only); unset = every interface, as a deployment needs. */
+export async function startBot(config: Config, log: Logger, metrics: Metrics, opts: { host?: string } = {}): Promise<Running> {
   const redisLog = log.child({ component: 'redis' });
   const producer = redisConnection(config.redis, 'producer', redisLog);
   const findings = makeQueue<FindingJob>(QUEUE.findings, producer, config.redisPrefix, log);
@@ -111,7 +112,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   });
   server.keepAliveTimeout = 65_000;
   await Promise.all([producer, intakeRedis, waitRedis].map((c) => c && whenReady(c, 5000)));
-  const port = await listen(server, config.port);
+  const port = await listen(server, config.port, opts.host);
   const metricsServer = await startMetricsServer(config, { log, metrics, health });
   if (config.slackApp.mode === 'socket') await bolt.app.start();
   log.info({ port, metricsPort: metricsServer.port, metricsHost: config.metrics.host, slackMode: config.slackApp.mode }, 'bot listening');

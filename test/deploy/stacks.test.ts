@@ -21,6 +21,9 @@ const NAMES = {
   athenaResultsPrefix: 'hunts/',
   athenaWorkgroup: 'soc',
   athenaDatabase: 'seclogs',
+  manageEvidenceBucketPolicy: 'true',
+  organizationId: 'o-a1b2c3d4e5',
+  memoryDocumentRegions: 'us-east-1,eu-west-1',
 };
 const CORPUS = join(__dirname, '../../../shared/corpus/findings');
 const FIXTURES = join(__dirname, '../fixtures');
@@ -204,6 +207,26 @@ describe('deploy/: the AWS deployment (CDK)', () => {
     const [member] = ofType(Template.fromJSON(JSON.parse(set.Properties.TemplateBody)), 'AWS::IAM::ManagedPolicy');
     expect(member.Properties.ManagedPolicyName).toBe('ir-bot-deny-all');
     expect(asShipped(member.Properties.PolicyDocument)).toEqual(asShipped(shipped));
+  });
+
+  it('creates our memory capture document (bot account, and every member account and region) and the evidence bucket policy member responder roles need', () => {
+    const shipped = JSON.parse(readFileSync(join(__dirname, '../../deploy/ssm/memory-capture.json'), 'utf8'));
+    const [doc] = ofType(app.bot, 'AWS::SSM::Document');
+    expect(doc.Properties).toMatchObject({ Name: 'ir-bot-memory-capture', DocumentType: 'Command', Content: shipped });
+    const set = ofType(app.responders, 'AWS::CloudFormation::StackSet').find((x) => x.Properties.StackSetName === 'ir-bot-memory-document')!;
+    expect(set.Properties.StackInstancesGroup).toEqual([{ DeploymentTargets: { OrganizationalUnitIds: ['ou-ab12-abcdefgh'] }, Regions: ['us-east-1', 'eu-west-1'] }]);
+    expect(JSON.parse(set.Properties.TemplateBody).Resources.MemoryCaptureDocument.Properties).toMatchObject({ Name: 'ir-bot-memory-capture', Content: shipped });
+    const policy = ofType(app.bot, 'AWS::S3::BucketPolicy').find((x) => x.Properties.Bucket === 'acme-ir-evidence')!;
+    const statements = policy.Properties.PolicyDocument.Statement;
+    expect(statements.find((x: { Sid: string }) => x.Sid === 'MemberResponderRolesWriteImages')).toEqual({
+      Sid: 'MemberResponderRolesWriteImages',
+      Effect: 'Allow',
+      Principal: { AWS: '*' },
+      Action: ['s3:PutObject', 's3:GetObject', 's3:PutObjectTagging'],
+      Resource: 'arn:aws:s3:::acme-ir-evidence/memory/*',
+      Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' }, ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/ir-responder' } },
+    });
+    expect(statements.find((x: { Sid: string }) => x.Sid === 'NoOverwrite')).toMatchObject({ Effect: 'Deny', Action: ['s3:PutObject'], Condition: { Null: { 's3:if-none-match': 'true' } } });
   });
 
   it('leaves no cdk-nag AwsSolutions error or warning unsuppressed, and every suppression gives its reason', () => {

@@ -144,6 +144,8 @@ export interface FakeSnapshot {
   progress: string;
   sharedWith: string[];
   kmsKeyId?: string;
+  /** ISO time of CreateSnapshot(s), returned as StartTime. */
+  startTime?: string;
 }
 
 export interface FakeTargetGroup {
@@ -491,7 +493,7 @@ export class FakeAws {
     }));
     const snapshot = (volumeId: string, description: string, tags: any[], kmsKeyId?: string) => {
       const id = `snap-${(++this.seq).toString(16).padStart(17, '0')}`;
-      const snap: FakeSnapshot = { id, volumeId, description, tags: Object.fromEntries((tags ?? []).map((t: any) => [t.Key, t.Value])), polls: 0, state: 'pending', progress: '0%', sharedWith: [], kmsKeyId };
+      const snap: FakeSnapshot = { id, volumeId, description, tags: Object.fromEntries((tags ?? []).map((t: any) => [t.Key, t.Value])), polls: 0, state: 'pending', progress: '0%', sharedWith: [], kmsKeyId, startTime: new Date().toISOString() };
       this.snapshots.set(id, snap);
       if (this.snapshotListingLag) this.unlisted.set(id, this.snapshotListingLag);
       return snap;
@@ -538,6 +540,7 @@ export class FakeAws {
           Progress: s.progress,
           StateMessage: s.state === 'error' ? 'Internal error while copying blocks' : undefined,
           VolumeSize: this.volumes.get(s.volumeId)?.size,
+          StartTime: s.startTime ? new Date(s.startTime) : undefined,
           Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })),
         })),
       };
