@@ -38,7 +38,7 @@ export function classifyAwsError(err: unknown, iamAction: string): AwsCallError 
   const raw = ((err as Error)?.message ?? String(err)).split('Encoded authorization failure message')[0].trim();
   const net = (err as { code?: string })?.code;
   if (ACCESS_DENIED.has(code)) {
-    return new AwsCallError('access-denied', iamAction, code, `AccessDenied: the bot's role may not call ${iamAction} (${code}). Add ${iamAction} to its IAM policy (see README, "IAM").`);
+    return new AwsCallError('access-denied', iamAction, code, `AccessDenied: the bot's role may not call ${iamAction} (${code}). Add ${iamAction} to its IAM policy (see docs/security-model.md, "IAM").`);
   }
   if (EXPIRED.has(code)) return new AwsCallError('expired', iamAction, code, `${iamAction}: AWS rejected the bot's credentials as expired (${code})`);
   if (THROTTLED.has(code)) return new AwsCallError('throttled', iamAction, code, `AWS throttled ${iamAction} (${code})`);

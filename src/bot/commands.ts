@@ -43,7 +43,7 @@ export const HELP_TEXT = [
   '`/ir disable-key <access-key-id>` / `/ir enable-key <access-key-id>` — set an IAM access key Inactive, or back',
   '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach a deny-all inline policy, or remove exactly that policy',
   '`/ir revoke-sessions <role-arn|instance-id>` / `/ir restore-sessions <…>` — deny sessions issued before now (and remove the instance profile), or undo',
-  '`/ir status [job-id]` — running and recent jobs',
+  '`/ir status [request-id]` — running and recent requests, or one request',
   '`/ir audit <instance-id|finding-id|request-id|user|key|arn>` — who asked, approved and did what',
   '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
 ].join('\n');
