@@ -399,6 +399,8 @@ export const envSchema = z
      */
     REDIS_WAIT_REPLICAS: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(10).default(0),
     REDIS_WAIT_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(10).max(60_000).default(1000),
+    /** How long start-up waits for Redis to answer before it stops with one line naming the host. */
+    REDIS_STARTUP_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(500).max(600_000).default(15_000),
     INGEST_API_KEY: z.string({ error: 'required' }).min(16, 'must be at least 16 characters'),
     IR_CONFIG: z.string({ error: 'required (path of the YAML config file)' }).min(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

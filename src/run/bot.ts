@@ -21,6 +21,7 @@ import { ReplicaWait, redisConnection, whenReady } from '../redis';
 import type { Metrics } from '../metrics';
 import { workerWebClient } from '../slack/web-client';
 import { redisHealth, slackHealth } from './health';
+import { hostOf, slackStartupError } from './startup-checks';
 
 export interface Running {
   port: number;
@@ -111,7 +112,15 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   await Promise.all([producer, intakeRedis, waitRedis].map((c) => c && whenReady(c, 5000)));
   const port = await listen(server, config.port);
   const metricsServer = await startMetricsServer(config, { log, metrics, health });
-  if (config.slackApp.mode === 'socket') await bolt.app.start();
+  if (config.slackApp.mode === 'socket') {
+    try {
+      await bolt.app.start();
+    } catch (err) {
+      await closeServer(server);
+      await closeServer(metricsServer.server);
+      throw slackStartupError(err, 'SLACK_APP_TOKEN', 'apps.connections.open', hostOf(config.slackApp.apiUrl ?? 'https://slack.com/api/'));
+    }
+  }
   log.info({ port, metricsPort: metricsServer.port, metricsHost: config.metrics.host, slackMode: config.slackApp.mode }, 'bot listening');
   return {
     port,
