@@ -15,6 +15,9 @@ const PREFIX: Record<string, string> = {
   'client-athena': 'athena',
   'client-ssm': 'ssm',
   'client-s3': 's3',
+  'client-guardduty': 'guardduty',
+  'client-eventbridge': 'events',
+  'client-organizations': 'organizations',
 };
 
 /** Calls whose IAM permission has another name (S3 authorises HeadObject as s3:GetObject). */

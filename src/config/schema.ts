@@ -259,6 +259,29 @@ export const fileSchema = z
       })
       .strict()
       .optional(),
+    /** `/ir doctor` and `npm run doctor`: the preflight of every account and region before an incident. */
+    doctor: z
+      .object({
+        /** Accounts to check besides those the config names (routes, aws.responderRoleArn) and the bot's own. */
+        accounts: z.array(awsAccount).default([]),
+        /** Regions to check; empty = AWS_REGION and securityHub.poll.regions. */
+        regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')).default([]),
+        /** Also every ACTIVE account of the AWS Organization (organizations:ListAccounts; run from the management or a delegated administrator account). */
+        organization: z.boolean().default(false),
+        /** The URL EventBridge must call (https://YOUR-HOST/aws/events); unset = any API destination ending in /aws/events counts. */
+        ingestUrl: z.string().regex(/^https:\/\/[^\s]+\/aws\/events$/, 'must be https://YOUR-HOST/aws/events').optional(),
+        /** A run every intervalHours that posts in `channel` only when a check changed since the last run. */
+        schedule: z
+          .object({
+            enabled: z.boolean().default(false),
+            intervalHours: z.number().min(1).max(24 * 7).default(24),
+            channel: channelId.optional(),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     securityHub: z
       .object({
         /**
