@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './config/load';
+import { loadConfigOrExit } from './config/load';
 import { createLogger } from './log';
 import { Metrics } from './metrics';
 import { startBot, type Running } from './run/bot';
@@ -18,16 +18,7 @@ function readIfThere(path: string): string | undefined {
 type Mode = 'all' | 'bot' | 'worker';
 
 async function main(mode: Mode): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  let config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
   const placeholders = placeholderWarning(process.env, {
     envExample: readIfThere(join(ROOT, '.env.example')),

@@ -134,3 +134,16 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
     configPath: e.IR_CONFIG,
   };
 }
+
+/** The entry points' first step: the config, or the list of its problems on stderr and an exit. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv, exitCode = 1): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(exitCode);
+    }
+    throw err;
+  }
+}

@@ -15,23 +15,10 @@ import { roleArnFor } from '../aws/clients';
 import { assumedRoleCredentials } from '../aws/credentials';
 import { AwsCallError, awsErrorCode } from '../aws/errors';
 import { PERMISSION_GROUPS, contextFor } from './permissions';
+import type { DoctorCheck, DoctorReport } from './report';
 
-/** One line of the checklist: ✓ or ✗, and for ✗ what to do about it. */
-export interface DoctorCheck {
-  /** `123456789012 us-east-1`, or `123456789012` for account-wide checks. */
-  scope: string;
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
-
-export interface DoctorReport {
-  at: string;
-  ok: boolean;
-  targets: { account: string; region: string }[];
-  checks: DoctorCheck[];
-}
+export type { DoctorCheck, DoctorReport } from './report';
+export { fingerprint } from './report';
 
 export interface DoctorClients {
   iam: IAMClient;
@@ -386,9 +373,4 @@ export async function runDoctor(config: DoctorConfig, aws: DoctorAws, now: () =>
     }
   }
   return { at: now().toISOString(), ok: checks.every((c) => c.ok), targets, checks };
-}
-
-/** What a scheduled run compares: the checks' outcomes and details, not the time they ran. */
-export function fingerprint(report: DoctorReport): string {
-  return JSON.stringify(report.checks.map((c) => [c.scope, c.name, c.ok, c.ok ? '' : c.detail]));
 }

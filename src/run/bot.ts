@@ -9,7 +9,7 @@ import { Authorizer } from '../bot/authz';
 import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { intakeFinding } from '../jobs/intake';
-import type { TaskJob } from '../queues';
+import type { DoctorJob, TaskJob } from '../queues';
 import { Lifecycle } from '../requests/lifecycle';
 import { Pipeline } from '../requests/pipeline';
 import { RedisRecords } from '../requests/records';
@@ -61,6 +61,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
+  const doctor = makeQueue<DoctorJob>(QUEUE.doctor, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
   const intakeRedis = redisConnection(config.redis, 'intake', redisLog);
   // Its own connection: a WAIT blocks the connection it is sent on (see ReplicaWait).
@@ -83,7 +84,14 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
-  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena });
+  const bolt = createBoltApp(config, log, {
+    requests,
+    authz,
+    athena: config.athena,
+    doctor: async (run) => {
+      await doctor.add('doctor', run, { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: 10, removeOnFail: 100 });
+    },
+  });
   const health = {
     redis: redisHealth(producer),
     slack: slackHealth(workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log)),
@@ -129,7 +137,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       await closeServer(server);
       await closeServer(metricsServer.server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
-      await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
+      await Promise.all([findings, cards, actions, status, tasks, doctor].map((q) => q.close()));
       producer.disconnect();
       intakeRedis.disconnect();
       waitRedis?.disconnect();

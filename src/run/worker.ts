@@ -13,6 +13,9 @@ import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
 import { storyProcessor } from '../jobs/story';
 import { taskProcessor } from '../jobs/tasks';
+import { DOCTOR_SCHEDULE, doctorProcessor } from '../jobs/doctor';
+import { sdkDoctorAws, type DoctorAws } from '../doctor/checks';
+import type { DoctorJob } from '../queues';
 import type { TaskJob } from '../queues';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
@@ -39,6 +42,8 @@ export interface WorkerOptions {
   actions?: RespondDeps['actions'];
   /** BullMQ lock settings for every queue (maxStalledCount: the actions queue only); tests shorten them to exercise stalled-job recovery. */
   lock?: { lockDuration: number; stalledInterval: number; maxStalledCount?: number };
+  /** Where the doctor reads AWS; tests pass a stand-in. */
+  doctorAws?: DoctorAws;
 }
 
 /** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
@@ -57,6 +62,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const tasksQ = makeQueue<TaskJob>(QUEUE.tasks, conn, config.redisPrefix, log);
   const audit = new AuditLog(conn, config.redisPrefix, log.child({ component: 'audit' }));
   const statusQ = makeQueue<StatusJob>(QUEUE.status, conn, config.redisPrefix, log);
+  const doctorQ = makeQueue<DoctorJob>(QUEUE.doctor, conn, config.redisPrefix, log);
   const aws = opts.aws ?? new AwsClients(config);
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
@@ -123,6 +129,11 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, threadOf: (k) => store.threadOf(k), ...publishing, log: workerLog(QUEUE.status) }),
       { ...common, concurrency: 10 },
     ),
+    new Worker<DoctorJob>(
+      QUEUE.doctor,
+      doctorProcessor({ config, aws: opts.doctorAws ?? sdkDoctorAws(config), redis: conn, prefix: config.redisPrefix, ...publishing, log: workerLog(QUEUE.doctor) }),
+      { ...common, concurrency: 1 },
+    ),
     new Worker(
       QUEUE.poll,
       dispatchByName(AUDIT_RETENTION_JOB, () => audit.exportAndTrim(config.audit.exportDir, config.audit.retentionDays), pollProcessor({
@@ -155,6 +166,13 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     await pollQ.removeJobScheduler('securityhub-poll');
   }
 
+  const schedule = config.doctor.schedule;
+  if (schedule.enabled) {
+    await doctorQ.upsertJobScheduler(DOCTOR_SCHEDULE, { every: schedule.intervalHours * 3_600_000 }, { name: 'doctor', data: { scheduled: true }, opts: { attempts: 3, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: 10, removeOnFail: 100 } });
+  } else {
+    await doctorQ.removeJobScheduler(DOCTOR_SCHEDULE);
+  }
+
   await actionsQ.upsertJobScheduler(
     'request-reconcile',
     { every: config.requests.reconcileSeconds * 1000 },
@@ -185,7 +203,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },
