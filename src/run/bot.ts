@@ -120,12 +120,19 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   await Promise.all([producer, intakeRedis, waitRedis].map((c) => c && whenReady(c, 5000)));
   const port = await listen(server, config.port);
   const metricsServer = await startMetricsServer(config, { log, metrics, health });
+  const close = async () => {
+    await closeServer(server);
+    await closeServer(metricsServer.server);
+    await Promise.all([findings, cards, actions, status, tasks, doctor].map((q) => q.close()));
+    producer.disconnect();
+    intakeRedis.disconnect();
+    waitRedis?.disconnect();
+  };
   if (config.slackApp.mode === 'socket') {
     try {
       await bolt.app.start();
     } catch (err) {
-      await closeServer(server);
-      await closeServer(metricsServer.server);
+      await close();
       throw slackStartupError(err, 'SLACK_APP_TOKEN', 'apps.connections.open', hostOf(config.slackApp.apiUrl ?? 'https://slack.com/api/'));
     }
   }
@@ -134,13 +141,8 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     port,
     metricsPort: metricsServer.port,
     async stop() {
-      await closeServer(server);
-      await closeServer(metricsServer.server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
-      await Promise.all([findings, cards, actions, status, tasks, doctor].map((q) => q.close()));
-      producer.disconnect();
-      intakeRedis.disconnect();
-      waitRedis?.disconnect();
+      await close();
     },
   };
 }
