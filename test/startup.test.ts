@@ -4,9 +4,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import { classifyAwsError } from '../src/aws/errors';
+import { loadConfig } from '../src/config/load';
+import { Metrics } from '../src/metrics';
+import { startWorker } from '../src/run/worker';
 import { placeholderWarning } from '../src/run/startup-checks';
 import { workerWebClient } from '../src/slack/web-client';
 import { BASE_FILE_CONFIG, testEnv, writeConfigFile } from './support/harness';
+import { startRedisServer } from './support/redis-server';
 import { SlackApiServer } from './support/slack-api-server';
 
 const ROOT = join(__dirname, '..');
@@ -185,4 +189,29 @@ describe('the demo on a taken port', () => {
       await new Promise<void>((r) => taken.close(() => r()));
     }
   }, 50_000);
+});
+
+describe('Redis lost after start', () => {
+  test('workers say each distinct error once a minute instead of on every reconnect attempt', async () => {
+    const redis = await startRedisServer();
+    const lines: { msg: string; repeatedBefore?: number }[] = [];
+    const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const slack = new SlackApiServer();
+    await slack.start();
+    const config = loadConfig(testEnv({ REDIS_URL: redis.url, SLACK_API_URL: slack.url, IR_CONFIG: writeConfigFile(OWN_CONFIG) }));
+    const worker = await startWorker(config, log, new Metrics(false), { serveHttp: false });
+    try {
+      await redis.kill();
+      await new Promise((r) => setTimeout(r, 6000));
+      const errors = lines.filter((l) => l.msg === 'worker error');
+      // One per worker and distinct message at most (the old code: one per worker per attempt, ~25 a second).
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.length).toBeLessThanOrEqual(9 * 2);
+    } finally {
+      await redis.start();
+      await worker.stop();
+      await redis.stop();
+      await slack.stop();
+    }
+  }, 40_000);
 });

@@ -208,7 +208,13 @@ async function checkTarget(config: DoctorConfig, s: DoctorSession, region: strin
 
   if (isHome) {
     await guard('EventBridge rule to this bot', 'see docs/setup.md#aws-wiring', async () => {
-      const rules = (await s.clients.eventBridge.send(new ListRulesCommand({}))).Rules ?? [];
+      const rules = [];
+      let NextToken: string | undefined;
+      do {
+        const page = await s.clients.eventBridge.send(new ListRulesCommand({ NextToken }));
+        rules.push(...(page.Rules ?? []));
+        NextToken = page.NextToken;
+      } while (NextToken);
       const findingRules = rules.filter((r) => r.State === 'ENABLED' && /aws\.guardduty|aws\.securityhub|GuardDuty Finding|Security Hub Findings|Findings Imported V2/.test(r.EventPattern ?? ''));
       const reaching: string[] = [];
       for (const rule of findingRules) {

@@ -151,7 +151,18 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   for (const w of workers) {
     const wl = workerLog(w.name);
     w.on('failed', (job, err) => wl.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
-    w.on('error', (err) => wl.error({ err: err.message }, 'worker error'));
+    // While Redis is down every worker reports each reconnect attempt: say each distinct error
+    // once a minute, with how many were left out, instead of hundreds of lines.
+    let last = { message: '', at: 0, repeated: 0 };
+    w.on('error', (err) => {
+      const now = Date.now();
+      if (err.message === last.message && now - last.at < 60_000) {
+        last.repeated += 1;
+        return;
+      }
+      wl.error({ err: err.message, ...(last.repeated ? { repeatedBefore: last.repeated } : {}) }, 'worker error');
+      last = { message: err.message, at: now, repeated: 0 };
+    });
   }
 
   // A scheduler rather than a timer per replica: Redis hands each tick to exactly one worker.
