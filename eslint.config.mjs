@@ -11,7 +11,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**', 'src/main.ts', 'src/preview.ts', 'test/**', 'benchmarks/**', 'demo/**', 'deploy/**'],
+    files: ['src/config/**', 'src/main.ts', 'src/preview.ts', 'src/doctor/cli.ts', 'test/**', 'benchmarks/**', 'demo/**', 'deploy/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

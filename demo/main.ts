@@ -1,5 +1,24 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { RedisNotInstalledError } from '../src/run/embedded-redis';
 import { startDemo } from './demo';
+
+/** The first port after `port` that can be listened on now (any free one if the next 100 are taken). */
+async function freePortAfter(port: number): Promise<number> {
+  const tryPort = (p: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(p, () => {
+        const got = (server.address() as AddressInfo).port;
+        server.close(() => resolve(got));
+      });
+    });
+  for (let p = port + 1; p <= Math.min(port + 100, 65535); p++) {
+    const ok = await tryPort(p);
+    if (ok) return ok;
+  }
+  return (await tryPort(0)) ?? port + 1;
+}
 
 /** `npm run demo`: the whole incident in a browser, with stand-ins for Slack and AWS. */
 async function main(): Promise<void> {
@@ -13,7 +32,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      process.stderr.write(`Port ${port} is taken; run the demo on another one, e.g. DEMO_PORT=3031 npm run demo\n`);
+      const free = await freePortAfter(port);
+      process.stderr.write(`Port ${port} is taken; ${free} is free: DEMO_PORT=${free} npm run demo\n`);
       process.exit(1);
     }
     throw err;

@@ -1,24 +1,32 @@
-import { ConfigError, loadConfig } from './config/load';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfigOrExit } from './config/load';
 import { createLogger } from './log';
 import { Metrics } from './metrics';
 import { startBot, type Running } from './run/bot';
 import { RedisNotInstalledError, startEmbeddedRedis, type EmbeddedRedis } from './run/embedded-redis';
+import { StartupError, checkRedis, checkSlackToken, placeholderWarning } from './run/startup-checks';
 import { startWorker } from './run/worker';
+
+/** The repository (or image) root: src/.. under tsx, dist/.. when built. */
+const ROOT = join(__dirname, '..');
+
+function readIfThere(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+}
 
 type Mode = 'all' | 'bot' | 'worker';
 
 async function main(mode: Mode): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  let config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
+  const placeholders = placeholderWarning(process.env, {
+    envExample: readIfThere(join(ROOT, '.env.example')),
+    configExample: readIfThere(join(ROOT, 'config/ir-bot.example.yaml')),
+    configText: readIfThere(config.configPath),
+    configPath: config.configPath,
+  });
+  if (placeholders) log.warn({ placeholders: true }, placeholders);
   if (config.embeddedRedis && mode !== 'all') {
     // A private Redis per process would leave the bot's queues without a worker.
     process.stderr.write(`ir-bot cannot start: REDIS_URL (or REDIS_SENTINELS) is required when the bot and the worker run as separate processes ("${mode}")\n`);
@@ -66,6 +74,10 @@ async function main(mode: Mode): Promise<void> {
         `REDIS_URL is not set: using a private redis-server on ${redis.url} (AOF on, data in ${redis.dataDir}), stopped with the bot. Set REDIS_URL in production.`,
       );
     }
+    // A refused token or a Redis that never answers stops here, in one line, instead of a
+    // process that listens and then logs the same failure many times a second.
+    await checkSlackToken(config.slackApp.botToken, config.slackApp.apiUrl);
+    if (!config.embeddedRedis) await checkRedis(config.redis, config.redisStartupTimeoutMs);
     if (mode !== 'worker') running.push(await startBot(config, log, metrics));
     if (mode !== 'bot') running.push(await startWorker(config, log, metrics, { serveHttp: mode === 'worker' }));
   })();
@@ -83,6 +95,10 @@ if (!['all', 'bot', 'worker'].includes(mode)) {
   process.exit(2);
 }
 main(mode).catch((err: Error) => {
+  if (err instanceof StartupError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`ir-bot failed to start: ${err.stack ?? err.message}\n`);
   process.exit(1);
 });

@@ -1,3 +1,4 @@
+import type { DoctorReport } from './doctor/report';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { WorkflowChoice } from './actions/securityhub-workflow';
 import type { Finding } from './findings/model';
@@ -21,7 +22,19 @@ export const QUEUE = {
   story: 'story',
   /** Security Hub workflow changes and notes, incident reports. */
   tasks: 'tasks',
+  /** `/ir doctor` and the scheduled doctor run: the preflight, posted as a checklist. */
+  doctor: 'doctor',
 } as const;
+
+export interface DoctorJob {
+  /** Where to post; unset (a scheduled run) = doctor.schedule.channel, else channels.default. */
+  channel?: string;
+  user?: string;
+  scheduled?: boolean;
+  /** Stored once computed, so a retried post shows the same result instead of checking again. */
+  report?: DoctorReport;
+  ts?: string;
+}
 
 export interface FindingJob {
   finding: Finding;

@@ -63,6 +63,7 @@ export function botPolicy(n: PolicyNames): PolicyDocument {
     [s3('example-cloudtrail-logs'), s3(n.cloudTrailBucket)],
     [s3('example-vpc-flow-logs'), s3(n.vpcFlowLogsBucket)],
     [`${s3('example-ir-evidence')}/*`, n.evidenceBucket && `${s3(n.evidenceBucket)}/*`],
+    [s3('example-ir-evidence'), n.evidenceBucket && s3(n.evidenceBucket)],
     [`${s3('example-ir-tools')}/*`, n.toolsBucket && `${s3(n.toolsBucket)}/*`],
     ['arn:aws:athena:*:*:workgroup/primary', `arn:aws:athena:*:*:workgroup/${n.athenaWorkgroup}`],
     ['arn:aws:glue:*:*:database/security_logs', `arn:aws:glue:*:*:database/${n.athenaDatabase}`],

@@ -10,6 +10,9 @@ const THROTTLED = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExc
 const EXPIRED = new Set(['ExpiredToken', 'ExpiredTokenException', 'RequestExpired']);
 const TRANSIENT = new Set(['InternalError', 'InternalFailure', 'ServiceUnavailable', 'Unavailable', 'RequestTimeout', 'RequestTimeoutException']);
 
+/** Socket-level failures: the request never reached AWS, or its answer never came back. */
+const NETWORK = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ENETUNREACH', 'EHOSTUNREACH']);
+
 export class AwsCallError extends Error {
   constructor(
     readonly kind: AwsFailureKind,
@@ -38,15 +41,20 @@ export function classifyAwsError(err: unknown, iamAction: string): AwsCallError 
   const raw = ((err as Error)?.message ?? String(err)).split('Encoded authorization failure message')[0].trim();
   const net = (err as { code?: string })?.code;
   if (ACCESS_DENIED.has(code)) {
-    return new AwsCallError('access-denied', iamAction, code, `AccessDenied: the bot's role may not call ${iamAction} (${code}). Add ${iamAction} to its IAM policy (see README, "IAM").`);
+    return new AwsCallError('access-denied', iamAction, code, `AccessDenied: the bot's role may not call ${iamAction} (${code}). Add ${iamAction} to its IAM policy (see docs/security-model.md, "IAM").`);
   }
   if (EXPIRED.has(code)) return new AwsCallError('expired', iamAction, code, `${iamAction}: AWS rejected the bot's credentials as expired (${code})`);
   if (THROTTLED.has(code)) return new AwsCallError('throttled', iamAction, code, `AWS throttled ${iamAction} (${code})`);
   if (/NotFound$/.test(code) || code.endsWith('.NotFound') || code.endsWith('.Malformed') || code === 'NoSuchEntity' || code === 'NoSuchEntityException') {
     return new AwsCallError('not-found', iamAction, code, `${iamAction}: ${code}: ${raw}`);
   }
+  if (net && NETWORK.has(net)) {
+    // Name the endpoint: a wrong AWS_ENDPOINT_URL, a proxy or no route out reads differently from an AWS outage.
+    const host = (err as { hostname?: string; address?: string }).hostname ?? (err as { address?: string }).address;
+    return new AwsCallError('transient', iamAction, net, `${iamAction}: cannot reach AWS${host ? ` at ${host}` : ''} (${net})`);
+  }
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  if (TRANSIENT.has(code) || (status !== undefined && status >= 500) || net === 'ECONNRESET' || net === 'ETIMEDOUT' || code === 'TimeoutError') {
+  if (TRANSIENT.has(code) || (status !== undefined && status >= 500) || code === 'TimeoutError') {
     return new AwsCallError('transient', iamAction, code, `${iamAction} failed transiently (${code})`);
   }
   return new AwsCallError('invalid', iamAction, code, `${iamAction} failed: ${code}: ${raw}`);

@@ -2,7 +2,7 @@ import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import type { RequestListener } from 'node:http';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
-import { slackLogger } from '../slack/web-client';
+import { slackHost, slackLogger } from '../slack/web-client';
 import type { BotDeps } from './deps';
 import { registerListeners } from './listeners';
 
@@ -13,7 +13,7 @@ export interface BoltApp {
 }
 
 export function createBoltApp(config: Config, log: Logger, deps: BotDeps): BoltApp {
-  const logger = slackLogger(log.child({ component: 'bolt' }));
+  const logger = slackLogger(log.child({ component: 'bolt', service: 'slack', host: slackHost(config.slackApp.apiUrl) }));
   const clientOptions = { slackApiUrl: config.slackApp.apiUrl };
   if (config.slackApp.mode === 'http') {
     const receiver = new HTTPReceiver({

@@ -8,7 +8,8 @@ export type IrCommand =
   | { kind: 'hunt'; template?: string; params: Record<string, string> }
   | { kind: 'status'; jobId?: string }
   | { kind: 'report'; findingId: string }
-  | { kind: 'audit'; query: string };
+  | { kind: 'audit'; query: string }
+  | { kind: 'doctor' };
 
 import { REQUEST_ID_PATTERN } from '../views/action-ids';
 
@@ -43,9 +44,10 @@ export const HELP_TEXT = [
   '`/ir disable-key <access-key-id>` / `/ir enable-key <access-key-id>` — set an IAM access key Inactive, or back',
   '`/ir deny <user-or-role-arn>` / `/ir allow <arn>` — attach the managed deny-all policy ir-bot-deny-all, or detach exactly it',
   '`/ir revoke-sessions <role-arn|instance-id>` / `/ir restore-sessions <…>` — deny sessions issued before now (and remove the instance profile), or undo',
-  '`/ir status [job-id]` — running and recent jobs',
+  '`/ir status [request-id]` — running and recent requests, or one request',
   '`/ir audit <instance-id|finding-id|request-id|user|key|arn>` — who asked, approved and did what',
   '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
+  '`/ir doctor` — check every account and region before an incident (role, permissions, GuardDuty, Security Hub, EventBridge, CloudTrail, Athena, flow logs, SSM, evidence bucket)',
 ].join('\n');
 
 export class CommandError extends Error {}
@@ -134,6 +136,8 @@ export function parseIrCommand(text: string): IrCommand {
       }
       return verb.toLowerCase() === 'report' ? { kind: 'report', findingId: arg } : { kind: 'audit', query: arg };
     }
+    case 'doctor':
+      return { kind: 'doctor' };
     case 'status': {
       const id = rest[0];
       if (id !== undefined && !REQUEST_ID_PATTERN.test(id)) {

@@ -8,4 +8,6 @@ export interface BotDeps {
   authz: Authorizer;
   /** Hunt templates validate against these names; unset = hunts are not configured. */
   athena?: Config['athena'];
+  /** Queues a doctor run whose checklist is posted in `channel`; unset = the command says it is not available. */
+  doctor?: (run: { channel: string; user: string }) => Promise<void>;
 }

@@ -22,6 +22,8 @@ export type Config = FileConfig & {
   embeddedRedis?: { dataDir: string };
   /** REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS: replicas that must hold an acknowledged write. */
   redisWait: { replicas: number; timeoutMs: number };
+  /** REDIS_STARTUP_TIMEOUT_MS: Redis still silent after this at start stops the process. */
+  redisStartupTimeoutMs: number;
   redisPrefix: string;
   ingestApiKey: string;
   logLevel: Env['LOG_LEVEL'];
@@ -124,10 +126,24 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
       : { kind: 'url', url: e.REDIS_URL ?? '', tlsCa: redisTlsCa },
     embeddedRedis: e.REDIS_URL || e.REDIS_SENTINELS ? undefined : { dataDir: e.REDIS_DATA_DIR },
     redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
+    redisStartupTimeoutMs: e.REDIS_STARTUP_TIMEOUT_MS,
     redisPrefix: e.REDIS_PREFIX,
     ingestApiKey: e.INGEST_API_KEY,
     logLevel: e.LOG_LEVEL,
     awsRegion: e.AWS_REGION,
     configPath: e.IR_CONFIG,
   };
+}
+
+/** The entry points' first step: the config, or the list of its problems on stderr and an exit. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv, exitCode = 1): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(exitCode);
+    }
+    throw err;
+  }
 }

@@ -287,6 +287,29 @@ export const fileSchema = z
       })
       .strict()
       .optional(),
+    /** `/ir doctor` and `npm run doctor`: the preflight of every account and region before an incident. */
+    doctor: z
+      .object({
+        /** Accounts to check besides those the config names (routes, aws.responderRoleArn) and the bot's own. */
+        accounts: z.array(awsAccount).default([]),
+        /** Regions to check; empty = AWS_REGION and securityHub.poll.regions. */
+        regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')).default([]),
+        /** Also every ACTIVE account of the AWS Organization (organizations:ListAccounts; run from the management or a delegated administrator account). */
+        organization: z.boolean().default(false),
+        /** The URL EventBridge must call (https://YOUR-HOST/aws/events); unset = any API destination ending in /aws/events counts. */
+        ingestUrl: z.string().regex(/^https:\/\/[^\s]+\/aws\/events$/, 'must be https://YOUR-HOST/aws/events').optional(),
+        /** A run every intervalHours that posts in `channel` only when a check changed since the last run. */
+        schedule: z
+          .object({
+            enabled: z.boolean().default(false),
+            intervalHours: z.number().min(1).max(24 * 7).default(24),
+            channel: channelId.optional(),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     securityHub: z
       .object({
         /**
@@ -432,6 +455,8 @@ export const envSchema = z
      */
     REDIS_WAIT_REPLICAS: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(10).default(0),
     REDIS_WAIT_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(10).max(60_000).default(1000),
+    /** How long start-up waits for Redis to answer before it stops with one line naming the host. */
+    REDIS_STARTUP_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(500).max(600_000).default(15_000),
     INGEST_API_KEY: z.string({ error: 'required' }).min(16, 'must be at least 16 characters'),
     IR_CONFIG: z.string({ error: 'required (path of the YAML config file)' }).min(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -9,7 +9,7 @@ import { Authorizer } from '../bot/authz';
 import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { intakeFinding } from '../jobs/intake';
-import type { TaskJob } from '../queues';
+import type { DoctorJob, TaskJob } from '../queues';
 import { Lifecycle } from '../requests/lifecycle';
 import { Pipeline } from '../requests/pipeline';
 import { RedisRecords } from '../requests/records';
@@ -21,6 +21,7 @@ import { ReplicaWait, redisConnection, whenReady } from '../redis';
 import type { Metrics } from '../metrics';
 import { workerWebClient } from '../slack/web-client';
 import { redisHealth, slackHealth } from './health';
+import { hostOf, slackStartupError } from './startup-checks';
 
 export interface Running {
   port: number;
@@ -61,6 +62,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
+  const doctor = makeQueue<DoctorJob>(QUEUE.doctor, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
   const intakeRedis = redisConnection(config.redis, 'intake', redisLog);
   // Its own connection: a WAIT blocks the connection it is sent on (see ReplicaWait).
@@ -85,7 +87,14 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   authz.logPolicy();
   const shortfall = approverShortfall(config.access.approvers, config.securityHub);
   if (shortfall) log.warn(shortfall);
-  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena });
+  const bolt = createBoltApp(config, log, {
+    requests,
+    authz,
+    athena: config.athena,
+    doctor: async (run) => {
+      await doctor.add('doctor', run, { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: 10, removeOnFail: 100 });
+    },
+  });
   const health = {
     redis: redisHealth(producer),
     slack: slackHealth(workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log)),
@@ -114,19 +123,29 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   await Promise.all([producer, intakeRedis, waitRedis].map((c) => c && whenReady(c, 5000)));
   const port = await listen(server, config.port, opts.host);
   const metricsServer = await startMetricsServer(config, { log, metrics, health });
-  if (config.slackApp.mode === 'socket') await bolt.app.start();
+  const close = async () => {
+    await closeServer(server);
+    await closeServer(metricsServer.server);
+    await Promise.all([findings, cards, actions, status, tasks, doctor].map((q) => q.close()));
+    producer.disconnect();
+    intakeRedis.disconnect();
+    waitRedis?.disconnect();
+  };
+  if (config.slackApp.mode === 'socket') {
+    try {
+      await bolt.app.start();
+    } catch (err) {
+      await close();
+      throw slackStartupError(err, 'SLACK_APP_TOKEN', 'apps.connections.open', hostOf(config.slackApp.apiUrl ?? 'https://slack.com/api/'));
+    }
+  }
   log.info({ port, metricsPort: metricsServer.port, metricsHost: config.metrics.host, slackMode: config.slackApp.mode }, 'bot listening');
   return {
     port,
     metricsPort: metricsServer.port,
     async stop() {
-      await closeServer(server);
-      await closeServer(metricsServer.server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
-      await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
-      producer.disconnect();
-      intakeRedis.disconnect();
-      waitRedis?.disconnect();
+      await close();
     },
   };
 }

@@ -14,6 +14,9 @@ import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
 import { storyProcessor } from '../jobs/story';
 import { taskProcessor } from '../jobs/tasks';
+import { DOCTOR_SCHEDULE, doctorProcessor } from '../jobs/doctor';
+import { sdkDoctorAws, type DoctorAws } from '../doctor/checks';
+import type { DoctorJob } from '../queues';
 import type { TaskJob } from '../queues';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
@@ -41,6 +44,8 @@ export interface WorkerOptions {
   actions?: RespondDeps['actions'];
   /** BullMQ lock settings for every queue (maxStalledCount: the actions queue only); tests shorten them to exercise stalled-job recovery. */
   lock?: { lockDuration: number; stalledInterval: number; maxStalledCount?: number };
+  /** Where the doctor reads AWS; tests pass a stand-in. */
+  doctorAws?: DoctorAws;
 }
 
 /** The AWS- and Slack-calling process: intake grouping, card rendering, Security Hub polling. */
@@ -59,6 +64,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const tasksQ = makeQueue<TaskJob>(QUEUE.tasks, conn, config.redisPrefix, log);
   const audit = new AuditLog(conn, config.redisPrefix, log.child({ component: 'audit' }));
   const statusQ = makeQueue<StatusJob>(QUEUE.status, conn, config.redisPrefix, log);
+  const doctorQ = makeQueue<DoctorJob>(QUEUE.doctor, conn, config.redisPrefix, log);
   const aws = opts.aws ?? new AwsClients(config);
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
@@ -127,6 +133,11 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, threadOf: (k) => store.threadOf(k), ...publishing, log: workerLog(QUEUE.status) }),
       { ...common, concurrency: 10 },
     ),
+    new Worker<DoctorJob>(
+      QUEUE.doctor,
+      doctorProcessor({ config, aws: opts.doctorAws ?? sdkDoctorAws(config), redis: conn, prefix: config.redisPrefix, ...publishing, log: workerLog(QUEUE.doctor) }),
+      { ...common, concurrency: 1 },
+    ),
     new Worker(
       QUEUE.poll,
       dispatchByName(AUDIT_RETENTION_JOB, () => audit.exportAndTrim(config.audit.exportDir, config.audit.retentionDays), pollProcessor({
@@ -144,7 +155,18 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   for (const w of workers) {
     const wl = workerLog(w.name);
     w.on('failed', (job, err) => wl.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
-    w.on('error', (err) => wl.error({ err: err.message }, 'worker error'));
+    // While Redis is down every worker reports each reconnect attempt: say each distinct error
+    // once a minute, with how many were left out, instead of hundreds of lines.
+    let last = { message: '', at: 0, repeated: 0 };
+    w.on('error', (err) => {
+      const now = Date.now();
+      if (err.message === last.message && now - last.at < 60_000) {
+        last.repeated += 1;
+        return;
+      }
+      wl.error({ err: err.message, ...(last.repeated ? { repeatedBefore: last.repeated } : {}) }, 'worker error');
+      last = { message: err.message, at: now, repeated: 0 };
+    });
   }
 
   // A scheduler rather than a timer per replica: Redis hands each tick to exactly one worker.
@@ -157,6 +179,13 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     );
   } else {
     await pollQ.removeJobScheduler('securityhub-poll');
+  }
+
+  const schedule = config.doctor.schedule;
+  if (schedule.enabled) {
+    await doctorQ.upsertJobScheduler(DOCTOR_SCHEDULE, { every: schedule.intervalHours * 3_600_000 }, { name: 'doctor', data: { scheduled: true }, opts: { attempts: 3, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: 10, removeOnFail: 100 } });
+  } else {
+    await doctorQ.removeJobScheduler(DOCTOR_SCHEDULE);
   }
 
   await actionsQ.upsertJobScheduler(
@@ -189,7 +218,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },

@@ -17,6 +17,15 @@ export function slackLogger(log: Logger): SlackLogger {
   };
 }
 
+/** The host the Web API client talks to: Slack's, or SLACK_API_URL's. */
+export function slackHost(apiUrl: string | undefined): string {
+  try {
+    return new URL(apiUrl ?? 'https://slack.com/api/').host;
+  } catch {
+    return String(apiUrl);
+  }
+}
+
 /**
  * Workers talk to Slack through this client: no in-process retries and 429s rejected at once, so
  * a rate-limited post becomes a delayed job in Redis (survives a crash) rather than a sleeping promise.
@@ -24,7 +33,8 @@ export function slackLogger(log: Logger): SlackLogger {
 export function workerWebClient(token: string, apiUrl: string | undefined, log: Logger): WebClient {
   return new WebClient(token, {
     slackApiUrl: apiUrl,
-    logger: slackLogger(log.child({ component: 'slack-web' })),
+    // The host in every line: "http request failed fetch failed" alone does not say where to look.
+    logger: slackLogger(log.child({ component: 'slack-web', service: 'slack', host: slackHost(apiUrl) })),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: 10_000,

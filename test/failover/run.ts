@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     row(1),
     row(0),
     '',
-    'Most 503s fall in the gap itself (no primary: the fail-fast connections refuse), with WAIT on or off. With WAIT on, every 202 means a replica holds the finding, so the promotion cannot lose it; the extra price is 503s while the group has no replica in sync, here only the moment until the restarted node caught up, in production until a replacement syncs (hence two replicas, see README). With WAIT off, what the primary acknowledged in its last moments without replicating is lost; on loopback the replica trails by well under a millisecond, so this run could not catch such a finding (0 lost is not evidence that none can be: across availability zones the window is a few milliseconds per write, more under load).',
+    'Most 503s fall in the gap itself (no primary: the fail-fast connections refuse), with WAIT on or off. With WAIT on, every 202 means a replica holds the finding, so the promotion cannot lose it; the extra price is 503s while the group has no replica in sync, here only the moment until the restarted node caught up, in production until a replacement syncs (hence two replicas, see docs/high-availability.md). With WAIT off, what the primary acknowledged in its last moments without replicating is lost; on loopback the replica trails by well under a millisecond, so this run could not catch such a finding (0 lost is not evidence that none can be: across availability zones the window is a few milliseconds per write, more under load).',
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
     '',
   ].join('\n');

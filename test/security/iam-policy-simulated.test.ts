@@ -45,6 +45,20 @@ const denyAll = { 'iam:PolicyARN': DENY_ALL };
  * call in src/ fails the first test until it is described here.
  */
 const CALLS: Record<string, Call[]> = {
+  // /ir doctor's reads (src/doctor/checks.ts).
+  'athena:GetTableMetadata': [{ resource: `arn:aws:athena:${R}:${ACCOUNT}:datacatalog/AwsDataCatalog` }],
+  'cloudtrail:DescribeTrails': [{ resource: '*' }],
+  'cloudtrail:GetTrailStatus': [{ resource: `arn:aws:cloudtrail:${R}:${ACCOUNT}:trail/management-events` }],
+  'ec2:DescribeFlowLogs': [{ resource: '*' }],
+  'events:DescribeApiDestination': [{ resource: `arn:aws:events:${R}:${ACCOUNT}:api-destination/ir-bot` }],
+  'events:ListRules': [{ resource: '*' }],
+  'events:ListTargetsByRule': [{ resource: `arn:aws:events:${R}:${ACCOUNT}:rule/ir-bot-guardduty` }],
+  'guardduty:GetDetector': [{ resource: `arn:aws:guardduty:${R}:${ACCOUNT}:detector/d0123456789abcdef` }],
+  'guardduty:ListDetectors': [{ resource: '*' }],
+  'iam:SimulatePrincipalPolicy': [{ resource: iam('role', 'ir-responder') }],
+  'organizations:ListAccounts': [{ resource: '*' }],
+  's3:GetBucketVersioning': [{ resource: 'arn:aws:s3:::example-ir-evidence' }],
+  'securityhub:DescribeHub': [{ resource: `arn:aws:securityhub:${R}:${ACCOUNT}:hub/default` }],
   'athena:GetQueryExecution': [{ resource: `arn:aws:athena:${R}:${ACCOUNT}:workgroup/primary` }],
   'athena:GetQueryResults': [{ resource: `arn:aws:athena:${R}:${ACCOUNT}:workgroup/primary` }],
   'athena:StartQueryExecution': [{ resource: `arn:aws:athena:${R}:${ACCOUNT}:workgroup/primary` }],

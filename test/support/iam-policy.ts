@@ -63,6 +63,9 @@ const PREFIX: Record<string, string> = {
   'client-athena': 'athena',
   'client-ssm': 'ssm',
   'client-s3': 's3',
+  'client-guardduty': 'guardduty',
+  'client-eventbridge': 'events',
+  'client-organizations': 'organizations',
 };
 
 function sources(dir: string): string[] {

@@ -39,6 +39,8 @@ export interface SlackApiOptions {
   userGroups?: Record<string, string[]>;
   /** users.info answers; anyone not listed is a full member of the bot's workspace T0EXAMPLE. */
   users?: Record<string, { team_id?: string; is_restricted?: boolean; is_ultra_restricted?: boolean; enterprise_id?: string; name?: string; real_name?: string; profile?: { display_name?: string } }>;
+  /** The WebSocket URL apps.connections.open hands an app-level token (xapp-…): a SlackSocketServer's. */
+  socketModeUrl?: string;
 }
 
 /**
@@ -147,7 +149,9 @@ export class SlackApiServer {
   }
 
   private handle(method: string, args: Record<string, unknown>, auth: string): [number, unknown, Record<string, string>?] {
-    if (!/^Bearer xox[bp]-/.test(auth) && method !== 'api.test') return [200, { ok: false, error: 'not_authed' }];
+    // Socket Mode opens its connection with the app-level token, and only that method takes one.
+    const appLevel = method === 'apps.connections.open';
+    if (!(appLevel ? /^Bearer xapp-/ : /^Bearer xox[bp]-/).test(auth) && method !== 'api.test') return [200, { ok: false, error: appLevel ? 'invalid_auth' : 'not_authed' }];
     if (this.outage && Date.now() < this.outage.until && /^(chat|files)\./.test(method)) {
       return this.outage.status === 429 ? [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }] : [500, { ok: false, error: 'internal_error' }];
     }
@@ -159,6 +163,8 @@ export class SlackApiServer {
     }
     const now = Date.now();
     switch (method) {
+      case 'apps.connections.open':
+        return this.opts.socketModeUrl ? [200, { ok: true, url: this.opts.socketModeUrl }] : [200, { ok: false, error: 'invalid_auth' }];
       case 'auth.test':
         return [200, { ok: true, url: 'https://example.slack.com/', team: 'Example', user: 'ir-bot', team_id: 'T0EXAMPLE', user_id: 'U0BOT', bot_id: 'B0BOT' }];
       case 'chat.postMessage': {

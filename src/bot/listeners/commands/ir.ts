@@ -54,7 +54,7 @@ export function irCommand(deps: BotDeps) {
     await ack();
     let text: string | undefined;
     const actor = commandActor(command);
-    const reading = cmd.kind === 'report' || cmd.kind === 'audit' || cmd.kind === 'status';
+    const reading = cmd.kind === 'report' || cmd.kind === 'audit' || cmd.kind === 'status' || cmd.kind === 'doctor';
     const allowed = reading ? await deps.authz.checkReader(actor, client).catch(() => ({ ok: false as const, reason: 'Your access could not be checked right now.' })) : { ok: true as const };
     if (!allowed.ok) {
       await deps.requests.refused('refused-requester', command.user_id, { action: cmd.kind }).catch(() => undefined);
@@ -65,6 +65,16 @@ export function irCommand(deps: BotDeps) {
         text = ok ? 'Building the incident report: it will be uploaded to the alert\'s thread.' : `No finding \`${cmd.findingId.slice(0, 80)}\` is known (findings are kept ${'for the retention period'}).`;
       } catch {
         text = QUEUE_DOWN;
+      }
+    } else if (cmd.kind === 'doctor') {
+      try {
+        if (!deps.doctor) text = 'The doctor is not available in this process.';
+        else {
+          await deps.doctor({ channel: command.channel_id, user: command.user_id });
+          text = 'Running the doctor over every account and region in the config: the checklist will be posted in this channel.';
+        }
+      } catch {
+        text = QUEUE_DOWN.replace('queue the request', 'start the doctor');
       }
     } else if (cmd.kind === 'audit') {
       try {
