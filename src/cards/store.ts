@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import type { Finding } from '../findings/model';
 import { SettledMessages } from '../slack/settled';
+import type { CardMarks } from './incident';
 
 export type FindingStatus = 'new' | 'updated' | 'duplicate';
 
@@ -24,6 +25,8 @@ export interface CardState {
   version: number;
   renderedVersion: number;
   findings: Finding[];
+  /** Who acknowledged, resolved or suppressed it from the card. */
+  marks: CardMarks;
 }
 
 export interface ThreadRef {
@@ -215,6 +218,7 @@ export class CardStore {
       version: Number(card.v ?? 0),
       renderedVersion: Number(card.rv ?? -1),
       findings,
+      marks: parseMarks(card),
     };
   }
 
@@ -304,6 +308,42 @@ export class CardStore {
     return (await this.loadCard(cardId))?.findings ?? [];
   }
 
+  /**
+   * Something the card shows changed outside its findings (a request moved, someone acknowledged):
+   * a new version for the next render. Returns the card, if the finding has one.
+   */
+  async touch(findingKey: string, now = Date.now(), once?: string): Promise<string | undefined> {
+    const cardId = await this.cardOf(findingKey);
+    if (!cardId) return undefined;
+    const ck = this.k('card', cardId);
+    if (!(await this.redis.exists(ck))) return undefined;
+    // `once` names the change (a request reaching a state): a second report of it changes nothing.
+    if (once && !(await this.redis.hsetnx(ck, `seen:${once}`, '1'))) return undefined;
+    await this.redis.multi().hincrby(ck, 'v', 1).zadd(this.k('cards', 'unsettled'), 'NX', now, cardId).exec();
+    return cardId;
+  }
+
+  /**
+   * Acknowledge makes the clicker the owner (a later Acknowledge takes it over); Resolve and
+   * Suppress close the incident. Returns the card to render again.
+   */
+  async markWorkflow(findingKey: string, status: 'NOTIFIED' | 'RESOLVED' | 'SUPPRESSED', user: string, at = Date.now()): Promise<string | undefined> {
+    const cardId = await this.cardOf(findingKey);
+    if (!cardId) return undefined;
+    const field = status === 'NOTIFIED' ? 'ack' : 'resolved';
+    await this.redis.hset(this.k('card', cardId), field, JSON.stringify(status === 'NOTIFIED' ? { by: user, at } : { by: user, at, status }));
+    return this.touch(findingKey, at);
+  }
+
+  /** What the card last announced in a new message (escalations): a summary string, or undefined before the first. */
+  async announced(cardId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.k('card', cardId), 'announced')) ?? undefined;
+  }
+
+  async markAnnounced(cardId: string, summary: string): Promise<void> {
+    await this.redis.hset(this.k('card', cardId), 'announced', summary);
+  }
+
   async cardOf(findingKey: string): Promise<string | undefined> {
     return (await this.redis.hget(this.k('f', findingKey), 'c')) ?? undefined;
   }
@@ -311,6 +351,22 @@ export class CardStore {
   async findingKeyForInstance(instanceId: string): Promise<string | undefined> {
     return (await this.redis.get(this.k('inst', instanceId))) ?? undefined;
   }
+}
+
+function parseMarks(card: Record<string, string>): CardMarks {
+  const read = (v: string | undefined) => {
+    try {
+      return v ? (JSON.parse(v) as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const ack = read(card.ack);
+  const resolved = read(card.resolved);
+  return {
+    ...(ack ? { ack: { by: String(ack.by), at: Number(ack.at) } } : {}),
+    ...(resolved && (resolved.status === 'RESOLVED' || resolved.status === 'SUPPRESSED') ? { resolved: { by: String(resolved.by), at: Number(resolved.at), status: resolved.status } } : {}),
+  };
 }
 
 declare module 'ioredis' {

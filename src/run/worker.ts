@@ -4,7 +4,7 @@ import { recordLifetimes, type Config } from '../config/load';
 import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
-import { findingProcessor } from '../jobs/intake';
+import { enqueueRender, findingProcessor } from '../jobs/intake';
 import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
@@ -61,6 +61,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
 
+  // The card follows its requests and workflow: a new version, rendered like any other change.
+  const cardChanged = async (cardId: string | undefined) => {
+    if (cardId) await enqueueRender(cardsQ, cardId, config.slack.coalesceMs);
+  };
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   // A dead worker's jobs on every queue (a status render too) come back after the lock, not BullMQ's 30 s default.
   const locks = opts.lock ? { lockDuration: opts.lock.lockDuration, stalledInterval: opts.lock.stalledInterval } : {};
@@ -85,9 +89,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       dispatchByName(SWEEP_JOB, sweep, renderCardProcessor({
         config,
         store,
+        requests: requestStore,
         ...publishing,
         log: workerLog(QUEUE.cards),
-        onShown: (state) => afterCardShown(state, { config, stories: storyQ, tasks: tasksQ }),
+        onShown: (state) => afterCardShown(state, { config, stories: storyQ, tasks: tasksQ, store }),
       })),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
     ),
@@ -110,7 +115,15 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<TaskJob>(
       QUEUE.tasks,
-      taskProcessor({ cards: store, requests: requestStore, audit, aws, ...publishing, log: workerLog(QUEUE.tasks) }),
+      taskProcessor({
+        cards: store,
+        requests: requestStore,
+        audit,
+        aws,
+        ...publishing,
+        log: workerLog(QUEUE.tasks),
+        onWorkflow: async (findingKey, status, user) => cardChanged(await store.markWorkflow(findingKey, status, user)),
+      }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
@@ -120,7 +133,16 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<StatusJob>(
       QUEUE.status,
-      renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, threadOf: (k) => store.threadOf(k), ...publishing, log: workerLog(QUEUE.status) }),
+      renderStatusProcessor({
+        store: requestStore,
+        defaultChannel: config.channels.default,
+        threadOf: (k) => store.threadOf(k),
+        onStateChange: async (r) => {
+          if (r.findingKey) await cardChanged(await store.touch(r.findingKey, Date.now(), `${r.id}:${r.state}`));
+        },
+        ...publishing,
+        log: workerLog(QUEUE.status),
+      }),
       { ...common, concurrency: 10 },
     ),
     new Worker(
