@@ -193,7 +193,8 @@ function responseMenu(f: Finding, incident: Incident): Overflow | StaticSelect |
 const CONTAINMENT: readonly ResponseKind[] = ['isolate', 'memory', 'disable-key', 'deny-principal', 'revoke-sessions'];
 
 /** What each response would add, so a resource that has it (or has it on the way) no longer offers it. */
-const PROVIDES: Partial<Record<ResponseKind, { done: Effect[]; action: string }>> = {
+const PROVIDES: Partial<Record<ResponseKind | 'stop', { done: Effect[]; action: string }>> = {
+  stop: { done: ['stopped', 'terminated'], action: 'stop' },
   isolate: { done: ['isolated', 'stopped', 'terminated'], action: 'isolate' },
   snapshot: { done: ['snapshotted', 'terminated'], action: 'snapshot' },
   memory: { done: ['memory', 'stopped', 'terminated'], action: 'memory' },
@@ -207,8 +208,8 @@ function resourceState(incident: Incident, id: string | undefined): ResourceStat
 }
 
 /** Only the responses that still apply: none that contain on a closed finding, none already done or under way. */
-function stillApplies(r: { kind: ResponseKind; resource?: string }, f: Finding, incident: Incident): boolean {
-  if ((f.closed || incident.status === 'resolved') && CONTAINMENT.includes(r.kind)) return false;
+function stillApplies(r: { kind: ResponseKind | 'stop'; resource?: string }, f: Finding, incident: Incident): boolean {
+  if ((f.closed || incident.status === 'resolved') && (r.kind === 'stop' || CONTAINMENT.includes(r.kind))) return false;
   const p = PROVIDES[r.kind];
   const s = resourceState(incident, r.resource);
   if (!p || !s) return true;
@@ -274,7 +275,7 @@ function impactLine(findings: Finding[], criticalTags: string[]): string | undef
   return parts.length ? `:factory: *Production:* ${parts.join(' · ')}` : undefined;
 }
 
-/** What the card's resources share: the actor's key or principal, the AMI, the Auto Scaling group, the instance profile. */
+/** What the card's resources share: the actor's key or principal, the AMI, the instance profile (an Auto Scaling group shows as production impact). */
 export function commonCause(findings: Finding[]): { line: string; key?: { id: string; finding: Finding }; principal?: { arn: string; finding: Finding } } | undefined {
   const instances = new Map<string, NonNullable<Finding['instance']>>();
   for (const f of findings) if (f.instance && !instances.has(f.instance.id)) instances.set(f.instance.id, f.instance);
@@ -284,7 +285,6 @@ export function commonCause(findings: Finding[]): { line: string; key?: { id: st
   };
   const list = [...instances.values()];
   const ami = shared(list.map((i) => i.imageId));
-  const asg = shared(list.map((i) => i.tags?.['aws:autoscaling:groupName']));
   const profile = shared(list.map((i) => i.instanceProfileArn));
   const keyed = findings.filter((f) => f.principal?.accessKeyId);
   const keyId = findings.length > 1 && keyed.length === findings.length ? shared(keyed.map((f) => f.principal!.accessKeyId)) : undefined;
@@ -296,7 +296,6 @@ export function commonCause(findings: Finding[]): { line: string; key?: { id: st
   if (keyId) parts.push(`${findings.length} findings by key ${code(keyId, 30)}${actorFinding?.principal?.userName ? ` of ${safe(actorFinding.principal.userName, 80)}` : ''}`);
   else if (arn) parts.push(`${findings.length} findings by ${code(arn, 160)}`);
   if (ami) parts.push(`${plural(n, 'instance')} from ${code(ami, 40)}`);
-  if (asg) parts.push(`${n} in Auto Scaling group ${code(asg, 120)}`);
   if (profile) parts.push(`${n} with instance profile ${code(profile.split('/').pop() ?? profile, 120)}`);
   if (!parts.length) return undefined;
   return {
@@ -551,7 +550,7 @@ function rollupButtons(findings: Finding[], groups: Finding[][], listLimit: numb
       // Only what is left: not done, not under way, not on a closed finding.
       const left = instances.filter((id) => {
         const f = findings.find((x) => x.instance?.id === id)!;
-        return stillApplies({ kind: a === 'stop' ? 'isolate' : a, resource: id }, f, incident) && (a !== 'stop' || !resourceState(incident, id)?.done.stopped);
+        return stillApplies({ kind: a, resource: id }, f, incident);
       });
       if (left.length === 0) continue;
       const label = left.length === instances.length ? `${BULK_LABEL[a]} ${left.length}` : `${BULK_LABEL[a].replace(/ all$/, '')} remaining ${left.length}`;
