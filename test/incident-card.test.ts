@@ -136,4 +136,24 @@ describe('the card as the incident live header', () => {
     expect(header(card)).toContain('*NEW*');
     expect(buttonIn(card, 'ir_isolate')).toBeDefined();
   }, 60_000);
+
+  it('findings by one access key: the common cause leads with Disable key, and the click asks for it in the thread', async () => {
+    h = await startHarness({ file: { access: ACCESS, slack: FAST_SLACK } });
+    for (const i of [1, 2]) {
+      const e = fixture('guardduty-credential-exfiltration');
+      e.detail.id = `${hex(i, 8)}${'e'.repeat(24)}`;
+      e.detail.type = `UnauthorizedAccess:IAMUser/Kind${i}`;
+      // Two instances, one key behind both.
+      e.detail.resource.instanceDetails.instanceId = `i-${hex(0xc00 + i, 17)}`;
+      e.detail.resource.accessKeyDetails = { accessKeyId: 'AKIAEXAMPLEKEY000001', userName: 'ci-deploy', userType: 'IAMUser', principalId: 'AIDAEXAMPLE' };
+      expect((await h.postEvents(e)).status).toBe(202);
+    }
+    const card = await waitFor(() => h.slack.channelMessages('C02CRIT').find((m) => textOf(m).includes('2 findings') && textOf(m).includes('2 resources')), 'one roll-up for the key');
+    expect(header(card)).toContain(':dart: *Common cause:* 2 findings by key `AKIAEXAMPLEKEY000001` of ci-deploy');
+    expect(buttonLabels(card)).toContain('Disable key AKIAEXAMPLEKEY000001');
+    expect(buttonLabels(card)).toContain('Map blast radius of the key');
+    await click(h, card, 'ir_disable_key', 'U01ANA');
+    const request = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('AKIAEXAMPLEKEY000001')), 'the disable-key request in the thread', 30_000);
+    expect(textOf(request)).toMatch(/[Dd]isable/);
+  }, 60_000);
 });

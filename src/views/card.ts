@@ -18,8 +18,7 @@ import {
   encodePayload,
   type ResponseKind,
 } from './action-ids';
-import { code, link, plain, safe, truncate } from './mrkdwn';
-import { mention } from './request-status';
+import { code, link, plain, safe, truncate, userMention as mention } from './mrkdwn';
 import type { Escalation } from '../cards/escalation';
 import { CONTAINING, incidentOf, type Effect, type Incident, type ResourceState } from '../cards/incident';
 
@@ -310,7 +309,7 @@ function causeButtons(cause: NonNullable<ReturnType<typeof commonCause>>, incide
   const out: Button[] = [];
   const add = (kind: ResponseKind, resource: string, f: Finding, label: string) => {
     if (!stillApplies({ kind, resource }, f, incident)) return;
-    const b: Button = { type: 'button', action_id: `${ACTION_ID[kind]}_cause`, text: plain(label, 75), value: encodePayload({ a: kind, k: f.key, r: resource }, 'button') };
+    const b: Button = { type: 'button', action_id: ACTION_ID[kind], text: plain(label, 75), value: encodePayload({ a: kind, k: f.key, r: resource }, 'button') };
     if (kind !== 'blast-radius') b.style = 'danger';
     out.push(b);
   };

@@ -137,3 +137,8 @@ export function plain(text: string, max: number): { type: 'plain_text'; text: st
   const t = text.replace(/\s+/g, ' ').trim();
   return { type: 'plain_text', text: truncate(t, max) || '-', emoji: true };
 }
+
+/** A Slack user as a mention; ids come from our own records, which could be tampered with: only well-formed ones mention. */
+export function userMention(user: string | undefined): string {
+  return user && /^[UW][A-Z0-9]{2,}$/.test(user) ? `<@${user}>` : safe(user ?? 'someone', 40);
+}
