@@ -67,6 +67,14 @@ describe('npm run demo in a real browser', () => {
     expect([...demo!.aws.enis.values()].filter((e) => e.instanceId === WEB_SERVER).every((e) => e.groups.join() === q!.id)).toBe(true);
   }, 120_000);
 
+  it('the card names the common cause from the instances\' stories, with buttons that act on it', async () => {
+    const cause = page.locator('#messages > .msg', { hasText: 'Common cause: 10 of 11 instances launched by key AKIAIOSFODNN7DEMO001' }).first();
+    await cause.waitFor({ timeout: 60_000 });
+    const text = (await cause.textContent()) ?? '';
+    expect(text).toContain('from ami-0badc0ffee0000001 (owned by account 999988887777, not this one)');
+    expect(await cause.locator('button', { hasText: 'Disable key AKIAIOSFODNN7DEMO001' }).count()).toBe(1);
+  }, 60_000);
+
   it('Isolate all (the ten left): one approval, and the card header says 11 of 11 contained, with no Isolate left to click', async () => {
     await page.click('#as-U01ANA');
     await page.locator('#as-U01ANA[aria-pressed="true"]').waitFor();

@@ -27,6 +27,18 @@ export interface CardState {
   findings: Finding[];
   /** Who acknowledged, resolved or suppressed it from the card. */
   marks: CardMarks;
+  /** What each instance's story found about its launch (CloudTrail RunInstances, the AMI's owner). */
+  launches: Record<string, LaunchFacts>;
+}
+
+/** The part of an instance's story the card gathers into its common cause. Raw AWS text: escape before display. */
+export interface LaunchFacts {
+  principal?: string;
+  accessKeyId?: string;
+  amiId?: string;
+  amiOwnerId?: string;
+  /** Amazon's own AMIs (alias `amazon`) are never "another account's". */
+  amiOwnerAlias?: string;
 }
 
 export interface ThreadRef {
@@ -198,12 +210,13 @@ export class CardStore {
   }
 
   async loadCard(cardId: string): Promise<CardState | undefined> {
-    const [[cardErr, card], [membersErr, members]] = ((await this.redis
+    const [[cardErr, card], [membersErr, members], [launchErr, launchRows]] = ((await this.redis
       .multi()
       .hgetall(this.k('card', cardId))
       .zrange(this.k('card', cardId, 'f'), 0, -1)
-      .exec()) ?? [[null, {}], [null, []]]) as [[Error | null, Record<string, string>], [Error | null, string[]]];
-    if (cardErr || membersErr) throw cardErr ?? membersErr;
+      .hgetall(this.k('card', cardId, 'launch'))
+      .exec()) ?? [[null, {}], [null, []], [null, {}]]) as [[Error | null, Record<string, string>], [Error | null, string[]], [Error | null, Record<string, string>]];
+    if (cardErr || membersErr || launchErr) throw cardErr ?? membersErr ?? launchErr;
     if (!card?.ch) return undefined;
     const pipeline = this.redis.pipeline();
     for (const m of members) pipeline.hget(this.k('f', m), 'd');
@@ -219,6 +232,7 @@ export class CardStore {
       renderedVersion: Number(card.rv ?? -1),
       findings,
       marks: parseMarks(card),
+      launches: Object.fromEntries(Object.entries(launchRows ?? {}).map(([id, v]) => [id, JSON.parse(v) as LaunchFacts])),
     };
   }
 
@@ -333,6 +347,21 @@ export class CardStore {
     const field = status === 'NOTIFIED' ? 'ack' : 'resolved';
     await this.redis.hset(this.k('card', cardId), field, JSON.stringify(status === 'NOTIFIED' ? { by: user, at } : { by: user, at, status }));
     return this.touch(findingKey, at);
+  }
+
+  /** An instance's story was told: its launch facts join the card's common cause (a new version when they are new). */
+  async recordLaunch(cardId: string, instanceId: string, facts: LaunchFacts): Promise<boolean> {
+    const key = this.k('card', cardId, 'launch');
+    const value = JSON.stringify(facts);
+    if ((await this.redis.hget(key, instanceId)) === value) return false;
+    await this.redis
+      .multi()
+      .hset(key, instanceId, value)
+      .expireat(key, Math.floor(Date.now() / 1000) + 90 * 86400)
+      .hincrby(this.k('card', cardId), 'v', 1)
+      .zadd(this.k('cards', 'unsettled'), 'NX', Date.now(), cardId)
+      .exec();
+    return true;
   }
 
   /** What the card last announced in a new message (escalations): a summary string, or undefined before the first. */

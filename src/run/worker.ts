@@ -128,7 +128,19 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<StoryJob>(
       QUEUE.story,
-      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, ...publishing, log: workerLog(QUEUE.story) }),
+      storyProcessor({
+        config,
+        cards: store,
+        aws,
+        redis: conn,
+        prefix: config.redisPrefix,
+        ...publishing,
+        log: workerLog(QUEUE.story),
+        onStory: async (cardId, s) => {
+          const facts = { principal: s.launch?.principal, accessKeyId: s.launch?.accessKeyId, amiId: s.ami.id, amiOwnerId: s.ami.ownerId, amiOwnerAlias: s.ami.ownerAlias };
+          if (await store.recordLaunch(cardId, s.instanceId, facts)) await cardChanged(cardId);
+        },
+      }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StatusJob>(

@@ -20,6 +20,7 @@ import {
 } from './action-ids';
 import { code, link, plain, safe, truncate, userMention as mention } from './mrkdwn';
 import type { Escalation } from '../cards/escalation';
+import type { LaunchFacts } from '../cards/store';
 import { CONTAINING, incidentOf, type Effect, type Incident, type ResourceState } from '../cards/incident';
 
 export interface CardView {
@@ -274,33 +275,60 @@ function impactLine(findings: Finding[], criticalTags: string[]): string | undef
   return parts.length ? `:factory: *Production:* ${parts.join(' · ')}` : undefined;
 }
 
-/** What the card's resources share: the actor's key or principal, the AMI, the instance profile (an Auto Scaling group shows as production impact). */
-export function commonCause(findings: Finding[]): { line: string; key?: { id: string; finding: Finding }; principal?: { arn: string; finding: Finding } } | undefined {
+/** What the card's resources share: who launched them (their stories), the actor's key or principal, the AMI and its owner, the instance profile (an Auto Scaling group shows as production impact). */
+export function commonCause(findings: Finding[], launches: Record<string, LaunchFacts> = {}): { line: string; key?: { id: string; finding: Finding }; principal?: { arn: string; finding: Finding } } | undefined {
   const instances = new Map<string, NonNullable<Finding['instance']>>();
-  for (const f of findings) if (f.instance && !instances.has(f.instance.id)) instances.set(f.instance.id, f.instance);
+  const findingOf = new Map<string, Finding>();
+  for (const f of findings) {
+    if (f.instance && !instances.has(f.instance.id)) {
+      instances.set(f.instance.id, f.instance);
+      findingOf.set(f.instance.id, f);
+    }
+  }
   const shared = <T>(values: (T | undefined)[]): T | undefined => {
     const set = new Set(values);
     return set.size === 1 && values.length > 1 ? values[0] : undefined;
   };
+  /** The value most instances share, when at least two do: the cause may be behind most of them, not all. */
+  const mostCommon = (values: (string | undefined)[]): { value: string; count: number } | undefined => {
+    const counts = new Map<string, number>();
+    for (const v of values) if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
+    const [value, count] = [...counts].sort((a, b) => b[1] - a[1])[0] ?? [];
+    return value && count && count >= 2 ? { value, count } : undefined;
+  };
   const list = [...instances.values()];
-  const ami = shared(list.map((i) => i.imageId));
+  const n = list.length;
+  const many = (count: number) => (count === n ? plural(n, 'instance') : `${count} of ${n} instances`);
+  const facts = list.map((i) => launches[i.id]);
+  const launchKey = mostCommon(facts.map((x) => x?.accessKeyId));
+  const launchPrincipal = mostCommon(facts.map((x) => x?.principal));
+  const ami = mostCommon(list.map((i) => i.imageId ?? launches[i.id]?.amiId));
+  const amiFacts = ami ? list.filter((i) => (i.imageId ?? launches[i.id]?.amiId) === ami.value).map((i) => launches[i.id]).find((x) => x?.amiOwnerId) : undefined;
+  const foreignAmi = amiFacts?.amiOwnerId && amiFacts.amiOwnerId !== findings[0].accountId && amiFacts.amiOwnerAlias !== 'amazon' ? amiFacts.amiOwnerId : undefined;
   const profile = shared(list.map((i) => i.instanceProfileArn));
   const keyed = findings.filter((f) => f.principal?.accessKeyId);
   const keyId = findings.length > 1 && keyed.length === findings.length ? shared(keyed.map((f) => f.principal!.accessKeyId)) : undefined;
   const arned = findings.filter((f) => f.principal?.arn);
   const arn = findings.length > 1 && arned.length === findings.length ? shared(arned.map((f) => f.principal!.arn)) : undefined;
   const parts: string[] = [];
-  const n = list.length;
   const actorFinding = keyed[0] ?? arned[0];
+  const launcher = launchKey ?? launchPrincipal;
+  if (launcher) {
+    const principal = launchKey ? facts.find((x) => x?.accessKeyId === launchKey.value)?.principal : launchPrincipal?.value;
+    const who = principal ? (principal.startsWith('arn:') ? code(principal, 160) : safe(principal, 120)) : undefined;
+    parts.push(`${many(launcher.count)} launched by ${launchKey ? `key ${code(launchKey.value, 30)}${who ? ` of ${who}` : ''}` : who}`);
+  }
   if (keyId) parts.push(`${findings.length} findings by key ${code(keyId, 30)}${actorFinding?.principal?.userName ? ` of ${safe(actorFinding.principal.userName, 80)}` : ''}`);
   else if (arn) parts.push(`${findings.length} findings by ${code(arn, 160)}`);
-  if (ami) parts.push(`${plural(n, 'instance')} from ${code(ami, 40)}`);
+  if (ami) parts.push(`${launcher && launcher.count === ami.count ? 'from' : `${many(ami.count)} from`} ${code(ami.value, 40)}${foreignAmi ? ` (owned by account ${code(foreignAmi, 20)}, not this one)` : ''}`);
   if (profile) parts.push(`${n} with instance profile ${code(profile.split('/').pop() ?? profile, 120)}`);
   if (!parts.length) return undefined;
+  const anchor = findingOf.get(list[0]?.id ?? '') ?? findings[0];
+  const userArn = (v: string | undefined) => (v && v.length <= 120 && /^arn:aws[a-z-]*:iam::\d{12}:(user|role)\/[\w+=,.@/-]+$/.test(v) ? v : undefined);
   return {
     line: `:dart: *Common cause:* ${parts.join(' · ')}`,
-    key: keyId ? { id: keyId, finding: keyed[0] } : undefined,
-    principal: arn ? { arn, finding: arned[0] } : undefined,
+    key: keyId ? { id: keyId, finding: keyed[0] } : launchKey ? { id: launchKey.value, finding: anchor } : undefined,
+    principal: arn ? { arn, finding: arned[0] } : userArn(launchPrincipal?.value) ? { arn: launchPrincipal!.value, finding: anchor } : undefined,
   };
 }
 
@@ -327,7 +355,7 @@ function causeButtons(cause: NonNullable<ReturnType<typeof commonCause>>, incide
  * The incident's live header, one line each: production impact, status and owner, what is
  * contained, what waits for a human, the next step, the common cause; then closed/reopened notes.
  */
-function incidentBlock(findings: Finding[], incident: Incident, criticalTags: string[]): KnownBlock {
+function incidentBlock(findings: Finding[], incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): KnownBlock {
   const lines: string[] = [];
   const impact = impactLine(findings, criticalTags);
   if (impact) lines.push(impact);
@@ -345,7 +373,7 @@ function incidentBlock(findings: Finding[], incident: Incident, criticalTags: st
   }
   if (incident.approvals.length > 3) lines.push(`…and ${incident.approvals.length - 3} more requests waiting for approval in the thread`);
   if (incident.next) lines.push(`*Next:* ${incident.next}`);
-  const cause = findings.length > 1 ? commonCause(findings) : undefined;
+  const cause = findings.length > 1 ? commonCause(findings, launches) : undefined;
   if (cause) lines.push(cause.line);
   const closed = findings.filter((f) => f.closed);
   if (closed.length) {
@@ -365,7 +393,7 @@ function responseStateBlock(incident: Incident): KnownBlock | undefined {
   return { type: 'section', text: { type: 'mrkdwn', text: fitLines('*Response so far*', rows.map((r) => `• ${code(r.id, 200)}: ${stateLine(r)}`), 'resources') } };
 }
 
-function singleCard(f: Finding, incident: Incident, criticalTags: string[]): CardView {
+function singleCard(f: Finding, incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): CardView {
   const fields = [
     field('Account / region', `${safe(f.accountId)} / ${safe(f.region, 40)}`),
     field('Resource', resourceLine(f)),
@@ -390,7 +418,7 @@ function singleCard(f: Finding, incident: Incident, criticalTags: string[]): Car
 
   const blocks: KnownBlock[] = [
     { type: 'header', text: plain(`${SEVERITY_EMOJI[f.severityLabel]} ${headerState(incident)}${f.severityLabel} · ${f.type}`, 150) },
-    incidentBlock([f], incident, criticalTags),
+    incidentBlock([f], incident, criticalTags, launches),
     {
       type: 'section',
       text: { type: 'mrkdwn', text: `*${safe(f.title, 300)}*\n${safe(f.description, 1500)}` },
@@ -481,7 +509,7 @@ function headerState(incident: Incident): string {
   return incident.status === 'resolved' ? 'RESOLVED · ' : incident.status === 'contained' ? 'CONTAINED · ' : '';
 }
 
-function rollupCard(findings: Finding[], storm: boolean, listLimit: number, incident: Incident, criticalTags: string[]): CardView {
+function rollupCard(findings: Finding[], storm: boolean, listLimit: number, incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): CardView {
   const groups = groupByResource(findings);
   const top = groups[0][0];
   const types = new Set(findings.map((f) => f.type));
@@ -499,7 +527,7 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number, inci
 
   const blocks: KnownBlock[] = [
     { type: 'header', text: plain(`${SEVERITY_EMOJI[top.severityLabel]} ${headerState(incident)}${findings.length} findings · ${subject} · ${scope}`, 150) },
-    incidentBlock(findings, incident, criticalTags),
+    incidentBlock(findings, incident, criticalTags, launches),
     {
       type: 'section',
       text: { type: 'mrkdwn', text: `${why} One row per resource (${safe(on, 200)}), most severe first; every finding is recorded.` },
@@ -526,7 +554,7 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number, inci
   // A roll-up about one resource keeps that resource's buttons on the card, as a single card would.
   const own = groups.length === 1 ? responseButtons(top, incident) : [];
   if (own.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${top.key}`, elements: own.slice(0, 25) });
-  const cause = commonCause(findings);
+  const cause = commonCause(findings, launches);
   const causeButtonList = cause && groups.length > 1 ? causeButtons(cause, incident) : [];
   if (causeButtonList.length) blocks.push({ type: 'actions', block_id: `ir_cause_${top.key}`, elements: causeButtonList });
   const bulk = rollupButtons(findings, groups, listLimit, incident);
@@ -587,13 +615,16 @@ export interface CardOptions {
   incident?: Incident;
   /** Tags (`Key` or `Key=Value`) that mark an instance as production: shown first. */
   criticalTags?: string[];
+  /** Launch facts from the instances' stories, for the common cause. */
+  launches?: Record<string, LaunchFacts>;
 }
 
 export function renderCard(findings: Finding[], opts: CardOptions): CardView {
   if (findings.length === 0) throw new Error('a card needs at least one finding');
   const incident = opts.incident ?? incidentOf(findings, [], {}, { approvers: [], twoPersonRule: true });
   const tags = opts.criticalTags ?? [];
-  const view = findings.length === 1 && !opts.storm ? singleCard(findings[0], incident, tags) : rollupCard(findings, opts.storm, opts.listLimit, incident, tags);
+  const launches = opts.launches ?? {};
+  const view = findings.length === 1 && !opts.storm ? singleCard(findings[0], incident, tags, launches) : rollupCard(findings, opts.storm, opts.listLimit, incident, tags, launches);
   if (opts.rerouted) {
     // Says where the card should have gone and why it did not, right under the header.
     const why = `:warning: Routed to <#${safe(opts.rerouted.channel, 30)}>, but Slack refused the post there (\`${safe(opts.rerouted.error, 60)}\`): posted here instead. Invite ir-bot to that channel or fix \`channels.routes\`.`;
