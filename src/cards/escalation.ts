@@ -43,7 +43,10 @@ export function escalationOf(prev: Announced, next: Announced, findings: Finding
     if (f) changes.push({ kind: 'sequence', text: `attack sequence ${f.type}: ${f.title} (${f.sequence?.signals.length ?? 0} signals)` });
   }
   const seqTypes = new Set(seq.map((k) => findings.find((x) => x.key === k)?.type));
-  const types = next.t.filter((t) => !prev.t.includes(t) && !seqTypes.has(t));
+  // A new type is news when it is at least as severe as what the card already announced: a LOW
+  // probe joining a HIGH miner card is recorded on the card, not announced.
+  const rankOf = (t: string) => Math.max(...findings.filter((f) => f.type === t && !f.closed).map((f) => RANK[f.severityLabel]));
+  const types = next.t.filter((t) => !prev.t.includes(t) && !seqTypes.has(t) && rankOf(t) >= RANK[prev.s]);
   if (types.length) changes.push({ kind: 'type', text: `new finding type${types.length > 1 ? 's' : ''} ${types.slice(0, 5).join(', ')}${types.length > 5 ? ` and ${types.length - 5} more` : ''}` });
   return changes.length ? { severity: next.s, changes } : undefined;
 }

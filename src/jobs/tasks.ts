@@ -90,8 +90,9 @@ export function taskProcessor(deps: TaskDeps) {
         res = await update(findings, { status: t.status, note: `${LABEL[t.status]} in Slack by ${t.user} (ir-bot)`, user: t.user });
         await job.updateData({ ...t, result: res });
         await deps.audit.append({ event: 'workflow-updated', user: t.user, findingKey: t.findingKey, detail: { status: t.status, ...res } });
-        await deps.onWorkflow?.(t.findingKey, t.status, t.user);
       }
+      // Outside the once-only step: a retry after a crash right after it still marks the card.
+      await deps.onWorkflow?.(t.findingKey, t.status, t.user);
       if (!thread) return 'updated';
       const lines = [`${res.failed.length ? ':warning:' : ':white_check_mark:'} Security Hub workflow set to *${t.status}* on ${res.updated.length} finding(s) by ${mention(t.user)}.`];
       for (const f of res.failed.slice(0, 20)) lines.push(`• not updated: \`${safe(f.id, 200)}\`: ${safe(f.reason, 300)}`);
