@@ -51,12 +51,12 @@ describe('the incident from its records', () => {
     expect(incidentOf(later, [all], { resolved: { by: 'U01ANA', at: resolvedAt, status: 'RESOLVED' } }, ACCESS).status).toBe('contained');
   });
 
-  it('a single card drops Isolate once isolated and Snapshot once snapshotted, and says by whom', () => {
+  it('a single card drops Isolate once isolated, keeps Snapshot (a later set is new evidence), and says who did what', () => {
     const f = findings[0];
     const inc = incidentOf([f], [req('isolate', [f.instance!.id], { approvedBy: 'U02LEAD' }), req('snapshot', [f.instance!.id])], {}, ACCESS);
     const view = renderCard([f], { storm: false, listLimit: 5, incident: inc });
     expect(buttons(view)).not.toContain('"ir_isolate"');
-    expect(buttons(view)).not.toContain('"ir_snapshot"');
+    expect(buttons(view)).toContain('"ir_snapshot"');
     expect(buttons(view)).toContain('"ir_memory"');
     expect(buttons(view)).toContain(`isolated by <@U01ANA> (approved by <@U02LEAD>)`);
     expect(buttons(view)).toContain(':camera: snapshotted by <@U01ANA>');

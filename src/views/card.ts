@@ -192,15 +192,19 @@ function responseMenu(f: Finding, incident: Incident): Overflow | StaticSelect |
 /** Responses that contain: withdrawn once a finding is closed or the incident resolved. */
 const CONTAINMENT: readonly ResponseKind[] = ['isolate', 'memory', 'disable-key', 'deny-principal', 'revoke-sessions'];
 
-/** What each response would add, so a resource that has it (or has it on the way) no longer offers it. */
-const PROVIDES: Partial<Record<ResponseKind | 'stop', { done: Effect[]; action: string }>> = {
-  stop: { done: ['stopped', 'terminated'], action: 'stop' },
-  isolate: { done: ['isolated', 'stopped', 'terminated'], action: 'isolate' },
-  snapshot: { done: ['snapshotted', 'terminated'], action: 'snapshot' },
-  memory: { done: ['memory', 'stopped', 'terminated'], action: 'memory' },
-  'disable-key': { done: ['disabled'], action: 'disable-key' },
-  'deny-principal': { done: ['denied'], action: 'deny-principal' },
-  'revoke-sessions': { done: ['revoked'], action: 'revoke-sessions' },
+/**
+ * What makes a response no longer apply to a resource: containment that is done (or under way)
+ * is not offered again. Evidence is: a later snapshot or memory image is a new, separately
+ * labelled set, so Snapshot stays (until terminated) and Capture memory stays while the instance runs.
+ */
+const PROVIDES: Partial<Record<ResponseKind | 'stop', { done: Effect[]; pending?: string }>> = {
+  stop: { done: ['stopped', 'terminated'], pending: 'stop' },
+  isolate: { done: ['isolated', 'stopped', 'terminated'], pending: 'isolate' },
+  snapshot: { done: ['terminated'] },
+  memory: { done: ['stopped', 'terminated'] },
+  'disable-key': { done: ['disabled'], pending: 'disable-key' },
+  'deny-principal': { done: ['denied'], pending: 'deny-principal' },
+  'revoke-sessions': { done: ['revoked'], pending: 'revoke-sessions' },
 };
 
 function resourceState(incident: Incident, id: string | undefined): ResourceState | undefined {
@@ -213,7 +217,7 @@ function stillApplies(r: { kind: ResponseKind | 'stop'; resource?: string }, f: 
   const p = PROVIDES[r.kind];
   const s = resourceState(incident, r.resource);
   if (!p || !s) return true;
-  return !p.done.some((e) => s.done[e]) && !s.pending.some((x) => x.action === p.action);
+  return !p.done.some((e) => s.done[e]) && !s.pending.some((x) => x.action === p.pending);
 }
 
 const EFFECT_TEXT: Record<Effect, string> = {
