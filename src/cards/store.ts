@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
-import type { Finding } from '../findings/model';
+import type { ClosedState, Finding } from '../findings/model';
 import { SettledMessages } from '../slack/settled';
 import type { CardMarks } from './incident';
 
@@ -73,7 +73,7 @@ if prevU then
   if upd > pu or (upd == pu and cnt > pn) then status = 'updated' else status = 'duplicate' end
 end
 if status ~= 'duplicate' then
-  redis.call('HSET', fk, 'd', data, 'u', ARGV[4], 'n', ARGV[5])
+  redis.call('HSET', fk, 'd', data, 'u', ARGV[4], 'n', ARGV[5], 'lc', ARGV[16])
 end
 redis.call('EXPIRE', fk, retention)
 -- The instance's latest finding, for /ir commands that name only the instance.
@@ -107,7 +107,7 @@ end
 
 local groupKeys = {}
 local chosen = nil
-for i = 16, #ARGV do
+for i = 17, #ARGV do
   local gk = prefix .. 'grp:' .. channel .. ':' .. ARGV[i]
   groupKeys[#groupKeys + 1] = gk
   if not chosen then chosen = open(gk) end
@@ -199,9 +199,16 @@ export class CardStore {
       f.instance?.id ?? '',
       String(RENDER_PENDING_MS),
       f.id,
+      JSON.stringify({ ...(f.closed ? { closed: { state: f.closed.state } } : {}), ...(f.reopened ? { reopened: f.reopened } : {}) }),
       ...CardStore.groupKeys(f),
     )) as [string, FindingStatus, string, string];
     return { cardId, status, cardCreated: created === '1', renderNeeded: render === '1' };
+  }
+
+  /** Whether the stored version of a finding is closed or reopened: a few bytes, read for every finding at intake. */
+  async lifecycleOf(key: string): Promise<Pick<Finding, 'reopened'> & { closed?: { state: ClosedState } } | undefined> {
+    const raw = await this.redis.hget(this.k('f', key), 'lc');
+    return raw ? (JSON.parse(raw) as Pick<Finding, 'reopened'> & { closed?: { state: ClosedState } }) : undefined;
   }
 
   async getFinding(key: string): Promise<Finding | undefined> {

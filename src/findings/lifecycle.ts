@@ -87,7 +87,7 @@ export function isClosed(f: Pick<Finding, 'closed'>): boolean {
  * The version about to be stored, given the one stored before: an active version after a closed
  * one says it reopened the finding (and keeps saying so while it stays active).
  */
-export function withReopening(next: Finding, previous: Finding | undefined): Finding {
+export function withReopening(next: Finding, previous: (Pick<Finding, 'reopened'> & { closed?: { state: ClosedState } }) | undefined): Finding {
   if (next.closed || !previous) return next;
   if (previous.closed) return { ...next, reopened: { from: previous.closed.state, at: next.updatedAt } };
   if (previous.reopened && !next.reopened) return { ...next, reopened: previous.reopened };

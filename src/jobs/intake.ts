@@ -38,7 +38,7 @@ export function intakeFinding(deps: IntakeDeps) {
   };
   return async (incoming: Finding) => {
     // An active version after a closed one reopens the card, and the card says so.
-    const f = incoming.closed ? incoming : withReopening(incoming, await store.getFinding(incoming.key));
+    const f = incoming.closed ? incoming : withReopening(incoming, await store.lifecycleOf(incoming.key));
     const route = routeFinding(f, config.channels);
     const a = await store.assign(f, route.channel, grouping);
     if (a.status === 'new') metrics.findingsPosted.inc();
