@@ -137,8 +137,11 @@ describe('the card as the incident live header', () => {
     expect(buttonIn(card, 'ir_isolate')).toBeDefined();
   }, 60_000);
 
-  it('findings by one access key: the common cause leads with Disable key, and the click asks for it in the thread', async () => {
-    h = await startHarness({ file: { access: ACCESS, slack: FAST_SLACK } });
+  it('findings by one access key: the common cause leads with Disable key; once disabled, the card says so and offers it no more', async () => {
+    aws = new FakeAws();
+    aws.account = '123456789012';
+    aws.users.set('ci-deploy', { keys: [{ id: 'AKIAEXAMPLEKEY000001', status: 'Active' }], policies: new Map() });
+    h = await startHarness({ file: { access: ACCESS, slack: FAST_SLACK, aws: { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 } } });
     for (const i of [1, 2]) {
       const e = fixture('guardduty-credential-exfiltration');
       e.detail.id = `${hex(i, 8)}${'e'.repeat(24)}`;
@@ -153,7 +156,9 @@ describe('the card as the incident live header', () => {
     expect(buttonLabels(card)).toContain('Disable key AKIAEXAMPLEKEY000001');
     expect(buttonLabels(card)).toContain('Map blast radius of the key');
     await click(h, card, 'ir_disable_key', 'U01ANA');
-    const request = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('AKIAEXAMPLEKEY000001')), 'the disable-key request in the thread', 30_000);
-    expect(textOf(request)).toMatch(/[Dd]isable/);
+    await waitFor(() => header(card).includes('key disabled by <@U01ANA>'), 'the cause line saying the key is disabled', 30_000);
+    expect(aws.users.get('ci-deploy')!.keys[0].status).toBe('Inactive');
+    expect(buttonLabels(card)).not.toContain('Disable key AKIAEXAMPLEKEY000001');
+    expect(header(card)).toContain('*Contained:* 1 of');
   }, 60_000);
 });

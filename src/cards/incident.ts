@@ -60,6 +60,11 @@ export interface Incident {
   /** Every finding on the card is closed by its provider (resolved, suppressed, archived). */
   allClosed: boolean;
   resources: ResourceState[];
+  /**
+   * What requests from the card acted on beyond its findings' own resources (the key that launched
+   * them, from its story): tracked so their buttons are withdrawn too, but not counted in N of M.
+   */
+  others: ResourceState[];
   contained: { n: number; m: number; by: Partial<Record<Effect, number>> };
   approvals: PendingApproval[];
   /** What the playbook suggests next, one line; none once resolved. */
@@ -100,11 +105,17 @@ export function incidentOf(findings: Finding[], requests: ActionRequest[], marks
     t.accessKeys.forEach((id) => add(id, 'access-key'));
     t.principals.forEach((id) => add(id, 'principal'));
   }
+  const others = new Map<string, ResourceState>();
+  const stateOf = (id: string) => {
+    if (resources.has(id)) return resources.get(id);
+    if (!others.has(id)) others.set(id, { id, kind: /^(AKIA|ASIA)/.test(id) ? 'access-key' : /^arn:/.test(id) ? 'principal' : 'instance', done: {}, pending: [] });
+    return others.get(id);
+  };
   const approvals: PendingApproval[] = [];
   const finished = (r: ActionRequest) => r.finishedAt ?? r.createdAt;
   for (const r of [...requests].sort((a, b) => finished(a) - finished(b))) {
     if (!isTerminal(r.state)) {
-      for (const t of r.targets) resources.get(t)?.pending.push({ action: r.action, state: r.state, requestId: r.id });
+      for (const t of r.targets) stateOf(t)?.pending.push({ action: r.action, state: r.state, requestId: r.id });
       if (r.state === 'awaiting-approval') {
         approvals.push({ request: r, approvers: access.approvers.filter((a) => !(access.twoPersonRule && a === r.requestedBy)) });
       }
@@ -113,16 +124,16 @@ export function incidentOf(findings: Finding[], requests: ActionRequest[], marks
     const effect = EFFECT_OF[r.action];
     if (effect) {
       for (const t of succeeded(r)) {
-        const s = resources.get(t);
+        const s = stateOf(t);
         if (s) s.done[effect] = { by: r.requestedBy, at: r.finishedAt, approvedBy: r.approvedBy };
       }
       for (const t of alreadyDone(r)) {
-        const s = resources.get(t);
+        const s = stateOf(t);
         if (s && !s.done[effect]) s.done[effect] = {};
       }
     }
     const undone = UNDONE_BY[r.action];
-    if (undone) for (const t of succeeded(r)) delete resources.get(t)?.done[undone];
+    if (undone) for (const t of succeeded(r)) delete stateOf(t)?.done[undone];
   }
 
   const list = [...resources.values()];
@@ -137,7 +148,7 @@ export function incidentOf(findings: Finding[], requests: ActionRequest[], marks
   const resolved = marks.resolved && !findings.some((f) => !f.closed && Date.parse(f.updatedAt) > (marks.resolved!.at ?? 0)) ? marks.resolved : undefined;
   const contained = { n: containedList.length, m: list.length, by };
   const status: IncidentStatus = resolved || allClosed ? 'resolved' : contained.m > 0 && contained.n === contained.m ? 'contained' : marks.ack ? 'acknowledged' : 'new';
-  return { status, owner: marks.ack, resolved, allClosed, resources: list, contained, approvals, next: nextStep(status, list, approvals) };
+  return { status, owner: marks.ack, resolved, allClosed, resources: list, others: [...others.values()], contained, approvals, next: nextStep(status, list, approvals) };
 }
 
 /** The playbook's next step (validate → scope → contain → preserve → eradicate → recover), from what is done. */

@@ -208,7 +208,7 @@ const PROVIDES: Partial<Record<ResponseKind | 'stop', { done: Effect[]; pending?
 };
 
 function resourceState(incident: Incident, id: string | undefined): ResourceState | undefined {
-  return id === undefined ? undefined : incident.resources.find((r) => r.id === id);
+  return id === undefined ? undefined : (incident.resources.find((r) => r.id === id) ?? incident.others.find((r) => r.id === id));
 }
 
 /** Only the responses that still apply: none that contain on a closed finding, none already done or under way. */
@@ -378,7 +378,11 @@ function incidentBlock(findings: Finding[], incident: Incident, criticalTags: st
   if (incident.approvals.length > 3) lines.push(`…and ${incident.approvals.length - 3} more requests waiting for approval in the thread`);
   if (incident.next) lines.push(`*Next:* ${incident.next}`);
   const cause = findings.length > 1 ? commonCause(findings, launches) : undefined;
-  if (cause) lines.push(cause.line);
+  if (cause) {
+    // What was done to the cause itself (the key disabled, the user denied), right on its line.
+    const done = [cause.key?.id, cause.principal?.arn].map((id) => resourceState(incident, id)).filter((x): x is ResourceState => !!x).map(stateLine).filter(Boolean);
+    lines.push(done.length ? `${cause.line} (${done.join('; ')})` : cause.line);
+  }
   const closed = findings.filter((f) => f.closed);
   if (closed.length) {
     const f = closed[0];
