@@ -239,7 +239,7 @@ async function forward(res: ServerResponse, ctx: Ctx, body: string, onAnswer?: (
 function state({ slack, triggeredBy, commandAnswers }: Ctx) {
   const messages = [...slack.messages.values()]
     .sort((a, b) => Number(a.ts) - Number(b.ts))
-    .map((m) => ({ channel: m.channel, ts: m.ts, threadTs: m.thread_ts, text: m.text, blocks: m.blocks, edited: m.updates > 0 }));
+    .map((m) => ({ channel: m.channel, ts: m.ts, threadTs: m.thread_ts, broadcast: m.reply_broadcast === true, text: m.text, blocks: m.blocks, edited: m.updates > 0 }));
   const files = [...slack.files.entries()]
     .filter(([, f]) => f.channel)
     .map(([id, f]) => ({ id, name: f.filename, channel: f.channel, threadTs: f.thread_ts, bytes: f.content.length }));

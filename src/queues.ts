@@ -2,6 +2,7 @@ import type { DoctorReport } from './doctor/report';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { WorkflowChoice } from './actions/securityhub-workflow';
 import type { Finding } from './findings/model';
+import type { Escalation } from './cards/escalation';
 import type { Logger } from './log';
 
 /** The audit retention job (export to JSONL, then trim) on the poll queue, beside the Security Hub poll. */
@@ -59,7 +60,9 @@ export type TaskJob =
   | { kind: 'note'; findingKey: string; text: string; user: string }
   | { kind: 'report'; findingKey: string; user: string; channel: string; threadTs?: string }
   /** Every finding of the card as a file in its thread: after a storm quiets (no user), or on "Show all". */
-  | { kind: 'listing'; findingKey: string; user?: string };
+  | { kind: 'listing'; findingKey: string; user?: string }
+  /** A card gained a higher severity, a new type or an attack sequence: a new message in its thread, broadcast to the channel. */
+  | { kind: 'escalation'; findingKey: string; cardId: string; id: string; escalation: Escalation; mentionGroup?: string };
 
 export interface UpdateResult {
   updated: string[];

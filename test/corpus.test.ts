@@ -129,6 +129,36 @@ describeCorpus('the real-format corpus (../shared/corpus)', () => {
   });
 });
 
+/** Responses that contain: a closed finding must offer none, on its card or in a menu. */
+const CONTAINMENT_IDS = /"ir_(isolate|memory|disable_key|deny_principal|revoke_sessions)(_\d+)?"|"ir_bulk_(isolate|memory|stop)"/;
+
+describeCorpus('closed findings in the corpus', () => {
+  it('every finding its provider closed (resolved, suppressed, archived, passed, OCSF Close) shows that state and offers no containment', () => {
+    const closed: string[] = [];
+    for (const e of entries) {
+      const ev = load(e);
+      const parsed = parseEvents(ev, 10);
+      if ('error' in parsed) continue;
+      for (const f of parsed.findings) {
+        const raw = JSON.stringify(ev);
+        const saysClosed = /"(RecordState|Status|WorkflowState)":\s*"(ARCHIVED|RESOLVED|SUPPRESSED|PASSED)"|"archived":\s*true|"activity_id":\s*3\b/.test(raw);
+        if (!f.closed) {
+          // Only a finding whose file says nothing closed it may stay active (a multi-finding event can mix).
+          if (parsed.findings.length === 1) expect({ file: e.file, closed: saysClosed }).toEqual({ file: e.file, closed: false });
+          continue;
+        }
+        closed.push(e.file);
+        const view = renderCard([f], { storm: false, listLimit: 10 });
+        expect({ file: e.file, containment: CONTAINMENT_IDS.test(JSON.stringify(view.blocks)) }).toEqual({ file: e.file, containment: false });
+        expect(JSON.stringify(view.blocks[0])).toContain('RESOLVED ·');
+        expect(mrkdwnTexts(view.blocks).join('\n')).toContain(`*${f.closed.state}* by its provider`);
+      }
+    }
+    // The corpus holds resolved, archived and passed findings: the check above is not empty.
+    expect(closed.length).toBeGreaterThanOrEqual(10);
+  });
+});
+
 describeCorpus('the corpus through POST /aws/events', () => {
   let h: Harness | undefined;
   tearDownAfterEach(() => ({ h }));

@@ -67,6 +67,49 @@ describe('npm run demo in a real browser', () => {
     expect([...demo!.aws.enis.values()].filter((e) => e.instanceId === WEB_SERVER).every((e) => e.groups.join() === q!.id)).toBe(true);
   }, 120_000);
 
+  it('the card names the common cause from the instances\' stories, with buttons that act on it', async () => {
+    const cause = page.locator('#messages > .msg', { hasText: 'Common cause: 10 of 11 instances launched by key AKIAIOSFODNN7DEMO001' }).first();
+    await cause.waitFor({ timeout: 60_000 });
+    const text = (await cause.textContent()) ?? '';
+    expect(text).toContain('from ami-0badc0ffee0000001 (owned by account 999988887777, not this one)');
+    expect(await cause.locator('button', { hasText: 'Disable key AKIAIOSFODNN7DEMO001' }).count()).toBe(1);
+  }, 60_000);
+
+  it('Isolate all (the ten left): one approval, and the card header says 11 of 11 contained, with no Isolate left to click', async () => {
+    await page.click('#as-U01ANA');
+    await page.locator('#as-U01ANA[aria-pressed="true"]').waitFor();
+    // The web server is isolated already: the bulk button counts only what is left.
+    const bulk = page.locator('#messages > .msg button[data-action-id="ir_bulk_isolate"]').first();
+    await bulk.waitFor({ timeout: 30_000 });
+    expect(await bulk.textContent()).toBe('Isolate remaining 10');
+    await bulk.click();
+    const approve = page.locator('.thread button[data-action-id="ir_approve"]').first();
+    await approve.waitFor({ timeout: 60_000 });
+    await page.click('#as-U02LEAD');
+    await page.locator('#as-U02LEAD[aria-pressed="true"]').waitFor();
+    await page.locator('.thread button[data-action-id="ir_approve"]').first().click();
+
+    const card = page.locator('#messages > .msg', { hasText: 'Contained: 11 of 11 resources (11 isolated)' }).first();
+    await card.waitFor({ timeout: 120_000 });
+    const text = (await card.textContent()) ?? '';
+    expect(text).toContain('CONTAINED');
+    expect(text).toContain('Production: 1 instance in Auto Scaling group web-asg');
+    expect(await card.locator('button[data-action-id="ir_bulk_isolate"]').count()).toBe(0);
+    expect(await card.locator('button', { hasText: /^Isolate/ }).count()).toBe(0);
+  }, 180_000);
+
+  it('an attack sequence over the web server arrives: a new message in the channel says what escalated', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sequence = JSON.parse(JSON.stringify(require('./fixtures/guardduty-attack-sequence.json')));
+    const before = await page.locator('#messages > .msg').count();
+    await demo!.ingest([sequence]);
+    const news = page.locator('#messages > .msg.broadcast', { hasText: 'Escalated to CRITICAL' }).first();
+    await news.waitFor({ timeout: 30_000 });
+    expect(await news.textContent()).toContain('attack sequence AttackSequence:EC2/CompromisedInstanceGroup');
+    // A new message, not only an edit of the card.
+    expect(await page.locator('#messages > .msg').count()).toBe(before + 1);
+  }, 60_000);
+
   it('shows files the bot uploads: Report puts the Markdown incident report in the thread', async () => {
     await page.click('#as-U01ANA');
     await page.locator('.msg button', { hasText: 'Report' }).first().click();

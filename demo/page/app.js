@@ -136,13 +136,14 @@ function renderBlock(b, msg) {
 function renderMessage(msg, opts = {}) {
   const blocks = msg.blocks?.length ? msg.blocks.map((b) => renderBlock(b, msg)) : [el('div', { html: mrkdwn(msg.text) })];
   const time = new Date(Number(String(msg.ts ?? '0').split('.')[0]) * 1000);
-  return el('div', { class: `msg${opts.ephemeral ? ' ephemeral' : ''}`, 'data-ts': msg.ts },
+  return el('div', { class: `msg${opts.ephemeral ? ' ephemeral' : ''}${opts.broadcast ? ' broadcast' : ''}`, 'data-ts': msg.ts },
     el('div', { class: 'avatar' }, 'IR'),
     el('div', { class: 'body' },
       el('div', { class: 'who' }, 'ir-bot', el('span', { class: 'app' }, 'APP'),
         msg.ts ? el('span', { class: 'ts' }, time.toLocaleTimeString()) : null,
         msg.edited ? el('span', { class: 'edited' }, '(edited)') : null),
       opts.ephemeral ? el('div', { class: 'only' }, 'Only visible to you') : null,
+      opts.broadcast ? el('div', { class: 'only' }, 'replied to a thread, also sent to the channel') : null,
       blocks));
 }
 
@@ -156,7 +157,7 @@ function render() {
   $('#users').replaceChildren(...s.users.map((u) =>
     el('button', { id: `as-${u.id}`, 'aria-pressed': String(u.id === view.user), onclick: () => { view.user = u.id; render(); } }, `${u.name} · ${u.role}`)));
   $('#channels').replaceChildren(...s.channels.map((c) => {
-    const n = s.messages.filter((m) => m.channel === c.id && !m.threadTs).length;
+    const n = s.messages.filter((m) => m.channel === c.id && (!m.threadTs || m.broadcast)).length;
     return el('button', { class: c.id === view.channel ? 'current' : '', 'data-channel': c.id, onclick: () => { view.channel = c.id; render(); } },
       `# ${c.name}`, n ? el('span', { class: 'badge' }, String(n)) : null);
   }));
@@ -164,8 +165,10 @@ function render() {
 
   const mine = s.ephemeral.filter((e) => e.user === view.user && e.channel === view.channel);
   const out = [];
-  for (const top of s.messages.filter((m) => m.channel === view.channel && !m.threadTs)) {
-    out.push(renderMessage(top));
+  // A reply "also sent to the channel" (reply_broadcast) shows in the channel too, as in Slack.
+  for (const top of s.messages.filter((m) => m.channel === view.channel && (!m.threadTs || m.broadcast))) {
+    out.push(renderMessage(top, { broadcast: !!top.threadTs }));
+    if (top.threadTs) continue;
     const replies = s.messages.filter((m) => m.channel === view.channel && m.threadTs === top.ts);
     const files = s.files.filter((f) => f.channel === view.channel && f.threadTs === top.ts);
     const notes = mine.filter((e) => e.threadTs === top.ts);

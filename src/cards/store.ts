@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
-import type { Finding } from '../findings/model';
+import type { ClosedState, Finding } from '../findings/model';
 import { SettledMessages } from '../slack/settled';
+import type { CardMarks } from './incident';
 
 export type FindingStatus = 'new' | 'updated' | 'duplicate';
 
@@ -24,6 +25,20 @@ export interface CardState {
   version: number;
   renderedVersion: number;
   findings: Finding[];
+  /** Who acknowledged, resolved or suppressed it from the card. */
+  marks: CardMarks;
+  /** What each instance's story found about its launch (CloudTrail RunInstances, the AMI's owner). */
+  launches: Record<string, LaunchFacts>;
+}
+
+/** The part of an instance's story the card gathers into its common cause. Raw AWS text: escape before display. */
+export interface LaunchFacts {
+  principal?: string;
+  accessKeyId?: string;
+  amiId?: string;
+  amiOwnerId?: string;
+  /** Amazon's own AMIs (alias `amazon`) are never "another account's". */
+  amiOwnerAlias?: string;
 }
 
 export interface ThreadRef {
@@ -58,7 +73,7 @@ if prevU then
   if upd > pu or (upd == pu and cnt > pn) then status = 'updated' else status = 'duplicate' end
 end
 if status ~= 'duplicate' then
-  redis.call('HSET', fk, 'd', data, 'u', ARGV[4], 'n', ARGV[5])
+  redis.call('HSET', fk, 'd', data, 'u', ARGV[4], 'n', ARGV[5], 'lc', ARGV[16])
 end
 redis.call('EXPIRE', fk, retention)
 -- The instance's latest finding, for /ir commands that name only the instance.
@@ -92,7 +107,7 @@ end
 
 local groupKeys = {}
 local chosen = nil
-for i = 16, #ARGV do
+for i = 17, #ARGV do
   local gk = prefix .. 'grp:' .. channel .. ':' .. ARGV[i]
   groupKeys[#groupKeys + 1] = gk
   if not chosen then chosen = open(gk) end
@@ -184,9 +199,16 @@ export class CardStore {
       f.instance?.id ?? '',
       String(RENDER_PENDING_MS),
       f.id,
+      JSON.stringify({ ...(f.closed ? { closed: { state: f.closed.state } } : {}), ...(f.reopened ? { reopened: f.reopened } : {}) }),
       ...CardStore.groupKeys(f),
     )) as [string, FindingStatus, string, string];
     return { cardId, status, cardCreated: created === '1', renderNeeded: render === '1' };
+  }
+
+  /** Whether the stored version of a finding is closed or reopened: a few bytes, read for every finding at intake. */
+  async lifecycleOf(key: string): Promise<Pick<Finding, 'reopened'> & { closed?: { state: ClosedState } } | undefined> {
+    const raw = await this.redis.hget(this.k('f', key), 'lc');
+    return raw ? (JSON.parse(raw) as Pick<Finding, 'reopened'> & { closed?: { state: ClosedState } }) : undefined;
   }
 
   async getFinding(key: string): Promise<Finding | undefined> {
@@ -195,12 +217,13 @@ export class CardStore {
   }
 
   async loadCard(cardId: string): Promise<CardState | undefined> {
-    const [[cardErr, card], [membersErr, members]] = ((await this.redis
+    const [[cardErr, card], [membersErr, members], [launchErr, launchRows]] = ((await this.redis
       .multi()
       .hgetall(this.k('card', cardId))
       .zrange(this.k('card', cardId, 'f'), 0, -1)
-      .exec()) ?? [[null, {}], [null, []]]) as [[Error | null, Record<string, string>], [Error | null, string[]]];
-    if (cardErr || membersErr) throw cardErr ?? membersErr;
+      .hgetall(this.k('card', cardId, 'launch'))
+      .exec()) ?? [[null, {}], [null, []], [null, {}]]) as [[Error | null, Record<string, string>], [Error | null, string[]], [Error | null, Record<string, string>]];
+    if (cardErr || membersErr || launchErr) throw cardErr ?? membersErr ?? launchErr;
     if (!card?.ch) return undefined;
     const pipeline = this.redis.pipeline();
     for (const m of members) pipeline.hget(this.k('f', m), 'd');
@@ -215,6 +238,8 @@ export class CardStore {
       version: Number(card.v ?? 0),
       renderedVersion: Number(card.rv ?? -1),
       findings,
+      marks: parseMarks(card),
+      launches: Object.fromEntries(Object.entries(launchRows ?? {}).map(([id, v]) => [id, JSON.parse(v) as LaunchFacts])),
     };
   }
 
@@ -304,6 +329,57 @@ export class CardStore {
     return (await this.loadCard(cardId))?.findings ?? [];
   }
 
+  /**
+   * Something the card shows changed outside its findings (a request moved, someone acknowledged):
+   * a new version for the next render. Returns the card, if the finding has one.
+   */
+  async touch(findingKey: string, now = Date.now(), once?: string): Promise<string | undefined> {
+    const cardId = await this.cardOf(findingKey);
+    if (!cardId) return undefined;
+    const ck = this.k('card', cardId);
+    if (!(await this.redis.exists(ck))) return undefined;
+    // `once` names the change (a request reaching a state): a second report of it changes nothing.
+    if (once && !(await this.redis.hsetnx(ck, `seen:${once}`, '1'))) return undefined;
+    await this.redis.multi().hincrby(ck, 'v', 1).zadd(this.k('cards', 'unsettled'), 'NX', now, cardId).exec();
+    return cardId;
+  }
+
+  /**
+   * Acknowledge makes the clicker the owner (a later Acknowledge takes it over); Resolve and
+   * Suppress close the incident. Returns the card to render again.
+   */
+  async markWorkflow(findingKey: string, status: 'NOTIFIED' | 'RESOLVED' | 'SUPPRESSED', user: string, at = Date.now()): Promise<string | undefined> {
+    const cardId = await this.cardOf(findingKey);
+    if (!cardId) return undefined;
+    const field = status === 'NOTIFIED' ? 'ack' : 'resolved';
+    await this.redis.hset(this.k('card', cardId), field, JSON.stringify(status === 'NOTIFIED' ? { by: user, at } : { by: user, at, status }));
+    return this.touch(findingKey, at);
+  }
+
+  /** An instance's story was told: its launch facts join the card's common cause (a new version when they are new). */
+  async recordLaunch(cardId: string, instanceId: string, facts: LaunchFacts): Promise<boolean> {
+    const key = this.k('card', cardId, 'launch');
+    const value = JSON.stringify(facts);
+    if ((await this.redis.hget(key, instanceId)) === value) return false;
+    await this.redis
+      .multi()
+      .hset(key, instanceId, value)
+      .expireat(key, Math.floor(Date.now() / 1000) + 90 * 86400)
+      .hincrby(this.k('card', cardId), 'v', 1)
+      .zadd(this.k('cards', 'unsettled'), 'NX', Date.now(), cardId)
+      .exec();
+    return true;
+  }
+
+  /** What the card last announced in a new message (escalations): a summary string, or undefined before the first. */
+  async announced(cardId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.k('card', cardId), 'announced')) ?? undefined;
+  }
+
+  async markAnnounced(cardId: string, summary: string): Promise<void> {
+    await this.redis.hset(this.k('card', cardId), 'announced', summary);
+  }
+
   async cardOf(findingKey: string): Promise<string | undefined> {
     return (await this.redis.hget(this.k('f', findingKey), 'c')) ?? undefined;
   }
@@ -311,6 +387,22 @@ export class CardStore {
   async findingKeyForInstance(instanceId: string): Promise<string | undefined> {
     return (await this.redis.get(this.k('inst', instanceId))) ?? undefined;
   }
+}
+
+function parseMarks(card: Record<string, string>): CardMarks {
+  const read = (v: string | undefined) => {
+    try {
+      return v ? (JSON.parse(v) as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const ack = read(card.ack);
+  const resolved = read(card.resolved);
+  return {
+    ...(ack ? { ack: { by: String(ack.by), at: Number(ack.at) } } : {}),
+    ...(resolved && (resolved.status === 'RESOLVED' || resolved.status === 'SUPPRESSED') ? { resolved: { by: String(resolved.by), at: Number(resolved.at), status: resolved.status } } : {}),
+  };
 }
 
 declare module 'ioredis' {

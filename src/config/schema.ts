@@ -339,6 +339,26 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    cards: z
+      .object({
+        /**
+         * Instance tags that mark production (`Key` or `Key=Value`, e.g. `Environment=prod`): such
+         * instances lead the card, before anything else, beside their Auto Scaling group.
+         */
+        criticalTags: z.array(z.string().min(1).max(256)).max(20).default([]),
+        escalation: z
+          .object({
+            /** A card that gains a higher severity, a new finding type or an attack sequence posts a new message (chat.update notifies nobody). */
+            enabled: z.boolean().default(true),
+            /** Slack user group (S…) mentioned in escalations at or above `mentionMinSeverity`; unset = no mention. */
+            mentionGroup: z.string().regex(/^S[A-Z0-9]{2,}$/, 'must be a Slack user-group ID (S…)').optional(),
+            mentionMinSeverity: severityLabel.default('CRITICAL'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     storm: z
       .object({
         /** Related findings arriving within this window of a card's creation join that card. */

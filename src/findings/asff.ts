@@ -21,6 +21,7 @@ import {
 import { securityHubConsoleUrl } from './console';
 import { arr, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, uniq, type Json } from './loose';
 import { fromAsffResource } from './resources';
+import { asffClosure, providerFields } from './lifecycle';
 
 /**
  * What makes a JSON object an ASFF finding at all: its Id. Everything else is read leniently
@@ -45,7 +46,8 @@ const PRODUCT_ARN_LOOSE = /^arn:([a-z-]+):+securityhub:([a-z0-9-]*):/;
 const LABELS = Object.keys(SEVERITY_OF_LABEL) as SeverityLabel[];
 
 function severityOf(f: Asff, isGuardDuty: boolean, notes: string[]): number {
-  const s = obj(f.Severity);
+  // BatchImportFindings takes severity under FindingProviderFields; the top level wins when both are there.
+  const s = f.Severity === undefined || f.Severity === null ? (providerFields(f).severity ?? {}) : obj(f.Severity);
   // GuardDuty's own 0-10 score survives in Original/Product; routing config uses that scale.
   if (isGuardDuty) {
     const original = num(s.Original) ?? num(s.Product);
@@ -54,6 +56,9 @@ function severityOf(f: Asff, isGuardDuty: boolean, notes: string[]): number {
   const normalized = num(s.Normalized);
   if (normalized !== undefined) return Math.round(normalized) / 10;
   const label = str(s.Label);
+  // FindingProviderFields.Severity.Original is the product's own text: a 0-10 score within the label's band is kept.
+  const original = num(s.Original);
+  if (label && (LABELS as string[]).includes(label) && original !== undefined && original >= 0 && original <= 10 && severityLabelOf(original) === label) return original;
   if (label && (LABELS as string[]).includes(label)) return SEVERITY_OF_LABEL[label as SeverityLabel];
   notes.push('no usable Severity: shown as 0');
   return 0;
@@ -61,12 +66,18 @@ function severityOf(f: Asff, isGuardDuty: boolean, notes: string[]): number {
 
 /** "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B" → "Backdoor:EC2/C&CActivity.B" */
 function guardDutyTypeOf(f: Json): string | undefined {
-  for (const t of arr(f.Types)) {
+  for (const t of typesOf(f)) {
     const last = typeof t === 'string' ? t.split('/').pop() : undefined;
     const m = last?.match(/^([A-Za-z]+):([A-Za-z0-9]+)-(.+)$/);
     if (m) return `${m[1]}:${m[2]}/${m[3]}`;
   }
   return undefined;
+}
+
+/** Top-level Types, else FindingProviderFields.Types. */
+function typesOf(f: Json): unknown[] {
+  const top = arr(f.Types);
+  return top.length > 0 ? top : providerFields(f).types;
 }
 
 function instanceOf(resources: Json[]): InstanceRef | undefined {
@@ -187,8 +198,9 @@ export function fromAsff(f: Asff, context: { region?: string } = {}): Finding {
   const { remote, localPort, actionType, apiCall } = remoteOf(f);
   const workflow = obj(f.Workflow);
   const canonical = gd ? guardDutyCanonicalId(gd[2], gd[1], gd[3]) : `securityhub/${productArn}/${id}`;
-  const type = (isGuardDuty ? guardDutyTypeOf(f) : undefined) ?? str(arr(f.Types)[0]) ?? str(f.GeneratorId) ?? 'Unknown';
-  const label = str(obj(f.Severity).Label);
+  const type = (isGuardDuty ? guardDutyTypeOf(f) : undefined) ?? str(typesOf(f)[0]) ?? str(f.GeneratorId) ?? 'Unknown';
+  const label = str(obj(f.Severity ?? providerFields(f).severity).Label);
+  const closed = asffClosure(f, notes);
   const title = typed(f.Title, 'Title', notes);
   if (!title) notes.push('no Title');
   const createdAt = dateOf(f.CreatedAt, 'CreatedAt', notes);
@@ -223,6 +235,7 @@ export function fromAsff(f: Asff, context: { region?: string } = {}): Finding {
     workflowStatus: str(workflow.Status) ?? str(f.WorkflowState),
     securityHub: rawProductArn ? { id, productArn } : undefined,
     recordState: str(f.RecordState),
+    closed,
     notes: notes.length > 0 ? notes : undefined,
     consoleUrl: securityHubConsoleUrl(partition, region, id),
   });

@@ -20,6 +20,7 @@ import {
 import { guardDutyConsoleUrl, nameOf } from './console';
 import { arr, bool, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, uniq, type Json } from './loose';
 import { kindOfType, pickDetails, resource as resourceRef } from './resources';
+import { guardDutyClosure } from './lifecycle';
 
 /**
  * What makes a JSON object a GuardDuty finding at all: its id and type. Everything else is read
@@ -297,6 +298,7 @@ export function fromGuardDuty(detail: z.infer<typeof guardDutyRequired>, context
   const instance = instanceOf(rawResource) ?? resources.filter((r) => r.kind === 'ec2-instance').map(bareInstance).find(Boolean);
   const count = num(service.count) ?? 1;
   const archived = bool(service.archived);
+  const closed = guardDutyClosure(service, notes);
   const title = typed(detail.title, 'title', notes);
   return compact({
     key: findingKey(guardDutyCanonicalId(accountId, region, detail.id)),
@@ -326,6 +328,7 @@ export function fromGuardDuty(detail: z.infer<typeof guardDutyRequired>, context
     localPort,
     apiCall: apiCall && Object.keys(apiCall).length > 0 ? apiCall : undefined,
     archived,
+    closed,
     notes: notes.length > 0 ? notes : undefined,
     // GuardDuty findings are imported into Security Hub under their own ARN.
     securityHub: str(detail.arn) ? { id: str(detail.arn)!, productArn: `arn:${partition}:securityhub:${region}::product/aws/guardduty` } : undefined,

@@ -112,6 +112,15 @@ export interface SequenceRef {
   endpoints: string[];
 }
 
+export type ClosedState = 'resolved' | 'suppressed' | 'archived' | 'closed';
+
+/** Why a finding counts as closed: its state, and the provider field that says so (shown on the card). */
+export interface Closure {
+  state: ClosedState;
+  /** e.g. `Workflow.Status RESOLVED`: raw provider text, escape before display. */
+  why: string;
+}
+
 /** One finding, whatever its source; everything the card, routing and the response actions need. */
 export interface Finding {
   /** Stable internal key: safe in Redis keys, BullMQ job ids and Slack button values. */
@@ -154,6 +163,10 @@ export interface Finding {
   securityHubV2?: OcsfFindingRef;
   recordState?: string;
   archived?: boolean;
+  /** The provider closed it (resolved, suppressed, archived): the card says so and offers no containment. */
+  closed?: Closure;
+  /** An active version arrived after a closed one. */
+  reopened?: { from: ClosedState; at: string };
   consoleUrl: string;
 }
 

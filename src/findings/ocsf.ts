@@ -26,6 +26,7 @@ import {
 } from './model';
 import { arr, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, type Json } from './loose';
 import { kindOfType, pickDetails, resource } from './resources';
+import { ocsfClosure } from './lifecycle';
 
 /** What makes a JSON object an OCSF finding at all: finding_info.uid (Security Hub's dedupe key with the product and account). */
 export const ocsfRequired = z.looseObject({
@@ -149,6 +150,7 @@ export function fromOcsf(f: z.infer<typeof ocsfRequired>, context: { region?: st
   const createdAt = timeOf(info, 'created_time', notes);
   const updatedAt = notFuture(timeOf(info, 'modified_time', notes) ?? timeOf(f, 'time', notes) ?? createdAt ?? EPOCH, 'modified_time', notes);
   const status = str(f.status);
+  const closed = ocsfClosure(f, notes);
   return compact({
     key: findingKey(canonical),
     id: uid,
@@ -176,6 +178,7 @@ export function fromOcsf(f: z.infer<typeof ocsfRequired>, context: { region?: st
     localPort: outbound ? src.port : inbound ? dst.port : undefined,
     apiCall: Object.keys(apiCall).length > 0 ? apiCall : undefined,
     workflowStatus: status ? status.toUpperCase().replace(/\s+/g, '_') : undefined,
+    closed,
     // Updated where it came from: the new Security Hub (CSPM, if it is on at all, has its own copy).
     securityHubV2: ACCOUNT_ID.test(accountId) && str(product.uid) ? { cloudAccountUid: accountId, findingInfoUid: uid, metadataProductUid: str(product.uid)! } : undefined,
     notes: notes.length > 0 ? notes : undefined,

@@ -3,6 +3,7 @@ import type { Config } from '../config/load';
 import type { Finding } from '../findings/model';
 import type { CardStore } from '../cards/store';
 import { routeFinding } from '../findings/route';
+import { withReopening } from '../findings/lifecycle';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { CARD_JOB_OPTIONS, type CardJob, type FindingJob } from '../queues';
@@ -35,7 +36,9 @@ export function intakeFinding(deps: IntakeDeps) {
     maxCardsPerWindow: config.storm.maxCardsPerWindow,
     retentionSeconds: config.retentionDays * 86400,
   };
-  return async (f: Finding) => {
+  return async (incoming: Finding) => {
+    // An active version after a closed one reopens the card, and the card says so.
+    const f = incoming.closed ? incoming : withReopening(incoming, await store.lifecycleOf(incoming.key));
     const route = routeFinding(f, config.channels);
     const a = await store.assign(f, route.channel, grouping);
     if (a.status === 'new') metrics.findingsPosted.inc();

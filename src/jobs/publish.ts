@@ -23,6 +23,8 @@ export interface Message {
   /** Set once posted: later renders update it in place. */
   ts?: string;
   threadTs?: string;
+  /** A thread reply also shown in the channel (`reply_broadcast`): it notifies like a new message. */
+  broadcast?: boolean;
   text: string;
   blocks: KnownBlock[];
 }
@@ -85,9 +87,10 @@ export async function publish(
       }
     } else {
       await deps.posts.begin(msg.key);
+      const thread = msg.threadTs && msg.broadcast ? { thread_ts: msg.threadTs, reply_broadcast: true } : { thread_ts: msg.threadTs };
       const res = await deps.slack.chat.postMessage({
         channel: msg.channel,
-        thread_ts: msg.threadTs,
+        ...thread,
         text: msg.text,
         blocks: verbatimBlocks(msg.blocks),
         metadata: messageMetadata(msg.key),

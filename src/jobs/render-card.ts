@@ -5,10 +5,17 @@ import type { Config } from '../config/load';
 import { retryLater } from './delay';
 import { channelRefusal, publish, type PublishDeps } from './publish';
 import { listingJobOptions, type CardJob, type StoryJob, type TaskJob } from '../queues';
+import { createHash } from 'node:crypto';
+import { incidentOf } from '../cards/incident';
+import { atLeast, escalationOf, summarize, type Announced } from '../cards/escalation';
+import type { RequestStore } from '../requests/store';
+import { requestsFor } from './tasks';
 
 export interface RenderDeps extends PublishDeps {
-  config: Pick<Config, 'storm' | 'channels'>;
+  config: Pick<Config, 'storm' | 'channels' | 'access' | 'cards'>;
   store: CardStore;
+  /** The requests about a card's findings: the card shows what was done and what waits. */
+  requests?: RequestStore;
   /** Called each time Slack shows a new version of a card (to queue its stories and its full list). */
   onShown?: (state: CardState) => Promise<void>;
 }
@@ -27,7 +34,9 @@ export function renderCardProcessor(deps: RenderDeps) {
       await store.checkSettled(state.cardId);
       return 'unchanged';
     }
-    const view = renderCard(state.findings, { storm: state.storm, listLimit: deps.config.storm.listLimit, rerouted: state.rerouted });
+    const requests = deps.requests ? await requestsFor(deps.requests, state.findings) : [];
+    const incident = incidentOf(state.findings, requests, state.marks, deps.config.access);
+    const view = renderCard(state.findings, { storm: state.storm, listLimit: deps.config.storm.listLimit, rerouted: state.rerouted, incident, criticalTags: deps.config.cards.criticalTags, launches: state.launches });
     const log = deps.log.child({ cardId: state.cardId, channel: state.channel, thread_ts: state.ts, jobId: job.id });
     const fallback = deps.config.channels.default;
     // A card the routed channel refuses goes to the default channel, saying so, rather than waiting out every retry unseen.
@@ -58,7 +67,8 @@ export function renderCardProcessor(deps: RenderDeps) {
  * tells only the instances not told yet), and for a roll-up with hidden rows the full list once
  * the storm around it quiets.
  */
-export async function afterCardShown(state: CardState, q: { config: Pick<Config, 'story' | 'storm'>; stories: Queue<StoryJob>; tasks: Queue<TaskJob> }): Promise<void> {
+export async function afterCardShown(state: CardState, q: { config: Pick<Config, 'story' | 'storm' | 'cards'>; stories: Queue<StoryJob>; tasks: Queue<TaskJob>; store?: CardStore }): Promise<void> {
+  if (q.store) await announceEscalation(state, { config: q.config, tasks: q.tasks, store: q.store });
   if (q.config.story.enabled && state.findings.some((f) => f.instance)) {
     await q.stories.add(
       'story',
@@ -69,4 +79,29 @@ export async function afterCardShown(state: CardState, q: { config: Pick<Config,
   if (state.findings.length > 1 && groupByResource(state.findings).length > q.config.storm.listLimit) {
     await q.tasks.add('listing', { kind: 'listing', findingKey: state.findings[0].key }, listingJobOptions(state.cardId, q.config.storm.listQuietSeconds * 1000));
   }
+}
+
+/**
+ * A card Slack shows with more than it last announced (a higher severity, a new type, an attack
+ * sequence) gets a new message in its thread, broadcast to the channel: an edit notifies nobody.
+ * The first version of a card is its own announcement. The job is queued before the summary is
+ * kept (its id is the summary's), so a crash in between repeats nothing and loses nothing.
+ */
+async function announceEscalation(state: CardState, q: { config: Pick<Config, 'cards'>; tasks: Queue<TaskJob>; store: CardStore }): Promise<void> {
+  const next = summarize(state.findings);
+  const raw = await q.store.announced(state.cardId);
+  const prev = raw ? (JSON.parse(raw) as Announced) : undefined;
+  const esc = prev && q.config.cards.escalation.enabled ? escalationOf(prev, next, state.findings) : undefined;
+  const summary = JSON.stringify(next);
+  if (raw === summary) return;
+  if (esc) {
+    const id = createHash('sha256').update(summary).digest('hex').slice(0, 16);
+    const { mentionGroup, mentionMinSeverity } = q.config.cards.escalation;
+    await q.tasks.add(
+      'escalation',
+      { kind: 'escalation', findingKey: state.findings[0].key, cardId: state.cardId, id, escalation: esc, ...(mentionGroup && atLeast(esc.severity, mentionMinSeverity) ? { mentionGroup } : {}) },
+      { jobId: `esc-${state.cardId}-${id}`, attempts: 10, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+    );
+  }
+  await q.store.markAnnounced(state.cardId, summary);
 }

@@ -11,7 +11,15 @@ import type { StatusJob } from '../queues';
 const CARD_WAIT_MS = 60_000;
 
 /** Keeps each request's one status message in its thread current. */
-export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore; defaultChannel: string; threadOf?: (findingKey: string) => Promise<{ channel: string; ts: string } | undefined> }) {
+export function renderStatusProcessor(
+  deps: PublishDeps & {
+    store: RequestStore;
+    defaultChannel: string;
+    threadOf?: (findingKey: string) => Promise<{ channel: string; ts: string } | undefined>;
+    /** A request reached a new state: its card shows it (what is contained, what waits for approval). */
+    onStateChange?: (r: ActionRequest) => Promise<void>;
+  },
+) {
   return async (job: Job<StatusJob>, token?: string) => {
     let r = await deps.store.get(job.data.requestId);
     if (r && !r.statusTs && !r.threadTs && r.followCard && r.findingKey && deps.threadOf) {
@@ -33,6 +41,8 @@ export function renderStatusProcessor(deps: PublishDeps & { store: RequestStore;
       await deps.store.checkSettled(job.data.requestId);
       return 'unchanged';
     }
+    // Before the status message: a crash after it would leave the card behind the thread.
+    if (r.state !== 'planning' && r.state !== 'running') await deps.onStateChange?.(r);
     const view = renderRequestStatus(r);
     const log = deps.log.child({ requestId: r.id, channel: r.channel, thread_ts: r.threadTs, jobId: job.id });
     // Asked in a channel the bot cannot post in (a /ir command where it is not invited): the

@@ -20,6 +20,8 @@ export interface StoryDeps extends PublishDeps {
   redis: Redis;
   prefix: string;
   slack: WebClient;
+  /** Each story read: the card gathers what its instances' launches share (launcher, AMI owner). */
+  onStory?: (cardId: string, story: Story) => Promise<void>;
 }
 
 const NO_HOOKS = { updated: async () => undefined, deleted: async () => undefined };
@@ -50,6 +52,7 @@ export function storyProcessor(deps: StoryDeps) {
   async function tellFull(job: Job<StoryJob>, token: string | undefined, cardId: string, thread: ThreadRef, f: Finding, told: string): Promise<void> {
     const id = f.instance!.id;
     const { story, missing } = await read(f);
+    if (story) await deps.onStory?.(cardId, story);
     const view = story
       ? renderStory(story, f.key)
       : { text: 'No instance story', blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: `:warning: No story for \`${id}\`: ${missing}` } }] };
@@ -96,6 +99,7 @@ export function storyProcessor(deps: StoryDeps) {
     for (let i = 0; i < pending.length; i += settings.compactBatch) {
       const batch = pending.slice(i, i + settings.compactBatch);
       const items = await Promise.all(batch.map(async (f) => ({ instanceId: f.instance!.id, ...(await read(f)) })));
+      for (const item of items) if (item.story) await deps.onStory?.(cardId, item.story);
       const view = renderCompactStories(items, { from: already.size + i + 1, total: byInstance.size });
       await publish(deps, job, token, { key: `story:${cardId}:${batch[0].instance!.id}`, channel: thread.channel, threadTs: thread.ts, text: view.text, blocks: view.blocks }, {
         ...NO_HOOKS,

@@ -6,6 +6,7 @@ import { incidentReport } from '../audit/report';
 import type { AwsClients } from '../aws/clients';
 import { mention } from '../views/request-status';
 import { safe } from '../views/mrkdwn';
+import { escalationView } from '../views/card';
 import type { CardStore } from '../cards/store';
 import type { Finding } from '../findings/model';
 import type { ActionRequest } from '../requests/model';
@@ -26,7 +27,11 @@ export interface TaskDeps extends PublishDeps {
   names?: UserNames;
   /** Time to acknowledge on /metrics. */
   clock?: IncidentClock;
+  /** Someone acknowledged, resolved or suppressed from the card: the card shows its owner and status. */
+  onWorkflow?: (findingKey: string, status: WorkflowChoice, user: string) => Promise<void>;
 }
+
+const NO_HOOKS = { posted: async () => undefined, updated: async () => undefined, deleted: async () => undefined };
 
 const LABEL: Record<WorkflowChoice, string> = { NOTIFIED: 'Acknowledged', RESOLVED: 'Resolved', SUPPRESSED: 'Suppressed' };
 
@@ -78,6 +83,12 @@ export function taskProcessor(deps: TaskDeps) {
     }
     if (t.kind === 'listing') return postFindingList(deps, job, token, findings, t.findingKey);
     const thread = await deps.cards.threadOf(t.findingKey);
+    if (t.kind === 'escalation') {
+      if (!thread) return 'no-card';
+      const view = escalationView(t.escalation, t.mentionGroup);
+      await publish(deps, job, token, { key: `esc:${t.cardId}:${t.id}`, channel: thread.channel, threadTs: thread.ts, broadcast: true, text: view.text, blocks: view.blocks }, NO_HOOKS);
+      return 'escalated';
+    }
     if (t.kind === 'workflow') {
       // Kept on the job: a wait for Slack's rate limit re-runs the job, which must not update twice.
       let res = t.result;
@@ -88,16 +99,14 @@ export function taskProcessor(deps: TaskDeps) {
         await deps.audit.append({ event: 'workflow-updated', user: t.user, findingKey: t.findingKey, detail: { status: t.status, ...res } });
         if (t.status === 'NOTIFIED') await deps.clock?.reached(t.findingKey, 'acknowledged');
       }
+      // Outside the once-only step: a retry after a crash right after it still marks the card.
+      await deps.onWorkflow?.(t.findingKey, t.status, t.user);
       if (!thread) return 'updated';
       const lines = [`${res.failed.length ? ':warning:' : ':white_check_mark:'} Security Hub workflow set to *${t.status}* on ${res.updated.length} finding(s) by ${mention(t.user)}${t.approvedBy ? `, approved by ${mention(t.approvedBy)}` : ''}.`];
       for (const f of res.failed.slice(0, 20)) lines.push(`• not updated: \`${safe(f.id, 200)}\`: ${safe(f.reason, 300)}`);
       if (res.failed.length > 20) lines.push(`• …and ${res.failed.length - 20} more not updated`);
       if (res.withoutIdentity) lines.push(`• ${res.withoutIdentity} finding(s) have no Security Hub identity and were left alone`);
-      await publish(deps, job, token, { key: `workflow:${job.id}`, channel: thread.channel, threadTs: thread.ts, text: `Security Hub workflow ${t.status}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] }, {
-        posted: async () => undefined,
-        updated: async () => undefined,
-        deleted: async () => undefined,
-      });
+      await publish(deps, job, token, { key: `workflow:${job.id}`, channel: thread.channel, threadTs: thread.ts, text: `Security Hub workflow ${t.status}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] }, NO_HOOKS);
       return 'updated';
     }
     // Report: everything recorded about the card's findings, as Markdown in the thread.

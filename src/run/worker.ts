@@ -4,7 +4,7 @@ import { recordLifetimes, type Config } from '../config/load';
 import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
-import { findingProcessor } from '../jobs/intake';
+import { enqueueRender, findingProcessor } from '../jobs/intake';
 import { IncidentClock } from '../jobs/incident-clock';
 import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
@@ -70,6 +70,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
   const clock = new IncidentClock({ redis: conn, prefix: config.redisPrefix, cards: store, metrics });
 
+  // The card follows its requests and workflow: a new version, rendered like any other change.
+  const cardChanged = async (cardId: string | undefined) => {
+    if (cardId) await enqueueRender(cardsQ, cardId, config.slack.coalesceMs);
+  };
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   // A dead worker's jobs on every queue (a status render too) come back after the lock, not BullMQ's 30 s default.
   const locks = opts.lock ? { lockDuration: opts.lock.lockDuration, stalledInterval: opts.lock.stalledInterval } : {};
@@ -94,9 +98,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       dispatchByName(SWEEP_JOB, sweep, renderCardProcessor({
         config,
         store,
+        requests: requestStore,
         ...publishing,
         log: workerLog(QUEUE.cards),
-        onShown: (state) => afterCardShown(state, { config, stories: storyQ, tasks: tasksQ }),
+        onShown: (state) => afterCardShown(state, { config, stories: storyQ, tasks: tasksQ, store }),
       })),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
     ),
@@ -120,17 +125,48 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<TaskJob>(
       QUEUE.tasks,
-      taskProcessor({ cards: store, requests: requestStore, audit, aws, names: new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks)), clock, ...publishing, log: workerLog(QUEUE.tasks) }),
+      taskProcessor({
+        cards: store,
+        requests: requestStore,
+        audit,
+        aws,
+        names: new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks)),
+        clock,
+        ...publishing,
+        log: workerLog(QUEUE.tasks),
+        onWorkflow: async (findingKey, status, user) => cardChanged(await store.markWorkflow(findingKey, status, user)),
+      }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
       QUEUE.story,
-      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, ...publishing, log: workerLog(QUEUE.story) }),
+      storyProcessor({
+        config,
+        cards: store,
+        aws,
+        redis: conn,
+        prefix: config.redisPrefix,
+        ...publishing,
+        log: workerLog(QUEUE.story),
+        onStory: async (cardId, s) => {
+          const facts = { principal: s.launch?.principal, accessKeyId: s.launch?.accessKeyId, amiId: s.ami.id, amiOwnerId: s.ami.ownerId, amiOwnerAlias: s.ami.ownerAlias };
+          if (await store.recordLaunch(cardId, s.instanceId, facts)) await cardChanged(cardId);
+        },
+      }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StatusJob>(
       QUEUE.status,
-      renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, threadOf: (k) => store.threadOf(k), ...publishing, log: workerLog(QUEUE.status) }),
+      renderStatusProcessor({
+        store: requestStore,
+        defaultChannel: config.channels.default,
+        threadOf: (k) => store.threadOf(k),
+        onStateChange: async (r) => {
+          if (r.findingKey) await cardChanged(await store.touch(r.findingKey, Date.now(), `${r.id}:${r.state}`));
+        },
+        ...publishing,
+        log: workerLog(QUEUE.status),
+      }),
       { ...common, concurrency: 10 },
     ),
     new Worker<DoctorJob>(

@@ -1,6 +1,7 @@
 import type { Button, KnownBlock } from '@slack/types';
 import type { ActionRequest } from '../requests/model';
 import { ACTION_ID, BULK_ACTION_ID, PIVOT_ACTION_ID, encodeBulk, encodePayload, encodePivot } from './action-ids';
+import { plain } from './mrkdwn';
 
 /**
  * The responses a blast radius offers: for all rogue instances at once (one request, one plan, one
@@ -49,7 +50,7 @@ export function blastRadiusResponses(r: ActionRequest): KnownBlock[] {
       elements: (['revoke-sessions', 'deny-principal'] as const).map((a) => ({
         type: 'button' as const,
         action_id: ACTION_ID[a],
-        text: { type: 'plain_text' as const, text: `${a === 'revoke-sessions' ? 'Revoke sessions' : 'Deny all'} ${roleArn}`.slice(0, 75) },
+        text: plain(`${a === 'revoke-sessions' ? 'Revoke sessions' : 'Deny all'} ${roleArn}`, 75),
         value: encodePayload({ a, k: r.findingKey!, r: roleArn }, 'button'),
       })),
     });
@@ -60,7 +61,7 @@ export function blastRadiusResponses(r: ActionRequest): KnownBlock[] {
     blocks.push({
       type: 'actions',
       block_id: 'blast-principal',
-      elements: pivots.map((p, i) => ({ type: 'button' as const, action_id: `${PIVOT_ACTION_ID}_${i}`, text: { type: 'plain_text' as const, text: `${label[p.kind]} ${p.value}`.slice(0, 75) }, value: encodePivot(p) })),
+      elements: pivots.map((p, i) => ({ type: 'button' as const, action_id: `${PIVOT_ACTION_ID}_${i}`, text: plain(`${label[p.kind]} ${p.value}`, 75), value: encodePivot(p) })),
     });
   }
   return blocks;

@@ -18,7 +18,10 @@ import {
   encodePayload,
   type ResponseKind,
 } from './action-ids';
-import { code, link, plain, safe, truncate } from './mrkdwn';
+import { code, link, plain, safe, truncate, userMention as mention } from './mrkdwn';
+import type { Escalation } from '../cards/escalation';
+import type { LaunchFacts } from '../cards/store';
+import { CONTAINING, incidentOf, type Effect, type Incident, type ResourceState } from '../cards/incident';
 
 export interface CardView {
   /** Notification/fallback text (mrkdwn, escaped). */
@@ -155,10 +158,10 @@ function field(label: string, value: string): { type: 'mrkdwn'; text: string } {
   return { type: 'mrkdwn', text: `*${label}*\n${value}`.slice(0, 2000) };
 }
 
-function responseButtons(f: Finding): Button[] {
+function responseButtons(f: Finding, incident: Incident): Button[] {
   // Slack refuses a block holding one action_id twice: the second Isolate (another instance) gets `_1`.
   const seen = new Map<string, number>();
-  return applicableResponses(f).map(({ kind, resource }) => {
+  return applicableResponses(f).filter((r) => stillApplies(r, f, incident)).map(({ kind, resource }) => {
     const n = seen.get(kind) ?? 0;
     seen.set(kind, n + 1);
     const b: Button = {
@@ -172,8 +175,9 @@ function responseButtons(f: Finding): Button[] {
   });
 }
 
-function responseMenu(f: Finding): Overflow | StaticSelect | undefined {
-  const options: PlainTextOption[] = applicableResponses(f).map(({ kind, resource }, i) => ({
+function responseMenu(f: Finding, incident: Incident): Overflow | StaticSelect | undefined {
+  // `i` stays the response's place in the whole list: the listener looks it up there.
+  const options: PlainTextOption[] = applicableResponses(f).flatMap((r, i) => (stillApplies(r, f, incident) ? [{ ...r, i }] : [])).map(({ kind, resource, i }) => ({
     text: plain(resource && kind !== 'hunt' ? `${RESPONSE_LABEL[kind]} ${resource}` : RESPONSE_LABEL[kind], 75),
     // Option values allow 150 characters: an ARN is referred to by its place in the list.
     value: encodePayload(resource?.startsWith('arn:') ? { a: kind, k: f.key, i } : { a: kind, k: f.key, r: resource }),
@@ -185,7 +189,219 @@ function responseMenu(f: Finding): Overflow | StaticSelect | undefined {
   return { type: 'overflow', action_id: FINDING_MENU_ACTION_ID, options };
 }
 
-function singleCard(f: Finding): CardView {
+/** Responses that contain: withdrawn once a finding is closed or the incident resolved. */
+const CONTAINMENT: readonly ResponseKind[] = ['isolate', 'memory', 'disable-key', 'deny-principal', 'revoke-sessions'];
+
+/**
+ * What makes a response no longer apply to a resource: containment that is done (or under way)
+ * is not offered again. Evidence is: a later snapshot or memory image is a new, separately
+ * labelled set, so Snapshot stays (until terminated) and Capture memory stays while the instance runs.
+ */
+const PROVIDES: Partial<Record<ResponseKind | 'stop', { done: Effect[]; pending?: string }>> = {
+  stop: { done: ['stopped', 'terminated'], pending: 'stop' },
+  isolate: { done: ['isolated', 'stopped', 'terminated'], pending: 'isolate' },
+  snapshot: { done: ['terminated'] },
+  memory: { done: ['stopped', 'terminated'] },
+  'disable-key': { done: ['disabled'], pending: 'disable-key' },
+  'deny-principal': { done: ['denied'], pending: 'deny-principal' },
+  'revoke-sessions': { done: ['revoked'], pending: 'revoke-sessions' },
+};
+
+function resourceState(incident: Incident, id: string | undefined): ResourceState | undefined {
+  return id === undefined ? undefined : (incident.resources.find((r) => r.id === id) ?? incident.others.find((r) => r.id === id));
+}
+
+/** Only the responses that still apply: none that contain on a closed finding, none already done or under way. */
+function stillApplies(r: { kind: ResponseKind | 'stop'; resource?: string }, f: Finding, incident: Incident): boolean {
+  if ((f.closed || incident.status === 'resolved') && (r.kind === 'stop' || CONTAINMENT.includes(r.kind))) return false;
+  const p = PROVIDES[r.kind];
+  const s = resourceState(incident, r.resource);
+  if (!p || !s) return true;
+  return !p.done.some((e) => s.done[e]) && !s.pending.some((x) => x.action === p.pending);
+}
+
+const EFFECT_TEXT: Record<Effect, string> = {
+  isolated: ':lock: isolated',
+  stopped: ':black_square_for_stop: stopped',
+  terminated: 'terminated',
+  snapshotted: ':camera: snapshotted',
+  memory: ':brain: memory captured',
+  disabled: ':lock: key disabled',
+  denied: ':lock: denied all',
+  revoked: ':lock: sessions revoked',
+};
+
+function shortTime(ms: number): string {
+  return `<!date^${Math.floor(ms / 1000)}^{time}|${new Date(ms).toISOString().slice(11, 16)} UTC>`;
+}
+
+/** "isolated by @ana 03:12 · snapshotted by @ana 03:20 · stop awaiting approval": what a resource has had done. */
+export function stateLine(s: ResourceState): string {
+  const done = (Object.keys(s.done) as Effect[]).map((e) => {
+    const m = s.done[e]!;
+    const by = m.by ? ` by ${mention(m.by)}${m.approvedBy ? ` (approved by ${mention(m.approvedBy)})` : ''}` : ' (found so)';
+    return `${EFFECT_TEXT[e]}${by}${m.at ? ` ${shortTime(m.at)}` : ''}`;
+  });
+  const pending = s.pending.map((p) => `${p.action} ${p.state === 'awaiting-approval' ? 'awaiting approval' : `${p.state}…`}`);
+  return [...done, ...pending].join(' · ');
+}
+
+const STATUS_TEXT: Record<Incident['status'], string> = {
+  new: ':new: *NEW*',
+  acknowledged: ':eyes: *ACKNOWLEDGED*',
+  contained: ':lock: *CONTAINED*',
+  resolved: ':white_check_mark: *RESOLVED*',
+};
+
+function plural(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
+/** Production impact: instances in an Auto Scaling group or carrying a tag configured as critical. */
+function impactLine(findings: Finding[], criticalTags: string[]): string | undefined {
+  const instances = new Map<string, Finding['instance']>();
+  for (const f of findings) if (f.instance && !instances.has(f.instance.id)) instances.set(f.instance.id, f.instance);
+  const asgs = new Map<string, number>();
+  const tagged = new Map<string, number>();
+  for (const i of instances.values()) {
+    const asg = i?.tags?.['aws:autoscaling:groupName'];
+    if (asg) asgs.set(asg, (asgs.get(asg) ?? 0) + 1);
+    for (const spec of criticalTags) {
+      const [k, v] = spec.split('=', 2);
+      const val = i?.tags?.[k];
+      if (val !== undefined && (v === undefined || val === v)) tagged.set(`${k}=${val}`, (tagged.get(`${k}=${val}`) ?? 0) + 1);
+    }
+  }
+  const parts = [
+    ...[...asgs].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} in Auto Scaling group ${code(g, 120)}`),
+    ...[...tagged].slice(0, 3).map(([t, n]) => `${plural(n, 'instance')} tagged ${code(t, 120)}`),
+  ];
+  return parts.length ? `:factory: *Production:* ${parts.join(' · ')}` : undefined;
+}
+
+/** What the card's resources share: who launched them (their stories), the actor's key or principal, the AMI and its owner, the instance profile (an Auto Scaling group shows as production impact). */
+export function commonCause(findings: Finding[], launches: Record<string, LaunchFacts> = {}): { line: string; key?: { id: string; finding: Finding }; principal?: { arn: string; finding: Finding } } | undefined {
+  const instances = new Map<string, NonNullable<Finding['instance']>>();
+  const findingOf = new Map<string, Finding>();
+  for (const f of findings) {
+    if (f.instance && !instances.has(f.instance.id)) {
+      instances.set(f.instance.id, f.instance);
+      findingOf.set(f.instance.id, f);
+    }
+  }
+  const shared = <T>(values: (T | undefined)[]): T | undefined => {
+    const set = new Set(values);
+    return set.size === 1 && values.length > 1 ? values[0] : undefined;
+  };
+  /** The value most instances share, when at least two do: the cause may be behind most of them, not all. */
+  const mostCommon = (values: (string | undefined)[]): { value: string; count: number } | undefined => {
+    const counts = new Map<string, number>();
+    for (const v of values) if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
+    const [value, count] = [...counts].sort((a, b) => b[1] - a[1])[0] ?? [];
+    return value && count && count >= 2 ? { value, count } : undefined;
+  };
+  const list = [...instances.values()];
+  const n = list.length;
+  const many = (count: number) => (count === n ? plural(n, 'instance') : `${count} of ${n} instances`);
+  const facts = list.map((i) => launches[i.id]);
+  const launchKey = mostCommon(facts.map((x) => x?.accessKeyId));
+  const launchPrincipal = mostCommon(facts.map((x) => x?.principal));
+  const ami = mostCommon(list.map((i) => i.imageId ?? launches[i.id]?.amiId));
+  const amiFacts = ami ? list.filter((i) => (i.imageId ?? launches[i.id]?.amiId) === ami.value).map((i) => launches[i.id]).find((x) => x?.amiOwnerId) : undefined;
+  const foreignAmi = amiFacts?.amiOwnerId && amiFacts.amiOwnerId !== findings[0].accountId && amiFacts.amiOwnerAlias !== 'amazon' ? amiFacts.amiOwnerId : undefined;
+  const profile = shared(list.map((i) => i.instanceProfileArn));
+  const keyed = findings.filter((f) => f.principal?.accessKeyId);
+  const keyId = findings.length > 1 && keyed.length === findings.length ? shared(keyed.map((f) => f.principal!.accessKeyId)) : undefined;
+  const arned = findings.filter((f) => f.principal?.arn);
+  const arn = findings.length > 1 && arned.length === findings.length ? shared(arned.map((f) => f.principal!.arn)) : undefined;
+  const parts: string[] = [];
+  const actorFinding = keyed[0] ?? arned[0];
+  const launcher = launchKey ?? launchPrincipal;
+  if (launcher) {
+    const principal = launchKey ? facts.find((x) => x?.accessKeyId === launchKey.value)?.principal : launchPrincipal?.value;
+    const who = principal ? (principal.startsWith('arn:') ? code(principal, 160) : safe(principal, 120)) : undefined;
+    parts.push(`${many(launcher.count)} launched by ${launchKey ? `key ${code(launchKey.value, 30)}${who ? ` of ${who}` : ''}` : who}`);
+  }
+  if (keyId) parts.push(`${findings.length} findings by key ${code(keyId, 30)}${actorFinding?.principal?.userName ? ` of ${safe(actorFinding.principal.userName, 80)}` : ''}`);
+  else if (arn) parts.push(`${findings.length} findings by ${code(arn, 160)}`);
+  if (ami) parts.push(`${launcher && launcher.count === ami.count ? 'from' : `${many(ami.count)} from`} ${code(ami.value, 40)}${foreignAmi ? ` (owned by account ${code(foreignAmi, 20)}, not this one)` : ''}`);
+  if (profile) parts.push(`${n} with instance profile ${code(profile.split('/').pop() ?? profile, 120)}`);
+  if (!parts.length) return undefined;
+  const anchor = findingOf.get(list[0]?.id ?? '') ?? findings[0];
+  const userArn = (v: string | undefined) => (v && v.length <= 120 && /^arn:aws[a-z-]*:iam::\d{12}:(user|role)\/[\w+=,.@/-]+$/.test(v) ? v : undefined);
+  return {
+    line: `:dart: *Common cause:* ${parts.join(' · ')}`,
+    key: keyId ? { id: keyId, finding: keyed[0] } : launchKey ? { id: launchKey.value, finding: anchor } : undefined,
+    principal: arn ? { arn, finding: arned[0] } : userArn(launchPrincipal?.value) ? { arn: launchPrincipal!.value, finding: anchor } : undefined,
+  };
+}
+
+/** Disable key / Deny / Blast radius on what the card's resources share. */
+function causeButtons(cause: NonNullable<ReturnType<typeof commonCause>>, incident: Incident): Button[] {
+  const out: Button[] = [];
+  const add = (kind: ResponseKind, resource: string, f: Finding, label: string) => {
+    if (!stillApplies({ kind, resource }, f, incident)) return;
+    const b: Button = { type: 'button', action_id: ACTION_ID[kind], text: plain(label, 75), value: encodePayload({ a: kind, k: f.key, r: resource }, 'button') };
+    if (kind !== 'blast-radius') b.style = 'danger';
+    out.push(b);
+  };
+  if (cause.key) {
+    if (/^AKIA/.test(cause.key.id)) add('disable-key', cause.key.id, cause.key.finding, `Disable key ${cause.key.id}`);
+    add('blast-radius', cause.key.id, cause.key.finding, 'Map blast radius of the key');
+  } else if (cause.principal) {
+    add('deny-principal', cause.principal.arn, cause.principal.finding, `Deny all ${cause.principal.arn.split('/').pop() ?? ''}`);
+    if (/:user\//.test(cause.principal.arn)) add('blast-radius', cause.principal.arn, cause.principal.finding, 'Map blast radius of the user');
+  }
+  return out;
+}
+
+/**
+ * The incident's live header, one line each: production impact, status and owner, what is
+ * contained, what waits for a human, the next step, the common cause; then closed/reopened notes.
+ */
+function incidentBlock(findings: Finding[], incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): KnownBlock {
+  const lines: string[] = [];
+  const impact = impactLine(findings, criticalTags);
+  if (impact) lines.push(impact);
+  const owner = incident.owner?.by ? `owner ${mention(incident.owner.by)}${incident.owner.at ? ` since ${shortTime(incident.owner.at)}` : ''}` : 'no owner yet: *Acknowledge* to own it';
+  const resolvedBy = incident.resolved ? ` · ${incident.resolved.status === 'SUPPRESSED' ? 'suppressed' : 'resolved'} by ${mention(incident.resolved.by)}` : '';
+  lines.push(`*Status:* ${STATUS_TEXT[incident.status]} · ${owner}${resolvedBy}`);
+  const { n, m, by } = incident.contained;
+  if (m > 0) {
+    const detail = CONTAINING.filter((e) => by[e]).map((e) => `${by[e]} ${EFFECT_TEXT[e].replace(/^:\w+: /, '')}`);
+    lines.push(`*Contained:* ${n} of ${plural(m, 'resource')}${detail.length ? ` (${detail.join(', ')})` : ''}`);
+  }
+  for (const a of incident.approvals.slice(0, 3)) {
+    const who = a.approvers.length ? a.approvers.slice(0, 5).map(mention).join(', ') : 'nobody is configured to approve (access.approvers)';
+    lines.push(`*Waiting for approval:* ${safe(a.request.action, 30)} ${plural(a.request.targets.length, 'target')} asked by ${mention(a.request.requestedBy)}; may approve: ${who}`);
+  }
+  if (incident.approvals.length > 3) lines.push(`…and ${incident.approvals.length - 3} more requests waiting for approval in the thread`);
+  if (incident.next) lines.push(`*Next:* ${incident.next}`);
+  const cause = findings.length > 1 ? commonCause(findings, launches) : undefined;
+  if (cause) {
+    // What was done to the cause itself (the key disabled, the user denied), right on its line.
+    const done = [cause.key?.id, cause.principal?.arn].map((id) => resourceState(incident, id)).filter((x): x is ResourceState => !!x).map(stateLine).filter(Boolean);
+    lines.push(done.length ? `${cause.line} (${done.join('; ')})` : cause.line);
+  }
+  const closed = findings.filter((f) => f.closed);
+  if (closed.length) {
+    const f = closed[0];
+    const what = closed.length === findings.length ? (findings.length === 1 ? 'This finding is' : 'Every finding here is') : `${closed.length} of ${findings.length} findings are`;
+    lines.push(`:white_check_mark: ${what} *${f.closed!.state}* by its provider (${safe(f.closed!.why, 60)}): containment is no longer offered for ${closed.length === findings.length ? 'it' : 'them'}. A later active version reopens it.`);
+  }
+  const reopened = findings.find((f) => f.reopened && !f.closed);
+  if (reopened) lines.push(`:arrows_counterclockwise: *Reopened:* active again after it was ${reopened.reopened!.from} (${safe(reopened.reopened!.at, 40)}).`);
+  return { type: 'section', block_id: 'ir_incident', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), 3000) } };
+}
+
+/** One line per resource a response can act on, with what has been done to it. */
+function responseStateBlock(incident: Incident): KnownBlock | undefined {
+  const rows = incident.resources.filter((r) => Object.keys(r.done).length || r.pending.length);
+  if (!rows.length) return undefined;
+  return { type: 'section', text: { type: 'mrkdwn', text: fitLines('*Response so far*', rows.map((r) => `• ${code(r.id, 200)}: ${stateLine(r)}`), 'resources') } };
+}
+
+function singleCard(f: Finding, incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): CardView {
   const fields = [
     field('Account / region', `${safe(f.accountId)} / ${safe(f.region, 40)}`),
     field('Resource', resourceLine(f)),
@@ -209,13 +425,14 @@ function singleCard(f: Finding): CardView {
   if (proc) fields.push(field('Process', proc));
 
   const blocks: KnownBlock[] = [
-    { type: 'header', text: plain(`${SEVERITY_EMOJI[f.severityLabel]} ${f.severityLabel} · ${f.type}`, 150) },
+    { type: 'header', text: plain(`${SEVERITY_EMOJI[f.severityLabel]} ${headerState(incident)}${f.severityLabel} · ${f.type}`, 150) },
+    incidentBlock([f], incident, criticalTags, launches),
     {
       type: 'section',
       text: { type: 'mrkdwn', text: `*${safe(f.title, 300)}*\n${safe(f.description, 1500)}` },
     },
     { type: 'section', fields: fields.slice(0, 10) },
-    ...[resourcesBlock(f), sequenceBlock(f), notesBlock(f)].filter((b): b is KnownBlock => b !== undefined),
+    ...[responseStateBlock(incident), resourcesBlock(f), sequenceBlock(f), notesBlock(f)].filter((b): b is KnownBlock => b !== undefined),
     {
       type: 'context',
       elements: [
@@ -227,7 +444,7 @@ function singleCard(f: Finding): CardView {
     },
   ];
   // An actions block holds at most 25 elements; an attack sequence can name more resources than that.
-  const buttons = responseButtons(f);
+  const buttons = responseButtons(f, incident);
   if (buttons.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${f.key}`, elements: buttons.slice(0, 25) });
   if (buttons.length > 25) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${buttons.length - 25} more responses fit no button: use \`/ir\` with the resource ids above.` }] });
@@ -267,7 +484,7 @@ function instancesOf(findings: Finding[]): string[] {
   return [...new Set(findings.flatMap((f) => (f.instance ? [f.instance.id] : [])))];
 }
 
-function rollupRow(group: Finding[], showTypes: boolean): string {
+function rollupRow(group: Finding[], showTypes: boolean, incident: Incident): string {
   const top = group[0];
   const counts = new Map<string, number>();
   for (const f of group) counts.set(f.type, (counts.get(f.type) ?? 0) + f.count);
@@ -282,12 +499,25 @@ function rollupRow(group: Finding[], showTypes: boolean): string {
     remoteLine(top),
     `${group.length > 1 ? `${group.length} findings, ` : ''}${total}×, last ${when(last)}`,
     link(top.consoleUrl, 'console'),
+    rowState(group, incident),
   ]
     .filter(Boolean)
     .join(' · ');
 }
 
-function rollupCard(findings: Finding[], storm: boolean, listLimit: number): CardView {
+/** A row's state: what was done to its resource, or that its finding is closed. */
+function rowState(group: Finding[], incident: Incident): string | undefined {
+  const s = resourceState(incident, resourceOf(group[0]));
+  const closed = group.every((f) => f.closed) ? `:white_check_mark: ${group[0].closed!.state}` : undefined;
+  return [closed, s && stateLine(s)].filter(Boolean).join(' · ') || undefined;
+}
+
+/** "RESOLVED · " in a header once the incident is resolved: the state shows before the severity. */
+function headerState(incident: Incident): string {
+  return incident.status === 'resolved' ? 'RESOLVED · ' : incident.status === 'contained' ? 'CONTAINED · ' : '';
+}
+
+function rollupCard(findings: Finding[], storm: boolean, listLimit: number, incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): CardView {
   const groups = groupByResource(findings);
   const top = groups[0][0];
   const types = new Set(findings.map((f) => f.type));
@@ -304,7 +534,8 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
     : 'Roll-up: related findings (same type and account, or same resource) seen close together.';
 
   const blocks: KnownBlock[] = [
-    { type: 'header', text: plain(`${SEVERITY_EMOJI[top.severityLabel]} ${findings.length} findings · ${subject} · ${scope}`, 150) },
+    { type: 'header', text: plain(`${SEVERITY_EMOJI[top.severityLabel]} ${headerState(incident)}${findings.length} findings · ${subject} · ${scope}`, 150) },
+    incidentBlock(findings, incident, criticalTags, launches),
     {
       type: 'section',
       text: { type: 'mrkdwn', text: `${why} One row per resource (${safe(on, 200)}), most severe first; every finding is recorded.` },
@@ -318,8 +549,8 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
     { type: 'divider' },
   ];
   for (const group of groups.slice(0, listLimit)) {
-    const menu = groups.length > 1 ? responseMenu(group[0]) : undefined;
-    blocks.push({ type: 'section', block_id: `ir_row_${group[0].key}`, text: { type: 'mrkdwn', text: truncate(rollupRow(group, types.size > 1), 3000) }, ...(menu ? { accessory: menu } : {}) });
+    const menu = groups.length > 1 ? responseMenu(group[0], incident) : undefined;
+    blocks.push({ type: 'section', block_id: `ir_row_${group[0].key}`, text: { type: 'mrkdwn', text: truncate(rollupRow(group, types.size > 1, incident), 3000) }, ...(menu ? { accessory: menu } : {}) });
   }
   if (groups.length > listLimit) {
     const hidden = groups.slice(listLimit).reduce((n, g) => n + g.length, 0);
@@ -329,9 +560,12 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
     });
   }
   // A roll-up about one resource keeps that resource's buttons on the card, as a single card would.
-  const own = groups.length === 1 ? responseButtons(top) : [];
-  if (own.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${top.key}`, elements: own });
-  const bulk = rollupButtons(findings, groups, listLimit);
+  const own = groups.length === 1 ? responseButtons(top, incident) : [];
+  if (own.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${top.key}`, elements: own.slice(0, 25) });
+  const cause = commonCause(findings, launches);
+  const causeButtonList = cause && groups.length > 1 ? causeButtons(cause, incident) : [];
+  if (causeButtonList.length) blocks.push({ type: 'actions', block_id: `ir_cause_${top.key}`, elements: causeButtonList });
+  const bulk = rollupButtons(findings, groups, listLimit, incident);
   if (bulk.length > 0) blocks.push({ type: 'actions', block_id: `ir_bulk_${top.key}`, elements: bulk });
   blocks.push(caseButtons(findings));
   return {
@@ -341,14 +575,22 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number): Car
 }
 
 /** "Isolate all n" … for a roll-up over several instances, and "Show all" when rows are hidden. */
-function rollupButtons(findings: Finding[], groups: Finding[][], listLimit: number): Button[] {
+function rollupButtons(findings: Finding[], groups: Finding[][], listLimit: number, incident: Incident): Button[] {
   // The finding of an instance, so the request threads under this card; the listener reads the whole card.
   const anchor = findings.find((f) => f.instance)?.key ?? groups[0][0].key;
   const out: Button[] = [];
   const instances = instancesOf(findings);
   if (instances.length > 1) {
     for (const a of BULK_ACTIONS) {
-      const b: Button = { type: 'button', action_id: BULK_ACTION_ID[a], text: plain(`${BULK_LABEL[a]} ${instances.length}`, 75), value: encodeBulk({ a, k: anchor }) };
+      // Only what is left: not done, not under way, not on a closed finding.
+      const left = instances.filter((id) => {
+        const f = findings.find((x) => x.instance?.id === id)!;
+        return stillApplies({ kind: a, resource: id }, f, incident);
+      });
+      if (left.length === 0) continue;
+      const label = left.length === instances.length ? `${BULK_LABEL[a]} ${left.length}` : `${BULK_LABEL[a].replace(/ all$/, '')} remaining ${left.length}`;
+      // The ids ride on the button while they fit (50): a click acts on exactly what the card showed as left.
+      const b: Button = { type: 'button', action_id: BULK_ACTION_ID[a], text: plain(label, 75), value: encodeBulk({ a, k: anchor, ...(left.length < instances.length && left.length <= 50 ? { ids: left } : {}) }) };
       if (a !== 'snapshot') b.style = 'danger';
       out.push(b);
     }
@@ -373,13 +615,39 @@ function caseButtons(findings: Finding[]): KnownBlock {
 }
 
 /** One finding gets the full card; several related ones a roll-up that lists them. */
-export function renderCard(findings: Finding[], opts: { storm: boolean; listLimit: number; rerouted?: { channel: string; error: string } }): CardView {
+export interface CardOptions {
+  storm: boolean;
+  listLimit: number;
+  rerouted?: { channel: string; error: string };
+  /** The incident as the requests and workflow marks say; without it, the card shows the findings alone (new). */
+  incident?: Incident;
+  /** Tags (`Key` or `Key=Value`) that mark an instance as production: shown first. */
+  criticalTags?: string[];
+  /** Launch facts from the instances' stories, for the common cause. */
+  launches?: Record<string, LaunchFacts>;
+}
+
+export function renderCard(findings: Finding[], opts: CardOptions): CardView {
   if (findings.length === 0) throw new Error('a card needs at least one finding');
-  const view = findings.length === 1 && !opts.storm ? singleCard(findings[0]) : rollupCard(findings, opts.storm, opts.listLimit);
+  const incident = opts.incident ?? incidentOf(findings, [], {}, { approvers: [], twoPersonRule: true });
+  const tags = opts.criticalTags ?? [];
+  const launches = opts.launches ?? {};
+  const view = findings.length === 1 && !opts.storm ? singleCard(findings[0], incident, tags, launches) : rollupCard(findings, opts.storm, opts.listLimit, incident, tags, launches);
   if (opts.rerouted) {
     // Says where the card should have gone and why it did not, right under the header.
     const why = `:warning: Routed to <#${safe(opts.rerouted.channel, 30)}>, but Slack refused the post there (\`${safe(opts.rerouted.error, 60)}\`): posted here instead. Invite ir-bot to that channel or fix \`channels.routes\`.`;
     view.blocks.splice(1, 0, { type: 'context', elements: [{ type: 'mrkdwn', text: why }] });
   }
   return view;
+}
+
+/** The new message an escalation posts in the card's thread (broadcast): what changed, first. */
+export function escalationView(esc: Escalation, mentionGroup?: string): CardView {
+  const who = mentionGroup && /^S[A-Z0-9]{2,}$/.test(mentionGroup) ? `<!subteam^${mentionGroup}> ` : '';
+  const lines = esc.changes.map((c) => `• ${safe(c.text, 400)}`);
+  const head = `${SEVERITY_EMOJI[esc.severity]} ${who}*Escalated to ${esc.severity}:* ${safe(esc.changes.map((c) => c.kind === 'severity' ? c.text : c.kind === 'sequence' ? 'an attack sequence' : 'a new finding type').join(', '), 200)}. The card above is updated.`;
+  return {
+    text: `Escalated to ${esc.severity}: ${safe(esc.changes.map((c) => c.text).join('; '), 300)}`,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(`${head}\n${lines.join('\n')}`, 3000) } }],
+  };
 }

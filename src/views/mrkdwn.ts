@@ -55,10 +55,59 @@ export function verbatimBlocks<T>(blocks: T): T {
   return blocks;
 }
 
-/** Cut to a length (counted after escaping) without leaving half an entity behind. */
+/** Where an id may be split: a cut on one leaves no shorter id-looking run behind. */
+const SEPARATOR = /[/:@=,|]/;
+
+/**
+ * One token (an id, an ARN) cut in the middle to `room` characters, ellipsis included: its head ends
+ * on a separator and its tail is the token's real end, so neither half reads as another, shorter id
+ * (`i-0a1b2c3d` out of `i-0a1b2c3d4e5f60718`). No half entity is left on either side.
+ */
+function cutToken(token: string, room: number): string {
+  if (room <= 1) return '…';
+  // The tail is the token's real end, whole segments first (an ARN's last segment is its id).
+  let from = token.length;
+  while (from > 0) {
+    let prev = from - 1;
+    while (prev > 0 && !SEPARATOR.test(token[prev])) prev--;
+    if (token.length - prev > room - 1) break;
+    from = prev;
+  }
+  // The last segment alone is too long: half the room each way, the head still ending on a separator.
+  if (from === token.length) from = token.length - Math.floor((room - 1) / 2);
+  let tail = token.slice(from);
+  const semi = tail.indexOf(';');
+  if (semi >= 0 && !tail.slice(0, semi).includes('&')) tail = tail.slice(semi + 1);
+  // The head, in what room is left, ends on a separator so it is no shorter id either.
+  let head = token.slice(0, Math.max(0, room - 1 - tail.length));
+  let lastSep = -1;
+  for (let i = head.length - 1; i >= 0 && lastSep < 0; i--) if (SEPARATOR.test(head[i])) lastSep = i;
+  head = lastSep >= 0 ? head.slice(0, lastSep + 1) : '';
+  const amp = head.lastIndexOf('&');
+  if (amp >= 0 && !head.slice(amp).includes(';')) head = head.slice(0, amp);
+  return `${head}…${tail}`;
+}
+
+/**
+ * Cut to a length (counted after escaping) without forging an id: prose is cut between words with
+ * an ellipsis, and a long token the cut would land in is cut in its middle instead (`cutToken`),
+ * never at its end, where a shorter real-looking id or key would remain for a reader to copy.
+ */
 export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;
-  let cut = text.slice(0, Math.max(0, max - 1));
+  const room = max - 1;
+  const before = text.slice(0, room);
+  if (!/\s/.test(text[room]) && /\S$/.test(before)) {
+    const start = before.search(/\S+$/);
+    if (start > room / 2) return `${before.slice(0, start).trimEnd()} …`.slice(0, max);
+    const rest = text.slice(start);
+    const stop = rest.search(/\s/);
+    const token = stop < 0 ? rest : rest.slice(0, stop);
+    const more = stop >= 0 && rest.slice(stop).trim() !== '';
+    const out = `${text.slice(0, start)}${cutToken(token, max - start - (more ? 2 : 0))}${more ? ' …' : ''}`;
+    return out.length <= max ? out : '…';
+  }
+  let cut = before.trimEnd();
   const amp = cut.lastIndexOf('&');
   if (amp >= 0 && !cut.slice(amp).includes(';')) cut = cut.slice(0, amp);
   return `${cut}…`;
@@ -97,5 +146,10 @@ export function link(url: string, label: string): string {
 /** plain_text objects are not parsed, but have their own length caps. */
 export function plain(text: string, max: number): { type: 'plain_text'; text: string; emoji: true } {
   const t = text.replace(/\s+/g, ' ').trim();
-  return { type: 'plain_text', text: t.length > max ? `${t.slice(0, max - 1)}…` : t || '-', emoji: true };
+  return { type: 'plain_text', text: truncate(t, max) || '-', emoji: true };
+}
+
+/** A Slack user as a mention; ids come from our own records, which could be tampered with: only well-formed ones mention. */
+export function userMention(user: string | undefined): string {
+  return user && /^[UW][A-Z0-9]{2,}$/.test(user) ? `<@${user}>` : safe(user ?? 'someone', 40);
 }

@@ -5,7 +5,7 @@ import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTIO
 import type { ActionOutcome } from '../requests/model';
 import type { CardView } from './card';
 import { blastRadiusResponses } from './blast-radius';
-import { codeText, safe, safeWords, truncate } from './mrkdwn';
+import { codeText, plain, safe, safeWords, truncate } from './mrkdwn';
 
 const TITLE: Record<ActionRequest['action'], string> = {
   isolate: 'Isolate',
@@ -65,7 +65,7 @@ function huntResultBlocks(o: ActionOutcome): KnownBlock[] {
     blocks.push({
       type: 'actions',
       block_id: 'hunt-pivots',
-      elements: pivots.map((p, i) => ({ type: 'button' as const, action_id: `${PIVOT_ACTION_ID}_${i}`, text: { type: 'plain_text' as const, text: `${label[p.kind]} ${p.value}`.slice(0, 75) }, value: encodePivot(p) })),
+      elements: pivots.map((p, i) => ({ type: 'button' as const, action_id: `${PIVOT_ACTION_ID}_${i}`, text: plain(`${label[p.kind]} ${p.value}`, 75), value: encodePivot(p) })),
     });
   }
   return blocks;

@@ -2,7 +2,7 @@ import type { KnownBlock } from '@slack/types';
 import type { Story } from '../actions/story';
 import { ACTION_ID, BULK_ACTIONS, BULK_ACTION_ID, BULK_LABEL, encodeBulk, encodePayload } from './action-ids';
 import type { CardView } from './card';
-import { code, codeText, safe, truncate } from './mrkdwn';
+import { code, codeText, plain, safe, truncate } from './mrkdwn';
 
 /** A user-data line inside a code block: escaped, no backticks to break out, no mentions. */
 function codeLine(text: string): string {
@@ -84,7 +84,7 @@ export function renderStory(s: Story, findingKey: string): CardView {
     elements: [
       { type: 'button', action_id: BULK_ACTION_ID.memory, text: { type: 'plain_text', text: `Capture memory ${s.instanceId}` }, value: encodeBulk({ a: 'memory', k: findingKey, ids: [s.instanceId] }) },
       ...(launcher
-        ? [{ type: 'button' as const, action_id: ACTION_ID['blast-radius'], text: { type: 'plain_text' as const, text: `Map blast radius ${launcher}`.slice(0, 75) }, value: encodePayload({ a: 'blast-radius', k: findingKey, r: launcher }, 'button') }]
+        ? [{ type: 'button' as const, action_id: ACTION_ID['blast-radius'], text: plain(`Map blast radius ${launcher}`, 75), value: encodePayload({ a: 'blast-radius', k: findingKey, r: launcher }, 'button') }]
         : []),
     ],
   });

@@ -22,6 +22,8 @@ export interface SlackMessage {
   text: string;
   blocks: unknown[];
   thread_ts?: string;
+  /** A thread reply also shown in the channel. */
+  reply_broadcast?: boolean;
   updates: number;
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
   /** A file share (files.uploadV2) rather than a post. */
@@ -187,6 +189,7 @@ export class SlackApiServer {
           text: String(args.text ?? ''),
           blocks: (args.blocks as unknown[]) ?? [],
           thread_ts: args.thread_ts ? String(args.thread_ts) : undefined,
+          reply_broadcast: args.reply_broadcast === true || args.reply_broadcast === 'true' ? true : undefined,
           updates: 0,
           metadata: typeof args.metadata === 'string' ? JSON.parse(args.metadata) : (args.metadata as SlackMessage['metadata']),
         };
