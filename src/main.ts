@@ -26,7 +26,6 @@ async function main(mode: Mode): Promise<void> {
     configText: readIfThere(config.configPath),
     configPath: config.configPath,
   });
-  if (placeholders) log.warn({ placeholders: true }, placeholders);
   if (config.embeddedRedis && mode !== 'all') {
     // A private Redis per process would leave the bot's queues without a worker.
     process.stderr.write(`ir-bot cannot start: REDIS_URL (or REDIS_SENTINELS) is required when the bot and the worker run as separate processes ("${mode}")\n`);
@@ -74,6 +73,8 @@ async function main(mode: Mode): Promise<void> {
         `REDIS_URL is not set: using a private redis-server on ${redis.url} (AOF on, data in ${redis.dataDir}), stopped with the bot. Set REDIS_URL in production.`,
       );
     }
+    // After the private Redis line, which is the first thing a newcomer's `npm start` says.
+    if (placeholders) log.warn({ placeholders: true }, placeholders);
     // A refused token or a Redis that never answers stops here, in one line, instead of a
     // process that listens and then logs the same failure many times a second.
     await checkSlackToken(config.slackApp.botToken, config.slackApp.apiUrl);
