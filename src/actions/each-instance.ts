@@ -31,6 +31,23 @@ export interface EachInstanceOptions {
   sharedWork?: (name: string) => boolean;
 }
 
+/**
+ * Each instance's warnings, prefixed with its id; a check that could not be made for several of
+ * them (the same permission denied ten times) is named once, with the instances it concerns.
+ */
+function instanceWarnings(each: { instanceId: string; plan: PlanView }[]): string[] {
+  const unchecked = new Map<string, string[]>();
+  const out: string[] = [];
+  for (const p of each) {
+    for (const w of p.plan.warnings) {
+      if (!w.startsWith('could not check')) out.push(`${p.instanceId}: ${w}`);
+      else unchecked.set(w, [...(unchecked.get(w) ?? []), p.instanceId]);
+    }
+  }
+  for (const [w, ids] of unchecked) out.push(ids.length === 1 ? `${ids[0]}: ${w}` : `${w} (${ids.length} instances: ${ids.join(', ')})`);
+  return out;
+}
+
 export function eachInstance(action: ResponseAction, verb: string, opts: EachInstanceOptions = {}): ResponseAction {
   async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
     if (instanceIds.length <= 1) return action.plan(instanceIds, ctx);
@@ -40,7 +57,7 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
     if (each.length === 0) return blockedPlan(`Nothing to ${verb}: ${skipped.join('; ')}`);
     const summary = [`${each.length} instance(s) in account ${ctx.aws.account} / ${ctx.aws.region}, in parallel:`];
     for (const p of each) summary.push(`${p.instanceId}: ${p.plan.summary.join('; ')}`);
-    const warnings = [...skipped.map((s) => `skipped, ${s}`), ...each.flatMap((p) => p.plan.warnings.map((w) => `${p.instanceId}: ${w}`))];
+    const warnings = [...skipped.map((s) => `skipped, ${s}`), ...instanceWarnings(each)];
     const data: EachInstancePlanData = { each, skipped };
     return {
       summary,
@@ -56,10 +73,21 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
     if (!data?.each) return action.execute(p, ctx);
     const n = data.each.length;
     const shared = new Map<string, Promise<unknown>>();
-    const serialize = <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-      if (!opts.sharedWork?.(name)) return ctx.serialize(name, fn);
-      if (!shared.has(name)) shared.set(name, ctx.serialize(name, fn));
+    const once = <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      if (!opts.sharedWork?.(name)) return run();
+      if (!shared.has(name)) shared.set(name, run());
       return shared.get(name) as Promise<T>;
+    };
+    const serialize = <T>(name: string, fn: () => Promise<T>): Promise<T> => once(name, () => ctx.serialize(name, fn));
+    const sharedWork: Pick<ActionContext, 'shared' | 'forget'> = {
+      shared: ctx.shared && (<T>(name: string, freshMs: number, fn: () => Promise<T>) => once(name, () => ctx.shared!(name, freshMs, fn))),
+      forget:
+        ctx.forget &&
+        (async (name: string) => {
+          // Forgotten here too, so the instances that saw the change share the one redo.
+          shared.delete(name);
+          await ctx.forget!(name);
+        }),
     };
     const stepOf = new Map<string, string>();
     let done = 0;
@@ -74,6 +102,7 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
         const sub: ActionContext = {
           ...ctx,
           serialize,
+          ...sharedWork,
           progress: async (step, total) => {
             stepOf.set(instanceId, `${step}/${total}`);
           },

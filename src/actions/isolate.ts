@@ -8,6 +8,7 @@ import {
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ADVISORY_TIMEOUT_MS, advisory, couldNotCheck, type Checked } from './advisory';
 import type { ActionOutcome, PlanView } from './results';
 import type { Responder } from '../aws/responder';
 import {
@@ -23,7 +24,8 @@ import {
   type InstanceState,
 } from './instance';
 import { ensureIsolationGroups, findGroups, groupIsExact, untrackedGroupName } from './quarantine-group';
-import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+import { blockedPlan, fingerprint, runSteps, shareResult, type ActionContext, type ResponseAction } from './types';
+import { AwsCallError } from '../aws/errors';
 
 /** Everything isolation changes, as it was before: release puts exactly this back. */
 export interface IsolationRecord {
@@ -92,22 +94,33 @@ function isolationFingerprint(s: InstanceState): string {
 
 const NAT_OR_BASTION = /\b(nat|bastion|jump ?host|jumpbox|vpn|proxy)\b/i;
 
-async function sharedRoleCount(aws: Responder, s: InstanceState): Promise<number> {
-  if (!s.profileArn) return 0;
-  const out = await aws.send(
-    aws.clients.ec2,
-    new DescribeInstancesCommand({
-      Filters: [
-        { Name: 'iam-instance-profile.arn', Values: [s.profileArn] },
-        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-      ],
-      MaxResults: 1000,
-    }),
-  );
-  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.InstanceId !== s.id).length;
+/** Ten plans for instances of one role ask the same question: one answer serves them for this long. */
+const PROFILE_USERS_FRESH_MS = 10_000;
+
+/** Advisory: how many other instances run with the same instance profile (never blocks the plan). */
+async function sharedRoleCount(ctx: ActionContext, s: InstanceState): Promise<Checked<number>> {
+  const { aws } = ctx;
+  const arn = s.profileArn;
+  if (!arn) return { ok: true, value: 0 };
+  return advisory(ADVISORY_TIMEOUT_MS, async () => {
+    const users = await shareResult(ctx, `profile-users:${aws.account}:${aws.region}:${arn}`, PROFILE_USERS_FRESH_MS, async () => {
+      const out = await aws.send(
+        aws.clients.ec2,
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'iam-instance-profile.arn', Values: [arn] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+          MaxResults: 1000,
+        }),
+      );
+      return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId ?? '');
+    });
+    return users.filter((id) => id !== s.id).length;
+  });
 }
 
-function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): string[] {
+function warningsFor(s: InstanceState, ctx: ActionContext, sharing: Checked<number>): string[] {
   const w: string[] = [];
   const exempt = ctx.isolation.exemptionTagKey;
   if (exempt in s.tags) w.push(`carries the exemption tag ${exempt}=${s.tags[exempt] || '(empty)'}: its owners asked not to isolate it without talking to them`);
@@ -118,7 +131,8 @@ function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): str
   if (!s.sourceDestCheck) w.push('source/destination check is off: this looks like a NAT instance or router; isolating it cuts traffic for everything routed through it');
   const label = [s.tags.Name, s.tags.Role, s.tags.role].filter(Boolean).join(' ');
   if (NAT_OR_BASTION.test(label)) w.push(`tagged as infrastructure (${label}): NAT, bastion or proxy; isolating it may lock responders out too`);
-  if (sharing > 0) w.push(`its instance role (${s.profileArn}) is shared by ${sharing} other instance(s): revoking the role's sessions would hit them too`);
+  if (!sharing.ok) w.push(couldNotCheck(`whether its instance role (${s.profileArn}) is shared with other instances`, sharing.why));
+  else if (sharing.value > 0) w.push(`its instance role (${s.profileArn}) is shared by ${sharing.value} other instance(s): revoking the role's sessions would hit them too`);
   if (s.autoScalingGroup && !ctx.isolation.detachFromAutoScaling) {
     w.push(`in Auto Scaling group ${s.autoScalingGroup} and isolation.detachFromAutoScaling is off: failed health checks may get it terminated`);
   }
@@ -137,13 +151,15 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
   }
   if (!s.vpcId) return blockedPlan(`${instanceId} is not in a VPC (EC2-Classic): security-group isolation does not apply`);
   const qName = isolation.quarantineGroupName;
+  // Started now, awaited last: the advisory lookup runs beside the reads the plan needs.
+  const sharingCheck = sharedRoleCount(ctx, s);
   const groups = await findGroups(aws, s.vpcId, [qName, untrackedGroupName(qName)]);
   const qId = groups.get(qName)?.GroupId;
   if (qId && s.interfaces.length > 0 && s.interfaces.every((i) => i.groups.length === 1 && i.groups[0].id === qId)) {
     const since = s.tags['ir:at'] ? ` since ${s.tags['ir:at']}` : '';
     return blockedPlan(`${instanceId} is already isolated${since}: every interface is in ${qId} (${qName}). Use \`/ir release ${instanceId}\` to undo.`);
   }
-  const sharing = await sharedRoleCount(aws, s);
+  const sharing = await sharingCheck;
   const data: IsolationPlanData = {
     before: {
       requestId: ctx.requestId,
@@ -265,15 +281,14 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'quarantine group',
       run: async () => {
-        // Workers isolating in the same VPC would otherwise create and fix the same groups at once.
-        groupsIds = await ctx.serialize(`sg:${aws.account}:${aws.region}:${rec.vpcId}`, () => ensureIsolationGroups(aws, rec.vpcId, ctx.isolation.quarantineGroupName));
+        groupsIds = await verifiedGroups(ctx, rec.vpcId);
         return 'quarantine and all-traffic groups verified';
       },
     },
     {
       label: 'move interfaces to quarantine',
-      run: () => withOpenInterfacesNamed(ctx, rec, groupsIds!, async () => {
-        const g = groupsIds!;
+      run: () => withOpenInterfacesNamed(ctx, rec, groupsIds!, () => groupsGoneOnce(ctx, rec.vpcId, groupsIds!, async (g) => {
+        groupsIds = g;
         const current = await interfaceGroups(aws, rec.interfaces.map((i) => i.id));
         let moved = 0;
         for (const i of rec.interfaces) {
@@ -289,7 +304,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
           moved++;
         }
         return `network cut: ${rec.interfaces.length} interface(s) in quarantine${moved < rec.interfaces.length ? ` (${rec.interfaces.length - moved} already were)` : ''}`;
-      }),
+      })),
     },
   );
   if (data.disassociateElasticIps) {
@@ -311,12 +326,45 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   steps.push({
     label: 'verify',
     run: async () => {
-      outcome = await verify(ctx, data, groupsIds!);
+      let checked = await verify(ctx, data, groupsIds!);
+      if (!checked.groupsExact) {
+        // The shared "verified" groups were changed since (by an operator, or an attacker): fix
+        // them again, now, and read everything back once more.
+        await ctx.forget?.(groupsName(aws, rec.vpcId));
+        groupsIds = await verifiedGroups(ctx, rec.vpcId);
+        checked = await verify(ctx, data, groupsIds);
+      }
+      outcome = checked.outcome;
       return undefined;
     },
   });
   await runSteps(ctx, steps);
   return outcome!;
+}
+
+/** The lock (and shared answer) of one VPC's isolation groups. */
+function groupsName(aws: Responder, vpcId: string): string {
+  return `sg:${aws.account}:${aws.region}:${vpcId}`;
+}
+
+/**
+ * The VPC's two groups, reconciled and read back once for every isolation running in the VPC
+ * within `isolation.groupsVerifiedSeconds` (single-flight: concurrent isolations wait for the one
+ * reconcile instead of queueing to repeat it).
+ */
+function verifiedGroups(ctx: ActionContext, vpcId: string): Promise<{ quarantine: string; untracked: string }> {
+  return shareResult(ctx, groupsName(ctx.aws, vpcId), ctx.isolation.groupsVerifiedSeconds * 1000, () => ensureIsolationGroups(ctx.aws, vpcId, ctx.isolation.quarantineGroupName));
+}
+
+/** A shared group id whose group was deleted since: forget it, make the groups again, and retry once. */
+async function groupsGoneOnce<T>(ctx: ActionContext, vpcId: string, g: { quarantine: string; untracked: string }, fn: (g: { quarantine: string; untracked: string }) => Promise<T>): Promise<T> {
+  try {
+    return await fn(g);
+  } catch (err) {
+    if (!(err instanceof AwsCallError && err.code === 'InvalidGroup.NotFound') || !ctx.forget) throw err;
+    await ctx.forget(groupsName(ctx.aws, vpcId));
+    return fn(await verifiedGroups(ctx, vpcId));
+  }
 }
 
 /**
@@ -336,7 +384,7 @@ async function withOpenInterfacesNamed<T>(ctx: ActionContext, rec: IsolationReco
   }
 }
 
-async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { quarantine: string; untracked: string }): Promise<ActionOutcome> {
+async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { quarantine: string; untracked: string }): Promise<{ outcome: ActionOutcome; groupsExact: boolean }> {
   const { aws } = ctx;
   const rec = data.before;
   const id = rec.instanceId;
@@ -397,7 +445,8 @@ async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { q
       : 'Connections open before isolation may survive on interfaces not marked "open connections cut": EC2 keeps tracked flows alive across group changes.',
     'Not covered: processes on the instance keep running; credentials it already fetched from its instance role stay valid until they expire (revoke the role\'s sessions); traffic that does not pass the interfaces (e.g. EBS, the metadata service) is unaffected.',
   ];
-  return { ok, lines, notes };
+  const groupsExact = quarantineExact && untrackedExact && groups.get(name)?.GroupId === quarantineId && groups.get(untrackedGroupName(name))?.GroupId === groupIds.untracked;
+  return { outcome: { ok, lines, notes }, groupsExact };
 }
 
 export const isolateAction: ResponseAction = { plan, execute };

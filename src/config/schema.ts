@@ -96,6 +96,13 @@ export const fileSchema = z
         deregisterFromTargetGroups: z.boolean().default(true),
         /** An instance carrying this tag key is flagged in the plan as exempt from isolation. */
         exemptionTagKey: z.string().min(1).max(128).default('ir:exempt'),
+        /**
+         * A VPC's quarantine and all-traffic groups, once reconciled and read back, count as
+         * verified for this long: concurrent isolations in the VPC share that one reconcile instead
+         * of queueing to repeat it. Each isolation's verify still re-reads both groups and redoes
+         * the reconcile when they differ. 0 = reconcile in every isolation.
+         */
+        groupsVerifiedSeconds: z.number().min(0).max(300).default(30),
         /** What `release` puts back besides the security groups and protection settings. */
         release: z
           .object({

@@ -29,6 +29,7 @@ import { Lifecycle } from '../requests/lifecycle';
 import type { ActionName, ActionRequest } from '../requests/model';
 import type { Pipeline } from '../requests/pipeline';
 import type { Locks } from '../requests/locks';
+import type { SingleFlight } from '../requests/single-flight';
 import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
@@ -63,6 +64,8 @@ export interface RespondDeps {
   aws: AwsClients;
   limiter: MutationLimiter;
   locks: Locks;
+  /** Shared answers for concurrent requests (one VPC's groups); absent, each request works alone. */
+  once?: SingleFlight;
   log: Logger;
   actions?: Record<ActionName, ResponseAction>;
 }
@@ -111,6 +114,7 @@ export function actionProcessor(deps: RespondDeps) {
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         serialize: (name, fn) => deps.locks.withLock(name, fn),
+        ...(deps.once && { shared: (name, freshMs, fn) => deps.once!.run(name, freshMs, fn), forget: (name) => deps.once!.forget(name) }),
         progress: async (step, total, label) => {
           await store.patch(r.id, { progress: { step, total, label } });
           await pipeline.render(r.id, false);

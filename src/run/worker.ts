@@ -19,6 +19,7 @@ import { MutationLimiter } from '../aws/mutation-limiter';
 import { Pipeline } from '../requests/pipeline';
 import { Lifecycle } from '../requests/lifecycle';
 import { Locks } from '../requests/locks';
+import { SingleFlight } from '../requests/single-flight';
 import { RedisRecords } from '../requests/records';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
@@ -102,6 +103,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         aws,
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
         locks: new Locks(conn, config.redisPrefix),
+        once: new SingleFlight(conn, config.redisPrefix, new Locks(conn, config.redisPrefix)),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
       })),
