@@ -32,19 +32,26 @@ export function whyUnchecked(err: unknown): string {
   return (err as Error)?.message ?? String(err);
 }
 
-/** Runs one advisory check within `timeoutMs`; a failure is returned, never thrown. */
-export async function advisory<T>(timeoutMs: number, fn: () => Promise<T>): Promise<Checked<T>> {
+/** `p`, or a CheckTimedOut rejection once `ms` have passed without an answer. */
+export async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CheckTimedOut(timeoutMs)), timeoutMs);
+    timer = setTimeout(() => reject(new CheckTimedOut(ms)), ms);
     timer.unref();
   });
   try {
-    return { ok: true, value: await Promise.race([fn(), expiry]) };
-  } catch (err) {
-    return { ok: false, why: whyUnchecked(err) };
+    return await Promise.race([p, expiry]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Runs one advisory check within `timeoutMs`; a failure is returned, never thrown. */
+export async function advisory<T>(timeoutMs: number, fn: () => Promise<T>): Promise<Checked<T>> {
+  try {
+    return { ok: true, value: await within(timeoutMs, fn()) };
+  } catch (err) {
+    return { ok: false, why: whyUnchecked(err) };
   }
 }
 

@@ -214,6 +214,10 @@ export const fileSchema = z
         compactBatch: z.number().int().min(1).max(20).default(10),
         /** Upload long user data as a file at all (secrets in it are redacted either way). */
         uploadUserData: z.boolean().default(true),
+        /** Each section (AMI, groups, user data, role, launcher) gets this long; past it: "could not check: timed out". */
+        sectionTimeoutSeconds: z.number().min(0.1).max(120).default(10),
+        /** CloudTrail lookups (an instance's launch, a key's other launches) are reused this long. */
+        lookupCacheSeconds: z.number().int().min(0).max(3600).default(300),
       })
       .strict()
       .prefault({}),
@@ -236,6 +240,11 @@ export const fileSchema = z
          */
         mutationsPerSecond: z.number().min(0.1).max(100).default(4),
         mutationBurst: z.number().int().min(1).max(1000).default(100),
+        /**
+         * CloudTrail LookupEvents calls per second per account and region, shared by every worker
+         * through Redis (src/aws/cloudtrail-budget.ts). AWS allows 2 for all callers together.
+         */
+        cloudTrailLookupsPerSecond: z.number().min(0.1).max(2).default(2),
         /** SDK attempts per call (adaptive retry: backs off on throttling). */
         maxAttempts: z.number().int().min(1).max(20).default(6),
         /** Job attempts for an action when AWS keeps throttling or fails transiently. */

@@ -5,7 +5,7 @@ import { AwsClients } from '../aws/clients';
 import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
-import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
+import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, launcherJob, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
@@ -117,7 +117,19 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<StoryJob>(
       QUEUE.story,
-      storyProcessor({ config, cards: store, aws, redis: conn, prefix: config.redisPrefix, ...publishing, log: workerLog(QUEUE.story) }),
+      storyProcessor({
+        config,
+        cards: store,
+        aws,
+        redis: conn,
+        prefix: config.redisPrefix,
+        ...publishing,
+        log: workerLog(QUEUE.story),
+        queueLauncher: async (data) => {
+          const j = launcherJob(data);
+          await storyQ.add(j.name, j.data, j.opts);
+        },
+      }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StatusJob>(
