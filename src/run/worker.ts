@@ -16,6 +16,7 @@ import { taskProcessor } from '../jobs/tasks';
 import type { TaskJob } from '../queues';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
+import { CloudTrailBudget } from '../aws/cloudtrail-budget';
 import { Pipeline } from '../requests/pipeline';
 import { Lifecycle } from '../requests/lifecycle';
 import { Locks } from '../requests/locks';
@@ -104,6 +105,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
         locks: new Locks(conn, config.redisPrefix),
         once: new SingleFlight(conn, config.redisPrefix, new Locks(conn, config.redisPrefix)),
+        cloudTrail: new CloudTrailBudget(conn, config.redisPrefix, { lookupsPerSecond: config.aws.cloudTrailLookupsPerSecond, cacheMs: 0 }),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
       })),
