@@ -28,8 +28,11 @@ export interface StoryDeps extends PublishDeps {
 
 const NO_HOOKS = { updated: async () => undefined, deleted: async () => undefined };
 
-/** How long a launcher job waits in-process for CloudTrail's budget before handing itself back to Redis. */
-const BUDGET_PATIENCE_MS = 1000;
+/**
+ * A launcher job never waits for CloudTrail's budget in place: it hands itself back to Redis until
+ * a call is free, so in a storm the story queue's workers keep posting stories instead of idling.
+ */
+const BUDGET_PATIENCE_MS = 0;
 
 /** One instance as told: its story, or why there is none. Kept in Redis so a re-render says the same. */
 type Told = CompactStory;
@@ -186,7 +189,7 @@ export function storyProcessor(deps: StoryDeps) {
           told = await nameOnce(d.cardId, { ...told, story: filled }, ['launcher']);
         } catch (err) {
           // Out of budget for now: what is filled in is kept; the job comes back when a call is free.
-          if (err instanceof BudgetWait) return retryLater(job, token, err.ms);
+          if (err instanceof BudgetWait) return retryLater(job, token, err.ms + Math.floor(Math.random() * 200));
           throw err;
         }
         await deps.redis.set(dataKey(d.cardId, id), JSON.stringify(told), 'EX', ttl);
