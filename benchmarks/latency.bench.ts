@@ -12,6 +12,7 @@
  * `npm run bench:latency` prints the figures; `-- --write` records them in RESULTS.md.
  * test/bench-smoke.test.ts runs a small form in `npm test`, so a bench that hangs fails CI.
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import type { ActionRequest } from '../src/requests/model';
@@ -270,7 +271,7 @@ export async function runLatencyBench(o: LatencyOptions) {
 
 type Figures = Awaited<ReturnType<typeof runLatencyBench>>;
 
-function report(o: LatencyOptions, f: Figures): string {
+function report(o: LatencyOptions, f: Figures, load: { before: number; after: number }): string {
   const sec = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`);
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
   const rows: string[] = [];
@@ -300,7 +301,7 @@ function report(o: LatencyOptions, f: Figures): string {
   return [
     `## Latency: ${o.latencyMs} ms per AWS call (issue 24) — ${new Date().toISOString().slice(0, 10)}`,
     '',
-    `Machine: ${machine()}.`,
+    `Machine: ${machine()}. Load average (1 min) ${load.before.toFixed(1)} at the start, ${load.after.toFixed(1)} at the end: ${load.before > 2 || load.after > 2 ? 'the machine was shared with other work while measuring (its 2 cores were oversubscribed), so the times include waiting for CPU' : 'the machine was otherwise idle'}.`,
     '',
     `Bot and worker in one process (test harness) against Redis, the local Slack API server and the in-memory AWS account (test/support/fake-aws.ts), which waits ${o.latencyMs} ms on every AWS call. Instances have two interfaces, an Elastic IP and an Auto Scaling group; each isolation scenario runs in its own VPC whose quarantine groups do not exist yet. Times run from the Approve click(s) to the last verified result. One isolation alone: ${sec(one)}${f.iso?.callsPerIsolation ? `, ${f.iso.callsPerIsolation} AWS calls` : ''}.`,
     '',
@@ -320,9 +321,10 @@ async function main() {
   const redis = await startRedisServer({ aof: false });
   process.env.TEST_REDIS_URL = redis.url;
   try {
+    const before = loadavg()[0];
     const figures = await runLatencyBench(DEFAULTS);
     console.log(JSON.stringify(figures, null, 2));
-    writeSection('## Latency: ', report(DEFAULTS, figures));
+    writeSection('## Latency: ', report(DEFAULTS, figures, { before, after: loadavg()[0] }));
   } finally {
     await redis.stop();
   }

@@ -242,9 +242,11 @@ export const fileSchema = z
         mutationBurst: z.number().int().min(1).max(1000).default(100),
         /**
          * CloudTrail LookupEvents calls per second per account and region, shared by every worker
-         * through Redis (src/aws/cloudtrail-budget.ts). AWS allows 2 for all callers together.
+         * through Redis (src/aws/cloudtrail-budget.ts). AWS allows 2 for all callers together; the
+         * default keeps 10% in hand, because a call reaches AWS a little after it took its turn
+         * (event-loop and network jitter) and paced at exactly 2/s some land three in one second.
          */
-        cloudTrailLookupsPerSecond: z.number().min(0.1).max(2).default(2),
+        cloudTrailLookupsPerSecond: z.number().min(0.1).max(2).default(1.8),
         /** SDK attempts per call (adaptive retry: backs off on throttling). */
         maxAttempts: z.number().int().min(1).max(20).default(6),
         /** Job attempts for an action when AWS keeps throttling or fails transiently. */
