@@ -51,6 +51,27 @@ describe('a story section that cannot be read is named, and the rest of the stor
     expect(await failedStoryJobs(h)).toBe(0);
   });
 
+  it('one reason for several stories in a thread is named in full once; the others say "same as above"', async () => {
+    aws = new FakeAws();
+    aws.account = '123456789012';
+    const events = [0, 1, 2].map((i) => {
+      const e = fixture('guardduty-crypto-dns');
+      e.detail.id = `${i.toString(16).padStart(8, '0')}${'d'.repeat(24)}`;
+      e.detail.resource.instanceDetails.instanceId = `i-${(0xa00 + i).toString(16).padStart(17, '0')}`;
+      return e;
+    });
+    for (const e of events) aws.addWebServer(e.detail.resource.instanceDetails.instanceId, { eip: false, targetGroup: false });
+    aws.failAlways('DescribeInstanceAttribute', awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403));
+    h = await startHarness({ file: { story: { enabled: true }, aws: { maxAttempts: 1 } } });
+    expect((await h.postEvents(events)).status).toBe(202);
+    const stories = await waitFor(() => {
+      const told = [...h!.slack.messages.values()].filter((m) => m.thread_ts && textOf(m).includes('The story of') && !textOf(m).includes('looking up'));
+      return told.length === 3 ? told.map(textOf) : undefined;
+    }, 'three stories, launchers settled');
+    expect(stories.filter((t) => t.includes("*User data*: could not check: access denied: the bot's role may not call ec2:DescribeInstanceAttribute"))).toHaveLength(1);
+    expect(stories.filter((t) => t.includes('*User data*: could not check: same as above (access denied)'))).toHaveLength(2);
+  });
+
   it('a section that does not answer in story.sectionTimeoutSeconds is shown as timed out; the others are told', async () => {
     aws = account();
     Object.assign(aws.instances.get(INSTANCE)!, { imageId: 'ami-0amazon000000001' });
