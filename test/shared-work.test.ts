@@ -26,6 +26,8 @@ describe('concurrent isolations in one VPC share the work they have in common', 
     expect(aws.callsOf('CreateSecurityGroup')).toHaveLength(2);
     // Before: every isolation reconciled both groups again, one after another (40 read-backs).
     expect(reconcileReads(aws)).toBeLessThanOrEqual(4);
+    // Lookups by name: the plans share theirs (before: 20), the groups are found once, each verify reads its own.
+    expect(aws.calls.filter((c) => c.api === 'DescribeSecurityGroups' && !c.input.GroupIds).length).toBeLessThanOrEqual(14);
     const roleLookups = aws.calls.filter((c) => c.api === 'DescribeInstances' && c.input.Filters?.some((f: { Name: string }) => f.Name === 'iam-instance-profile.arn'));
     expect(roleLookups).toHaveLength(1);
     // The answer was right for each: the ten share the role.

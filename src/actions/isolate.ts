@@ -96,6 +96,8 @@ const NAT_OR_BASTION = /\b(nat|bastion|jump ?host|jumpbox|vpn|proxy)\b/i;
 
 /** Ten plans for instances of one role ask the same question: one answer serves them for this long. */
 const PROFILE_USERS_FRESH_MS = 10_000;
+/** The id of a VPC's quarantine group, as plans label it (execute and verify read the groups themselves). */
+const GROUP_IDS_FRESH_MS = 5_000;
 
 /** Advisory: how many other instances run with the same instance profile (never blocks the plan). */
 async function sharedRoleCount(ctx: ActionContext, s: InstanceState): Promise<Checked<number>> {
@@ -153,8 +155,9 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
   const qName = isolation.quarantineGroupName;
   // Started now, awaited last: the advisory lookup runs beside the reads the plan needs.
   const sharingCheck = sharedRoleCount(ctx, s);
-  const groups = await findGroups(aws, s.vpcId, [qName, untrackedGroupName(qName)]);
-  const qId = groups.get(qName)?.GroupId;
+  const vpcId = s.vpcId;
+  // Plans of concurrent requests in one VPC ask the same question; verify never uses this answer.
+  const qId = await shareResult(ctx, groupIdsName(aws, vpcId), GROUP_IDS_FRESH_MS, async () => (await findGroups(aws, vpcId, [qName])).get(qName)?.GroupId ?? null);
   if (qId && s.interfaces.length > 0 && s.interfaces.every((i) => i.groups.length === 1 && i.groups[0].id === qId)) {
     const since = s.tags['ir:at'] ? ` since ${s.tags['ir:at']}` : '';
     return blockedPlan(`${instanceId} is already isolated${since}: every interface is in ${qId} (${qName}). Use \`/ir release ${instanceId}\` to undo.`);
@@ -282,6 +285,8 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       label: 'quarantine group',
       run: async () => {
         groupsIds = await verifiedGroups(ctx, rec.vpcId);
+        // A plan made from now on must see the group (e.g. to say the instance is already isolated).
+        await ctx.forget?.(groupIdsName(aws, rec.vpcId));
         return 'quarantine and all-traffic groups verified';
       },
     },
@@ -340,6 +345,11 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   });
   await runSteps(ctx, steps);
   return outcome!;
+}
+
+/** The plans' shared answer to "which is this VPC's quarantine group". */
+function groupIdsName(aws: Responder, vpcId: string): string {
+  return `sg-ids:${aws.account}:${aws.region}:${vpcId}`;
 }
 
 /** The lock (and shared answer) of one VPC's isolation groups. */
