@@ -5,6 +5,7 @@ import { whyUnchecked } from '../actions/advisory';
 import { InstanceUnavailable } from '../actions/instance';
 import { buildStory, fillLauncher, type TrailAccess, type TrailLaunch } from '../actions/story';
 import type { AwsClients } from '../aws/clients';
+import type { Responder } from '../aws/responder';
 import { BudgetWait, CloudTrailBudget } from '../aws/cloudtrail-budget';
 import { renderCompactStories, renderStory, type CompactStory } from '../views/story';
 import type { CardStore, ThreadRef } from '../cards/store';
@@ -55,7 +56,7 @@ export function storyProcessor(deps: StoryDeps) {
   const dataKey = (cardId: string, id: string) => `${deps.prefix}:story:data:${cardId}:${id}`;
   const tsKey = (message: string) => `${deps.prefix}:${message}:ts`;
 
-  async function session<T>(account: string, region: string, id: string, fn: (aws: ReturnType<Awaited<ReturnType<AwsClients['responder']>>['responder']>) => Promise<T>): Promise<T> {
+  async function session<T>(account: string, region: string, id: string, fn: (aws: Responder) => Promise<T>): Promise<T> {
     const s = await deps.aws.responder({ account, region }, { requestId: `story-${id}`, userId: 'ir-bot' });
     try {
       // Read-only: no mutation token needed.
