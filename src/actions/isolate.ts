@@ -303,7 +303,8 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
           if (!(cur.length === 1 && cur[0] === g.untracked)) {
             await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.untracked] }));
           }
-          // The all-traffic group's rules were read back just before (previous step, this run).
+          // The all-traffic group's rules were read back by the previous step, or within
+          // isolation.groupsVerifiedSeconds by an isolation beside this one; verify reads them again.
           await ctx.records.putIfAbsent(cutRecordName(ctx.requestId, i.id), { at: ctx.now().toISOString() });
           await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.quarantine] }));
           moved++;
