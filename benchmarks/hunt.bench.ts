@@ -4,9 +4,10 @@
  * checking every second.
  */
 import { FakeAws } from '../test/support/fake-aws';
-import { startHarness, waitFor, SIGNING_SECRET } from '../test/support/harness';
+import { startHarness, SIGNING_SECRET } from '../test/support/harness';
 import { startRedisServer } from '../test/support/redis-server';
 import { slackSignature, slashCommandBody } from '../test/support/slack-signing';
+import { progress, until } from './pipeline';
 import { machine, writeSection } from './results';
 
 const RUN_SECONDS = (process.env.BENCH_HUNT_SECONDS ?? '2.5,10.5,30.5,60.5').split(',').map(Number);
@@ -19,7 +20,7 @@ async function main() {
   const h = await startHarness({
     file: {
       athena: { workgroup: 'primary', database: 'security_logs', outputLocation: 's3://example-athena-results/ir-bot/', tables: { cloudtrail: 'cloudtrail_logs', vpcflow: 'vpc_flow_logs' } },
-      access: { responders: [], approvers: [], requireApproval: [] },
+      access: { responders: ['U01ANA'], approvers: [], requireApproval: [] },
     },
   });
   const rows: { seconds: number; delayMs: number; polls: number; fixedPolls: number; targetMs: number }[] = [];
@@ -29,9 +30,11 @@ async function main() {
       const before = aws.queries.size;
       const body = slashCommandBody(`hunt principal-calls principal=arn:aws:iam::123456789012:user/bench${n}`, { responseUrl: `${h.slack.baseUrl}/respond/bench` });
       await fetch(`${h.baseUrl}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature(SIGNING_SECRET, body) }, body });
-      const [id, q] = await waitFor(() => [...aws.queries.entries()][before], 'the query');
+      progress(`hunt ${n + 1} of ${RUN_SECONDS.length}: query runs ${seconds} s`);
+      const [id, q] = await until(h, () => [...aws.queries.entries()][before], 'the query', 60_000);
       // The n-th hunt's result is the n-th Slack call that carries results.
-      const shown = await waitFor(
+      const shown = await until(
+        h,
         () => h.slack.calls.filter((c) => c.status === 200 && ['chat.update', 'chat.postMessage'].includes(c.method) && JSON.stringify(c.args.blocks ?? '').includes('*Results*'))[n],
         'the result in Slack',
         seconds * 1000 + 30_000,

@@ -7,7 +7,7 @@ import { FakeAws } from '../test/support/fake-aws';
 import { startHarness, type Harness } from '../test/support/harness';
 import { startRedisServer } from '../test/support/redis-server';
 import type { ActionRequest } from '../src/requests/model';
-import { runCommands } from './pipeline';
+import { progress, runCommands } from './pipeline';
 import { machine, percentile, writeSection } from './results';
 
 const INSTANCES = 10;
@@ -37,15 +37,18 @@ async function main() {
   let h: Harness | undefined;
   try {
     h = await startHarness({
-      file: { access: { responders: [], approvers: [], requireApproval: [] }, snapshot: { pollIntervalMs: POLL_MS, maxPollIntervalMs: POLL_MS } },
+      file: { access: { responders: ['U01ANA'], approvers: [], requireApproval: [] }, snapshot: { pollIntervalMs: POLL_MS, maxPollIntervalMs: POLL_MS } },
     });
     const calls0 = aws.calls.length;
+    progress(`snapshots of ${INSTANCES} instances one after another`);
     const s0 = performance.now();
     const singles: number[] = [];
     for (const id of seq) singles.push((await runCommands(h, [{ text: `snapshot ${id}`, action: 'snapshot', firstInstance: id }], checkSnapshots(2))).wallMs);
     const sequentialMs = performance.now() - s0;
     const callsPerInstance = (aws.calls.length - calls0) / INSTANCES;
+    progress('ten /ir snapshot commands at once');
     const tenCommands = await runCommands(h, separate.map((id) => ({ text: `snapshot ${id}`, action: 'snapshot', firstInstance: id })), checkSnapshots(2));
+    progress('one /ir snapshot of ten instances');
     const oneCommand = await runCommands(h, [{ text: `snapshot ${together.join(' ')}`, action: 'snapshot', firstInstance: together[0] }], checkSnapshots(2 * INSTANCES));
     const sorted = [...singles].sort((a, b) => a - b);
     const f = (ms: number) => (ms / 1000).toFixed(2);

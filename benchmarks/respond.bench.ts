@@ -18,7 +18,7 @@ import { startHarness, type Harness } from '../test/support/harness';
 import { freePort, startRedisServer } from '../test/support/redis-server';
 import { SlackApiServer } from '../test/support/slack-api-server';
 import { blockActionBody, slackSignature, slashCommandBody } from '../test/support/slack-signing';
-import { runCommands } from './pipeline';
+import { progress, runCommands } from './pipeline';
 import { machine, percentile, waitHealthy, writeSection } from './results';
 
 const ROOT = join(__dirname, '..');
@@ -120,7 +120,7 @@ async function isolation() {
   const seqIds = Array.from({ length: INSTANCES }, (_, i) => `i-0${(0xb000 + i).toString(16).padStart(16, '0')}`);
   for (const id of [...ids, ...seqIds]) aws.addWebServer(id, { asg: 'web-asg' });
   aws.latencyMs = LATENCY_MS;
-  const h = await startHarness({ file: { access: { responders: [], approvers: [], requireApproval: [] } }, slackOptions: {} });
+  const h = await startHarness({ file: { access: { responders: ['U01ANA'], approvers: [], requireApproval: [] } }, slackOptions: {} });
   try {
     const callsBefore = aws.calls.length;
     // The playbook's loop: one instance, wait until it is done, the next.
@@ -142,7 +142,9 @@ async function main() {
   const redis = await startRedisServer({ aof: false });
   process.env.TEST_REDIS_URL = redis.url;
   try {
+    progress(`acknowledgement latency: ${CLICKS} clicks, then ${CLICKS} commands`);
     const { clickMs, commandMs } = await ackLatency(redis.url);
+    progress(`isolating ${INSTANCES} instances one after another, then all at once`);
     const iso = await isolation();
     const slowestSingle = Math.max(...iso.sequential);
     const speedup = iso.sequentialMs / iso.parallel.wallMs;

@@ -16,8 +16,18 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Replaces the section that starts with `heading` (up to the next `## `), or adds it after the title. */
+/** RESULTS.md is committed: a run changes it only when asked (`--write`). */
+export const WRITE = process.argv.includes('--write');
+
+/**
+ * Replaces the section that starts with `heading` (up to the next `## `), or adds it after the
+ * title; without `--write` it prints the section instead.
+ */
 export function writeSection(heading: string, section: string): void {
+  if (!WRITE) {
+    process.stdout.write(`\n${section}\n(benchmarks/RESULTS.md left as it is: run with --write to record these figures)\n`);
+    return;
+  }
   let existing: string;
   try {
     existing = readFileSync(RESULTS, 'utf8');

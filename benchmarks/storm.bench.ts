@@ -8,13 +8,13 @@
  *    from the last finding accepted to every finding id readable in the channel; Slack calls; 429s.
  */
 import { performance } from 'node:perf_hooks';
-import { RequestStore } from '../src/requests/store';
 import type { ActionRequest } from '../src/requests/model';
 import { encodeDecision } from '../src/views/action-ids';
 import { FakeAws } from '../test/support/fake-aws';
 import { SIGNING_SECRET, fixture, startHarness, type Harness } from '../test/support/harness';
+import { command, progress, requestFor } from './pipeline';
 import { startRedisServer } from '../test/support/redis-server';
-import { blockActionBody, slackSignature, slashCommandBody } from '../test/support/slack-signing';
+import { blockActionBody, slackSignature } from '../test/support/slack-signing';
 import { machine, writeSection } from './results';
 
 const LATENCY_MS = 100;
@@ -30,22 +30,9 @@ const PARTS = process.env.BENCH_PARTS ?? 'abc';
 const hex = (i: number, n: number) => i.toString(16).padStart(n, '0');
 const instanceId = (base: number, i: number) => `i-${hex(base + i, 17)}`;
 
-async function send(h: Harness, body: string): Promise<void> {
+async function click(h: Harness, body: string): Promise<void> {
   const res = await fetch(`${h.baseUrl}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature(SIGNING_SECRET, body) }, body });
   if (res.status !== 200) throw new Error(`bot answered ${res.status}`);
-}
-
-async function requestFor(h: Harness, action: string, firstInstance: string, state: (r: ActionRequest) => boolean, timeoutMs = 600_000): Promise<ActionRequest> {
-  const store = new RequestStore(h.redis, h.config.redisPrefix, 3600);
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const keys = await h.redis.keys(`${h.config.redisPrefix}:req:${action}-${firstInstance}-*`);
-    const r = keys.length ? await store.get(keys[0].split(':req:')[1]) : undefined;
-    if (r && state(r)) return r;
-    if (r && ['failed', 'refused', 'expired'].includes(r.state)) throw new Error(`${action} ${firstInstance}: ${r.state} ${JSON.stringify(r.failure ?? r.plan?.blocked)}`);
-    if (Date.now() > until) throw new Error(`${action} ${firstInstance}: still ${r?.state ?? 'unknown'}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
 }
 
 function checkIsolated(r: ActionRequest, n: number): void {
@@ -57,10 +44,10 @@ function checkIsolated(r: ActionRequest, n: number): void {
 /** `/ir isolate …` for the ids, the approval once the plan is up, and the time from that click to the verified result. */
 async function isolateWithApproval(h: Harness, ids: string[]): Promise<{ approveToDoneMs: number; request: ActionRequest }> {
   const responseUrl = `${h.slack.baseUrl}/respond/bench`;
-  await send(h, slashCommandBody(`isolate ${ids.join(' ')} bench`, { responseUrl, userId: 'U01ANA' }));
+  await command(h, `isolate ${ids.join(' ')} bench`);
   const pending = await requestFor(h, 'isolate', ids[0], (r) => r.state === 'awaiting-approval');
   const t0 = performance.now();
-  await send(h, blockActionBody({ type: 'button', action_id: 'ir_approve', value: encodeDecision({ q: pending.id, v: pending.rev }), text: { type: 'plain_text', text: 'Approve' } }, { userId: 'U02LEAD', responseUrl }));
+  await click(h, blockActionBody({ type: 'button', action_id: 'ir_approve', value: encodeDecision({ q: pending.id, v: pending.rev }), text: { type: 'plain_text', text: 'Approve' } }, { userId: 'U02LEAD', responseUrl }));
   const done = await requestFor(h, 'isolate', ids[0], (r) => r.state === 'done');
   const approveToDoneMs = performance.now() - t0;
   checkIsolated(done, ids.length);
@@ -99,12 +86,11 @@ async function mutationFloor() {
     file: { access: { responders: ['U01ANA'], approvers: [], requireApproval: [] }, aws: { mutationsPerSecond: RATE, mutationBurst: OUR_BURST } },
   });
   try {
-    const responseUrl = `${h.slack.baseUrl}/respond/bench`;
     const chunks: string[][] = [];
     for (let i = 0; i < ids.length; i += 50) chunks.push(ids.slice(i, i + 50));
     const t0 = performance.now();
     // One `/ir isolate` of 100 ids makes one request per 50 (the per-request limit), same account and region.
-    await Promise.all(chunks.map((c) => send(h, slashCommandBody(`isolate ${c.join(' ')} bench`, { responseUrl, userId: 'U01ANA' }))));
+    await Promise.all(chunks.map((c) => command(h, `isolate ${c.join(' ')} bench`)));
     const done = await Promise.all(chunks.map((c) => requestFor(h, 'isolate', c[0], (r) => r.state === 'done')));
     const wallMs = performance.now() - t0;
     done.forEach((r, i) => checkIsolated(r, chunks[i].length));
@@ -178,10 +164,13 @@ async function main() {
   const redis = await startRedisServer({ aof: false });
   process.env.TEST_REDIS_URL = redis.url;
   try {
+    progress('A: ten instances, one bulk approval');
     const a = PARTS.includes('a') ? await bulkApproval() : undefined;
     console.log(JSON.stringify({ a }));
+    progress(`B: ${MANY} instances against the mutation budget`);
     const b = PARTS.includes('b') ? await mutationFloor() : undefined;
     console.log(JSON.stringify({ b }));
+    progress(`C: a ${STORM}-finding storm`);
     const c = PARTS.includes('c') ? await storm() : undefined;
     console.log(JSON.stringify({ c }));
     if (!a || !b || !c) {

@@ -90,6 +90,31 @@ export interface StoryJob {
   cardId?: string;
   /** Jobs queued before stories were per card named the card's first finding. */
   findingKey?: string;
+  /** Set on a 'launcher' job: fill in "who launched it" in one posted story message. */
+  launcher?: LauncherJob;
+}
+
+/** The CloudTrail part of one story message, done as CloudTrail's shared budget allows. */
+export interface LauncherJob {
+  cardId: string;
+  /** The message's key (its ts is kept under it). */
+  message: string;
+  instances: string[];
+  /** Set for a compact message: its place among the card's stories. */
+  part?: { from: number; total: number };
+  findingKey: string;
+  account: string;
+  region: string;
+  thread: { channel: string; ts: string };
+}
+
+/** One launcher job per story message: a re-run that queues it again is absorbed by its id. */
+export function launcherJob(data: LauncherJob): { name: 'launcher'; data: StoryJob; opts: JobsOptions } {
+  return {
+    name: 'launcher',
+    data: { launcher: data },
+    opts: { jobId: `launcher-${data.message.replace(/:/g, '-')}`, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } },
+  };
 }
 
 export interface StatusJob {

@@ -113,7 +113,8 @@ describe('npm run demo in a real browser', () => {
   it('shows files the bot uploads: Report puts the Markdown incident report in the thread', async () => {
     await page.click('#as-U01ANA');
     await page.locator('.msg button', { hasText: 'Report' }).first().click();
-    const file = page.locator('.thread .file a').first();
+    // The thread also holds the plan and result files of the isolations before: the report is its own file.
+    const file = page.locator('.thread .file a', { hasText: /^incident-report-.*\.md$/ }).first();
     await file.waitFor({ timeout: 30_000 });
     const res = await fetch(new URL((await file.getAttribute('href'))!, demo!.url));
     expect(res.status).toBe(200);

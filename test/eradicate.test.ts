@@ -28,7 +28,7 @@ describe('from the story to eradication, through Slack', () => {
     });
     expect((await h.postEvents(fixture('guardduty-crypto-dns'))).status).toBe(202);
     const card = await waitFor(() => h.slack.channelMessages('C02CRIT')[0], 'the alert card');
-    const story = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('The story of')), 'the story');
+    const story = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('The story of') && !textOf(m).includes('looking up')), 'the story, launcher filled in');
     expect(textOf(story)).toContain(`Map blast radius ${KEY}`);
 
     await click(h, story, 'ir_blast_radius', 'U01ANA');

@@ -133,10 +133,21 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
     if (!data?.each) return action.execute(p, ctx);
     const n = data.each.length;
     const shared = new Map<string, Promise<unknown>>();
-    const serialize = <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-      if (!opts.sharedWork?.(name)) return ctx.serialize(name, fn);
-      if (!shared.has(name)) shared.set(name, ctx.serialize(name, fn));
+    const once = <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      if (!opts.sharedWork?.(name)) return run();
+      if (!shared.has(name)) shared.set(name, run());
       return shared.get(name) as Promise<T>;
+    };
+    const serialize = <T>(name: string, fn: () => Promise<T>): Promise<T> => once(name, () => ctx.serialize(name, fn));
+    const sharedWork: Pick<ActionContext, 'shared' | 'forget'> = {
+      shared: ctx.shared && (<T>(name: string, freshMs: number, fn: () => Promise<T>) => once(name, () => ctx.shared!(name, freshMs, fn))),
+      forget:
+        ctx.forget &&
+        (async (name: string) => {
+          // Forgotten here too, so the instances that saw the change share the one redo.
+          shared.delete(name);
+          await ctx.forget!(name);
+        }),
     };
     const stepOf = new Map<string, string>();
     let done = 0;
@@ -151,6 +162,7 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
         const sub: ActionContext = {
           ...ctx,
           serialize,
+          ...sharedWork,
           progress: async (step, total) => {
             stepOf.set(instanceId, `${step}/${total}`);
           },

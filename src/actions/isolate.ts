@@ -8,6 +8,7 @@ import {
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ADVISORY_TIMEOUT_MS, advisory, couldNotCheck, type Checked } from './advisory';
 import type { ActionOutcome, PlanView } from './results';
 import type { Responder } from '../aws/responder';
 import {
@@ -23,7 +24,8 @@ import {
   type InstanceState,
 } from './instance';
 import { ensureIsolationGroups, findGroups, groupIsExact, untrackedGroupName } from './quarantine-group';
-import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+import { blockedPlan, fingerprint, runSteps, shareResult, type ActionContext, type ResponseAction } from './types';
+import { AwsCallError } from '../aws/errors';
 
 /** Everything isolation changes, as it was before: release puts exactly this back. */
 export interface IsolationRecord {
@@ -92,26 +94,39 @@ function isolationFingerprint(s: InstanceState): string {
 
 const NAT_OR_BASTION = /\b(nat|bastion|jump ?host|jumpbox|vpn|proxy)\b/i;
 
-async function sharedRoleInstances(aws: Responder, s: InstanceState): Promise<string[]> {
-  if (!s.profileArn) return [];
-  const out = await aws.send(
-    aws.clients.ec2,
-    new DescribeInstancesCommand({
-      Filters: [
-        { Name: 'iam-instance-profile.arn', Values: [s.profileArn] },
-        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-      ],
-      MaxResults: 1000,
-    }),
-  );
-  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).flatMap((i) => (i.InstanceId && i.InstanceId !== s.id ? [i.InstanceId] : []));
+/** Ten plans for instances of one role ask the same question: one answer serves them for this long. */
+const PROFILE_USERS_FRESH_MS = 10_000;
+/** The id of a VPC's quarantine group, as plans label it (execute and verify read the groups themselves). */
+const GROUP_IDS_FRESH_MS = 5_000;
+
+/** Advisory: the other instances that run with the same instance profile (never blocks the plan). */
+async function sharedRoleInstances(ctx: ActionContext, s: InstanceState): Promise<Checked<string[]>> {
+  const { aws } = ctx;
+  const arn = s.profileArn;
+  if (!arn) return { ok: true, value: [] };
+  return advisory(ADVISORY_TIMEOUT_MS, async () => {
+    const users = await shareResult(ctx, `profile-users:${aws.account}:${aws.region}:${arn}`, PROFILE_USERS_FRESH_MS, async () => {
+      const out = await aws.send(
+        aws.clients.ec2,
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'iam-instance-profile.arn', Values: [arn] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+          MaxResults: 1000,
+        }),
+      );
+      return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId ?? '');
+    });
+    return users.filter((id) => id && id !== s.id);
+  });
 }
 
 function roleWarning(s: InstanceState, sharing: number): string {
   return `its instance role (${s.profileArn}) is shared by ${sharing} other instance(s): revoking the role's sessions would hit them too`;
 }
 
-function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): string[] {
+function warningsFor(s: InstanceState, ctx: ActionContext, sharing: Checked<string[]>): string[] {
   const w: string[] = [];
   const exempt = ctx.isolation.exemptionTagKey;
   if (exempt in s.tags) w.push(`carries the exemption tag ${exempt}=${s.tags[exempt] || '(empty)'}: its owners asked not to isolate it without talking to them`);
@@ -122,7 +137,8 @@ function warningsFor(s: InstanceState, ctx: ActionContext, sharing: number): str
   if (!s.sourceDestCheck) w.push('source/destination check is off: this looks like a NAT instance or router; isolating it cuts traffic for everything routed through it');
   const label = [s.tags.Name, s.tags.Role, s.tags.role].filter(Boolean).join(' ');
   if (NAT_OR_BASTION.test(label)) w.push(`tagged as infrastructure (${label}): NAT, bastion or proxy; isolating it may lock responders out too`);
-  if (sharing > 0) w.push(roleWarning(s, sharing));
+  if (!sharing.ok) w.push(couldNotCheck(`whether its instance role (${s.profileArn}) is shared with other instances`, sharing.why));
+  else if (sharing.value.length > 0) w.push(roleWarning(s, sharing.value.length));
   if (s.autoScalingGroup && !ctx.isolation.detachFromAutoScaling) {
     w.push(`in Auto Scaling group ${s.autoScalingGroup} and isolation.detachFromAutoScaling is off: failed health checks may get it terminated`);
   }
@@ -141,13 +157,16 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
   }
   if (!s.vpcId) return blockedPlan(`${instanceId} is not in a VPC (EC2-Classic): security-group isolation does not apply`);
   const qName = isolation.quarantineGroupName;
-  const groups = await findGroups(aws, s.vpcId, [qName, untrackedGroupName(qName)]);
-  const qId = groups.get(qName)?.GroupId;
+  // Started now, awaited last: the advisory lookup runs beside the reads the plan needs.
+  const sharingCheck = sharedRoleInstances(ctx, s);
+  const vpcId = s.vpcId;
+  // Plans of concurrent requests in one VPC ask the same question; verify never uses this answer.
+  const qId = await shareResult(ctx, groupIdsName(aws, vpcId), GROUP_IDS_FRESH_MS, async () => (await findGroups(aws, vpcId, [qName])).get(qName)?.GroupId ?? null);
   if (qId && s.interfaces.length > 0 && s.interfaces.every((i) => i.groups.length === 1 && i.groups[0].id === qId)) {
     const since = s.tags['ir:at'] ? ` since ${s.tags['ir:at']}` : '';
     return blockedPlan(`${instanceId} is already isolated${since}: every interface is in ${qId} (${qName}). Use \`/ir release ${instanceId}\` to undo.`);
   }
-  const sharing = await sharedRoleInstances(aws, s);
+  const sharing = await sharingCheck;
   const data: IsolationPlanData = {
     before: {
       requestId: ctx.requestId,
@@ -196,10 +215,10 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
     ...(data.disassociateElasticIps ? ['disassociate Elastic IPs'] : []),
     'verify',
   ];
-  const warnings = warningsFor(s, ctx, sharing.length);
+  const warnings = warningsFor(s, ctx, sharing);
   const bulk = bulkDigest(s, data, qId ? `${qId} (${qName})` : qName);
   // In a bulk plan the role warning counts only instances outside the plan (see eachInstance).
-  if (sharing.length) bulk.sharedWith = { instances: sharing, warning: roleWarning(s, sharing.length) };
+  if (sharing.ok && sharing.value.length) bulk.sharedWith = { instances: sharing.value, warning: roleWarning(s, sharing.value.length) };
   return { summary, warnings, steps, fingerprint: isolationFingerprint(s), data, bulk };
 }
 
@@ -288,15 +307,16 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     {
       label: 'quarantine group',
       run: async () => {
-        // Workers isolating in the same VPC would otherwise create and fix the same groups at once.
-        groupsIds = await ctx.serialize(`sg:${aws.account}:${aws.region}:${rec.vpcId}`, () => ensureIsolationGroups(aws, rec.vpcId, ctx.isolation.quarantineGroupName));
+        groupsIds = await verifiedGroups(ctx, rec.vpcId);
+        // A plan made from now on must see the group (e.g. to say the instance is already isolated).
+        await ctx.forget?.(groupIdsName(aws, rec.vpcId));
         return 'quarantine and all-traffic groups verified';
       },
     },
     {
       label: 'move interfaces to quarantine',
-      run: () => withOpenInterfacesNamed(ctx, rec, groupsIds!, async () => {
-        const g = groupsIds!;
+      run: () => withOpenInterfacesNamed(ctx, rec, groupsIds!, () => groupsGoneOnce(ctx, rec.vpcId, groupsIds!, async (g) => {
+        groupsIds = g;
         const current = await interfaceGroups(aws, rec.interfaces.map((i) => i.id));
         let moved = 0;
         for (const i of rec.interfaces) {
@@ -306,13 +326,14 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
           if (!(cur.length === 1 && cur[0] === g.untracked)) {
             await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.untracked] }));
           }
-          // The all-traffic group's rules were read back just before (previous step, this run).
+          // The all-traffic group's rules were read back by the previous step, or within
+          // isolation.groupsVerifiedSeconds by an isolation beside this one; verify reads them again.
           await ctx.records.putIfAbsent(cutRecordName(ctx.requestId, i.id), { at: ctx.now().toISOString() });
           await aws.send(aws.clients.ec2, new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: i.id, Groups: [g.quarantine] }));
           moved++;
         }
         return `network cut: ${rec.interfaces.length} interface(s) in quarantine${moved < rec.interfaces.length ? ` (${rec.interfaces.length - moved} already were)` : ''}`;
-      }),
+      })),
     },
   );
   if (data.disassociateElasticIps) {
@@ -334,12 +355,50 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
   steps.push({
     label: 'verify',
     run: async () => {
-      outcome = await verify(ctx, data, groupsIds!);
+      let checked = await verify(ctx, data, groupsIds!);
+      if (!checked.groupsExact) {
+        // The shared "verified" groups were changed since (by an operator, or an attacker): fix
+        // them again, now, and read everything back once more.
+        await ctx.forget?.(groupsName(aws, rec.vpcId));
+        groupsIds = await verifiedGroups(ctx, rec.vpcId);
+        checked = await verify(ctx, data, groupsIds);
+      }
+      outcome = checked.outcome;
       return undefined;
     },
   });
   await runSteps(ctx, steps);
   return outcome!;
+}
+
+/** The plans' shared answer to "which is this VPC's quarantine group". */
+function groupIdsName(aws: Responder, vpcId: string): string {
+  return `sg-ids:${aws.account}:${aws.region}:${vpcId}`;
+}
+
+/** The lock (and shared answer) of one VPC's isolation groups. */
+function groupsName(aws: Responder, vpcId: string): string {
+  return `sg:${aws.account}:${aws.region}:${vpcId}`;
+}
+
+/**
+ * The VPC's two groups, reconciled and read back once for every isolation running in the VPC
+ * within `isolation.groupsVerifiedSeconds` (single-flight: concurrent isolations wait for the one
+ * reconcile instead of queueing to repeat it).
+ */
+function verifiedGroups(ctx: ActionContext, vpcId: string): Promise<{ quarantine: string; untracked: string }> {
+  return shareResult(ctx, groupsName(ctx.aws, vpcId), ctx.isolation.groupsVerifiedSeconds * 1000, () => ensureIsolationGroups(ctx.aws, vpcId, ctx.isolation.quarantineGroupName));
+}
+
+/** A shared group id whose group was deleted since: forget it, make the groups again, and retry once. */
+async function groupsGoneOnce<T>(ctx: ActionContext, vpcId: string, g: { quarantine: string; untracked: string }, fn: (g: { quarantine: string; untracked: string }) => Promise<T>): Promise<T> {
+  try {
+    return await fn(g);
+  } catch (err) {
+    if (!(err instanceof AwsCallError && err.code === 'InvalidGroup.NotFound') || !ctx.forget) throw err;
+    await ctx.forget(groupsName(ctx.aws, vpcId));
+    return fn(await verifiedGroups(ctx, vpcId));
+  }
 }
 
 /**
@@ -359,7 +418,7 @@ async function withOpenInterfacesNamed<T>(ctx: ActionContext, rec: IsolationReco
   }
 }
 
-async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { quarantine: string; untracked: string }): Promise<ActionOutcome> {
+async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { quarantine: string; untracked: string }): Promise<{ outcome: ActionOutcome; groupsExact: boolean }> {
   const { aws } = ctx;
   const rec = data.before;
   const id = rec.instanceId;
@@ -421,7 +480,8 @@ async function verify(ctx: ActionContext, data: IsolationPlanData, groupIds: { q
       : 'Connections open before isolation may survive on interfaces not marked "open connections cut": EC2 keeps tracked flows alive across group changes.',
     'Not covered: processes on the instance keep running; credentials it already fetched from its instance role stay valid until they expire (revoke the role\'s sessions); traffic that does not pass the interfaces (e.g. EBS, the metadata service) is unaffected.',
   ];
-  return { ok, lines, notes, impact };
+  const groupsExact = quarantineExact && untrackedExact && groups.get(name)?.GroupId === quarantineId && groups.get(untrackedGroupName(name))?.GroupId === groupIds.untracked;
+  return { outcome: { ok, lines, notes, impact }, groupsExact };
 }
 
 export const isolateAction: ResponseAction = { plan, execute };

@@ -5,6 +5,7 @@ import type { Responder } from '../aws/responder';
 import { AwsCallError } from '../aws/errors';
 import { findInstance } from './instance';
 import { redactSecrets } from '../redact';
+import { ADVISORY_TIMEOUT_MS, advisory, whyUnchecked, within, type Checked } from './advisory';
 
 /**
  * The instance's story for the alert's thread (read-only): what it is, what its user data does,
@@ -44,9 +45,13 @@ export interface Story {
   launch?: LaunchInfo;
   /** Why "who launched it" is unknown, when it is. */
   launchUnknown?: string;
+  /** "Who launched it" is still being looked up (CloudTrail's budget): the message is updated later. */
+  launchPending?: boolean;
   /** Other instances the same principal launched in the window. */
   siblings: { id: string; state: string; launchTime?: string }[];
   flags: string[];
+  /** Sections that could not be checked, and why (denied, throttled, not available, timed out). */
+  unchecked?: { section: StorySection; why: string }[];
 }
 
 export interface StorySettings {
@@ -88,50 +93,178 @@ function summariseRule(p: IpPermission): { text: string; world: boolean } {
   return { text: `${proto} from ${sources.join(', ') || 'nowhere'}`, world };
 }
 
-function parseTrail(e: Event): { arn?: string; accessKeyId?: string; sourceIp?: string; userAgent?: string; instanceIds: string[] } {
+/** A RunInstances event as the story needs it: small enough to cache, parsed once. */
+export interface TrailLaunch {
+  name: string;
+  at: string;
+  username?: string;
+  arn?: string;
+  accessKeyId?: string;
+  sourceIp?: string;
+  userAgent?: string;
+  instanceIds: string[];
+}
+
+function parseTrail(e: Event): TrailLaunch {
+  const base = { name: e.EventName ?? '', at: (e.EventTime ?? new Date()).toISOString(), username: e.Username, accessKeyId: e.AccessKeyId };
   try {
     const d = JSON.parse(e.CloudTrailEvent ?? '{}');
     return {
+      ...base,
       arn: d.userIdentity?.arn,
-      accessKeyId: d.userIdentity?.accessKeyId,
+      accessKeyId: d.userIdentity?.accessKeyId ?? base.accessKeyId,
       sourceIp: d.sourceIPAddress,
       userAgent: d.userAgent,
       instanceIds: (d.responseElements?.instancesSet?.items ?? []).map((x: { instanceId?: string }) => x.instanceId).filter(Boolean),
     };
   } catch {
-    return { instanceIds: [] };
+    return { ...base, instanceIds: [] };
   }
 }
 
-async function lookup(aws: Responder, attr: { AttributeKey: 'ResourceName' | 'AccessKeyId' | 'EventName'; AttributeValue: string }, start: Date, maxPages = 10): Promise<Event[]> {
-  const out: Event[] = [];
+/**
+ * How the story reaches CloudTrail's event history, which allows 2 LookupEvents per second per
+ * account and region for every caller together: `beforeCall` waits for the shared budget (or
+ * throws to hand the job back until it allows one), and repeated lookups of the same instance or
+ * key are answered from a short cache.
+ */
+export interface TrailAccess {
+  beforeCall(): Promise<void>;
+  /** Bound of each LookupEvents call (the budget's waits do not count). */
+  callTimeoutMs?: number;
+  cached?(lookup: string): Promise<TrailLaunch[] | undefined>;
+  remember?(lookup: string, launches: TrailLaunch[]): Promise<void>;
+}
+
+const UNPACED: TrailAccess = { beforeCall: async () => undefined };
+
+type LookupKey = 'ResourceName' | 'AccessKeyId' | 'EventName';
+
+/** The RunInstances events among a lookup's results (all pages, up to `maxPages`). */
+async function launches(aws: Responder, trail: TrailAccess, attr: { AttributeKey: LookupKey; AttributeValue: string }, start: Date, maxPages = 10): Promise<TrailLaunch[]> {
+  const name = `${attr.AttributeKey}=${attr.AttributeValue}`;
+  const hit = await trail.cached?.(name);
+  if (hit) return hit;
+  const out: TrailLaunch[] = [];
   let token: string | undefined;
   for (let page = 0; page < maxPages; page++) {
-    const res = await aws.send(aws.clients.cloudTrail, new LookupEventsCommand({ LookupAttributes: [attr], StartTime: start, EndTime: new Date(), NextToken: token, MaxResults: 50 }));
-    out.push(...(res.Events ?? []));
+    await trail.beforeCall();
+    const call = aws.send(aws.clients.cloudTrail, new LookupEventsCommand({ LookupAttributes: [attr], StartTime: start, EndTime: new Date(), NextToken: token, MaxResults: 50 }));
+    const res = trail.callTimeoutMs ? await within(trail.callTimeoutMs, call) : await call;
+    out.push(...(res.Events ?? []).filter((e) => e.EventName === 'RunInstances').map(parseTrail));
     token = res.NextToken;
     if (!token) break;
   }
+  await trail.remember?.(name, out);
   return out;
 }
 
-export async function buildStory(aws: Responder, instanceId: string, settings: StorySettings): Promise<Story> {
+/** The story's sections that are looked up apart from the instance itself; each may fail alone. */
+export type StorySection = 'AMI' | 'security groups' | 'user data' | 'instance role' | 'launcher';
+
+export interface StoryOptions {
+  /** Bound of each section's lookup (ms). */
+  sectionTimeoutMs?: number;
+  /**
+   * false: leave "who launched it" for later (`launchPending`), so the rest posts at once while
+   * CloudTrail's budget is spent elsewhere; `fillLauncher` completes it.
+   */
+  launcher?: false | TrailAccess;
+}
+
+export interface LauncherPart {
+  launch?: LaunchInfo;
+  launchUnknown?: string;
+  siblings: Story['siblings'];
+}
+
+/** Who launched the instance (its RunInstances event), then everything that principal launched. */
+export async function findLauncher(aws: Responder, instanceId: string, launchTime: string | undefined, settings: StorySettings, trail: TrailAccess = UNPACED): Promise<LauncherPart> {
+  const start = new Date(Date.now() - settings.lookbackDays * 86_400_000);
+  const siblings: Story['siblings'] = [];
+  const launchedAt = launchTime ? new Date(launchTime) : undefined;
+  if (launchedAt && launchedAt < start) {
+    return {
+      siblings,
+      launchUnknown: `it was launched ${launchedAt.toISOString().slice(0, 10)}, before CloudTrail's ${settings.lookbackDays}-day event history: run the Athena hunt "instances launched by a principal" over your CloudTrail table`,
+    };
+  }
+  const run = (await launches(aws, trail, { AttributeKey: 'ResourceName', AttributeValue: instanceId }, start))[0];
+  if (!run) {
+    return {
+      siblings,
+      launchUnknown: `CloudTrail's event history in ${aws.region} has no RunInstances for it (older than ${settings.lookbackDays} days, or launched from another account or region): run the Athena hunt over your organisation's CloudTrail`,
+    };
+  }
+  const launch: LaunchInfo = { principal: run.arn ?? run.username ?? 'unknown', accessKeyId: run.accessKeyId, sourceIp: run.sourceIp, userAgent: run.userAgent, at: run.at };
+  const byKey = launch.accessKeyId
+    ? await launches(aws, trail, { AttributeKey: 'AccessKeyId', AttributeValue: launch.accessKeyId }, start)
+    : await launches(aws, trail, { AttributeKey: 'EventName', AttributeValue: 'RunInstances' }, start);
+  const ids = new Set<string>();
+  for (const p of byKey) {
+    if (p.arn && p.arn !== launch.principal) continue;
+    for (const id of p.instanceIds) if (id !== instanceId) ids.add(id);
+  }
+  if (ids.size) {
+    const out = await aws.send(aws.clients.ec2, new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }] }));
+    const known = new Map((out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((x) => [x.InstanceId!, x]));
+    for (const id of ids) {
+      const x = known.get(id);
+      siblings.push({ id, state: x?.State?.Name ?? 'gone', launchTime: x?.LaunchTime ? new Date(x.LaunchTime).toISOString() : undefined });
+    }
+  }
+  return { launch, siblings };
+}
+
+/**
+ * The launcher section of a story posted without it: filled in, or marked as not checked (each
+ * CloudTrail call is bounded by `trail.callTimeoutMs`). Never throws for an AWS failure; a budget
+ * wait (thrown by `trail.beforeCall`, recognised by `isWait`) passes through.
+ */
+export async function fillLauncher(aws: Responder, story: Story, settings: StorySettings, trail: TrailAccess, isWait: (err: unknown) => boolean = () => false): Promise<Story> {
+  try {
+    const part = await findLauncher(aws, story.instanceId, story.launchTime, settings, trail);
+    return { ...story, ...part, launchPending: false };
+  } catch (err) {
+    if (isWait(err)) throw err;
+    return { ...story, launchPending: false, unchecked: [...(story.unchecked ?? []).filter((u) => u.section !== 'launcher'), { section: 'launcher', why: whyUnchecked(err) }] };
+  }
+}
+
+/**
+ * The story: the instance itself must be readable (else there is nothing to tell); every other
+ * section is looked up on its own, bounded by its own timeout, and one that fails (denied,
+ * throttled, not available, timed out) is listed in `unchecked` while the rest is told.
+ */
+export async function buildStory(aws: Responder, instanceId: string, settings: StorySettings, opts: StoryOptions = {}): Promise<Story> {
+  const timeoutMs = opts.sectionTimeoutMs ?? ADVISORY_TIMEOUT_MS;
   const i = await findInstance(aws, instanceId);
   const tags = Object.fromEntries((i.Tags ?? []).filter((t) => t.Key).map((t) => [t.Key!, t.Value ?? '']));
   const flags: string[] = [];
+  const unchecked: NonNullable<Story['unchecked']> = [];
+  const note = <T>(section: StorySection, c: Checked<T>): T | undefined => {
+    if (c.ok) return c.value;
+    unchecked.push({ section, why: c.why });
+    return undefined;
+  };
   const groupIds = (i.SecurityGroups ?? []).map((g) => g.GroupId!).filter(Boolean);
-  const [images, groups, userDataAttr] = await Promise.all([
-    i.ImageId ? aws.send(aws.clients.ec2, new DescribeImagesCommand({ ImageIds: [i.ImageId] })) : Promise.resolve(undefined),
-    groupIds.length ? aws.send(aws.clients.ec2, new DescribeSecurityGroupsCommand({ GroupIds: groupIds })) : Promise.resolve(undefined),
-    aws.send(aws.clients.ec2, new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' })),
+  const profileArn = i.IamInstanceProfile?.Arn;
+  const launchedAt = i.LaunchTime ? new Date(i.LaunchTime) : undefined;
+  const [imageC, groupsC, userDataC, roleC, launcherC] = await Promise.all([
+    advisory(timeoutMs, async () => (i.ImageId ? (await aws.send(aws.clients.ec2, new DescribeImagesCommand({ ImageIds: [i.ImageId] }))).Images?.[0] ?? null : null)),
+    advisory(timeoutMs, async () => (groupIds.length ? ((await aws.send(aws.clients.ec2, new DescribeSecurityGroupsCommand({ GroupIds: groupIds }))).SecurityGroups ?? []) : [])),
+    advisory(timeoutMs, async () => (await aws.send(aws.clients.ec2, new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }))).UserData?.Value),
+    advisory(timeoutMs, () => roleOf(aws, profileArn)),
+    opts.launcher === false ? Promise.resolve(undefined) : advisory(timeoutMs, () => findLauncher(aws, instanceId, launchedAt?.toISOString(), settings, opts.launcher || UNPACED)),
   ]);
-  const image = images?.Images?.[0];
+
+  const image = note('AMI', imageC);
   const ami = { id: i.ImageId, name: image?.Name, ownerId: image?.OwnerId, ownerAlias: image?.ImageOwnerAlias };
-  if (!image) flags.push(`AMI ${i.ImageId ?? '?'} is no longer visible (deregistered or private to another account)`);
-  else if (ami.ownerAlias !== 'amazon' && ami.ownerId !== aws.account && !settings.trustedAmiOwners.includes(ami.ownerId ?? '')) {
+  if (imageC.ok && !image) flags.push(`AMI ${i.ImageId ?? '?'} is no longer visible (deregistered or private to another account)`);
+  else if (image && ami.ownerAlias !== 'amazon' && ami.ownerId !== aws.account && !settings.trustedAmiOwners.includes(ami.ownerId ?? '')) {
     flags.push(`AMI ${ami.id} is owned by account ${ami.ownerId}: not Amazon, not this account, not a trusted owner`);
   }
-  const securityGroups = (groups?.SecurityGroups ?? []).map((g) => {
+  const securityGroups = (note('security groups', groupsC) ?? []).map((g) => {
     const rules = (g.IpPermissions ?? []).map(summariseRule);
     return { id: g.GroupId!, name: g.GroupName ?? g.GroupId!, inbound: rules.map((r) => r.text), openToWorld: rules.some((r) => r.world) };
   });
@@ -140,7 +273,7 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
   if (imdsV1) flags.push('IMDSv1 is still allowed (HttpTokens optional): credentials can be stolen through SSRF');
 
   let userData: Story['userData'];
-  const raw = userDataAttr.UserData?.Value;
+  const raw = note('user data', userDataC);
   if (raw) {
     // Secrets in user data (keys, passwords, connection strings) never reach Slack.
     const text = redactSecrets(Buffer.from(raw, 'base64').toString('utf8'));
@@ -148,53 +281,8 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
     userData = { text, lines: text.split('\n').length, matches };
     if (matches.length) flags.push(`user data has ${matches.length} suspicious line(s): ${[...new Set(matches.flatMap((m) => m.indicator.split(', ')))].join(', ')}`);
   }
-
-  let roleName: string | undefined;
-  const profileArn = i.IamInstanceProfile?.Arn;
-  if (profileArn) {
-    try {
-      const prof = await aws.send(aws.clients.iam, new GetInstanceProfileCommand({ InstanceProfileName: profileArn.split('/').pop()! }));
-      roleName = prof.InstanceProfile?.Roles?.[0]?.RoleName;
-    } catch (err) {
-      if (!(err instanceof AwsCallError && (err.kind === 'not-found' || err.kind === 'access-denied'))) throw err;
-    }
-  }
-
-  // Who launched it: the RunInstances event for this instance, then everything that principal launched.
-  const start = new Date(Date.now() - settings.lookbackDays * 86_400_000);
-  let launch: LaunchInfo | undefined;
-  let launchUnknown: string | undefined;
-  const siblings: Story['siblings'] = [];
-  const launchedAt = i.LaunchTime ? new Date(i.LaunchTime) : undefined;
-  if (launchedAt && launchedAt < start) {
-    launchUnknown = `it was launched ${launchedAt.toISOString().slice(0, 10)}, before CloudTrail's ${settings.lookbackDays}-day event history: run the Athena hunt "instances launched by a principal" over your CloudTrail table`;
-  } else {
-    const events = await lookup(aws, { AttributeKey: 'ResourceName', AttributeValue: instanceId }, start);
-    const run = events.find((e) => e.EventName === 'RunInstances');
-    if (!run) {
-      launchUnknown = `CloudTrail's event history in ${aws.region} has no RunInstances for it (older than ${settings.lookbackDays} days, or launched from another account or region): run the Athena hunt over your organisation's CloudTrail`;
-    } else {
-      const t = parseTrail(run);
-      launch = { principal: t.arn ?? run.Username ?? 'unknown', accessKeyId: t.accessKeyId ?? run.AccessKeyId, sourceIp: t.sourceIp, userAgent: t.userAgent, at: (run.EventTime ?? new Date()).toISOString() };
-      const byKey = launch.accessKeyId
-        ? await lookup(aws, { AttributeKey: 'AccessKeyId', AttributeValue: launch.accessKeyId }, start)
-        : await lookup(aws, { AttributeKey: 'EventName', AttributeValue: 'RunInstances' }, start);
-      const ids = new Set<string>();
-      for (const e of byKey.filter((x) => x.EventName === 'RunInstances')) {
-        const p = parseTrail(e);
-        if (p.arn && p.arn !== launch.principal) continue;
-        for (const id of p.instanceIds) if (id !== instanceId) ids.add(id);
-      }
-      if (ids.size) {
-        const out = await aws.send(aws.clients.ec2, new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }] }));
-        const known = new Map((out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((x) => [x.InstanceId!, x]));
-        for (const id of ids) {
-          const x = known.get(id);
-          siblings.push({ id, state: x?.State?.Name ?? 'gone', launchTime: x?.LaunchTime ? new Date(x.LaunchTime).toISOString() : undefined });
-        }
-      }
-    }
-  }
+  const roleName = note('instance role', roleC);
+  const launcher = launcherC ? note('launcher', launcherC) : undefined;
   return {
     instanceId,
     name: tags.Name,
@@ -212,9 +300,23 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
     ami,
     securityGroups,
     userData,
-    launch,
-    launchUnknown,
-    siblings,
+    launch: launcher?.launch,
+    launchUnknown: launcher?.launchUnknown,
+    launchPending: opts.launcher === false,
+    siblings: launcher?.siblings ?? [],
     flags,
+    unchecked,
   };
+}
+
+/** The instance profile's role; a profile deleted since is simply no role. */
+async function roleOf(aws: Responder, profileArn: string | undefined): Promise<string | undefined> {
+  if (!profileArn) return undefined;
+  try {
+    const prof = await aws.send(aws.clients.iam, new GetInstanceProfileCommand({ InstanceProfileName: profileArn.split('/').pop()! }));
+    return prof.InstanceProfile?.Roles?.[0]?.RoleName;
+  } catch (err) {
+    if (err instanceof AwsCallError && err.kind === 'not-found') return undefined;
+    throw err;
+  }
 }

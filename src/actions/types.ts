@@ -50,6 +50,25 @@ export interface ActionContext {
   progress(step: number, total: number, label: string): Promise<void>;
   /** Runs `fn` while no other job (on any worker) runs under the same name, e.g. one VPC's groups. */
   serialize<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Single-flight across workers: the first caller runs `fn`, concurrent callers wait for its
+   * answer, and the answer is reused for `freshMs` (src/requests/single-flight.ts). Absent (tests
+   * of one action), `shareResult` falls back to `serialize`.
+   */
+  shared?<T>(name: string, freshMs: number, fn: () => Promise<T>): Promise<T>;
+  /** Drops a shared answer that AWS was just seen to contradict. */
+  forget?(name: string): Promise<void>;
+  /**
+   * Resolves when one CloudTrail LookupEvents call may go to this request's account and region:
+   * the budget is shared with every worker (stories, other requests) through Redis
+   * (src/aws/cloudtrail-budget.ts). Call it before each call, each page included.
+   */
+  cloudTrailCall?(): Promise<void>;
+}
+
+/** `ctx.shared` when the worker provides it, else the old behaviour: one at a time, nothing kept. */
+export function shareResult<T>(ctx: ActionContext, name: string, freshMs: number, fn: () => Promise<T>): Promise<T> {
+  return ctx.shared ? ctx.shared(name, freshMs, fn) : ctx.serialize(name, fn);
 }
 
 /** A plan that must not run, with the reason shown to the user. */

@@ -73,7 +73,7 @@ export class AwsClients {
   private readonly own = new Map<string, ResponderClients>();
   private callerAccount?: Promise<{ account: string; arn?: string }>;
 
-  constructor(private readonly settings: AwsSettings = { aws: { mutationsPerSecond: 4, mutationBurst: 100, maxAttempts: 6, jobAttempts: 5, jobBackoffMs: 5000 } }) {}
+  constructor(private readonly settings: AwsSettings = { aws: { mutationsPerSecond: 4, mutationBurst: 100, cloudTrailLookupsPerSecond: 1.8, maxAttempts: 6, jobAttempts: 5, jobBackoffMs: 5000 } }) {}
 
   securityHub(region?: string): SecurityHubClient {
     const key = region ?? '';

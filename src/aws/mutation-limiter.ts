@@ -6,7 +6,7 @@ import type { Redis, Result } from 'ioredis';
  * other tools draw on too; pacing ourselves keeps a ten-instance containment from starving them
  * (and from being throttled half-way).
  */
-const TAKE_LUA = `
+export const TOKEN_BUCKET_LUA = `
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -34,7 +34,7 @@ export class MutationLimiter {
     private readonly prefix: string,
     private readonly limits: MutationLimits,
   ) {
-    if (!redis.awsBucket) redis.defineCommand('awsBucket', { numberOfKeys: 1, lua: TAKE_LUA });
+    if (!redis.awsBucket) redis.defineCommand('awsBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
   }
 
   /** Resolves when one mutating call may go to this account and region. */

@@ -103,6 +103,13 @@ export const fileSchema = z
         deregisterFromTargetGroups: z.boolean().default(true),
         /** An instance carrying this tag key is flagged in the plan as exempt from isolation. */
         exemptionTagKey: z.string().min(1).max(128).default('ir:exempt'),
+        /**
+         * A VPC's quarantine and all-traffic groups, once reconciled and read back, count as
+         * verified for this long: concurrent isolations in the VPC share that one reconcile instead
+         * of queueing to repeat it. Each isolation's verify still re-reads both groups and redoes
+         * the reconcile when they differ. 0 = reconcile in every isolation.
+         */
+        groupsVerifiedSeconds: z.number().min(0).max(300).default(30),
         /** What `release` puts back besides the security groups and protection settings. */
         release: z
           .object({
@@ -235,6 +242,10 @@ export const fileSchema = z
         compactBatch: z.number().int().min(1).max(20).default(10),
         /** Upload long user data as a file at all (secrets in it are redacted either way). */
         uploadUserData: z.boolean().default(true),
+        /** Each section (AMI, groups, user data, role, launcher) gets this long; past it: "could not check: timed out". */
+        sectionTimeoutSeconds: z.number().min(0.1).max(120).default(10),
+        /** CloudTrail lookups (an instance's launch, a key's other launches) are reused this long. */
+        lookupCacheSeconds: z.number().int().min(0).max(3600).default(300),
       })
       .strict()
       .prefault({}),
@@ -257,6 +268,13 @@ export const fileSchema = z
          */
         mutationsPerSecond: z.number().min(0.1).max(100).default(4),
         mutationBurst: z.number().int().min(1).max(1000).default(100),
+        /**
+         * CloudTrail LookupEvents calls per second per account and region, shared by every worker
+         * through Redis (src/aws/cloudtrail-budget.ts). AWS allows 2 for all callers together; the
+         * default keeps 10% in hand, because a call reaches AWS a little after it took its turn
+         * (event-loop and network jitter) and paced at exactly 2/s some land three in one second.
+         */
+        cloudTrailLookupsPerSecond: z.number().min(0.1).max(2).default(1.8),
         /** SDK attempts per call (adaptive retry: backs off on throttling). */
         maxAttempts: z.number().int().min(1).max(20).default(6),
         /** Job attempts for an action when AWS keeps throttling or fails transiently. */

@@ -29,6 +29,8 @@ import { Lifecycle } from '../requests/lifecycle';
 import type { ActionName, ActionOutcome, ActionRequest } from '../requests/model';
 import type { Pipeline } from '../requests/pipeline';
 import type { Locks } from '../requests/locks';
+import type { SingleFlight } from '../requests/single-flight';
+import type { CloudTrailBudget } from '../aws/cloudtrail-budget';
 import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
@@ -63,11 +65,18 @@ export interface RespondDeps {
   aws: AwsClients;
   limiter: MutationLimiter;
   locks: Locks;
+  /** Shared answers for concurrent requests (one VPC's groups); absent, each request works alone. */
+  once?: SingleFlight;
+  /** The LookupEvents budget per account and region, shared with stories. */
+  cloudTrail?: CloudTrailBudget;
   log: Logger;
   actions?: Record<ActionName, ResponseAction>;
   /** Told of every request that finished (time to contain on /metrics); its failure does not fail the request. */
   onFinished?: (r: ActionRequest, outcome: ActionOutcome) => Promise<void>;
 }
+
+/** An action reading CloudTrail (a blast radius) is a long job: it may wait in place for the budget. */
+const CLOUDTRAIL_PATIENCE_MS = 120_000;
 
 function describe(err: unknown, attempts: number): { message: string; retryable: boolean } {
   const cause = err instanceof StepFailure ? err.cause : (err as Error);
@@ -113,6 +122,8 @@ export function actionProcessor(deps: RespondDeps) {
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         now: () => new Date(),
         serialize: (name, fn) => deps.locks.withLock(name, fn),
+        ...(deps.once && { shared: (name, freshMs, fn) => deps.once!.run(name, freshMs, fn), forget: (name) => deps.once!.forget(name) }),
+        ...(deps.cloudTrail && { cloudTrailCall: () => deps.cloudTrail!.acquire(session.account, session.region, CLOUDTRAIL_PATIENCE_MS) }),
         progress: async (step, total, label) => {
           await store.patch(r.id, { progress: { step, total, label } });
           await pipeline.render(r.id, false);

@@ -6,7 +6,7 @@ import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { enqueueRender, findingProcessor } from '../jobs/intake';
 import { IncidentClock } from '../jobs/incident-clock';
-import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
+import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, launcherJob, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
@@ -20,9 +20,11 @@ import type { DoctorJob } from '../queues';
 import type { TaskJob } from '../queues';
 import { AuditLog } from '../audit/log';
 import { MutationLimiter } from '../aws/mutation-limiter';
+import { CloudTrailBudget } from '../aws/cloudtrail-budget';
 import { Pipeline } from '../requests/pipeline';
 import { Lifecycle } from '../requests/lifecycle';
 import { Locks } from '../requests/locks';
+import { SingleFlight } from '../requests/single-flight';
 import { RedisRecords } from '../requests/records';
 import { RequestStore } from '../requests/store';
 import type { Logger } from '../log';
@@ -116,6 +118,8 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         aws,
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
         locks: new Locks(conn, config.redisPrefix),
+        once: new SingleFlight(conn, config.redisPrefix, new Locks(conn, config.redisPrefix)),
+        cloudTrail: new CloudTrailBudget(conn, config.redisPrefix, { lookupsPerSecond: config.aws.cloudTrailLookupsPerSecond, cacheMs: 0 }),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
         onFinished: (r, outcome) => clock.requestDone(r, outcome),
@@ -151,6 +155,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         onStory: async (cardId, s) => {
           const facts = { principal: s.launch?.principal, accessKeyId: s.launch?.accessKeyId, amiId: s.ami.id, amiOwnerId: s.ami.ownerId, amiOwnerAlias: s.ami.ownerAlias };
           if (await store.recordLaunch(cardId, s.instanceId, facts)) await cardChanged(cardId);
+        },
+        queueLauncher: async (data) => {
+          const j = launcherJob(data);
+          await storyQ.add(j.name, j.data, j.opts);
         },
       }),
       { ...common, concurrency: 5 },
@@ -193,15 +201,19 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     w.on('failed', (job, err) => wl.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
     // While Redis is down every worker reports each reconnect attempt: say each distinct error
     // once a minute, with how many were left out, instead of hundreds of lines.
-    let last = { message: '', at: 0, repeated: 0 };
+    // Remembered per message: a reconnect loop alternates between errors (refused, closed), and
+    // remembering only the last one logged each again on every turn.
+    const said = new Map<string, { at: number; repeated: number }>();
     w.on('error', (err) => {
       const now = Date.now();
-      if (err.message === last.message && now - last.at < 60_000) {
+      const last = said.get(err.message);
+      if (last && now - last.at < 60_000) {
         last.repeated += 1;
         return;
       }
-      wl.error({ err: err.message, ...(last.repeated ? { repeatedBefore: last.repeated } : {}) }, 'worker error');
-      last = { message: err.message, at: now, repeated: 0 };
+      if (said.size > 50) said.clear();
+      wl.error({ err: err.message, ...(last?.repeated ? { repeatedBefore: last.repeated } : {}) }, 'worker error');
+      said.set(err.message, { at: now, repeated: 0 });
     });
   }
 

@@ -13,6 +13,14 @@ function section(text: string): KnownBlock {
   return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, 2900) } };
 }
 
+/** Why a section could not be checked, when it could not. */
+function unchecked(s: Story, section: NonNullable<Story['unchecked']>[number]['section']): string | undefined {
+  const u = s.unchecked?.find((x) => x.section === section);
+  return u ? `could not check: ${safe(u.why, 300)}` : undefined;
+}
+
+const LOOKING_UP = 'looking up… (CloudTrail allows 2 lookups/s per account and region; this message is updated when it answers)';
+
 /** The instance's story as posted in the alert's thread. Every AWS value is escaped. */
 export function renderStory(s: Story, findingKey: string): CardView {
   const blocks: KnownBlock[] = [];
@@ -20,13 +28,17 @@ export function renderStory(s: Story, findingKey: string): CardView {
   if (s.launchTime) head.push(`launched ${safe(s.launchTime, 40)}`);
   blocks.push(section(head.join(', ')));
   if (s.flags.length) blocks.push(section(`*Flags*\n${s.flags.map((f) => `:warning: ${safe(f, 400)}`).join('\n')}`));
+  const amiUnchecked = unchecked(s, 'AMI');
+  const roleUnchecked = unchecked(s, 'instance role');
   const facts = [
-    `*AMI* ${code(s.ami.id ?? '?', 40)} ${s.ami.name ? code(s.ami.name, 120) : ''} owner ${safe(s.ami.ownerAlias ?? s.ami.ownerId ?? 'unknown', 40)}`,
+    `*AMI* ${code(s.ami.id ?? '?', 40)} ${amiUnchecked ? `(owner: ${amiUnchecked})` : `${s.ami.name ? code(s.ami.name, 120) : ''} owner ${safe(s.ami.ownerAlias ?? s.ami.ownerId ?? 'unknown', 40)}`}`,
     `*Network* ${safe(s.vpcId ?? '?', 30)} / ${safe(s.subnetId ?? '?', 30)}, private ${s.privateIps.map((x) => code(x, 45)).join(' ') || '-'}, public ${s.publicIps.map((x) => code(x, 45)).join(' ') || '-'}`,
-    `*Instance role* ${s.roleName ? code(s.roleName, 100) : s.profileArn ? code(s.profileArn, 200) : 'none'} · IMDS ${s.imdsV1 ? 'v1 allowed' : 'v2 only'}`,
+    `*Instance role* ${s.roleName ? code(s.roleName, 100) : s.profileArn ? code(s.profileArn, 200) : 'none'}${roleUnchecked ? ` (role: ${roleUnchecked})` : ''} · IMDS ${s.imdsV1 ? 'v1 allowed' : 'v2 only'}`,
   ];
   blocks.push(section(facts.join('\n')));
-  if (s.securityGroups.length) {
+  const groupsUnchecked = unchecked(s, 'security groups');
+  if (groupsUnchecked) blocks.push(section(`*Security groups (inbound)*: ${groupsUnchecked}`));
+  else if (s.securityGroups.length) {
     blocks.push(
       section(
         `*Security groups (inbound)*\n${s.securityGroups
@@ -37,7 +49,9 @@ export function renderStory(s: Story, findingKey: string): CardView {
   }
   const tags = Object.entries(s.tags).slice(0, 15);
   if (tags.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(`Tags: ${tags.map(([k, v]) => `${code(k, 60)}=${code(v, 120)}`).join(' ')}`, 2900) }] });
-  if (s.userData) {
+  const userDataUnchecked = unchecked(s, 'user data');
+  if (userDataUnchecked) blocks.push(section(`*User data*: ${userDataUnchecked}`));
+  else if (s.userData) {
     const m = s.userData.matches;
     const lines = m.length
       ? `*User data*: ${m.length} suspicious line(s) of ${s.userData.lines}\n\`\`\`${m.slice(0, 15).map((x) => `${x.line}: ${codeLine(x.text)}    ← ${x.indicator}`).join('\n')}\`\`\``
@@ -88,7 +102,10 @@ export function renderStory(s: Story, findingKey: string): CardView {
         : []),
     ],
   });
-  if (!s.launch) {
+  const launcherUnchecked = unchecked(s, 'launcher');
+  if (s.launchPending) blocks.push(section(`*Launcher*: ${LOOKING_UP}`));
+  else if (launcherUnchecked) blocks.push(section(`*Launched by*: ${launcherUnchecked}`));
+  else if (!s.launch) {
     blocks.push(section(`*Launched by*: unknown. ${safe(s.launchUnknown ?? '', 600)}`));
   }
   return { text: `The story of ${s.instanceId}`, blocks };
@@ -108,13 +125,19 @@ function compactSection(c: CompactStory): KnownBlock {
   const lines = [
     `${code(s.instanceId, 40)}${s.name ? ` (${safe(s.name, 60)})` : ''} · ${safe(s.type ?? '?', 30)} · ${safe(s.state, 20)}${s.launchTime ? ` · launched ${safe(s.launchTime, 40)}` : ''}`,
     `AMI ${code(s.ami.id ?? '?', 40)} owner ${safe(s.ami.ownerAlias ?? s.ami.ownerId ?? 'unknown', 40)} · role ${s.roleName ? code(s.roleName, 80) : 'none'} · IMDS ${s.imdsV1 ? 'v1 allowed' : 'v2 only'}`,
-    s.launch
-      ? `Launched by ${code(s.launch.principal, 160)}${s.launch.accessKeyId ? ` key ${code(s.launch.accessKeyId, 30)}` : ''}${s.launch.sourceIp ? ` from ${code(s.launch.sourceIp, 60)}` : ''}${s.siblings.length ? `, with ${s.siblings.length} other instance(s)` : ''}`
-      : 'Launched by: unknown',
+    s.launchPending
+      ? 'Launcher: looking up…'
+      : s.launch
+        ? `Launched by ${code(s.launch.principal, 160)}${s.launch.accessKeyId ? ` key ${code(s.launch.accessKeyId, 30)}` : ''}${s.launch.sourceIp ? ` from ${code(s.launch.sourceIp, 60)}` : ''}${s.siblings.length ? `, with ${s.siblings.length} other instance(s)` : ''}`
+        : `Launched by: ${unchecked(s, 'launcher') ?? 'unknown'}`,
   ];
+  for (const u of s.unchecked ?? []) if (u.section !== 'launcher') lines.push(`${safe(u.section, 40)}: could not check: ${safe(u.why, 200)}`);
   const m = s.userData?.matches ?? [];
-  if (m.length) lines.push(`User data: ${m.length} suspicious line(s) of ${s.userData!.lines}, e.g. ${code(`${m[0].line}: ${m[0].text}`, 200)} ← ${safe(m[0].indicator, 60)}`);
-  else lines.push(s.userData ? `User data: ${s.userData.lines} line(s), nothing suspicious` : 'User data: none');
+  // Unchecked user data is said in the line above: "none" would be a claim nobody checked.
+  if (!unchecked(s, 'user data')) {
+    if (m.length) lines.push(`User data: ${m.length} suspicious line(s) of ${s.userData!.lines}, e.g. ${code(`${m[0].line}: ${m[0].text}`, 200)} ← ${safe(m[0].indicator, 60)}`);
+    else lines.push(s.userData ? `User data: ${s.userData.lines} line(s), nothing suspicious` : 'User data: none');
+  }
   if (s.flags.length) lines.push(s.flags.slice(0, 4).map((f) => `:warning: ${safe(f, 200)}`).join(' '));
   return section(lines.join('\n'));
 }
