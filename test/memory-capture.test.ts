@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { captureRecordName, memoryAction, type CaptureRecord } from '../src/actions/memory';
 import { terminateAction } from '../src/actions/terminate';
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { stopAction } from '../src/actions/stop';
 import { FinalError, NotYet, StepFailure } from '../src/actions/types';
 import { isolationRecordName } from '../src/actions/isolate';
@@ -393,6 +393,23 @@ describe('stop and terminate count only a verified memory image', () => {
       expect(waived.blocked).toBeUndefined();
       expect(waived.summary.join('\n')).not.toContain('memory image s3://');
       expect(waived.summary.join('\n')).toContain('going on anyway, as asked (without-memory): memory is lost');
+    });
+
+    it('terminates nothing when a capture asked for after the plan is still running at the moment of terminating', async () => {
+      launchedAndSnapshotted();
+      const ctx = terminateContext();
+      const plan = await terminateAction.plan([PRINCIPAL, ID], ctx);
+      expect(plan.blocked).toBeUndefined();
+      ctx.records.values.set(captureRecordName(ID), record);
+      ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', StandardOutputContent: '' });
+      // Had it been called, the run ends here instead of waiting for an instance the mock never terminates.
+      ec2.on(TerminateInstancesCommand).rejects(new Error('TerminateInstances was called'));
+      const err = await terminateAction.execute(plan, ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StepFailure);
+      expect((err as StepFailure).cause).toBeInstanceOf(FinalError);
+      expect((err as Error).message).toContain(`No verified memory image of ${ID} (memory-i-0a1b2c3d4e5f60718-1: SSM command cmd-9 InProgress, no image verified in S3)`);
+      expect((err as Error).message).toContain('Nothing was terminated.');
+      expect(ec2.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
     });
 
     it('lists a verified image with its S3 version and hash as evidence kept', async () => {
