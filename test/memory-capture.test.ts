@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { captureRecordName, memoryAction, type CaptureRecord } from '../src/actions/memory';
 import { terminateAction } from '../src/actions/terminate';
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { stopAction } from '../src/actions/stop';
 import { FinalError, NotYet, StepFailure } from '../src/actions/types';
 import { isolationRecordName } from '../src/actions/isolate';
@@ -300,6 +300,75 @@ describe('stop and terminate count only a verified memory image', () => {
     expect(ec2.commandCalls(StopInstancesCommand)).toHaveLength(0);
   });
 
+  describe('a bulk stop (Stop all)', () => {
+    const OTHER = 'i-0a1b2c3d4e5f60719';
+    const states = new Map<string, string>();
+    const verified = (id: string): CaptureRecord => ({ ...record, instanceId: id, status: 'verified', image: { sha256: SHA, bytes: 10, verifiedAt: '2026-12-01T07:01:00Z' } });
+
+    /** Neither instance had a capture when the stop was planned. */
+    function withoutCaptures() {
+      const ctx = stopContext();
+      ctx.records.values.delete(captureRecordName(ID));
+      return ctx;
+    }
+
+    function twoRunning(ctx: ReturnType<typeof stopContext>) {
+      states.set(ID, 'running').set(OTHER, 'running');
+      ec2.on(DescribeInstancesCommand).callsFake(async (input: { InstanceIds?: string[] }) => ({ Reservations: [{ Instances: (input.InstanceIds ?? [ID, OTHER]).map((id) => ({ InstanceId: id, State: { Name: states.get(id) } })) }] }));
+      ec2.on(DescribeInstanceAttributeCommand).resolves({ DisableApiStop: { Value: false } });
+      const stoppedWhile: (string | undefined)[] = [];
+      ec2.on(StopInstancesCommand).callsFake(async (input: { InstanceIds: string[] }) => {
+        for (const id of input.InstanceIds) {
+          stoppedWhile.push((await ctx.records.get<CaptureRecord>(captureRecordName(id)))?.status);
+          states.set(id, 'stopped');
+        }
+        return {};
+      });
+      return stoppedWhile;
+    }
+
+    it('is refused as a whole when one instance\'s capture is unverified, naming that one', async () => {
+      const ctx = stopContext(undefined, verified(ID));
+      ctx.records.values.set(captureRecordName(OTHER), { ...record, instanceId: OTHER, requestId: 'memory-i-0a1b2c3d4e5f60719-1', status: 'failed', reason: 'capture Failed' });
+      twoRunning(ctx);
+      const plan = await stopAction.plan([ID, OTHER], ctx);
+      expect(plan.blocked).toContain(`No verified memory image of ${OTHER} (memory-i-0a1b2c3d4e5f60719-1: capture Failed)`);
+      expect(plan.blocked).not.toContain(`of ${ID}`);
+      expect(ec2.commandCalls(StopInstancesCommand)).toHaveLength(0);
+    });
+
+    it('waits for a capture asked for after the stop was planned (while it awaited approval) before stopping anything', async () => {
+      const ctx = withoutCaptures();
+      const stoppedWhile = twoRunning(ctx);
+      const plan = await stopAction.plan([ID, OTHER], ctx);
+      expect(plan.steps).not.toContain('wait for memory capture');
+      // Approval pending: someone captures OTHER's memory; its command is still running when the stop is approved.
+      ctx.records.values.set(captureRecordName(OTHER), { ...record, instanceId: OTHER, requestId: 'memory-i-0a1b2c3d4e5f60719-1' });
+      let polls = 0;
+      ssm.on(GetCommandInvocationCommand).callsFake(async () => {
+        if (++polls === 3) ctx.records.values.set(captureRecordName(OTHER), { ...verified(OTHER), requestId: 'memory-i-0a1b2c3d4e5f60719-1' });
+        return { Status: 'InProgress', StandardOutputContent: '' };
+      });
+      const outcome = await stopAction.execute(plan, ctx);
+      expect(outcome.ok).toBe(true);
+      expect(polls).toBeGreaterThanOrEqual(3);
+      expect(stoppedWhile).toEqual([undefined, 'verified']);
+    });
+
+    it('stops nothing when a capture asked for after the plan has already failed', async () => {
+      const ctx = withoutCaptures();
+      twoRunning(ctx);
+      const plan = await stopAction.plan([ID, OTHER], ctx);
+      ctx.records.values.set(captureRecordName(OTHER), { ...record, requestId: 'memory-i-0a1b2c3d4e5f60719-1', instanceId: OTHER, commandId: undefined, status: 'failed', reason: 'the capture request failed before any command was sent: AccessDenied' });
+      const err = await stopAction.execute(plan, ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StepFailure);
+      expect((err as StepFailure).cause).toBeInstanceOf(FinalError);
+      expect((err as Error).message).toContain(`No verified memory image of ${OTHER}`);
+      expect((err as Error).message).toContain('Nothing was stopped.');
+      expect(ec2.commandCalls(StopInstancesCommand)).toHaveLength(0);
+    });
+  });
+
   describe('terminate', () => {
     const PRINCIPAL = 'AKIAIOSFODNN7EXAMPLE';
     function launchedAndSnapshotted() {
@@ -324,6 +393,23 @@ describe('stop and terminate count only a verified memory image', () => {
       expect(waived.blocked).toBeUndefined();
       expect(waived.summary.join('\n')).not.toContain('memory image s3://');
       expect(waived.summary.join('\n')).toContain('going on anyway, as asked (without-memory): memory is lost');
+    });
+
+    it('terminates nothing when a capture asked for after the plan is still running at the moment of terminating', async () => {
+      launchedAndSnapshotted();
+      const ctx = terminateContext();
+      const plan = await terminateAction.plan([PRINCIPAL, ID], ctx);
+      expect(plan.blocked).toBeUndefined();
+      ctx.records.values.set(captureRecordName(ID), record);
+      ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', StandardOutputContent: '' });
+      // Had it been called, the run ends here instead of waiting for an instance the mock never terminates.
+      ec2.on(TerminateInstancesCommand).rejects(new Error('TerminateInstances was called'));
+      const err = await terminateAction.execute(plan, ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StepFailure);
+      expect((err as StepFailure).cause).toBeInstanceOf(FinalError);
+      expect((err as Error).message).toContain(`No verified memory image of ${ID} (memory-i-0a1b2c3d4e5f60718-1: SSM command cmd-9 InProgress, no image verified in S3)`);
+      expect((err as Error).message).toContain('Nothing was terminated.');
+      expect(ec2.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
     });
 
     it('lists a verified image with its S3 version and hash as evidence kept', async () => {

@@ -5,15 +5,44 @@ import type { PolicyDocument } from './policy';
 /** The SSM document memory capture runs (memory.ssmDocument's default); the bot's policy allows SendCommand with it only. */
 export const MEMORY_DOCUMENT_NAME = 'ir-bot-memory-capture';
 
-/** deploy/ssm/memory-capture.json: a fixed script that takes URLs, sizes and a directory as parameters only. */
-export function memoryDocument(): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(__dirname, '../ssm/memory-capture.json'), 'utf8')) as Record<string, unknown>;
+/** The buckets a deployed document's URLs may point at; unset: no URL at all. */
+export interface DocumentBuckets {
+  toolsBucket?: string;
+  evidenceBucket?: string;
+}
+
+/**
+ * A presigned URL of this bucket only: virtual-hosted or path-style (the SDK's form for a name with
+ * dots), any region, either partition's domain. The region is one DNS label, so a look-alike bucket
+ * named "<bucket>.s3.<region>" cannot pass.
+ */
+export function bucketUrlPattern(bucket: string | undefined): string {
+  if (!bucket) return '^$';
+  const b = bucket.replaceAll('.', '\\.');
+  const s3 = '[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?';
+  return `^(https://(${b}\\.s3\\.${s3}|s3\\.${s3}/${b})/[^\\s"'\`$\\\\]+)?$`;
+}
+
+/**
+ * deploy/ssm/memory-capture.json: a fixed script that takes URLs, sizes and a directory as
+ * parameters only. Deployed, its URLs may point only at this deployment's tools and evidence
+ * buckets: the script runs what toolUrl serves as root and sends memory to uploadUrl, so with any
+ * https URL allowed, whoever holds the responder role's credentials could run their own binary on
+ * every instance, or take its memory, through "our document only".
+ */
+export function memoryDocument(buckets?: DocumentBuckets): Record<string, unknown> {
+  const doc = JSON.parse(readFileSync(join(__dirname, '../ssm/memory-capture.json'), 'utf8')) as { parameters: Record<string, { allowedPattern?: string }> };
+  if (buckets) {
+    doc.parameters.toolUrl.allowedPattern = bucketUrlPattern(buckets.toolsBucket);
+    doc.parameters.uploadUrl.allowedPattern = bucketUrlPattern(buckets.evidenceBucket);
+  }
+  return doc;
 }
 
 /** CloudFormation for the document, in whichever account and region it is deployed to. */
-export function memoryDocumentResource(): Record<string, unknown> {
+export function memoryDocumentResource(buckets: DocumentBuckets): Record<string, unknown> {
   // A fixed name keeps the policy's resource ARN stable; NewVersion lets an update change the content.
-  return { Type: 'AWS::SSM::Document', Properties: { Name: MEMORY_DOCUMENT_NAME, DocumentType: 'Command', DocumentFormat: 'JSON', UpdateMethod: 'NewVersion', Content: memoryDocument() } };
+  return { Type: 'AWS::SSM::Document', Properties: { Name: MEMORY_DOCUMENT_NAME, DocumentType: 'Command', DocumentFormat: 'JSON', UpdateMethod: 'NewVersion', Content: memoryDocument(buckets) } };
 }
 
 export interface EvidenceBucketNames {

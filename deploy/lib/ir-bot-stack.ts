@@ -336,7 +336,7 @@ export class IrBotStack extends Stack {
     const evidenceBucket = settings.policyNames.evidenceBucket;
     if (evidenceBucket) {
       // The bot captures in its own account and region with the same document the member accounts get.
-      const doc = memoryDocumentResource();
+      const doc = memoryDocumentResource(settings.policyNames);
       new CfnResource(this, 'MemoryCaptureDocument', { type: doc.Type as string, properties: doc.Properties as Record<string, unknown> });
       if (settings.evidence.manageBucketPolicy) {
         new CfnBucketPolicy(this, 'EvidenceBucketPolicy', {

@@ -1,7 +1,7 @@
 import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { CfnStackSet } from 'aws-cdk-lib/aws-cloudformation';
 import type { Construct } from 'constructs';
-import { MEMORY_DOCUMENT_NAME, memoryDocumentResource } from './evidence';
+import { MEMORY_DOCUMENT_NAME, memoryDocumentResource, type DocumentBuckets } from './evidence';
 import { ASSUME_RESPONDER_SID, BOT_ROLE_NAME, DENY_ALL_POLICY_NAME, RESPONDER_ROLE_NAME, botPolicy, denyAllPolicy, loadPolicy, type PolicyNames } from './policy';
 
 /**
@@ -51,11 +51,11 @@ export interface RespondersStackProps extends StackProps {
 }
 
 /** The template of the document StackSet: SSM documents are regional, the responder role is not. */
-export function memoryDocumentTemplate(): Record<string, unknown> {
+export function memoryDocumentTemplate(buckets: DocumentBuckets): Record<string, unknown> {
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description: `ir-bot memory capture SSM document (${MEMORY_DOCUMENT_NAME}): the only document the responder role may run`,
-    Resources: { MemoryCaptureDocument: memoryDocumentResource() },
+    Resources: { MemoryCaptureDocument: memoryDocumentResource(buckets) },
   };
 }
 
@@ -92,7 +92,7 @@ export class RespondersStack extends Stack {
         ...orgWide(props.documentRegions),
         stackSetName: 'ir-bot-memory-document',
         description: 'ir-bot memory capture SSM document in every member account and region it captures in',
-        templateBody: JSON.stringify(memoryDocumentTemplate()),
+        templateBody: JSON.stringify(memoryDocumentTemplate(props.policyNames)),
       });
     }
     new CfnOutput(this, 'ResponderRoleArnForConfig', {

@@ -3,7 +3,7 @@ import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate, waitForCaptures, type MemoryWait } from './memory-gate';
-import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+import { FinalError, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface StopTarget {
   instanceId: string;
@@ -60,6 +60,17 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data };
 }
 
+/**
+ * The plan's gate saw the captures of its time. One asked for since (while the stop waited for
+ * approval, or for the plan's own waits) leaves the plan's fingerprint alone, so the plan carries
+ * on: it is checked again right before stopping, or the stop would cut it off mid-capture.
+ */
+async function holdForLaterCaptures(ctx: ActionContext, ids: string[], step: number, total: number): Promise<void> {
+  const gate = await memoryGate(ctx, ids, { verb: 'stop', command: `/ir stop ${ids.join(' ')}`, wait: true });
+  if (gate.blocked) throw new FinalError(`${gate.blocked} Nothing was stopped.`);
+  if (gate.waits.length) await waitForCaptures(ctx, gate.waits, step, total);
+}
+
 async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> {
   const { aws } = ctx;
   const data = p.data as StopPlanData;
@@ -86,6 +97,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       run: async () => {
         const now = await instanceStates(ctx, ids);
         const toStop = ids.filter((id) => !['stopped', 'stopping'].includes(now.get(id) ?? ''));
+        if (toStop.length) await holdForLaterCaptures(ctx, toStop, p.steps.indexOf('stop instances') + 1, p.steps.length);
         // One call for all of them: they stop in parallel.
         if (toStop.length) await aws.send(aws.clients.ec2, new StopInstancesCommand({ InstanceIds: toStop }));
         return toStop.length ? `stop requested for ${toStop.join(', ')}` : 'nothing left to stop';

@@ -4,7 +4,7 @@ import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate } from './memory-gate';
 import type { ActionOutcome, PlanView } from './results';
-import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
+import { FinalError, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /**
  * Eradication: terminate instances the compromised principal launched, and only those, once every
@@ -184,6 +184,9 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       run: async () => {
         const now = await instanceStates(ctx, ids);
         const left = ids.filter((id) => !['terminated', 'shutting-down'].includes(now.get(id) ?? 'terminated'));
+        // A capture asked for since the plan (or a run resumed after a crash, which makes no new plan) still counts.
+        const gate = left.length ? await memoryGate(ctx, left, { verb: 'terminate', command: `/ir terminate ${data.principal} ${left.join(' ')}`, wait: false }) : undefined;
+        if (gate?.blocked) throw new FinalError(`${gate.blocked} Nothing was terminated.`);
         if (left.length) await aws.send(aws.clients.ec2, new TerminateInstancesCommand({ InstanceIds: left }));
         return left.length ? `termination requested for ${left.join(', ')}` : 'nothing left to terminate';
       },

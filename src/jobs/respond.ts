@@ -89,6 +89,12 @@ function describe(err: unknown, attempts: number): { message: string; retryable:
   return { message: `unexpected error: ${cause?.message ?? String(cause)}`, retryable: true };
 }
 
+/** Who approved the plan that went stale (both, for a request that needed two). The notice is shown escaped, so plain ids. */
+function approvalsOf(r: ActionRequest): string {
+  const who = [r.firstApprovedBy, r.approvedBy].filter((u): u is string => !!u);
+  return who.length ? `the approval by ${who.join(' and ')}` : 'the approval';
+}
+
 /** plan → (approval) → execute → verify, each step safe to re-run after a crash or a re-delivery. */
 export function actionProcessor(deps: RespondDeps) {
   const { store, pipeline, config } = deps;
@@ -199,7 +205,7 @@ export function actionProcessor(deps: RespondDeps) {
           }
           if (fresh.fingerprint !== plan.fingerprint) {
             if (r.needsApproval) {
-              await life.askApproval(r, fresh, r.rev + 1, 'approved', `AWS changed after ${r.approvedBy ?? 'the'} approval, so nothing was run. This is the new plan: it needs its own approval.`);
+              await life.askApproval(r, fresh, r.rev + 1, 'approved', `AWS changed after ${approvalsOf(r)}, so nothing was run. This is the new plan: it needs its own approval${(r.approvalsNeeded ?? 1) > 1 ? 's' : ''}.`);
               return 'plan-changed';
             }
             plan = fresh;

@@ -212,10 +212,26 @@ describe('deploy/: the AWS deployment (CDK)', () => {
   it('creates our memory capture document (bot account, and every member account and region) and the evidence bucket policy member responder roles need', () => {
     const shipped = JSON.parse(readFileSync(join(__dirname, '../../deploy/ssm/memory-capture.json'), 'utf8'));
     const [doc] = ofType(app.bot, 'AWS::SSM::Document');
-    expect(doc.Properties).toMatchObject({ Name: 'ir-bot-memory-capture', DocumentType: 'Command', Content: shipped });
+    // As shipped, but its URLs pinned to this deployment's buckets (checked below).
+    const deployed = { ...shipped, parameters: { ...shipped.parameters, toolUrl: { ...shipped.parameters.toolUrl, allowedPattern: expect.any(String) }, uploadUrl: { ...shipped.parameters.uploadUrl, allowedPattern: expect.any(String) } } };
+    expect(doc.Properties).toMatchObject({ Name: 'ir-bot-memory-capture', DocumentType: 'Command', Content: deployed });
     const set = ofType(app.responders, 'AWS::CloudFormation::StackSet').find((x) => x.Properties.StackSetName === 'ir-bot-memory-document')!;
     expect(set.Properties.StackInstancesGroup).toEqual([{ DeploymentTargets: { OrganizationalUnitIds: ['ou-ab12-abcdefgh'] }, Regions: ['us-east-1', 'eu-west-1'] }]);
-    expect(JSON.parse(set.Properties.TemplateBody).Resources.MemoryCaptureDocument.Properties).toMatchObject({ Name: 'ir-bot-memory-capture', Content: shipped });
+    const member = JSON.parse(set.Properties.TemplateBody).Resources.MemoryCaptureDocument.Properties;
+    expect(member).toMatchObject({ Name: 'ir-bot-memory-capture', Content: deployed });
+    for (const content of [doc.Properties.Content, member.Content]) {
+      // The document runs what toolUrl serves as root and sends memory to uploadUrl: only our buckets.
+      const tool = new RegExp(content.parameters.toolUrl.allowedPattern);
+      const upload = new RegExp(content.parameters.uploadUrl.allowedPattern);
+      expect(tool.test('https://acme-ir-tools.s3.eu-west-1.amazonaws.com/avml/avml?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=900&X-Amz-Signature=0a1b')).toBe(true);
+      expect(upload.test('https://acme-ir-evidence.s3.us-east-1.amazonaws.com/memory/case-1/i-0a1b2c3d4e5f60718/memory-i-0a1b2c3d4e5f60718-1.lime?X-Amz-Expires=720&x-id=PutObject')).toBe(true);
+      expect(tool.test('') && upload.test('')).toBe(true);
+      for (const elsewhere of ['https://attacker.example/avml', 'https://acme-ir-tools.s3.eu-west-1.s3.us-east-1.amazonaws.com/avml', 'https://s3.us-east-1.amazonaws.com/acme-ir-tools-x/avml', 'https://acme-ir-tools.s3.eu-west-1.amazonaws.com.attacker.example/avml']) {
+        expect(tool.test(elsewhere)).toBe(false);
+      }
+      expect(upload.test('https://attacker.example/memory.lime')).toBe(false);
+      expect(upload.test('https://acme-ir-tools.s3.us-east-1.amazonaws.com/memory.lime')).toBe(false);
+    }
     const policy = ofType(app.bot, 'AWS::S3::BucketPolicy').find((x) => x.Properties.Bucket === 'acme-ir-evidence')!;
     const statements = policy.Properties.PolicyDocument.Statement;
     expect(statements.find((x: { Sid: string }) => x.Sid === 'MemberResponderRolesWriteImages')).toEqual({

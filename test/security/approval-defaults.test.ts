@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load';
 import { needsApproval } from '../../src/requests/guard';
 import { FakeAws } from '../support/fake-aws';
@@ -24,6 +25,15 @@ describe('approval by default for what hides or reaches into an instance', () =>
     const oneClick = loadConfig(testEnv({ IR_CONFIG: writeConfigFile({ channels: BASE_FILE_CONFIG.channels, access: { requireApproval: ['isolate'] } }) })).access;
     expect(needsApproval('memory', oneClick)).toBe(false);
     expect(oneClick.requireApproval).not.toContain('suppress');
+  });
+
+  it('the example config keeps the default; only the demo, on stand-ins, lets memory and Suppress run at once', () => {
+    const defaults = loadConfig(testEnv({ IR_CONFIG: writeConfigFile({ channels: BASE_FILE_CONFIG.channels }) })).access.requireApproval;
+    const example = loadConfig(testEnv({ IR_CONFIG: join(__dirname, '../../config/ir-bot.example.yaml') })).access.requireApproval;
+    expect([...example].sort()).toEqual([...defaults].sort());
+    const demo = loadConfig(testEnv({ IR_CONFIG: join(__dirname, '../../demo/ir-bot.demo.yaml') })).access.requireApproval;
+    // docs/access.md names exactly these departures; a wider one would need saying there.
+    expect(defaults.filter((a) => !demo.includes(a)).sort()).toEqual(['memory', 'revoke-sessions', 'suppress']);
   });
 
   it('Suppress asks in the thread; only another approver\'s click suppresses every finding on the card, once', async () => {

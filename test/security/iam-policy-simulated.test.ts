@@ -24,6 +24,14 @@ const NEW_SNAPSHOT = snapshot('snap-0e1d2c3b4a5968778');
 const DENY_ALL = iam('policy', 'ir-bot-deny-all');
 const WEB_ROLE = iam('role', 'web-app-role');
 const ALICE = iam('user', 'alice');
+// Our document, created by deploy/ in each member account. The evaluator's ARN format for a document
+// needs an account, so AWS's own documents are asked for as the member account resolves them by name;
+// test/iam-policy.test.ts checks that no statement names any other document at all.
+const document = (name: string) => `arn:aws:ssm:${R}:${ACCOUNT}:document/${name}`;
+const CAPTURE_DOCUMENT = document('ir-bot-memory-capture');
+// memory.tools and memory.evidenceBucket as iam/ir-bot-policy.json names them (deploy/ fills in the real ones).
+const TOOL = 'arn:aws:s3:::example-ir-tools/avml';
+const IMAGE = 'arn:aws:s3:::example-ir-evidence/memory/case-1/i-0c1d2e3f4a5b6c7d8/memory-i-0c1d2e3f4a5b6c7d8-1.lime';
 
 type Context = Record<string, string | string[]>;
 interface Call {
@@ -128,11 +136,12 @@ const CALLS: Record<string, Call[]> = {
   'ssm:DescribeInstanceInformation': [{ resource: '*' }],
   'ssm:GetCommandInvocation': [{ resource: '*' }],
   'ssm:ListCommands': [{ resource: '*' }],
-  // The customer's instance; the document it runs is the memory-capture work's own check.
-  'ssm:SendCommand': [{ resource: INSTANCE }],
-  's3:GetObject': [{ resource: 'arn:aws:s3:::example-ir-tools/avml' }],
-  's3:PutObject': [{ resource: 'arn:aws:s3:::example-ir-evidence/memory/i-0c1d2e3f4a5b6c7d8.lime' }],
-  's3:PutObjectTagging': [{ resource: 'arn:aws:s3:::example-ir-evidence/memory/i-0c1d2e3f4a5b6c7d8.lime' }],
+  // SendCommand is authorised on the instance and, separately, on the document it runs: ours.
+  'ssm:SendCommand': [{ resource: INSTANCE }, { resource: CAPTURE_DOCUMENT }],
+  // The tool is read (a presigned GET); the image is written and then verified (HeadObject is s3:GetObject).
+  's3:GetObject': [{ resource: TOOL }, { resource: IMAGE }],
+  's3:PutObject': [{ resource: IMAGE }],
+  's3:PutObjectTagging': [{ resource: IMAGE }],
   'sts:AssumeRole': [{ resource: iam('role', 'ir-responder') }],
   'sts:GetCallerIdentity': [{ resource: '*' }],
 };
@@ -150,6 +159,14 @@ const REFUSED: [string, string, Call][] = [
   ['passing a role other than the isolation role', 'iam:PassRole', { resource: WEB_ROLE, context: { 'iam:PassedToService': 'ec2.amazonaws.com' } }],
   ['attaching an instance profile other than ir-isolation', 'ec2:AssociateIamInstanceProfile', { resource: INSTANCE, context: { 'ec2:InstanceProfile': iam('instance-profile', 'admin') } }],
   ['sharing a snapshot it did not take', 'ec2:ModifySnapshotAttribute', { resource: snapshot('snap-0c0ffee0c0ffee000') }],
+  // Issue 23 item 11: a shell on any instance, or root through the tool every capture runs.
+  ['running AWS-RunShellScript on an instance', 'ssm:SendCommand', { resource: document('AWS-RunShellScript') }],
+  ['running AWS-RunPowerShellScript on an instance', 'ssm:SendCommand', { resource: document('AWS-RunPowerShellScript') }],
+  ['running a document of its own making', 'ssm:SendCommand', { resource: document('ir-bot-memory-capture-v2') }],
+  ['replacing the capture tool', 's3:PutObject', { resource: TOOL }],
+  ['tagging the capture tool', 's3:PutObjectTagging', { resource: TOOL }],
+  ['deleting the capture tool', 's3:DeleteObject', { resource: TOOL }],
+  ['deleting a memory image', 's3:DeleteObject', { resource: IMAGE }],
 ];
 
 const policy = shippedPolicy();

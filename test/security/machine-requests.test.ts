@@ -58,6 +58,30 @@ describe('a request nobody in Slack asked for (Security Hub custom action)', () 
     expect(audit.some((a) => a.includes('approved-first') && a.includes('U02LEAD'))).toBe(true);
   }, 30_000);
 
+  it('needs both approvals afresh when AWS changed between them and the plan was made again', async () => {
+    aws = FakeAws.withWebServer(INSTANCE);
+    h = await start();
+    expect((await h.postEvents(fixture('securityhub-custom-action'))).status).toBe(202);
+    const plan = await approvalCard(h, (t) => t.includes('ir_approve'));
+    await click(h, plan, 'ir_approve', 'U02LEAD');
+    await approvalCard(h, (t) => t.includes('1 of 2 approvals'));
+    // Someone turns on termination protection: the plan U02LEAD approved is no longer what would run.
+    aws.instances.get(INSTANCE)!.termination = !aws.instances.get(INSTANCE)!.termination;
+    await click(h, await approvalCard(h, (t) => t.includes('1 of 2 approvals')), 'ir_approve', 'U03LEAD');
+    const replanned = await approvalCard(h, (t) => t.includes('AWS changed after') && t.includes('ir_approve'));
+    expect(textOf(replanned)).toContain('AWS changed after the approval by U02LEAD and U03LEAD, so nothing was run. This is the new plan: it needs its own approvals.');
+    expect(textOf(replanned)).not.toContain('first approval by <@U02LEAD>');
+    expect(aws.callsOf('ModifyNetworkInterfaceAttribute')).toHaveLength(0);
+
+    // U03LEAD's approval of the new plan is its first; U02LEAD's earlier one does not carry over.
+    await click(h, replanned, 'ir_approve', 'U03LEAD');
+    await waitFor(() => ephemeralsFor(h, 'U03LEAD').find((t) => t.includes('1 of 2')), 'U03LEAD told a second approval is needed');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(aws.callsOf('ModifyNetworkInterfaceAttribute')).toHaveLength(0);
+    await click(h, await approvalCard(h, (t) => t.includes('first approval by <@U03LEAD>')), 'ir_approve', 'U02LEAD');
+    await waitFor(() => aws.callsOf('ModifyNetworkInterfaceAttribute').length > 0, 'the isolation, after both approved the new plan');
+  }, 30_000);
+
   it('asks nothing when one event would make more requests than securityHub.maxRequestsPerCustomAction, and says why', async () => {
     aws = FakeAws.withWebServer(INSTANCE);
     h = await start({ maxRequestsPerCustomAction: 2 });
