@@ -21,6 +21,8 @@ export const QUEUE = {
   story: 'story',
   /** Security Hub workflow changes and notes, incident reports. */
   tasks: 'tasks',
+  /** Declared incidents: channel set-up, pinned summary, lines, close (src/incidents). */
+  incidents: 'incidents',
 } as const;
 
 export interface FindingJob {

@@ -46,6 +46,7 @@ export const HELP_TEXT = [
   '`/ir status [job-id]` — running and recent jobs',
   '`/ir audit <instance-id|finding-id|request-id|user|key|arn>` — who asked, approved and did what',
   '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
+  '`/ir incident declare|add|lead|scribe|status|close …`, `/ir note`, `/ir timeline`, `/ir catchup`, `/ir stats [days]` — declared incidents (docs/incidents.md)',
 ].join('\n');
 
 export class CommandError extends Error {}

@@ -350,6 +350,27 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    incidents: z
+      .object({
+        /** Channel name for a declared incident: {number}, {date} (YYYYMMDD) and {slug} (from the title) are filled in; Slack allows a-z, 0-9, - and _, up to 80. */
+        channelName: z.string().min(1).max(80).default('inc-{number}-{slug}'),
+        /** Private channels by default: an incident names accounts, users and what is exposed. */
+        private: z.boolean().default(true),
+        /** Invited to every incident channel: users (U…) and user groups (S…, expanded). */
+        invite: subjectList.default([]),
+        /** Also invite the approvers (access.approvers) and whoever acknowledged or declared. */
+        inviteApprovers: z.boolean().default(true),
+        /** Archive the channel when the incident is closed. */
+        archiveOnClose: z.boolean().default(false),
+        /** A reaction with this name on a message in the incident channel puts the message on the timeline. */
+        timelineReaction: z.string().regex(/^[a-z0-9_+'-]{1,100}$/).default('pushpin'),
+        /** Declare an incident by itself for every new card with a finding of at least this severity label (unset: never). */
+        autoDeclareMinSeverity: severityLabel.optional(),
+        /** Declare an incident by itself for every GuardDuty attack sequence. */
+        autoDeclareAttackSequences: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     /** How long findings and their card mapping are kept in Redis. */
     retentionDays: z.number().int().min(1).max(400).default(30),
     /**

@@ -6,6 +6,8 @@ import { createHttpServer, type HttpDeps } from '../http/server';
 import { awsEventsRoute } from '../ingest/aws-events-route';
 import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
+import { IncidentService, type IncidentJob } from '../incidents/service';
+import { IncidentStore } from '../incidents/store';
 import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { intakeFinding } from '../jobs/intake';
@@ -60,6 +62,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
+  const incidentQ = makeQueue<IncidentJob>(QUEUE.incidents, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
   const intakeRedis = redisConnection(config.redis, 'intake', redisLog);
   // Its own connection: a WAIT blocks the connection it is sent on (see ReplicaWait).
@@ -82,7 +85,8 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
-  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena });
+  const incidents = new IncidentService(new IncidentStore(producer, config.redisPrefix), cardStore, incidentQ, metrics, requestStore);
+  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena, incidents, incidentConfig: config.incidents });
   const health = {
     redis: redisHealth(producer),
     slack: slackHealth(workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log)),
@@ -120,7 +124,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       await closeServer(server);
       await closeServer(metricsServer.server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
-      await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
+      await Promise.all([findings, cards, actions, status, tasks, incidentQ].map((q) => q.close()));
       producer.disconnect();
       intakeRedis.disconnect();
       waitRedis?.disconnect();

@@ -29,6 +29,9 @@ import { PostLedger } from '../slack/post-ledger';
 import { SlackRateLimiter } from '../slack/rate-limit';
 import { workerWebClient } from '../slack/web-client';
 import { UserNames } from '../slack/user-names';
+import { IncidentService, type IncidentJob } from '../incidents/service';
+import { IncidentStore } from '../incidents/store';
+import { autoDeclare, incidentProcessor, incidentRequestDone } from '../incidents/worker';
 import { closeServer, listen, startMetricsServer, type Running } from './bot';
 import { redisHealth, slackHealth } from './health';
 
@@ -63,8 +66,11 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
   const clock = new IncidentClock({ redis: conn, prefix: config.redisPrefix, cards: store, metrics });
+  const incidentQ = makeQueue<IncidentJob>(QUEUE.incidents, conn, config.redisPrefix, log);
+  const incidents = new IncidentService(new IncidentStore(conn, config.redisPrefix), store, incidentQ, metrics, requestStore);
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
+  const names = new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks));
   // A dead worker's jobs on every queue (a status render too) come back after the lock, not BullMQ's 30 s default.
   const locks = opts.lock ? { lockDuration: opts.lock.lockDuration, stalledInterval: opts.lock.stalledInterval } : {};
   const common = { connection: conn, prefix, ...locks };
@@ -90,7 +96,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         store,
         ...publishing,
         log: workerLog(QUEUE.cards),
-        onShown: (state) => afterCardShown(state, { config, stories: storyQ, tasks: tasksQ }),
+        onShown: async (state) => {
+          await afterCardShown(state, { config, stories: storyQ, tasks: tasksQ });
+          await autoDeclare(incidents, config.incidents, state);
+        },
       })),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
     ),
@@ -107,14 +116,22 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         locks: new Locks(conn, config.redisPrefix),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
-        onFinished: (r, outcome) => clock.requestDone(r, outcome),
+        onFinished: async (r, outcome) => {
+          await clock.requestDone(r, outcome);
+          await incidentRequestDone(incidents, r, outcome);
+        },
       })),
       // Isolating ten instances at once is the playbook's case; the account limiter paces AWS.
       { ...common, ...opts.lock, concurrency: opts.concurrency?.actions ?? 20 },
     ),
     new Worker<TaskJob>(
       QUEUE.tasks,
-      taskProcessor({ cards: store, requests: requestStore, audit, aws, names: new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks)), clock, ...publishing, log: workerLog(QUEUE.tasks) }),
+      taskProcessor({ cards: store, requests: requestStore, audit, aws, names, clock, ...publishing, log: workerLog(QUEUE.tasks) }),
+      { ...common, concurrency: 5 },
+    ),
+    new Worker<IncidentJob>(
+      QUEUE.incidents,
+      incidentProcessor({ incidents, audit, config, names, ...publishing, log: workerLog(QUEUE.incidents) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
@@ -189,7 +206,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, incidentQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },
