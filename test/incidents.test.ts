@@ -1,5 +1,7 @@
-import { startHarness, tearDownAfterEach, waitFor, fixture, type Harness } from './support/harness';
-import { click, textOf, threadReplies } from './support/slack-user';
+import { FakeAws } from './support/fake-aws';
+import { SIGNING_SECRET, startHarness, tearDownAfterEach, waitFor, fixture, type Harness } from './support/harness';
+import { blockActionBody, slackSignature } from './support/slack-signing';
+import { click, nextResponse, sendToBot, slash, textOf, threadReplies } from './support/slack-user';
 
 const INCIDENTS = { incidents: { invite: ['S01SOC'], channelName: 'inc-{number}-{slug}' } };
 const SOC = { S01SOC: ['U01ANA', 'U03SAM'] };
@@ -31,5 +33,133 @@ describe('incidents: declare from a card', () => {
     const link = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('part of *INC-1*')), 'the link in the card thread');
     expect(textOf(link)).toContain(`<#${channel.id}>`);
     expect(h.slack.channelMessages(channel.id)).toHaveLength(1);
+  });
+});
+
+const INSTANCE = 'i-0a1b2c3d4e5f60718';
+const ACCESS = { responders: ['U01ANA', 'S01SOC'], approvers: ['U02LEAD'], twoPersonRule: true, requireApproval: ['isolate'] };
+const FAST_AWS = { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 };
+
+/** An Events API delivery (JSON), signed as Slack signs it. */
+async function sendEvent(h: Harness, event: Record<string, unknown>): Promise<number> {
+  const body = JSON.stringify({ token: 'x', team_id: 'T0EXAMPLE', api_app_id: 'A0IRBOT', type: 'event_callback', event_id: `Ev${Date.now()}${Math.random().toString(36).slice(2, 6)}`, event_time: Math.floor(Date.now() / 1000), event });
+  const res = await fetch(`${h.baseUrl}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...slackSignature(SIGNING_SECRET, body) }, body });
+  await res.text();
+  return res.status;
+}
+
+function incidentChannel(h: Harness) {
+  return waitFor(() => [...h.slack.channels.values()].find((c) => c.creator === 'U0BOT' && c.pins.size > 0), 'the incident channel with its pinned summary');
+}
+
+function summaryOf(h: Harness, channel: { id: string; pins: Set<string> }) {
+  return h.slack.messages.get(`${channel.id}/${[...channel.pins][0]}`)!;
+}
+
+function linesIn(h: Harness, channel: string): string[] {
+  return h.slack.channelMessages(channel).map((m) => textOf(m));
+}
+
+describe('incidents: working one from its channel', () => {
+  let h: Harness;
+  let aws: FakeAws;
+  tearDownAfterEach(() => ({ h, aws }));
+
+  it('roles, an isolation asked in the channel (result in both places), status changes, notes, timeline, catch-up on join, close with report and archive, times on /metrics and /ir stats', async () => {
+    aws = FakeAws.withWebServer(INSTANCE, { asg: 'web-asg' });
+    h = await startHarness({ file: { access: ACCESS, aws: FAST_AWS, incidents: { archiveOnClose: true } }, slackOptions: { userGroups: { S01SOC: ['U03SAM'] } } });
+    expect((await h.postEvents(fixture('guardduty-crypto-dns'))).status).toBe(202);
+    const card = await waitFor(() => h.slack.channelMessages('C02CRIT')[0], 'the alert card');
+    await click(h, card, 'ir_incident_declare', 'U01ANA');
+    const channel = await incidentChannel(h);
+
+    // Roles: Sam leads, Ana writes.
+    let n = h.slack.responses.length;
+    await slash(h, 'incident lead <@U03SAM|sam>', 'U01ANA', channel.id);
+    expect(await nextResponse(h, 'U01ANA', n)).toContain('<@U03SAM> is now incident commander of INC-1');
+    n = h.slack.responses.length;
+    await slash(h, 'incident scribe <@U01ANA>', 'U01ANA', channel.id);
+    expect(await nextResponse(h, 'U01ANA', n)).toContain('scribe');
+    await waitFor(() => textOf(summaryOf(h, channel)).includes('*Commander:* <@U03SAM> · *Scribe:* <@U01ANA>'), 'the summary to show the roles');
+
+    // An isolation asked in the incident channel: approval and result in the card's thread, the result also here.
+    n = h.slack.responses.length;
+    await slash(h, `isolate ${INSTANCE} miner`, 'U01ANA', channel.id);
+    const approval = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('ir_approve')), 'the approval in the card thread', 30_000);
+    await waitFor(() => textOf(summaryOf(h, channel)).includes('*Pending approvals:* `isolate-'), 'the summary to show the pending approval');
+    await click(h, approval, 'ir_approve', 'U02LEAD');
+    const result = await waitFor(() => linesIn(h, channel.id).find((t) => t.includes(':white_check_mark:') && t.includes('isolate')), 'the result in the incident channel', 60_000);
+    expect(result).toContain(INSTANCE);
+    expect(result).toContain('done, verified');
+    await waitFor(() => textOf(summaryOf(h, channel)).includes(`*Contained (verified):* isolate ${INSTANCE}`), 'the summary to show the containment');
+
+    // Status: each change posted in the channel with how long the last one lasted.
+    n = h.slack.responses.length;
+    await slash(h, 'incident status contained', 'U03SAM', channel.id);
+    expect(await nextResponse(h, 'U03SAM', n)).toContain('INC-1 is now *contained*');
+    await waitFor(() => linesIn(h, channel.id).find((t) => t.includes('status *investigating* → *contained* (after')), 'the status line');
+    n = h.slack.responses.length;
+    await slash(h, 'incident status investigating', 'U03SAM', channel.id);
+    expect(await nextResponse(h, 'U03SAM', n)).toContain('status only moves forward');
+
+    // Notes: typed, and a message the commander marks with the configured reaction.
+    n = h.slack.responses.length;
+    await slash(h, 'note attacker used a stolen key from the CI runner', 'U01ANA', channel.id);
+    expect(await nextResponse(h, 'U01ANA', n)).toBe('Noted on the INC-1 timeline.');
+    const posted = await fetch(`${h.slack.url}chat.postMessage`, { method: 'POST', headers: { authorization: 'Bearer xoxb-test-token', 'content-type': 'application/json' }, body: JSON.stringify({ channel: channel.id, text: 'egress to 203.0.113.50 stopped at 03:12' }) }).then((r) => r.json() as Promise<{ ts: string }>);
+    expect(await sendEvent(h, { type: 'reaction_added', user: 'U03SAM', reaction: 'pushpin', item: { type: 'message', channel: channel.id, ts: posted.ts }, event_ts: posted.ts })).toBe(200);
+    // Someone else's pushpin is not the commander's mark.
+    await sendEvent(h, { type: 'reaction_added', user: 'U09OTHER', reaction: 'pushpin', item: { type: 'message', channel: channel.id, ts: posted.ts }, event_ts: posted.ts });
+
+    const timeline = await waitFor(async () => {
+      const k = h.slack.responses.length;
+      await slash(h, 'timeline', 'U01ANA', channel.id);
+      const t = await nextResponse(h, 'U01ANA', k);
+      return t.includes('egress to 203.0.113.50') ? t : undefined;
+    }, 'the marked message on the timeline');
+    expect(timeline).toContain('*INC-1 timeline*');
+    expect(timeline).toMatch(/declared "/);
+    expect(timeline).toMatch(/asked: isolate i-0a1b2c3d4e5f60718/);
+    expect(timeline).toMatch(/<@U02LEAD> approved: isolate/);
+    expect(timeline).toMatch(/done \(verified\): isolate/);
+    expect(timeline).toContain('status *investigating* → *contained*');
+    expect(timeline).toContain('attacker used a stolen key from the CI runner');
+    expect(timeline.match(/egress to 203\.0\.113\.50/g)).toHaveLength(1);
+
+    // Catch-up: offered privately to whoever joins; the button gives it, only to them.
+    await sendEvent(h, { type: 'member_joined_channel', user: 'U04NEW', channel: channel.id, channel_type: 'G', team: 'T0EXAMPLE' });
+    const offer = await waitFor(() => h.slack.callsOf('chat.postEphemeral').find((c) => c.args.user === 'U04NEW' && String(c.args.text).includes('Welcome to *INC-1*')), 'the catch-up offer');
+    const blocks = (typeof offer.args.blocks === 'string' ? JSON.parse(offer.args.blocks) : offer.args.blocks) as any[];
+    const button = blocks[1].elements[0];
+    await sendToBot(h, blockActionBody({ type: 'button', action_id: button.action_id, value: button.value, text: button.text }, { userId: 'U01ANA', channelId: channel.id, responseUrl: `${h.slack.baseUrl}/respond/cu` }));
+    const catchup = String((await waitFor(() => h.slack.callsOf('chat.postEphemeral').find((c) => c.args.user === 'U01ANA' && String(c.args.text).startsWith('*Catch-up on INC-1')), 'the catch-up')).args.text);
+    expect(catchup).toContain('*Status:* contained since');
+    expect(catchup).toContain('*Lead:* <@U03SAM>');
+    expect(catchup).toContain(`*Contained:* isolate ${INSTANCE}`);
+    expect(catchup).toContain('*Pending:* 0 approval(s), 0 running');
+
+    // Close: not by a responder who neither leads nor approves; by the commander.
+    n = h.slack.responses.length;
+    await slash(h, 'incident close', 'U01ANA', channel.id);
+    expect(await nextResponse(h, 'U01ANA', n)).toContain('Only the incident commander (<@U03SAM>) or an approver may close INC-1');
+    await slash(h, 'incident close', 'U03SAM', channel.id);
+    const report = await waitFor(() => [...h.slack.files.values()].find((f) => f.filename === 'incident-inc-1-report.md' && f.channel === channel.id && f.content), 'the report in the channel', 30_000);
+    expect(report.content).toContain('## Incident response times');
+    expect(report.content).toMatch(/\| contained \| \d{4}-/);
+    expect(report.content).toMatch(/\| closed \| \d{4}-/);
+    expect(report.content).toContain('## Timeline');
+    expect(report.content).toContain('attacker used a stolen key');
+    expect(report.content).toContain('## Actions');
+    await waitFor(() => channel.is_archived, 'the channel archived');
+
+    const metrics = await (await fetch(`${h.metricsUrl}/metrics`)).text();
+    for (const m of ['acknowledged', 'contained', 'closed']) expect(metrics).toContain(`ir_declared_incident_response_seconds_count{milestone="${m}"} 1`);
+    expect(metrics).not.toContain('ir_declared_incident_response_seconds_count{milestone="eradicated"}');
+    n = h.slack.responses.length;
+    await slash(h, 'stats 7', 'U02LEAD', 'C01ALERTS');
+    const stats = await nextResponse(h, 'U02LEAD', n);
+    expect(stats).toContain('1 incident(s) declared, 1 closed');
+    expect(stats).toMatch(/time to contain: median \d+ (h|d|min|s)[^,]*, p90 .* \(n=1\)/);
+    expect(stats).toContain('time to eradicate: no incident reached it');
   });
 });

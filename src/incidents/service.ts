@@ -2,7 +2,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { CardStore } from '../cards/store';
 import type { Metrics } from '../metrics';
 import type { RequestStore } from '../requests/store';
-import type { IncidentFacts } from './view';
+import { label, type IncidentFacts } from './view';
 import { INCIDENT_STATUSES, type Incident, type IncidentMilestone, type IncidentStatus, type IncidentStore, type TimelineEntry } from './store';
 
 /** Jobs of the incidents queue; every one is safe to run twice (see incidents/worker.ts). */
@@ -117,7 +117,7 @@ export class IncidentService {
   async addCard(id: string, findingKey: string, user: string): Promise<{ incident: Incident; movedFrom?: string }> {
     const target = await this.store.get(id);
     if (!target) throw new IncidentError(`No incident \`${id}\` is known.`);
-    if (target.status === 'closed') throw new IncidentError(`${id} is closed; declare a new incident instead.`);
+    if (target.status === 'closed') throw new IncidentError(`${label(target)} is closed; declare a new incident instead.`);
     const cardId = (await this.cards.cardOf(findingKey)) ?? findingKey;
     const cardKeys = new Set([findingKey, ...(await this.cards.cardFindings(cardId)).map((f) => f.key)]);
     const from = await this.store.setCard(cardId, id);
@@ -148,10 +148,10 @@ export class IncidentService {
   async setStatus(id: string, status: IncidentStatus, by: string, now = Date.now()): Promise<Incident> {
     const before = await this.store.get(id);
     if (!before) throw new IncidentError(`No incident \`${id}\` is known.`);
-    if (before.status === 'closed') throw new IncidentError(`${id} is closed.`);
+    if (before.status === 'closed') throw new IncidentError(`${label(before)} is closed.`);
     const from = INCIDENT_STATUSES.indexOf(before.status);
     const to = INCIDENT_STATUSES.indexOf(status);
-    if (to <= from) throw new IncidentError(`${id} is already *${before.status}*; status only moves forward (${INCIDENT_STATUSES.join(' → ')}).`);
+    if (to <= from) throw new IncidentError(`${label(before)} is already *${before.status}*; status only moves forward (${INCIDENT_STATUSES.join(' → ')}).`);
     const incident = (await this.store.update(id, (i) => ({ ...i, status, statusAt: { ...i.statusAt, [status]: now }, ...(status === 'closed' ? { closedBy: by } : {}) })))!;
     const since = now - (before.statusAt[before.status] ?? before.declaredAt);
     await this.record(id, { at: now, kind: 'status', user: by, text: `status *${before.status}* → *${status}* (after ${minutes(since)} ${before.status})` }, true);
@@ -165,7 +165,7 @@ export class IncidentService {
   async close(id: string, by: string, isApprover: boolean): Promise<Incident> {
     const i = await this.store.get(id);
     if (!i) throw new IncidentError(`No incident \`${id}\` is known.`);
-    if (i.commander !== by && !isApprover) throw new IncidentError(`Only the incident commander (${i.commander ? `<@${i.commander}>` : 'none yet'}) or an approver may close ${id}.`);
+    if (i.commander !== by && !isApprover) throw new IncidentError(`Only the incident commander (${i.commander ? `<@${i.commander}>` : 'none yet'}) or an approver may close ${label(i)}.`);
     const closed = await this.setStatus(id, 'closed', by);
     await this.queue.add('close', { kind: 'close', id, user: by }, { ...INCIDENT_JOB_OPTIONS, jobId: `inc-close-${id}` });
     return closed;
@@ -186,9 +186,17 @@ export class IncidentService {
     await this.queue.add('say', { kind: 'say', id, key, text }, { ...INCIDENT_JOB_OPTIONS, jobId: `inc-say-${id}-${key}`.replace(/[:.]/g, '_') });
   }
 
+  /** A request changed (asked, waiting for approval, running): the summary of its incident, if any, follows. */
+  async requestChanged(requestId: string): Promise<void> {
+    const r = await this.requests.get(requestId);
+    if (!r) return;
+    const i = (r.findingKey ? await this.ofFinding(r.findingKey) : undefined) ?? (await this.ofChannel(r.channel));
+    if (i && i.status !== 'closed') await this.refresh(i.id);
+  }
+
   /** Re-renders the pinned summary soon; many changes in a burst render once. */
   async refresh(id: string): Promise<void> {
-    await this.queue.add('summary', { kind: 'summary', id }, { ...INCIDENT_JOB_OPTIONS, deduplication: { id: `inc-summary-${id}`, ttl: 500, extend: true, replace: true }, delay: 200 });
+    await this.queue.add('summary', { kind: 'summary', id }, { ...INCIDENT_JOB_OPTIONS, deduplication: { id: `inc-summary-${id}`, keepLastIfActive: true }, delay: 200 });
   }
 
   /** The first time the incident reaches a milestone: kept on the record, and its delay to the histogram. */

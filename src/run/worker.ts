@@ -141,7 +141,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<StatusJob>(
       QUEUE.status,
-      renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, threadOf: (k) => store.threadOf(k), ...publishing, log: workerLog(QUEUE.status) }),
+      afterStatus(renderStatusProcessor({ store: requestStore, defaultChannel: config.channels.default, threadOf: (k) => store.threadOf(k), ...publishing, log: workerLog(QUEUE.status) }), (id) => incidents.requestChanged(id)),
       { ...common, concurrency: 10 },
     ),
     new Worker(
@@ -216,6 +216,15 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (server) await closeServer(server);
       if (metricsServer) await closeServer(metricsServer.server);
     },
+  };
+}
+
+/** A request's status render, then whatever follows a request change (its incident's summary); a failure of the latter never fails the render. */
+function afterStatus<R>(render: (job: Job<StatusJob>, token?: string) => Promise<R>, then: (requestId: string) => Promise<void>) {
+  return async (job: Job<StatusJob>, token?: string): Promise<R> => {
+    const res = await render(job, token);
+    await then(job.data.requestId).catch(() => undefined);
+    return res;
   };
 }
 
