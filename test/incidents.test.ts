@@ -1,3 +1,6 @@
+import { Queue } from 'bullmq';
+import { IncidentStore } from '../src/incidents/store';
+import { QUEUE, bullPrefix } from '../src/queues';
 import { FakeAws } from './support/fake-aws';
 import { SIGNING_SECRET, startHarness, tearDownAfterEach, waitFor, fixture, type Harness } from './support/harness';
 import { blockActionBody, slackSignature } from './support/slack-signing';
@@ -161,5 +164,131 @@ describe('incidents: working one from its channel', () => {
     expect(stats).toContain('1 incident(s) declared, 1 closed');
     expect(stats).toMatch(/time to contain: median \d+ (h|d|min|s)[^,]*, p90 .* \(n=1\)/);
     expect(stats).toContain('time to eradicate: no incident reached it');
+  });
+});
+
+describe('incidents: crashes and refusals', () => {
+  let h: Harness;
+  tearDownAfterEach(() => ({ h }));
+
+  async function declared(file: Record<string, unknown> = {}, slackOptions: Record<string, unknown> = {}) {
+    h = await startHarness({ file: { ...INCIDENTS, ...file }, slackOptions: { userGroups: SOC, ...slackOptions } });
+    expect((await h.postEvents(fixture('guardduty-ssh-bruteforce'))).status).toBe(202);
+    const card = await cardIn(h, 'C01ALERTS');
+    return card;
+  }
+
+  it('a create whose answer was lost (the worker died waiting) and a re-run set-up job never make a second channel, summary or pin', async () => {
+    const card = await declared();
+    // Slack makes the channel but the answer never arrives: to the worker it is a crash mid-call.
+    h.slack.loseAnswerNext('conversations.create');
+    await click(h, card, 'ir_incident_declare', 'U01ANA');
+    const channel = await incidentChannel(h);
+    expect(h.slack.calls.filter((c) => c.method === 'conversations.create').length).toBeGreaterThanOrEqual(2);
+    const store = new IncidentStore(h.redis, h.config.redisPrefix);
+    expect((await store.get('inc-1'))!.channel).toBe(channel.id);
+    // The whole set-up again, as a redelivered job: every step is recorded, nothing repeats.
+    const queue = new Queue(QUEUE.incidents, { connection: h.redis, prefix: bullPrefix(h.config.redisPrefix) });
+    const creates = h.slack.calls.filter((c) => c.method === 'conversations.create').length;
+    const job = await queue.add('setup', { kind: 'setup', id: 'inc-1' }, { jobId: 'inc-setup-again' });
+    await waitFor(async () => (await job.isCompleted()) || undefined, 'the re-run');
+    await queue.close();
+    expect(h.slack.calls.filter((c) => c.method === 'conversations.create').length).toBe(creates);
+    expect([...h.slack.channels.values()].filter((c) => c.creator === 'U0BOT')).toHaveLength(1);
+    expect(h.slack.channelMessages(channel.id)).toHaveLength(1);
+    expect(h.slack.callsOf('pins.add')).toHaveLength(1);
+    expect(threadReplies(h, card.channel, card.ts).filter((m) => textOf(m).includes('part of *INC-1*'))).toHaveLength(1);
+  });
+
+  it('a channel name Slack refuses: a clear message in the card thread, and the incident works without a channel', async () => {
+    const card = await declared({ incidents: { channelName: 'Incident #{number}' } });
+    await click(h, card, 'ir_incident_declare', 'U01ANA');
+    const msg = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Slack refused the channel name')), 'the refusal in the thread');
+    expect(textOf(msg)).toContain('`invalid_name_specials`');
+    expect(textOf(msg)).toContain('incidents.channelName');
+    expect([...h.slack.channels.values()].filter((c) => c.creator === 'U0BOT')).toHaveLength(0);
+    // Still an incident: status from the alert channel by its id, told in the card's thread.
+    const n = h.slack.responses.length;
+    await slash(h, 'incident status contained inc-1', 'U01ANA', 'C01ALERTS');
+    expect(await nextResponse(h, 'U01ANA', n)).toContain('INC-1 is now *contained*');
+    await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('status *investigating* → *contained*')), 'the status line in the card thread');
+  });
+
+  it('a missing scope: said plainly in the thread; the incident still closes, its report in the card thread', async () => {
+    const card = await declared({ incidents: { archiveOnClose: true } });
+    h.slack.failNext('conversations.create', 'missing_scope');
+    await click(h, card, 'ir_incident_declare', 'U01ANA');
+    const msg = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('missing_scope')), 'the missing scope in the thread');
+    expect(textOf(msg)).toContain('manifest.yml');
+    const n = h.slack.responses.length;
+    await slash(h, 'incident close inc-1', 'U02LEAD', 'C01ALERTS');
+    expect(await nextResponse(h, 'U02LEAD', n)).toContain('INC-1 is closed');
+    // No channel: the report goes to the card's thread.
+    await waitFor(() => [...h.slack.files.values()].find((f) => f.filename === 'incident-inc-1-report.md' && f.channel === card.channel && f.thread_ts === card.ts && f.content), 'the report in the card thread');
+  });
+
+  it('archiving refused with restricted_action is told in the channel after the report', async () => {
+    const card = await declared({ incidents: { archiveOnClose: true } }, { restrictedMethods: ['conversations.archive'] });
+    await click(h, card, 'ir_incident_declare', 'U01ANA');
+    const channel = await incidentChannel(h);
+    await slash(h, 'incident close', 'U01ANA', channel.id);
+    await waitFor(() => linesIn(h, channel.id).find((t) => t.includes('could not be archived') && t.includes('restricted_action')), 'the refusal in the channel');
+    expect(channel.is_archived).toBe(false);
+    expect([...h.slack.files.values()].some((f) => f.filename === 'incident-inc-1-report.md' && f.channel === channel.id)).toBe(true);
+  });
+});
+
+describe('incidents: rules, slash declare, several cards', () => {
+  let h: Harness;
+  tearDownAfterEach(() => ({ h }));
+
+  it('a config rule declares every attack sequence by itself; a second card joins by /ir incident add and moves to another incident', async () => {
+    h = await startHarness({ file: { ...INCIDENTS, incidents: { autoDeclareAttackSequences: true } }, slackOptions: { userGroups: SOC } });
+    expect((await h.postEvents(fixture('guardduty-attack-sequence'))).status).toBe(202);
+    const channel = await incidentChannel(h);
+    const store = new IncidentStore(h.redis, h.config.redisPrefix);
+    const auto = (await store.get('inc-1'))!;
+    expect(auto.declaredBy).toBe('system');
+    expect(auto.commander).toBeUndefined();
+    expect(textOf(summaryOf(h, channel))).toContain('*Commander:* nobody yet');
+
+    expect((await h.postEvents(fixture('guardduty-ssh-bruteforce'))).status).toBe(202);
+    const card = await cardIn(h, 'C01ALERTS');
+    const ssh = fixture('guardduty-ssh-bruteforce').detail.id as string;
+    let n = h.slack.responses.length;
+    await slash(h, `incident add ${ssh}`, 'U01ANA', channel.id);
+    expect(await nextResponse(h, 'U01ANA', n)).toBe('The card joined INC-1.');
+    await waitFor(() => textOf(summaryOf(h, channel)).includes('*Cards (2):*'), 'two cards on the summary');
+    await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('part of *INC-1*')), 'the link in the second card');
+
+    // Declared by slash with a title, then the card moves there.
+    n = h.slack.responses.length;
+    await slash(h, 'incident declare SSH noise on bastion', 'U01ANA', 'C01ALERTS');
+    expect(await nextResponse(h, 'U01ANA', n)).toContain('*INC-2* declared');
+    const second = await waitFor(async () => {
+      const i = await store.get('inc-2');
+      return i?.summaryTs ? i : undefined;
+    }, 'INC-2 set up');
+    expect(second.channelName).toBe('inc-2-ssh-noise-on-bastion');
+    n = h.slack.responses.length;
+    await slash(h, `incident move ${ssh} inc-2`, 'U01ANA', channel.id);
+    expect(await nextResponse(h, 'U01ANA', n)).toBe('The card joined INC-2 (moved from inc-1).');
+    expect((await store.get('inc-1'))!.findingKeys).toHaveLength(1);
+    expect((await store.get('inc-2'))!.findingKeys).toHaveLength(1);
+    await waitFor(() => textOf(summaryOf(h, channel)).includes('*Cards (1):*'), 'INC-1 back to one card');
+  });
+
+  it('refuses people who may not: a visitor cannot declare, lead or read the timeline', async () => {
+    h = await startHarness({ file: INCIDENTS, slackOptions: { userGroups: SOC } });
+    let n = h.slack.responses.length;
+    await slash(h, 'incident declare test', 'U09VISITOR', 'C01ALERTS');
+    expect(await nextResponse(h, 'U09VISITOR', n)).toContain('Only responders may use `/ir incident`');
+    n = h.slack.responses.length;
+    await slash(h, 'timeline inc-1', 'U09VISITOR', 'C01ALERTS');
+    expect(await nextResponse(h, 'U09VISITOR', n)).toContain('Only responders and approvers');
+    n = h.slack.responses.length;
+    await slash(h, 'timeline', 'U01ANA', 'C01ALERTS');
+    expect(await nextResponse(h, 'U01ANA', n)).toContain('This is not an incident channel');
+    expect(await new IncidentStore(h.redis, h.config.redisPrefix).get('inc-1')).toBeUndefined();
   });
 });

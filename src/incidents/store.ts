@@ -44,6 +44,8 @@ export interface Incident {
   closedBy?: string;
 }
 
+const CAS = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 else return 0 end";
+
 export interface TimelineEntry {
   at: number;
   kind: 'declared' | 'status' | 'role' | 'card' | 'note' | 'result' | 'problem' | 'closed';
@@ -88,22 +90,19 @@ export class IncidentStore {
     return { incident, created: true };
   }
 
-  /** Applies `change` to the stored record atomically (retried when another writer got in between); undefined when unknown. */
+  /**
+   * Applies `change` to the stored record atomically: written only if the record is still what
+   * `change` saw (compare-and-set in one script, since WATCH is unsafe on a connection shared by
+   * concurrent jobs), else read again and retried. Undefined when unknown.
+   */
   async update(id: string, change: (i: Incident) => Incident | undefined): Promise<Incident | undefined> {
     const key = this.key('rec', id);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      await this.redis.watch(key);
+    for (let attempt = 0; attempt < 50; attempt++) {
       const raw = await this.redis.get(key);
-      if (!raw) {
-        await this.redis.unwatch();
-        return undefined;
-      }
+      if (!raw) return undefined;
       const next = change(JSON.parse(raw) as Incident);
-      if (!next) {
-        await this.redis.unwatch();
-        return JSON.parse(raw) as Incident;
-      }
-      if (await this.redis.multi().set(key, JSON.stringify(next)).exec()) return next;
+      if (!next) return JSON.parse(raw) as Incident;
+      if (await this.redis.eval(CAS, 1, key, raw, JSON.stringify(next))) return next;
     }
     throw new Error(`incident ${id} is changing too fast to update`);
   }
@@ -124,6 +123,15 @@ export class IncidentStore {
 
   async setChannel(channel: string, id: string): Promise<void> {
     await this.redis.set(this.key('chan', channel), id);
+  }
+
+  /** Whether the line named `key` was posted for this incident (lines are posted once each). */
+  async said(id: string, key: string): Promise<boolean> {
+    return (await this.redis.sismember(this.key('said', id), key)) === 1;
+  }
+
+  async markSaid(id: string, key: string): Promise<void> {
+    await this.redis.sadd(this.key('said', id), key);
   }
 
   async addTimeline(id: string, e: TimelineEntry): Promise<void> {

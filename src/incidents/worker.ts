@@ -43,6 +43,8 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
   const { incidents } = deps;
   const store = incidents.store;
   let me: { userId?: string; url?: string } | undefined;
+  /** Publish hooks that remember a line was posted, so a re-run job does not post it again. */
+  const said = (id: string, key: string) => ({ posted: () => store.markSaid(id, key), updated: () => store.markSaid(id, key), deleted: async () => undefined });
   async function whoAmI() {
     if (!me) {
       const res = await deps.slack.auth.test();
@@ -51,18 +53,26 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     return me;
   }
 
-  async function problem(i: Incident, step: string, error: string, job: Job, token?: string): Promise<void> {
+  async function problem(i: Incident, step: string, error: string): Promise<void> {
     const text = explain(step, error);
     await store.update(i.id, (x) => (x.problems.includes(text) ? undefined : { ...x, problems: [...x.problems, text] }));
     await store.addTimeline(i.id, { at: Date.now(), kind: 'problem', text });
-    await tell(i, `problem-${step}`, `:warning: ${label(i)}: ${text} The incident exists and works without it (\`/ir incident … ${i.id}\` from anywhere).`, job, token, true);
+  }
+
+  /** Every recorded problem told once where it was declared (a job re-run after a Slack wait tells what is left). */
+  async function tellProblems(id: string, job: Job, token?: string): Promise<void> {
+    const i = (await store.get(id))!;
+    for (const [n, text] of i.problems.entries()) {
+      await tell(i, `problem-${n}`, `:warning: ${label(i)}: ${text} The incident exists and works without it (\`/ir incident … ${i.id}\` from anywhere).`, job, token, !i.channel || !text.startsWith('The channel could not be archived'));
+    }
   }
 
   /** A line in the incident channel; into the thread it was declared from when there is no channel. */
   async function tell(i: Incident, key: string, text: string, job: Job, token: string | undefined, origin = false): Promise<void> {
+    if (await store.said(i.id, key)) return;
     const channel = origin || !i.channel ? i.origin.channel : i.channel;
     const threadTs = origin || !i.channel ? i.origin.threadTs : undefined;
-    await publish(deps, job, token, { key: `inc:${i.id}:${key}`, channel, threadTs, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }] }, none);
+    await publish(deps, job, token, { key: `inc:${i.id}:${key}`, channel, threadTs, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }] }, said(i.id, key));
   }
 
   /** The bot's own channel of this name that no incident has yet: a create whose answer was lost. */
@@ -78,7 +88,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     return undefined;
   }
 
-  async function ensureChannel(i: Incident, job: Job, token?: string): Promise<Incident> {
+  async function ensureChannel(i: Incident): Promise<Incident> {
     const base = channelNameFor(deps.config.incidents.channelName, i);
     for (let n = 1; n <= 10; n++) {
       const suffix = n === 1 ? '' : `-${n}`;
@@ -95,7 +105,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
         const error = slackError(err);
         if (error !== 'name_taken') {
           if (!error) throw err;
-          await problem(i, 'The incident channel could not be created', error, job, token);
+          await problem(i, 'The incident channel could not be created', error);
           return (await store.update(i.id, (x) => ({ ...x, channelName: undefined, channel: undefined })))!;
         }
         const own = await ownChannel(name);
@@ -105,7 +115,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
         }
       }
     }
-    await problem(i, 'The incident channel could not be created', 'name_taken', job, token);
+    await problem(i, 'The incident channel could not be created', 'name_taken');
     return i;
   }
 
@@ -124,7 +134,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     return [...users];
   }
 
-  async function invite(i: Incident, job: Job, token?: string): Promise<void> {
+  async function invite(i: Incident): Promise<void> {
     const failed: string[] = [];
     for (const user of await members(i)) {
       try {
@@ -135,7 +145,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
         if (error !== 'already_in_channel' && error !== 'cant_invite_self') failed.push(`${user} (${error})`);
       }
     }
-    if (failed.length) await problem(i, `Not invited: ${failed.join(', ')}`, failed[0].split('(')[1].slice(0, -1), job, token);
+    if (failed.length) await problem(i, `Not invited: ${failed.join(', ')}`, failed[0].split('(')[1].slice(0, -1));
     await store.update(i.id, (x) => ({ ...x, invited: true }));
   }
 
@@ -152,13 +162,13 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     return (await store.get(i.id))!;
   }
 
-  async function pin(i: Incident, job: Job, token?: string): Promise<void> {
+  async function pin(i: Incident): Promise<void> {
     try {
       await deps.slack.pins.add({ channel: i.channel!, timestamp: i.summaryTs! });
     } catch (err) {
       const error = slackError(err);
       if (!error) throw err;
-      if (error !== 'already_pinned') await problem(i, 'The summary could not be pinned', error, job, token);
+      if (error !== 'already_pinned') await problem(i, 'The summary could not be pinned', error);
     }
     await store.update(i.id, (x) => ({ ...x, pinned: true }));
   }
@@ -166,17 +176,18 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
   async function setup(id: string, job: Job, token?: string): Promise<string> {
     let i = await store.get(id);
     if (!i) return 'gone';
-    if (!i.channel && !i.problems.some((p) => p.startsWith('The incident channel'))) i = await ensureChannel(i, job, token);
-    if (i.channel && !i.invited) await invite(i, job, token);
+    if (!i.channel && !i.problems.some((p) => p.startsWith('The incident channel'))) i = await ensureChannel(i);
+    if (i.channel && !i.invited) await invite(i);
     i = (await store.get(id))!;
     if (i.channel && !i.summaryTs) i = await renderSummary(i, job, token);
-    if (i.channel && i.summaryTs && !i.pinned) await pin(i, job, token);
+    if (i.channel && i.summaryTs && !i.pinned) await pin(i);
     const where = i.channel ? `<#${i.channel}>` : 'no channel (see above)';
     for (const k of i.findingKeys) {
       const t = await deps.incidents.threadOfFinding(k);
-      if (t) await publish(deps, job, token, { key: `inc:${id}:link:${k}`, channel: t.channel, threadTs: t.ts, text: `Part of ${label(i)}`, blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: `:rotating_light: This finding is part of *${label(i)}* (${safe(i.title, 100)}): ${where}` }] }] }, none);
+      if (t && !(await store.said(id, `link-${k}`))) await publish(deps, job, token, { key: `inc:${id}:link:${k}`, channel: t.channel, threadTs: t.ts, text: `Part of ${label(i)}`, blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: `:rotating_light: This finding is part of *${label(i)}* (${safe(i.title, 100)}): ${where}` }] }] }, said(id, `link-${k}`));
     }
     if (i.channel && !i.findingKeys.length) await tell(i, 'declared-origin', `:rotating_light: *${label(i)}* declared: <#${i.channel}>`, job, token, true);
+    await tellProblems(id, job, token);
     return 'set up';
   }
 
@@ -197,9 +208,10 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
       } catch (err) {
         const error = slackError(err);
         if (!error) throw err;
-        if (error !== 'already_archived') await problem(i, 'The channel could not be archived', error, job, token);
+        if (error !== 'already_archived') await problem(i, 'The channel could not be archived', error);
       }
     }
+    await tellProblems(id, job, token);
     return 'closed';
   }
 
@@ -221,7 +233,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
   };
 }
 
-const none = { posted: async () => undefined, updated: async () => undefined, deleted: async () => undefined };
+
 
 /**
  * After a request ends: its incident's timeline and summary follow, its result is also told in the
