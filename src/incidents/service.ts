@@ -14,7 +14,12 @@ export type IncidentJob =
   /** One line in the incident channel (status changes, results), posted once under `key`. */
   | { kind: 'say'; id: string; key: string; text: string; threadOf?: string }
   /** The report into the channel, then the archive when configured. */
-  | { kind: 'close'; id: string; user: string };
+  | { kind: 'close'; id: string; user: string }
+  /** Jira: create the issue, comment on it, or (close) comment the report and transition it. */
+  | { kind: 'ticket'; id: string; step: 'create' | 'comment' | 'close'; text?: string };
+
+/** Jira may be down for hours: retried with backoff for about a day, never in the way of containment. */
+export const TICKET_JOB_OPTIONS: JobsOptions = { attempts: 18, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
 
 export const INCIDENT_JOB_OPTIONS: JobsOptions = {
   attempts: 12,
@@ -38,7 +43,15 @@ export class IncidentService {
     private readonly queue: Queue<IncidentJob>,
     private readonly metrics: Metrics,
     private readonly requests: RequestStore,
+    /** Jira is configured: declared incidents get a ticket. */
+    private readonly tickets = false,
   ) {}
+
+  /** Queues a Jira step; `name` makes it once per incident (a retried command queues it once). */
+  async ticket(id: string, step: 'create' | 'comment' | 'close', name: string, text?: string): Promise<void> {
+    if (!this.tickets) return;
+    await this.queue.add('ticket', { kind: 'ticket', id, step, text }, { ...TICKET_JOB_OPTIONS, jobId: `inc-ticket-${id}-${name}` });
+  }
 
   /** Everything the summary, catch-up, timeline and report show: member findings, their requests, the timeline. */
   async facts(id: string): Promise<IncidentFacts | undefined> {
@@ -87,6 +100,10 @@ export class IncidentService {
     const id = res.incident.id;
     await this.store.addTimeline(id, { at: now, kind: 'declared', user: input.user, text: `declared "${res.incident.title}"${input.user === 'system' ? ' by a config rule' : ''}` });
     if (input.user !== 'system') await this.reach(id, 'acknowledged', now);
+    if (this.tickets) {
+      await this.store.update(id, (i) => ({ ...i, ticket: { state: 'pending' } }));
+      await this.ticket(id, 'create', 'create');
+    }
     await this.queue.add('setup', { kind: 'setup', id }, { ...INCIDENT_JOB_OPTIONS, jobId: `inc-setup-${id}` });
     return { incident: (await this.store.get(id))!, created: true };
   }
@@ -158,6 +175,7 @@ export class IncidentService {
     await this.reach(id, 'acknowledged', now);
     const m = STATUS_MILESTONE[status];
     if (m) await this.reach(id, m, now);
+    if (status !== 'closed') await this.ticket(id, 'comment', `status-${status}`, `Status ${before.status} → ${status}, set in Slack by ${by}.`);
     return incident;
   }
 

@@ -42,6 +42,8 @@ export interface Incident {
   /** Parts that could not be set up, in words for the summary (the incident works without them). */
   problems: string[];
   closedBy?: string;
+  /** The Jira issue: `creating` is written before the create call (a retry looks for it by label before creating again). */
+  ticket?: { key?: string; state: 'pending' | 'created' | 'failed'; creating?: boolean; note?: string };
 }
 
 const CAS = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 else return 0 end";
@@ -115,6 +117,14 @@ export class IncidentStore {
   async setCard(cardId: string, to: string): Promise<string | undefined> {
     const from = await this.redis.getset(this.key('card', cardId), to);
     return from && from !== to ? from : undefined;
+  }
+
+  async ofTicket(key: string): Promise<string | undefined> {
+    return (await this.redis.get(this.key('ticket', key))) ?? undefined;
+  }
+
+  async setTicket(key: string, id: string): Promise<void> {
+    await this.redis.set(this.key('ticket', key), id);
   }
 
   async ofChannel(channel: string): Promise<string | undefined> {

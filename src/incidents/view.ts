@@ -15,6 +15,8 @@ export interface IncidentFacts {
   workspaceUrl?: string;
   /** Where each member card is: finding key → thread. */
   threads?: Record<string, { channel: string; ts: string }>;
+  /** For the ticket's link. */
+  jiraBaseUrl?: string;
 }
 
 export const CATCHUP_ACTION_ID = 'ir_incident_catchup';
@@ -83,6 +85,7 @@ export function summaryBlocks(facts: IncidentFacts): { text: string; blocks: Kno
     `*Pending approvals:* ${pending.length ? pending.map((r) => `\`${safe(r.id, 80)}\``).join(', ') : 'none'}${running.length ? ` · *running:* ${running.length}` : ''}`,
     `*Next:* ${NEXT_STEP[i.status]}`,
   ];
+  if (i.ticket) lines.push(`*Ticket:* ${ticketLine(i.ticket, facts.jiraBaseUrl)}`);
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: head.slice(0, 150) } },
     { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n').slice(0, 3000) } },
@@ -91,6 +94,12 @@ export function summaryBlocks(facts: IncidentFacts): { text: string; blocks: Kno
   if (cards.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Cards (${cards.length}):* ${cards.slice(0, 20).join(' · ')}`.slice(0, 3000) } });
   if (i.problems.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: i.problems.map((p) => `:warning: ${safe(p, 300)}`).join('\n').slice(0, 3000) }] });
   return { text: head, blocks };
+}
+
+function ticketLine(t: NonNullable<Incident['ticket']>, base?: string): string {
+  if (t.key) return base ? `<${base}/browse/${encodeURIComponent(t.key)}|${safe(t.key, 40)}>` : safe(t.key, 40);
+  if (t.state === 'failed') return `not created: ${safe(t.note ?? 'Jira refused', 300)}`;
+  return `ticket pending${t.note ? ` (${safe(t.note, 200)}; retrying)` : ''}`;
 }
 
 function cardLinks(facts: IncidentFacts): string[] {

@@ -7,6 +7,8 @@ import { publish, type PublishDeps } from '../jobs/publish';
 import type { ActionOutcome, ActionRequest } from '../requests/model';
 import { CONTAINMENT_ACTIONS } from '../audit/report';
 import { uploadOnce } from '../slack/upload';
+import { retryLater } from '../jobs/delay';
+import { JiraBusy, JiraRefused, type JiraClient } from './jira';
 import type { UserNames } from '../slack/user-names';
 import type { PostLedger } from '../slack/post-ledger';
 import { safe } from '../views/mrkdwn';
@@ -22,6 +24,11 @@ export interface IncidentWorkerDeps extends PublishDeps {
   audit: AuditLog;
   config: Pick<Config, 'incidents' | 'access'>;
   names?: UserNames;
+  /** With config.incidents.jira: one issue per incident. */
+  jira?: JiraClient;
+  jiraBaseUrl?: string;
+  /** Makes the label that finds an incident's issue unique to this deployment. */
+  prefix: string;
 }
 
 /** Slack's answer code for a refused Web API call; undefined when Slack never answered (retry). */
@@ -153,6 +160,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     if (!i.channel) return i;
     const facts = (await incidents.facts(i.id))!;
     facts.workspaceUrl = (await whoAmI()).url;
+    facts.jiraBaseUrl = deps.jiraBaseUrl;
     const view = summaryBlocks(facts);
     await publish(deps, job, token, { key: `inc:${i.id}:summary`, channel: i.channel, ts: i.summaryTs, text: view.text, blocks: view.blocks }, {
       posted: async (ts) => void (await store.update(i.id, (x) => ({ ...x, summaryTs: ts }))),
@@ -212,12 +220,64 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
       }
     }
     await tellProblems(id, job, token);
+    await incidents.ticket(id, 'close', 'close', content);
     return 'closed';
+  }
+
+  /** One Jira step; Jira busy or down leaves the ticket "pending" and retries, a refusal is told once and dropped. */
+  async function ticket(d: Extract<IncidentJob, { kind: 'ticket' }>, job: Job, token?: string): Promise<string> {
+    const cfg = deps.config.incidents.jira;
+    const i = await store.get(d.id);
+    if (!deps.jira || !cfg || !i) return 'no jira';
+    const setTicket = async (t: NonNullable<Incident['ticket']>) => {
+      await store.update(i.id, (x) => ({ ...x, ticket: { ...x.ticket, ...t } }));
+      await incidents.refresh(i.id);
+    };
+    try {
+      if (d.step === 'create') {
+        if (i.ticket?.key) return 'exists';
+        const tag = `irbot-${deps.prefix}-${i.id}`;
+        let key = i.ticket?.creating ? await deps.jira.findByLabel(tag) : undefined;
+        if (!key) {
+          await store.update(i.id, (x) => ({ ...x, ticket: { state: 'pending', ...x.ticket, creating: true } }));
+          key = await deps.jira.createIssue({ project: cfg.project, issueType: cfg.issueType, summary: `${label(i)}: ${i.title}`, description: `Declared in Slack by ${i.declaredBy} at ${new Date(i.declaredAt).toISOString()}. ir-bot keeps this issue up to date.`, label: tag });
+        }
+        await store.setTicket(key, i.id);
+        await setTicket({ key, state: 'created', creating: false, note: undefined });
+        await store.addTimeline(i.id, { at: Date.now(), kind: 'card', text: `Jira issue ${key} created` });
+        return 'created';
+      }
+      if (!i.ticket?.key) {
+        if (i.ticket?.state === 'failed') return 'no ticket';
+        throw new JiraBusy('the ticket is not created yet');
+      }
+      await deps.jira.comment(i.ticket.key, d.text ?? '');
+      if (d.step === 'close' && cfg.closeTransition && !(await deps.jira.transition(i.ticket.key, cfg.closeTransition))) {
+        deps.log.warn({ incident: i.id, transition: cfg.closeTransition }, 'the Jira issue offers no such transition');
+      }
+      return 'commented';
+    } catch (err) {
+      if (err instanceof JiraBusy) {
+        if (d.step === 'create') await setTicket({ state: 'pending', note: err.message });
+        if (err.retryAfterMs) return retryLater(job, token, err.retryAfterMs);
+        throw err;
+      }
+      if (!(err instanceof JiraRefused)) throw err;
+      if (d.step === 'create') {
+        await setTicket({ state: 'failed', note: err.message, creating: false });
+        await store.update(i.id, (x) => ({ ...x, problems: [...x.problems, `The Jira ticket could not be created: ${err.message}. Check incidents.jira (project ${cfg.project}, issue type ${cfg.issueType}).`] }));
+        await tellProblems(i.id, job, token);
+      } else {
+        deps.log.warn({ incident: i.id, err: err.message }, 'Jira refused an update');
+      }
+      return 'refused';
+    }
   }
 
   return async (job: Job<IncidentJob>, token?: string): Promise<string> => {
     const d = job.data;
     if (d.kind === 'setup') return setup(d.id, job, token);
+    if (d.kind === 'ticket') return ticket(d, job, token);
     if (d.kind === 'close') return close(d.id, d.user, job, token);
     const i = await store.get(d.id);
     if (!i) return 'gone';

@@ -8,6 +8,7 @@ import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
 import { IncidentService, type IncidentJob } from '../incidents/service';
 import { IncidentStore } from '../incidents/store';
+import { jiraWebhookRoute } from '../incidents/jira-webhook';
 import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { intakeFinding } from '../jobs/intake';
@@ -85,7 +86,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
-  const incidents = new IncidentService(new IncidentStore(producer, config.redisPrefix), cardStore, incidentQ, metrics, requestStore);
+  const incidents = new IncidentService(new IncidentStore(producer, config.redisPrefix), cardStore, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));
   const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena, incidents, incidentConfig: config.incidents });
   const health = {
     redis: redisHealth(producer),
@@ -110,6 +111,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       log: log.child({ component: 'ingest' }),
     }),
     slackEvents: bolt.slackRequestListener,
+    jiraWebhook: config.jira?.webhookSecret ? jiraWebhookRoute({ secret: config.jira.webhookSecret, incidents, config: config.incidents, log: log.child({ component: 'jira-webhook' }) }) : undefined,
   });
   server.keepAliveTimeout = 65_000;
   await Promise.all([producer, intakeRedis, waitRedis].map((c) => c && whenReady(c, 5000)));

@@ -31,6 +31,7 @@ import { workerWebClient } from '../slack/web-client';
 import { UserNames } from '../slack/user-names';
 import { IncidentService, type IncidentJob } from '../incidents/service';
 import { IncidentStore } from '../incidents/store';
+import { JiraClient } from '../incidents/jira';
 import { autoDeclare, incidentProcessor, incidentRequestDone } from '../incidents/worker';
 import { closeServer, listen, startMetricsServer, type Running } from './bot';
 import { redisHealth, slackHealth } from './health';
@@ -67,7 +68,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
   const clock = new IncidentClock({ redis: conn, prefix: config.redisPrefix, cards: store, metrics });
   const incidentQ = makeQueue<IncidentJob>(QUEUE.incidents, conn, config.redisPrefix, log);
-  const incidents = new IncidentService(new IncidentStore(conn, config.redisPrefix), store, incidentQ, metrics, requestStore);
+  const incidents = new IncidentService(new IncidentStore(conn, config.redisPrefix), store, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   const names = new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks));
@@ -131,7 +132,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<IncidentJob>(
       QUEUE.incidents,
-      incidentProcessor({ incidents, audit, config, names, ...publishing, log: workerLog(QUEUE.incidents) }),
+      incidentProcessor({ incidents, audit, config, names, prefix: config.redisPrefix, jira: config.jira && config.incidents.jira ? new JiraClient(config.jira) : undefined, jiraBaseUrl: config.jira?.baseUrl, ...publishing, log: workerLog(QUEUE.incidents) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
