@@ -1,10 +1,12 @@
 import { Queue } from 'bullmq';
+import { AuditLog } from '../src/audit/log';
+import { createLogger } from '../src/log';
 import { IncidentStore } from '../src/incidents/store';
 import { QUEUE, bullPrefix } from '../src/queues';
 import { FakeAws } from './support/fake-aws';
 import { SIGNING_SECRET, startHarness, tearDownAfterEach, waitFor, fixture, type Harness } from './support/harness';
 import { blockActionBody, slackSignature } from './support/slack-signing';
-import { click, nextResponse, sendToBot, slash, textOf, threadReplies } from './support/slack-user';
+import { buttonIn, click, nextResponse, sendToBot, slash, textOf, threadReplies } from './support/slack-user';
 
 const INCIDENTS = { incidents: { invite: ['S01SOC'], channelName: 'inc-{number}-{slug}' } };
 const SOC = { S01SOC: ['U01ANA', 'U03SAM'] };
@@ -164,6 +166,23 @@ describe('incidents: working one from its channel', () => {
     expect(stats).toContain('1 incident(s) declared, 1 closed');
     expect(stats).toMatch(/time to contain: median \d+ (h|d|min|s)[^,]*, p90 .* \(n=1\)/);
     expect(stats).toContain('time to eradicate: no incident reached it');
+  });
+});
+
+describe('incidents: who is invited', () => {
+  let h: Harness;
+  tearDownAfterEach(() => ({ h }));
+
+  it('whoever acknowledged the card is invited too', async () => {
+    h = await startHarness({ file: { incidents: { ...INCIDENTS.incidents, inviteApprovers: false } }, slackOptions: { userGroups: SOC } });
+    expect((await h.postEvents(fixture('guardduty-ssh-bruteforce'))).status).toBe(202);
+    const card = await cardIn(h, 'C01ALERTS');
+    const findingKey = JSON.parse(buttonIn(card, 'ir_incident_declare')!.value).k as string;
+    // As the Acknowledge button records it (jobs/tasks.ts).
+    await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).append({ event: 'workflow-updated', user: 'U07ACK', findingKey, detail: { status: 'NOTIFIED' } });
+    await click(h, card, 'ir_incident_declare', 'U01ANA');
+    const channel = await incidentChannel(h);
+    expect([...channel.members].sort()).toEqual(['U01ANA', 'U03SAM', 'U07ACK', 'U0BOT']);
   });
 });
 

@@ -126,8 +126,14 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     return i;
   }
 
+  /** Whoever pressed Acknowledge on a member card (the Security Hub workflow NOTIFIED in the audit trail). */
+  async function acknowledgers(i: Incident): Promise<string[]> {
+    const entries = i.findingKeys.length ? await deps.audit.find(i.findingKeys.map((findingKey) => ({ findingKey }))) : [];
+    return entries.filter((e) => e.event === 'workflow-updated' && (e.detail as { status?: string } | undefined)?.status === 'NOTIFIED').map((e) => e.user);
+  }
+
   async function members(i: Incident): Promise<string[]> {
-    const subjects = [...deps.config.incidents.invite, ...(deps.config.incidents.inviteApprovers ? deps.config.access.approvers : []), i.declaredBy, i.commander].filter((s): s is string => !!s && s !== 'system' && s !== '*');
+    const subjects = [...deps.config.incidents.invite, ...(deps.config.incidents.inviteApprovers ? deps.config.access.approvers : []), i.declaredBy, i.commander, ...(await acknowledgers(i))].filter((s): s is string => !!s && s !== 'system' && s !== '*');
     const users = new Set<string>();
     for (const s of subjects) {
       if (!s.startsWith('S')) {
