@@ -95,7 +95,7 @@ describe('incidents: a Jira issue per incident', () => {
     const { h, card } = await start();
     await click(h, card, 'ir_incident_declare', 'U01ANA');
     const i = await ticketed(h);
-    const event = { webhookEvent: 'jira:issue_updated', user: { displayName: 'Jo Jira' }, issue: { key: i.ticket.key }, changelog: { items: [{ field: 'status', fromString: 'To Do', toString: 'In Progress' }] } };
+    const event = { webhookEvent: 'jira:issue_updated', user: { displayName: 'Jo <!channel> Jira' }, issue: { key: i.ticket.key }, changelog: { items: [{ field: 'status', fromString: 'To Do', toString: 'In Progress' }] } };
     const before = await store(h).timeline('inc-1');
     expect((await webhook(h, event, 'not-the-secret-at-all-0000')).status).toBe(401);
     const unsigned = await fetch(`${h.baseUrl}/jira/webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
@@ -106,7 +106,9 @@ describe('incidents: a Jira issue per incident', () => {
     expect((await webhook(h, event)).status).toBe(202);
     expect((await store(h).get('inc-1'))!.status).toBe('contained');
     const tl = await store(h).timeline('inc-1');
-    expect(tl.map((e) => e.text)).toContain(`Jira ${i.ticket.key}: To Do → In Progress (by Jo Jira in Jira)`);
-    await waitFor(() => h.slack.channelMessages(i.channel!).find((m) => textOf(m).includes('To Do → In Progress')), 'the Jira change in the channel');
+    expect(tl.map((e) => e.text)).toContain(`Jira ${i.ticket.key}: To Do → In Progress (by Jo <!channel> Jira in Jira)`);
+    const line = await waitFor(() => h.slack.channelMessages(i.channel!).find((m) => textOf(m).includes('To Do → In Progress')), 'the Jira change in the channel');
+    // A Jira user's name cannot ping the channel.
+    expect(textOf(line)).toContain('Jo &lt;!channel&gt; Jira');
   });
 });

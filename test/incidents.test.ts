@@ -129,6 +129,7 @@ describe('incidents: working one from its channel', () => {
     expect(timeline).toMatch(/done \(verified\): isolate/);
     expect(timeline).toContain('status *investigating* → *contained*');
     expect(timeline).toContain('attacker used a stolen key from the CI runner');
+    expect(timeline).toContain('<@U01ANA> <@U03SAM> is now incident commander');
     expect(timeline.match(/egress to 203\.0\.113\.50/g)).toHaveLength(1);
 
     // Catch-up: offered privately to whoever joins; the button gives it, only to them.

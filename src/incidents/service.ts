@@ -2,7 +2,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { CardStore } from '../cards/store';
 import type { Metrics } from '../metrics';
 import type { RequestStore } from '../requests/store';
-import { label, type IncidentFacts } from './view';
+import { label, timelineSafe, type IncidentFacts } from './view';
 import { INCIDENT_STATUSES, type Incident, type IncidentMilestone, type IncidentStatus, type IncidentStore, type TimelineEntry } from './store';
 
 /** Jobs of the incidents queue; every one is safe to run twice (see incidents/worker.ts). */
@@ -196,7 +196,7 @@ export class IncidentService {
   /** A timeline entry, and (when `announce`) the same line in the incident channel; the summary follows. */
   async record(id: string, e: TimelineEntry, announce: boolean): Promise<void> {
     await this.store.addTimeline(id, e);
-    if (announce) await this.say(id, `tl-${e.at}-${e.kind}`, `${e.user && e.user !== 'system' ? `<@${e.user}>: ` : ''}${e.text}`);
+    if (announce) await this.say(id, `tl-${e.at}-${e.kind}`, `${e.user && e.user !== 'system' ? `<@${e.user}>: ` : ''}${timelineSafe(e.text, 2000)}`);
     await this.refresh(id);
   }
 

@@ -82,7 +82,7 @@ export function summaryBlocks(facts: IncidentFacts): { text: string; blocks: Kno
     `*Commander:* ${person(i.commander)} · *Scribe:* ${person(i.scribe)} · declared by ${person(i.declaredBy)}`,
     `*Affected:* ${scope.accounts.length} account(s) ${list(scope.accounts, 5)} · ${scope.resources.length} resource(s) ${list(scope.resources, 8)}`,
     `*Contained (verified):* ${contained.length ? contained.slice(0, 8).map((c) => safe(c, 300)).join('; ') : 'nothing yet'}`,
-    `*Pending approvals:* ${pending.length ? pending.map((r) => `\`${safe(r.id, 80)}\``).join(', ') : 'none'}${running.length ? ` · *running:* ${running.length}` : ''}`,
+    `*Pending approvals:* ${pending.length ? list(pending.map((r) => r.id), 10) : 'none'}${running.length ? ` · *running:* ${running.length}` : ''}`,
     `*Next:* ${NEXT_STEP[i.status]}`,
   ];
   if (i.ticket) lines.push(`*Ticket:* ${ticketLine(i.ticket, facts.jiraBaseUrl)}`);
@@ -129,8 +129,16 @@ export function timelineOf(facts: IncidentFacts): TimelineEntry[] {
   return out.filter((e) => Number.isFinite(e.at)).sort((a, b) => a.at - b.at);
 }
 
+/**
+ * Timeline text is partly ours (mentions of who leads) and partly people's (notes, Jira names):
+ * escaped, then only exact user mentions are given back their link.
+ */
+export function timelineSafe(text: string, max: number): string {
+  return safe(text, max).replace(/&lt;@\u200b?([UW][A-Z0-9]{2,20})&gt;/g, '<@$1>');
+}
+
 function entryLine(e: TimelineEntry): string {
-  return `\`${when(e.at).slice(11, 19)}\` ${e.user && e.user !== 'system' ? `${person(e.user)} ` : ''}${e.kind === 'note' ? ':pushpin: ' : ''}${safe(e.text, 400)}`;
+  return `\`${when(e.at).slice(11, 19)}\` ${e.user && e.user !== 'system' ? `${person(e.user)} ` : ''}${e.kind === 'note' ? ':pushpin: ' : ''}${timelineSafe(e.text, 400)}`;
 }
 
 /** `/ir timeline`: newest `max` lines (the full one is in the report). */
@@ -150,7 +158,7 @@ export function catchupText(facts: IncidentFacts, max = 10): string {
     `*Catch-up on ${label(i)}: ${safe(i.title, 120)}*`,
     `*Status:* ${i.status} since ${when(i.statusAt[i.status] ?? i.declaredAt)} · *Lead:* ${person(i.commander)} · *Scribe:* ${person(i.scribe)}`,
     `*Contained:* ${contained.length ? contained.map((c) => safe(c, 200)).join('; ') : 'nothing yet'}`,
-    `*Pending:* ${pending.length} approval(s)${pending.length ? ` (${pending.map((r) => `\`${safe(r.id, 80)}\``).join(', ')})` : ''}, ${running.length} running`,
+    `*Pending:* ${pending.length} approval(s)${pending.length ? ` (${list(pending.map((r) => r.id), 10)})` : ''}, ${running.length} running`,
     `*Next:* ${NEXT_STEP[i.status]}`,
     `*What happened* (last ${Math.min(max, all.length)} of ${all.length}; \`/ir timeline\` for more):`,
     ...all.slice(-max).map(entryLine),
