@@ -1,5 +1,8 @@
 import { Queue } from 'bullmq';
 import { AuditLog } from '../src/audit/log';
+import { CardStore } from '../src/cards/store';
+import { IncidentClock } from '../src/jobs/incident-clock';
+import { Metrics } from '../src/metrics';
 import { createLogger } from '../src/log';
 import { IncidentStore } from '../src/incidents/store';
 import { QUEUE, bullPrefix } from '../src/queues';
@@ -174,16 +177,19 @@ describe('incidents: who is invited', () => {
   let h: Harness;
   tearDownAfterEach(() => ({ h }));
 
-  it('whoever acknowledged the card is invited too', async () => {
+  it('whoever acknowledged the card is invited too, and the incident counts as acknowledged from then', async () => {
     h = await startHarness({ file: { incidents: { ...INCIDENTS.incidents, inviteApprovers: false } }, slackOptions: { userGroups: SOC } });
     expect((await h.postEvents(fixture('guardduty-ssh-bruteforce'))).status).toBe(202);
     const card = await cardIn(h, 'C01ALERTS');
     const findingKey = JSON.parse(buttonIn(card, 'ir_incident_declare')!.value).k as string;
     // As the Acknowledge button records it (jobs/tasks.ts).
     await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).append({ event: 'workflow-updated', user: 'U07ACK', findingKey, detail: { status: 'NOTIFIED' } });
+    const ackedAt = Date.now() - 120_000;
+    await new IncidentClock({ redis: h.redis, prefix: h.config.redisPrefix, cards: new CardStore(h.redis, h.config.redisPrefix), metrics: new Metrics(false) }).reached(findingKey, 'acknowledged', ackedAt);
     await click(h, card, 'ir_incident_declare', 'U01ANA');
     const channel = await incidentChannel(h);
     expect([...channel.members].sort()).toEqual(['U01ANA', 'U03SAM', 'U07ACK', 'U0BOT']);
+    expect((await new IncidentStore(h.redis, h.config.redisPrefix).get('inc-1'))!.milestones.acknowledged).toBe(ackedAt);
   });
 });
 

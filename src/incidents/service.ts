@@ -99,7 +99,9 @@ export class IncidentService {
     if (!res.created) return res;
     const id = res.incident.id;
     await this.store.addTimeline(id, { at: now, kind: 'declared', user: input.user, text: `declared "${res.incident.title}"${input.user === 'system' ? ' by a config rule' : ''}` });
-    if (input.user !== 'system') await this.reach(id, 'acknowledged', now);
+    // Acknowledged: the card's Acknowledge if it came first, else a person declaring it.
+    const acked = cardId ? await this.store.cardAcknowledgedAt(cardId) : undefined;
+    if (acked !== undefined || input.user !== 'system') await this.reach(id, 'acknowledged', Math.min(acked ?? now, now));
     if (this.tickets) {
       await this.store.update(id, (i) => ({ ...i, ticket: { state: 'pending' } }));
       await this.ticket(id, 'create', 'create');

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { cardClockKey } from '../jobs/incident-clock';
 
 export const INCIDENT_STATUSES = ['investigating', 'contained', 'eradicated', 'recovered', 'closed'] as const;
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
@@ -107,6 +108,12 @@ export class IncidentStore {
       if (await this.redis.eval(CAS, 1, key, raw, JSON.stringify(next))) return next;
     }
     throw new Error(`incident ${id} is changing too fast to update`);
+  }
+
+  /** When the card was first acknowledged (its Acknowledge button), if it was. */
+  async cardAcknowledgedAt(cardId: string): Promise<number | undefined> {
+    const at = Number(await this.redis.hget(cardClockKey(this.prefix, cardId), 'acknowledged'));
+    return Number.isFinite(at) && at > 0 ? at : undefined;
   }
 
   async ofCard(cardId: string): Promise<string | undefined> {

@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import type { AuditLog } from '../audit/log';
 import { incidentReport } from '../audit/report';
 import type { Config } from '../config/load';
-import { publish, type PublishDeps } from '../jobs/publish';
+import { channelRefusal, publish, type PublishDeps } from '../jobs/publish';
 import type { ActionOutcome, ActionRequest } from '../requests/model';
 import { CONTAINMENT_ACTIONS } from '../audit/report';
 import { uploadOnce } from '../slack/upload';
@@ -79,7 +79,15 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     if (await store.said(i.id, key)) return;
     const channel = origin || !i.channel ? i.origin.channel : i.channel;
     const threadTs = origin || !i.channel ? i.origin.threadTs : undefined;
-    await publish(deps, job, token, { key: `inc:${i.id}:${key}`, channel, threadTs, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }] }, said(i.id, key));
+    try {
+      await publish(deps, job, token, { key: `inc:${i.id}:${key}`, channel, threadTs, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }] }, said(i.id, key));
+    } catch (err) {
+      // An archived (closed) or left channel takes no more lines; no retry changes that.
+      const refused = channelRefusal(err);
+      if (!refused) throw err;
+      deps.log.warn({ incident: i.id, channel, error: refused }, 'incident line not posted: the channel refuses posts');
+      await store.markSaid(i.id, key);
+    }
   }
 
   /** The bot's own channel of this name that no incident has yet: a create whose answer was lost. */
