@@ -89,6 +89,7 @@ describe('incidents: working one from its channel', () => {
     await slash(h, 'incident scribe <@U01ANA>', 'U01ANA', channel.id);
     expect(await nextResponse(h, 'U01ANA', n)).toContain('scribe');
     await waitFor(() => textOf(summaryOf(h, channel)).includes('*Commander:* <@U03SAM> · *Scribe:* <@U01ANA>'), 'the summary to show the roles');
+    await waitFor(() => channel.members.has('U03SAM'), 'the new commander invited');
 
     // An isolation asked in the incident channel: approval and result in the card's thread, the result also here.
     n = h.slack.responses.length;

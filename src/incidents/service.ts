@@ -15,6 +15,8 @@ export type IncidentJob =
   | { kind: 'say'; id: string; key: string; text: string; threadOf?: string }
   /** The report into the channel, then the archive when configured. */
   | { kind: 'close'; id: string; user: string }
+  /** A new commander or scribe into the channel. */
+  | { kind: 'invite'; id: string; user: string }
   /** Jira: create the issue, comment on it, or (close) comment the report and transition it. */
   | { kind: 'ticket'; id: string; step: 'create' | 'comment' | 'close'; text?: string };
 
@@ -159,6 +161,7 @@ export class IncidentService {
     if (!incident) throw new IncidentError(`No incident \`${id}\` is known.`);
     const label = role === 'commander' ? 'incident commander' : 'scribe';
     await this.record(id, { at: Date.now(), kind: 'role', user: by, text: `<@${who}> is now ${label}` }, true);
+    await this.queue.add('invite', { kind: 'invite', id, user: who }, { ...INCIDENT_JOB_OPTIONS, jobId: `inc-invite-${id}-${who}` });
     await this.reach(id, 'acknowledged');
     return incident;
   }

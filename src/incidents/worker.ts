@@ -155,9 +155,9 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     return [...users];
   }
 
-  async function invite(i: Incident): Promise<void> {
+  async function invite(i: Incident, only?: string): Promise<void> {
     const failed: string[] = [];
-    for (const user of await members(i)) {
+    for (const user of only ? [only] : await members(i)) {
       try {
         await deps.slack.conversations.invite({ channel: i.channel!, users: user });
       } catch (err) {
@@ -167,7 +167,7 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
       }
     }
     if (failed.length) await problem(i, `Not invited: ${failed.join(', ')}`, failed[0].split('(')[1].slice(0, -1));
-    await store.update(i.id, (x) => ({ ...x, invited: true }));
+    if (!only) await store.update(i.id, (x) => ({ ...x, invited: true }));
   }
 
   async function renderSummary(i: Incident, job: Job, token?: string): Promise<Incident> {
@@ -292,6 +292,15 @@ export function incidentProcessor(deps: IncidentWorkerDeps) {
     const d = job.data;
     if (d.kind === 'setup') return setup(d.id, job, token);
     if (d.kind === 'ticket') return ticket(d, job, token);
+    if (d.kind === 'invite') {
+      const i = await store.get(d.id);
+      // Before set-up has invited everyone, the set-up invites the new role holder too.
+      if (!i?.channel) return 'no channel';
+      if (!i.invited) throw new Error('set-up has not invited yet');
+      await invite(i, d.user);
+      await tellProblems(i.id, job, token);
+      return 'invited';
+    }
     if (d.kind === 'close') return close(d.id, d.user, job, token);
     const i = await store.get(d.id);
     if (!i) return 'gone';
