@@ -102,6 +102,15 @@ describe('incidents: working one from its channel', () => {
     expect(result).toContain('done, verified');
     await waitFor(() => textOf(summaryOf(h, channel)).includes(`*Contained (verified):* isolate ${INSTANCE}`), 'the summary to show the containment');
 
+    // An instance no card shows, isolated from the incident channel: plan, approval and result right here.
+    const other = 'i-0fffffffffffffff1';
+    aws.addWebServer(other, { eip: false, secondEni: false });
+    await slash(h, `isolate ${other}`, 'U01ANA', channel.id);
+    await waitFor(() => textOf(summaryOf(h, channel)).includes(`*Pending approvals:* \`isolate-${other}`), 'the summary to show the approval asked here');
+    const here = await waitFor(() => h.slack.channelMessages(channel.id).find((m) => textOf(m).includes('ir_approve')), 'the approval in the incident channel', 30_000);
+    await click(h, here, 'ir_approve', 'U02LEAD');
+    await waitFor(() => textOf(summaryOf(h, channel)).includes(`isolate ${other}`) && textOf(summaryOf(h, channel)).includes('*Pending approvals:* none'), 'the summary to show the second containment', 60_000);
+
     // Status: each change posted in the channel with how long the last one lasted.
     n = h.slack.responses.length;
     await slash(h, 'incident status contained', 'U03SAM', channel.id);

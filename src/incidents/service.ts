@@ -20,7 +20,7 @@ export type IncidentJob =
   /** Jira: create the issue, comment on it, or (close) comment the report and transition it. */
   | { kind: 'ticket'; id: string; step: 'create' | 'comment' | 'close'; text?: string };
 
-/** Jira may be down for hours: retried with backoff for about a day, never in the way of containment. */
+/** Jira may be down for hours: retried with backoff (18 attempts, about three days in all), never in the way of containment. */
 export const TICKET_JOB_OPTIONS: JobsOptions = { attempts: 18, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
 
 export const INCIDENT_JOB_OPTIONS: JobsOptions = {
@@ -213,8 +213,12 @@ export class IncidentService {
   async requestChanged(requestId: string): Promise<void> {
     const r = await this.requests.get(requestId);
     if (!r) return;
-    const i = (r.findingKey ? await this.ofFinding(r.findingKey) : undefined) ?? (await this.ofChannel(r.channel));
-    if (i && i.status !== 'closed') await this.refresh(i.id);
+    const byCard = r.findingKey ? await this.ofFinding(r.findingKey) : undefined;
+    const i = byCard ?? (await this.ofChannel(r.channel));
+    if (!i || i.status === 'closed') return;
+    // Asked in the incident channel about something no member card shows: it belongs here all the same.
+    if (!byCard) await this.store.update(i.id, (x) => (x.requestIds.includes(r.id) ? undefined : { ...x, requestIds: [...x.requestIds, r.id] }));
+    await this.refresh(i.id);
   }
 
   /** Re-renders the pinned summary soon; many changes in a burst render once. */
