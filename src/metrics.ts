@@ -70,6 +70,14 @@ export class Metrics {
     buckets: INCIDENT_BUCKETS,
     registers: [this.registry],
   });
+  /** Per declared incident (src/incidents), from its start to each milestone. */
+  readonly incidentResponse = new Histogram({
+    name: 'ir_declared_incident_response_seconds',
+    help: 'Time from a declared incident\'s start (earliest finding first seen) to acknowledged, contained, eradicated and closed',
+    labelNames: ['milestone'] as const,
+    buckets: INCIDENT_BUCKETS,
+    registers: [this.registry],
+  });
   private watched: WatchedQueue[] = [];
   private unshown?: () => Promise<Record<string, number>>;
   readonly jobs: Gauge<'queue' | 'state'>;

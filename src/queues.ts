@@ -25,6 +25,8 @@ export const QUEUE = {
   tasks: 'tasks',
   /** `/ir doctor` and the scheduled doctor run: the preflight, posted as a checklist. */
   doctor: 'doctor',
+  /** Declared incidents: channel set-up, pinned summary, lines, close (src/incidents). */
+  incidents: 'incidents',
 } as const;
 
 export interface DoctorJob {

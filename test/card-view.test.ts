@@ -55,9 +55,9 @@ describe('card contents', () => {
     });
     expect(applicableResponses(noResource)).toEqual([]);
     const blocks = renderCard([noResource], { storm: false, listLimit: 5 }).blocks as { type: string; block_id?: string; elements?: { action_id: string }[] }[];
-    // No response buttons; only the case's own (Security Hub workflow, report).
+    // No response buttons; only the case's own (Security Hub workflow, report, declare incident).
     expect(blocks.find((b) => b.block_id?.startsWith('ir_card_'))).toBeUndefined();
-    expect(blocks.find((b) => b.block_id?.startsWith('ir_case_'))!.elements!.map((e) => e.action_id)).toEqual(['ir_wf_ack', 'ir_wf_resolve', 'ir_wf_suppress', 'ir_report']);
+    expect(blocks.find((b) => b.block_id?.startsWith('ir_case_'))!.elements!.map((e) => e.action_id)).toEqual(['ir_wf_ack', 'ir_wf_resolve', 'ir_wf_suppress', 'ir_report', 'ir_incident_declare']);
   });
 
   it('shows severity, account/region, resource, remote, times and count', () => {

@@ -48,6 +48,7 @@ export const HELP_TEXT = [
   '`/ir audit <instance-id|finding-id|request-id|user|key|arn>` — who asked, approved and did what',
   '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
   '`/ir doctor` — check every account and region before an incident (role, permissions, GuardDuty, Security Hub, EventBridge, CloudTrail, Athena, flow logs, SSM, evidence bucket)',
+  '`/ir incident declare|add|lead|scribe|status|close …`, `/ir note`, `/ir timeline`, `/ir catchup`, `/ir stats [days]` — declared incidents (docs/incidents.md)',
 ].join('\n');
 
 export class CommandError extends Error {}

@@ -26,6 +26,8 @@ export type Config = FileConfig & {
   redisStartupTimeoutMs: number;
   redisPrefix: string;
   ingestApiKey: string;
+  /** JIRA_* env: incident tickets when set together with incidents.jira. */
+  jira?: { baseUrl: string; email: string; apiToken: string; webhookSecret?: string };
   logLevel: Env['LOG_LEVEL'];
   awsRegion?: string;
   configPath: string;
@@ -129,6 +131,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
     redisStartupTimeoutMs: e.REDIS_STARTUP_TIMEOUT_MS,
     redisPrefix: e.REDIS_PREFIX,
     ingestApiKey: e.INGEST_API_KEY,
+    jira: e.JIRA_BASE_URL && e.JIRA_EMAIL && e.JIRA_API_TOKEN ? { baseUrl: e.JIRA_BASE_URL.replace(/\/+$/, ''), email: e.JIRA_EMAIL, apiToken: e.JIRA_API_TOKEN, webhookSecret: e.JIRA_WEBHOOK_SECRET } : undefined,
     logLevel: e.LOG_LEVEL,
     awsRegion: e.AWS_REGION,
     configPath: e.IR_CONFIG,

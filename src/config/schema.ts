@@ -444,6 +444,39 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    incidents: z
+      .object({
+        /** Channel name for a declared incident: {number}, {date} (YYYYMMDD) and {slug} (from the title) are filled in; Slack allows a-z, 0-9, - and _, up to 80. */
+        channelName: z.string().min(1).max(80).default('inc-{number}-{slug}'),
+        /** Private channels by default: an incident names accounts, users and what is exposed. */
+        private: z.boolean().default(true),
+        /** Invited to every incident channel: users (U…) and user groups (S…, expanded). */
+        invite: subjectList.default([]),
+        /** Also invite the approvers (access.approvers) and whoever acknowledged or declared. */
+        inviteApprovers: z.boolean().default(true),
+        /** Archive the channel when the incident is closed. */
+        archiveOnClose: z.boolean().default(false),
+        /** A reaction with this name on a message in the incident channel puts the message on the timeline. */
+        timelineReaction: z.string().regex(/^[a-z0-9_+'-]{1,100}$/).default('pushpin'),
+        /** Declare an incident by itself for every new card with a finding of at least this severity label (unset: never). */
+        autoDeclareMinSeverity: severityLabel.optional(),
+        /** Declare an incident by itself for every GuardDuty attack sequence. */
+        autoDeclareAttackSequences: z.boolean().default(false),
+        /** One Jira issue per incident (needs JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN); unset: no tickets. */
+        jira: z
+          .object({
+            project: z.string().regex(/^[A-Z][A-Z0-9_]{1,9}$/, 'a Jira project key, e.g. SEC'),
+            issueType: z.string().min(1).max(60).default('Task'),
+            /** Transition (by name) applied when the incident closes, e.g. Done; unset: a comment only. */
+            closeTransition: z.string().min(1).max(60).optional(),
+            /** Jira status (by name) → incident status, applied when the webhook reports it (forward moves only). */
+            fromJira: z.record(z.string(), z.enum(['contained', 'eradicated', 'recovered'])).default({}),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     /** How long findings and their card mapping are kept in Redis. */
     retentionDays: z.number().int().min(1).max(400).default(30),
     /**
@@ -495,6 +528,12 @@ export const envSchema = z
     REDIS_WAIT_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(10).max(60_000).default(1000),
     /** How long start-up waits for Redis to answer before it stops with one line naming the host. */
     REDIS_STARTUP_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(500).max(600_000).default(15_000),
+    /** Jira Cloud for incident tickets (incidents.jira): site URL, account e-mail and API token (basic auth). */
+    JIRA_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://example.atlassian.net' }).optional(),
+    JIRA_EMAIL: z.string().min(3).optional(),
+    JIRA_API_TOKEN: z.string().min(1).optional(),
+    /** The secret of the Jira webhook into POST /jira/webhook (X-Hub-Signature HMAC); unset: the endpoint is off. */
+    JIRA_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     INGEST_API_KEY: z.string({ error: 'required' }).min(16, 'must be at least 16 characters'),
     IR_CONFIG: z.string({ error: 'required (path of the YAML config file)' }).min(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

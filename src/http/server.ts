@@ -13,6 +13,8 @@ export interface HttpDeps {
   health: Record<string, () => Promise<string>>;
   awsEvents?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   slackEvents?: RequestListener;
+  /** POST /jira/webhook (incident tickets); checks its own signature. */
+  jiraWebhook?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /**
    * Bearer token that unlocks /metrics and the detail of /healthz on this server. Without it the
    * public server serves no metrics (they are on the loopback metrics port) and /healthz says
@@ -54,6 +56,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
         return deps.awsEvents(req, res);
       }
+      if (path === '/jira/webhook' && deps.jiraWebhook) return deps.jiraWebhook(req, res);
       if (path === '/healthz' && req.method === 'GET') {
         const checks = await runChecks(deps.health);
         const ok = Object.values(checks).every((v) => v === 'ok');

@@ -9,6 +9,11 @@ const KEEP_SECONDS = 90 * 86_400;
 
 export type Milestone = 'acknowledged' | 'contained';
 
+/** Where a card's milestones are kept (declared incidents read a card's Acknowledge from here). */
+export function cardClockKey(prefix: string, cardId: string): string {
+  return `${prefix}:incident:${cardId}`;
+}
+
 /**
  * Time to acknowledge and time to contain, per incident (one card), on /metrics: the first time a
  * card is acknowledged or contained is kept in Redis (HSETNX, so a retried job or a second
@@ -21,7 +26,7 @@ export class IncidentClock {
   async reached(findingKey: string, milestone: Milestone, at = Date.now()): Promise<boolean> {
     const { redis, prefix, cards, metrics } = this.deps;
     const cardId = (await cards.cardOf(findingKey)) ?? findingKey;
-    const key = `${prefix}:incident:${cardId}`;
+    const key = cardClockKey(prefix, cardId);
     if (!(await redis.hsetnx(key, milestone, String(at)))) return false;
     await redis.expire(key, KEEP_SECONDS);
     const findings = await cards.cardFindings(cardId);

@@ -6,6 +6,9 @@ import { createHttpServer, type HttpDeps } from '../http/server';
 import { awsEventsRoute } from '../ingest/aws-events-route';
 import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
+import { IncidentService, type IncidentJob } from '../incidents/service';
+import { IncidentStore } from '../incidents/store';
+import { jiraWebhookRoute } from '../incidents/jira-webhook';
 import { CardStore } from '../cards/store';
 import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
 import { intakeFinding } from '../jobs/intake';
@@ -63,6 +66,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
   const doctor = makeQueue<DoctorJob>(QUEUE.doctor, producer, config.redisPrefix, log);
+  const incidentQ = makeQueue<IncidentJob>(QUEUE.incidents, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
   const intakeRedis = redisConnection(config.redis, 'intake', redisLog);
   // Its own connection: a WAIT blocks the connection it is sent on (see ReplicaWait).
@@ -85,12 +89,15 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
+  const incidents = new IncidentService(new IncidentStore(producer, config.redisPrefix), cardStore, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));
   const shortfall = approverShortfall(config.access.approvers, config.securityHub);
   if (shortfall) log.warn(shortfall);
   const bolt = createBoltApp(config, log, {
     requests,
     authz,
     athena: config.athena,
+    incidents,
+    incidentConfig: config.incidents,
     doctor: async (run) => {
       await doctor.add('doctor', run, { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: 10, removeOnFail: 100 });
     },
@@ -118,6 +125,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
       log: log.child({ component: 'ingest' }),
     }),
     slackEvents: bolt.slackRequestListener,
+    jiraWebhook: config.jira?.webhookSecret ? jiraWebhookRoute({ secret: config.jira.webhookSecret, incidents, config: config.incidents, log: log.child({ component: 'jira-webhook' }) }) : undefined,
   });
   server.keepAliveTimeout = 65_000;
   await Promise.all([producer, intakeRedis, waitRedis].map((c) => c && whenReady(c, 5000)));
@@ -126,7 +134,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   const close = async () => {
     await closeServer(server);
     await closeServer(metricsServer.server);
-    await Promise.all([findings, cards, actions, status, tasks, doctor].map((q) => q.close()));
+    await Promise.all([findings, cards, actions, status, tasks, doctor, incidentQ].map((q) => q.close()));
     producer.disconnect();
     intakeRedis.disconnect();
     waitRedis?.disconnect();

@@ -34,6 +34,10 @@ import { PostLedger } from '../slack/post-ledger';
 import { SlackRateLimiter } from '../slack/rate-limit';
 import { workerWebClient } from '../slack/web-client';
 import { UserNames } from '../slack/user-names';
+import { IncidentService, type IncidentJob } from '../incidents/service';
+import { IncidentStore } from '../incidents/store';
+import { JiraClient } from '../incidents/jira';
+import { autoDeclare, incidentProcessor, incidentRequestDone } from '../incidents/worker';
 import { closeServer, listen, startMetricsServer, type Running } from './bot';
 import { redisHealth, slackHealth } from './health';
 
@@ -71,12 +75,15 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
   const clock = new IncidentClock({ redis: conn, prefix: config.redisPrefix, cards: store, metrics });
+  const incidentQ = makeQueue<IncidentJob>(QUEUE.incidents, conn, config.redisPrefix, log);
+  const incidents = new IncidentService(new IncidentStore(conn, config.redisPrefix), store, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));
 
   // The card follows its requests and workflow: a new version, rendered like any other change.
   const cardChanged = async (cardId: string | undefined) => {
     if (cardId) await enqueueRender(cardsQ, cardId, config.slack.coalesceMs);
   };
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
+  const names = new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks));
   // A dead worker's jobs on every queue (a status render too) come back after the lock, not BullMQ's 30 s default.
   const locks = opts.lock ? { lockDuration: opts.lock.lockDuration, stalledInterval: opts.lock.stalledInterval } : {};
   const common = { connection: conn, prefix, ...locks };
@@ -103,7 +110,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         requests: requestStore,
         ...publishing,
         log: workerLog(QUEUE.cards),
-        onShown: (state) => afterCardShown(state, { config, stories: storyQ, tasks: tasksQ, store }),
+        onShown: async (state) => {
+          await afterCardShown(state, { config, stories: storyQ, tasks: tasksQ, store });
+          await autoDeclare(incidents, config.incidents, state);
+        },
       })),
       { ...common, concurrency: opts.concurrency?.cards ?? 10 },
     ),
@@ -122,7 +132,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         cloudTrail: new CloudTrailBudget(conn, config.redisPrefix, { lookupsPerSecond: config.aws.cloudTrailLookupsPerSecond, cacheMs: 0 }),
         log: workerLog(QUEUE.actions),
         actions: opts.actions,
-        onFinished: (r, outcome) => clock.requestDone(r, outcome),
+        onFinished: async (r, outcome) => {
+          await clock.requestDone(r, outcome);
+          await incidentRequestDone(incidents, r, outcome);
+        },
       })),
       // Isolating ten instances at once is the playbook's case; the account limiter paces AWS.
       { ...common, ...opts.lock, concurrency: opts.concurrency?.actions ?? 20 },
@@ -134,12 +147,17 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         requests: requestStore,
         audit,
         aws,
-        names: new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks)),
+        names,
         clock,
         ...publishing,
         log: workerLog(QUEUE.tasks),
         onWorkflow: async (findingKey, status, user) => cardChanged(await store.markWorkflow(findingKey, status, user)),
       }),
+      { ...common, concurrency: 5 },
+    ),
+    new Worker<IncidentJob>(
+      QUEUE.incidents,
+      incidentProcessor({ incidents, audit, config, names, prefix: config.redisPrefix, jira: config.jira && config.incidents.jira ? new JiraClient(config.jira) : undefined, jiraBaseUrl: config.jira?.baseUrl, ...publishing, log: workerLog(QUEUE.incidents) }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
@@ -165,16 +183,19 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     ),
     new Worker<StatusJob>(
       QUEUE.status,
-      renderStatusProcessor({
-        store: requestStore,
-        defaultChannel: config.channels.default,
-        threadOf: (k) => store.threadOf(k),
-        onStateChange: async (r) => {
-          if (r.findingKey) await cardChanged(await store.touch(r.findingKey, Date.now(), `${r.id}:${r.state}`));
-        },
-        ...publishing,
-        log: workerLog(QUEUE.status),
-      }),
+      afterStatus(
+        renderStatusProcessor({
+          store: requestStore,
+          defaultChannel: config.channels.default,
+          threadOf: (k) => store.threadOf(k),
+          onStateChange: async (r) => {
+            if (r.findingKey) await cardChanged(await store.touch(r.findingKey, Date.now(), `${r.id}:${r.state}`));
+          },
+          ...publishing,
+          log: workerLog(QUEUE.status),
+        }),
+        (id) => incidents.requestChanged(id),
+      ),
       { ...common, concurrency: 10 },
     ),
     new Worker<DoctorJob>(
@@ -266,7 +287,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ, incidentQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },
@@ -276,6 +297,15 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (server) await closeServer(server);
       if (metricsServer) await closeServer(metricsServer.server);
     },
+  };
+}
+
+/** A request's status render, then whatever follows a request change (its incident's summary); a failure of the latter never fails the render. */
+function afterStatus<R>(render: (job: Job<StatusJob>, token?: string) => Promise<R>, then: (requestId: string) => Promise<void>) {
+  return async (job: Job<StatusJob>, token?: string): Promise<R> => {
+    const res = await render(job, token);
+    await then(job.data.requestId).catch(() => undefined);
+    return res;
   };
 }
 

@@ -155,6 +155,8 @@ export const SHOW_ALL_ACTION_ID = 'ir_show_all';
 export const WORKFLOW_ACTION_ID = { NOTIFIED: 'ir_wf_ack', RESOLVED: 'ir_wf_resolve', SUPPRESSED: 'ir_wf_suppress' } as const;
 export const WORKFLOW_LABEL = { NOTIFIED: 'Acknowledge', RESOLVED: 'Resolve', SUPPRESSED: 'Suppress' } as const;
 export const REPORT_ACTION_ID = 'ir_report';
+/** "Declare incident" on a card (src/incidents); carries the card's finding key. */
+export const DECLARE_ACTION_ID = 'ir_incident_declare';
 
 /** Approve / Reject on a Suppress that waits for approval: the card's finding key and the ask's id. */
 export const SUPPRESS_APPROVE_ACTION_ID = 'ir_suppress_approve';

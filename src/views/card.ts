@@ -10,6 +10,7 @@ import {
   BULK_LABEL,
   FINDING_MENU_ACTION_ID,
   REPORT_ACTION_ID,
+  DECLARE_ACTION_ID,
   RESPONSE_LABEL,
   SHOW_ALL_ACTION_ID,
   WORKFLOW_ACTION_ID,
@@ -611,6 +612,7 @@ function caseButtons(findings: Finding[]): KnownBlock {
     }
   }
   elements.push({ type: 'button', action_id: REPORT_ACTION_ID, text: { type: 'plain_text', text: 'Report' }, value });
+  elements.push({ type: 'button', action_id: DECLARE_ACTION_ID, text: { type: 'plain_text', text: 'Declare incident' }, value });
   return { type: 'actions', block_id: `ir_case_${findings[0].key}`, elements };
 }
 

@@ -40,6 +40,8 @@ export interface SlackApiOptions {
   /** Members of user groups, for usergroups.users.list. */
   userGroups?: Record<string, string[]>;
   /** users.info answers; anyone not listed is a full member of the bot's workspace T0EXAMPLE. */
+  /** Methods the workspace forbids apps (conversations.create, conversations.archive…): answered restricted_action. */
+  restrictedMethods?: string[];
   users?: Record<string, { team_id?: string; is_restricted?: boolean; is_ultra_restricted?: boolean; enterprise_id?: string; name?: string; real_name?: string; profile?: { display_name?: string } }>;
   /** The WebSocket URL apps.connections.open hands an app-level token (xapp-…): a SlackSocketServer's. */
   socketModeUrl?: string;
@@ -60,6 +62,8 @@ export class SlackApiServer {
   private updateTimes: number[] = [];
   private readonly failures = new Map<string, string[]>();
   private readonly lostAnswers = new Map<string, number>();
+  /** Channels made with conversations.create (or `addChannel`), with their members and pins, as Slack keeps them. */
+  readonly channels = new Map<string, { id: string; name: string; is_private: boolean; creator: string; members: Set<string>; pins: Set<string>; is_archived: boolean }>();
   private outage?: { until: number; status: 429 | 500 };
   private server?: Server;
   private seq = 0;
@@ -91,6 +95,13 @@ export class SlackApiServer {
    */
   outageFor(ms: number, status: 429 | 500): void {
     this.outage = { until: Date.now() + ms, status };
+  }
+
+  /** A channel someone else already made (its name is then taken). */
+  addChannel(name: string, creator = 'U0SOMEONE'): string {
+    const id = `C${String(++this.seq).padStart(9, '0')}X`;
+    this.channels.set(id, { id, name, is_private: false, creator, members: new Set([creator]), pins: new Set(), is_archived: false });
+    return id;
   }
 
   callsOf(method: string): SlackCall[] {
@@ -150,6 +161,54 @@ export class SlackApiServer {
     });
   }
 
+  /** conversations.create / invite / archive / list and pins.add, with Slack's errors; undefined for other methods. */
+  private conversations(method: string, args: Record<string, unknown>): [number, unknown] | undefined {
+    const bot = 'U0BOT';
+    const channel = this.channels.get(String(args.channel ?? ''));
+    switch (method) {
+      case 'conversations.create': {
+        const name = String(args.name ?? '');
+        const problem = nameProblem(name);
+        if (problem) return [200, { ok: false, error: problem }];
+        if ([...this.channels.values()].some((c) => c.name === name)) return [200, { ok: false, error: 'name_taken' }];
+        const isPrivate = String(args.is_private) === 'true';
+        const id = `${isPrivate ? 'G' : 'C'}${String(++this.seq).padStart(9, '0')}N`;
+        this.channels.set(id, { id, name, is_private: isPrivate, creator: bot, members: new Set([bot]), pins: new Set(), is_archived: false });
+        return [200, { ok: true, channel: { id, name, is_channel: !isPrivate, is_private: isPrivate, creator: bot, is_archived: false } }];
+      }
+      case 'conversations.invite': {
+        if (!channel) return [200, { ok: false, error: 'channel_not_found' }];
+        if (channel.is_archived) return [200, { ok: false, error: 'is_archived' }];
+        const users = String(args.users ?? '').split(',').filter(Boolean);
+        if (users.length === 0) return [200, { ok: false, error: 'no_user' }];
+        if (users.includes(bot)) return [200, { ok: false, error: 'cant_invite_self' }];
+        if (users.every((u) => channel.members.has(u))) return [200, { ok: false, error: 'already_in_channel' }];
+        for (const u of users) channel.members.add(u);
+        return [200, { ok: true, channel: { id: channel.id, name: channel.name } }];
+      }
+      case 'conversations.archive':
+        if (!channel) return [200, { ok: false, error: 'channel_not_found' }];
+        if (channel.is_archived) return [200, { ok: false, error: 'already_archived' }];
+        channel.is_archived = true;
+        return [200, { ok: true }];
+      case 'conversations.list': {
+        const all = [...this.channels.values()].filter((c) => !(String(args.exclude_archived) === 'true' && c.is_archived));
+        return [200, { ok: true, channels: all.map((c) => ({ id: c.id, name: c.name, is_private: c.is_private, creator: c.creator, is_archived: c.is_archived })), response_metadata: { next_cursor: '' } }];
+      }
+      case 'pins.add': {
+        const ts = String(args.timestamp ?? '');
+        const key = `${String(args.channel)}/${ts}`;
+        if (!this.messages.has(key)) return [200, { ok: false, error: 'message_not_found' }];
+        if (!channel) return [200, { ok: true }];
+        if (channel.pins.has(ts)) return [200, { ok: false, error: 'already_pinned' }];
+        channel.pins.add(ts);
+        return [200, { ok: true }];
+      }
+      default:
+        return undefined;
+    }
+  }
+
   private handle(method: string, args: Record<string, unknown>, auth: string): [number, unknown, Record<string, string>?] {
     // Socket Mode opens its connection with the app-level token, and only that method takes one.
     const appLevel = method === 'apps.connections.open';
@@ -164,6 +223,9 @@ export class SlackApiServer {
       return [200, { ok: false, error }];
     }
     const now = Date.now();
+    if (this.opts.restrictedMethods?.includes(method)) return [200, { ok: false, error: 'restricted_action' }];
+    const conversation = this.conversations(method, args);
+    if (conversation) return conversation;
     switch (method) {
       case 'apps.connections.open':
         return this.opts.socketModeUrl ? [200, { ok: true, url: this.opts.socketModeUrl }] : [200, { ok: false, error: 'invalid_auth' }];
@@ -256,6 +318,14 @@ export class SlackApiServer {
         return [200, { ok: true }];
     }
   }
+}
+
+/** Slack's channel-name rule: lower case letters, digits, hyphens and underscores, at most 80. */
+function nameProblem(name: string): string | undefined {
+  if (!name) return 'invalid_name_required';
+  if (name.length > 80) return 'invalid_name_maxlength';
+  if (/[^a-z0-9_-]/.test(name)) return /[A-Z]/.test(name) && !/[^a-zA-Z0-9_-]/.test(name) ? 'invalid_name' : 'invalid_name_specials';
+  return undefined;
 }
 
 function parseBody(raw: string, contentType: string): Record<string, unknown> {

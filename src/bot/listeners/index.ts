@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { ACTION_ID, APPROVE_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, SHOW_ALL_ACTION_ID, UNDO_ACTION_ID } from '../../views/action-ids';
+import { ACTION_ID, APPROVE_ACTION_ID, DECLARE_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, SHOW_ALL_ACTION_ID, UNDO_ACTION_ID } from '../../views/action-ids';
 import type { BotDeps } from '../deps';
 import { bulkButton } from './actions/bulk-button';
 import { caseButton } from './actions/case-buttons';
@@ -10,6 +10,9 @@ import { showAllButton } from './actions/show-all-button';
 import { undoButton } from './actions/undo-button';
 import { suppressDecisionButton } from './actions/suppress-decision';
 import { irCommand } from './commands/ir';
+import { catchupButton, declareButton } from './actions/incident-buttons';
+import { memberJoined, reactionAdded } from './events/incident-events';
+import { CATCHUP_ACTION_ID } from '../../incidents/view';
 import { huntSubmit } from './views/hunt-submit';
 import { HUNT_MODAL_CALLBACK } from '../../views/hunt-modal';
 import { SUPPRESS_APPROVE_ACTION_ID, SUPPRESS_REJECT_ACTION_ID } from '../../views/action-ids';
@@ -35,4 +38,8 @@ export function registerListeners(app: App, deps: BotDeps): void {
   app.action(new RegExp(`^${PIVOT_ACTION_ID}_\\d+$`), pivotButton(deps));
   app.command('/ir', irCommand(deps));
   app.view(HUNT_MODAL_CALLBACK, huntSubmit(deps));
+  app.action(DECLARE_ACTION_ID, declareButton(deps));
+  app.action(CATCHUP_ACTION_ID, catchupButton(deps));
+  app.event('member_joined_channel', memberJoined(deps));
+  app.event('reaction_added', reactionAdded(deps));
 }

@@ -9,6 +9,7 @@ import { QUEUE_DOWN } from '../reply';
 import { submitRequest } from '../submit';
 import { submitPerAccount } from '../submit-bulk';
 import { commandActor } from '../actor';
+import { INCIDENT_VERBS, incidentCommand } from './incident';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -31,7 +32,10 @@ function huntProblem(template: string | undefined, params: Record<string, string
  * deadline never depends on Redis or on a user-group lookup.
  */
 export function irCommand(deps: BotDeps) {
-  return async ({ ack, command, respond, client, logger }: Args): Promise<void> => {
+  return async (args: Args): Promise<void> => {
+    const { ack, command, respond, client, logger } = args;
+    const [verb = '', ...words] = (command.text ?? '').trim().split(/\s+/).filter(Boolean);
+    if ((INCIDENT_VERBS as readonly string[]).includes(verb.toLowerCase())) return incidentCommand(deps, args, verb.toLowerCase(), words);
     let cmd: IrCommand;
     try {
       cmd = parseIrCommand(command.text ?? '');
