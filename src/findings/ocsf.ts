@@ -24,7 +24,7 @@ import {
   principalArn,
   severityLabelOf,
 } from './model';
-import { arr, compact, dateOf, EPOCH, num, obj, str, typed, type Json } from './loose';
+import { arr, compact, confidenceOf, dateOf, EPOCH, num, obj, str, typed, type Json } from './loose';
 import { kindOfType, pickDetails, resource } from './resources';
 
 /** What makes a JSON object an OCSF finding at all: finding_info.uid (Security Hub's dedupe key with the product and account). */
@@ -157,6 +157,7 @@ export function fromOcsf(f: z.infer<typeof ocsfRequired>, context: { region?: st
     description: str(info.desc) ?? str(f.message) ?? '',
     severity,
     severityLabel: severityLabelOf(severity),
+    confidence: confidenceOf(num(f.confidence_score)),
     accountId,
     region,
     partition,
