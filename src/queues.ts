@@ -21,7 +21,13 @@ export const QUEUE = {
   story: 'story',
   /** Security Hub workflow changes and notes, incident reports. */
   tasks: 'tasks',
+  /** One job per finding version while a policy has rules: what the policy does about it (docs/autonomy.md). */
+  autonomy: 'autonomy',
 } as const;
+
+export interface PolicyJob {
+  findingKey: string;
+}
 
 export interface FindingJob {
   finding: Finding;

@@ -8,7 +8,10 @@ export type IrCommand =
   | { kind: 'hunt'; template?: string; params: Record<string, string> }
   | { kind: 'status'; jobId?: string }
   | { kind: 'report'; findingId: string }
-  | { kind: 'audit'; query: string };
+  | { kind: 'audit'; query: string }
+  /** Kill switch: `on`/`off`, or undefined for its state. */
+  | { kind: 'autonomy'; on?: boolean }
+  | { kind: 'policy'; testFindingId?: string };
 
 import { REQUEST_ID_PATTERN } from '../views/action-ids';
 
@@ -46,6 +49,8 @@ export const HELP_TEXT = [
   '`/ir status [job-id]` — running and recent jobs',
   '`/ir audit <instance-id|finding-id|request-id|user|key|arn>` — who asked, approved and did what',
   '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
+  '`/ir policy` / `/ir policy test <finding-id>` — the automatic containment rules; which rule a finding matches and why',
+  '`/ir autonomy off|on` — stop (and hold every pending) or resume automatic containment (approvers)',
 ].join('\n');
 
 export class CommandError extends Error {}
@@ -133,6 +138,17 @@ export function parseIrCommand(text: string): IrCommand {
         throw new CommandError(verb.toLowerCase() === 'report' ? '`/ir report` needs a finding id, e.g. `/ir report 7cc4f1c3a4b2d5e6f708192a3b4c5d6e`' : '`/ir audit` needs an instance id, finding id, request id, Slack user id, access key id or ARN');
       }
       return verb.toLowerCase() === 'report' ? { kind: 'report', findingId: arg } : { kind: 'audit', query: arg };
+    }
+    case 'autonomy': {
+      const arg = rest[0]?.toLowerCase();
+      if (arg !== undefined && arg !== 'on' && arg !== 'off') throw new CommandError('`/ir autonomy` takes `off` (hold every pending automatic action) or `on`');
+      return { kind: 'autonomy', on: arg === undefined ? undefined : arg === 'on' };
+    }
+    case 'policy': {
+      if (rest.length === 0) return { kind: 'policy' };
+      const id = rest[1];
+      if (rest[0].toLowerCase() !== 'test' || !id || id.length > 300 || !/^[\w:/+=,.@-]+$/.test(id)) throw new CommandError('`/ir policy` lists the rules; `/ir policy test <finding-id>` says which rule a finding matches and why');
+      return { kind: 'policy', testFindingId: id };
     }
     case 'status': {
       const id = rest[0];

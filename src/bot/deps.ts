@@ -1,6 +1,7 @@
 import type { RequestService } from '../requests/service';
 import type { Config } from '../config/load';
 import type { Authorizer } from './authz';
+import type { AutonomyService } from '../policy/service';
 
 /** What the Slack listeners may use: the request pipeline and the access rules, nothing of AWS. */
 export interface BotDeps {
@@ -8,4 +9,6 @@ export interface BotDeps {
   authz: Authorizer;
   /** Hunt templates validate against these names; unset = hunts are not configured. */
   athena?: Config['athena'];
+  /** Hold, the kill switch and `/ir policy` (docs/autonomy.md). */
+  autonomy?: AutonomyService;
 }

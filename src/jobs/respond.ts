@@ -33,6 +33,7 @@ import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
 import { protectedReason } from '../requests/guard';
+import { vetoWindowStep, type WindowDeps } from '../policy/window';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
   // Several instances: one plan and approval, run in parallel (src/actions/each-instance.ts).
@@ -65,6 +66,8 @@ export interface RespondDeps {
   locks: Locks;
   log: Logger;
   actions?: Record<ActionName, ResponseAction>;
+  /** Runs the veto windows of policy rules' requests (docs/autonomy.md); without it they wait for people. */
+  autonomy?: WindowDeps;
   /** Told of every request that finished (time to contain on /metrics); its failure does not fail the request. */
   onFinished?: (r: ActionRequest, outcome: ActionOutcome) => Promise<void>;
 }
@@ -218,6 +221,10 @@ export function actionProcessor(deps: RespondDeps) {
 
   async function onExpire(job: Job<ActionJob>, r: ActionRequest, token?: string): Promise<string> {
     if (job.data.rev !== r.rev) return 'stale';
+    if (r.state === 'awaiting-approval' && r.autoAt !== undefined && deps.autonomy) {
+      const step = await vetoWindowStep(r, { ...deps.autonomy, life, store, pipeline });
+      return 'wait' in step ? retryLater(job, token, step.wait) : step.done;
+    }
     if (r.state === 'approved') {
       // Covers a crash between recording an approval and queueing its execution.
       await pipeline.execute(r.id, r.rev);

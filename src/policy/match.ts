@@ -166,3 +166,15 @@ export function describeActions(actions: PlannedAction[]): string {
   const verb: Record<AutoAction, string> = { isolate: 'isolated', snapshot: 'snapshotted', memory: 'captured the memory of', 'disable-key': 'disabled key', 'revoke-sessions': 'revoked the sessions of' };
   return actions.map((a) => `${verb[a.action]} ${a.targets.join(', ')}`).join('; ');
 }
+
+/** Protected tags and principals: the autonomy list and the break-glass principals of access. */
+export function protectionOf(config: Pick<FileConfig, 'autonomy' | 'access'>) {
+  return { protectedTags: config.autonomy.protectedTags, protectedPrincipals: [...config.autonomy.protectedPrincipals, ...config.access.protectedPrincipals] };
+}
+
+/** "in 5:00" */
+export function clock(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+

@@ -90,8 +90,8 @@ end
 return 'ok'
 `;
 
-const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted']);
-const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt', 'resumes', 'planFilePosted']);
+const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted', 'auto']);
+const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'decidedAt', 'startedAt', 'finishedAt', 'resumes', 'planFilePosted', 'autoAt', 'tickAt']);
 
 /** Request ids name their target when it is short and plain (instance, key); an ARN is hashed. */
 export function idPart(target: string): string {
@@ -134,7 +134,7 @@ export type TransitionResult = { ok: true; auditId?: string } | { ok: false; rea
 
 export type NewRequest = Pick<
   ActionRequest,
-  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes' | 'followCard'
+  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes' | 'followCard' | 'auto'
 >;
 
 export class RequestStore {

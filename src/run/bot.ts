@@ -7,7 +7,10 @@ import { awsEventsRoute } from '../ingest/aws-events-route';
 import { AuditLog } from '../audit/log';
 import { Authorizer } from '../bot/authz';
 import { CardStore } from '../cards/store';
-import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
+import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type PolicyJob, type StatusJob } from '../queues';
+import { policyHook } from '../policy/intake';
+import { AutonomyService } from '../policy/service';
+import { AutonomyState } from '../policy/state';
 import { intakeFinding } from '../jobs/intake';
 import type { TaskJob } from '../queues';
 import { Lifecycle } from '../requests/lifecycle';
@@ -60,6 +63,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   const actions = makeQueue<ActionJob>(QUEUE.actions, producer, config.redisPrefix, log);
   const status = makeQueue<StatusJob>(QUEUE.status, producer, config.redisPrefix, log);
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
+  const policy = makeQueue<PolicyJob>(QUEUE.autonomy, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
   const intakeRedis = redisConnection(config.redis, 'intake', redisLog);
   // Its own connection: a WAIT blocks the connection it is sent on (see ReplicaWait).
@@ -70,6 +74,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
   metrics.watchUnshown(async () => ({ card: await cardStore.unshownCount(), 'request-status': await requestStore.unshownCount() }));
   const pipeline = new Pipeline(actions, status, tasks, config);
   const audit = new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' }));
+  const lifecycle = new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' }));
   const requests = new RequestService(
     config,
     requestStore,
@@ -77,12 +82,13 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
     audit,
     cardStore,
     new RedisRecords(producer, config.redisPrefix, recordLifetimes(config)),
-    new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
+    lifecycle,
     () => replicated.mark(),
   );
+  const autonomy = new AutonomyService(config, requestStore, lifecycle, new AutonomyState(producer, config.redisPrefix), cardStore, audit);
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
-  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena });
+  const bolt = createBoltApp(config, log, { requests, authz, athena: config.athena, autonomy });
   const health = {
     redis: redisHealth(producer),
     slack: slackHealth(workerWebClient(config.slackApp.botToken, config.slackApp.apiUrl, log)),
@@ -99,7 +105,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       maxFindingsPerRequest: config.ingest.maxFindingsPerRequest,
       maxJsonDepth: config.ingest.maxJsonDepth,
       maxJsonNodes: config.ingest.maxJsonNodes,
-      intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
+      intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }), afterStored: policyHook(config, policy) }),
       customAction: (event, findings) => submitCustomAction(requests, config.securityHub.customActions, event, findings),
       replicaMark: () => replicated.mark(),
       metrics,
@@ -120,7 +126,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics): P
       await closeServer(server);
       await closeServer(metricsServer.server);
       if (config.slackApp.mode === 'socket') await bolt.app.stop();
-      await Promise.all([findings, cards, actions, status, tasks].map((q) => q.close()));
+      await Promise.all([findings, cards, actions, status, tasks, policy].map((q) => q.close()));
       producer.disconnect();
       intakeRedis.disconnect();
       waitRedis?.disconnect();

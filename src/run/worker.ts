@@ -6,7 +6,10 @@ import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { findingProcessor } from '../jobs/intake';
 import { IncidentClock } from '../jobs/incident-clock';
-import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
+import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, makeQueue, type ActionJob, type CardJob, type FindingJob, type PolicyJob, type StatusJob, type StoryJob } from '../queues';
+import { policyHook, policyProcessor } from '../policy/intake';
+import { AutonomyState } from '../policy/state';
+import { RequestService } from '../requests/service';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
@@ -63,6 +66,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const requestStore = new RequestStore(conn, config.redisPrefix, config.retentionDays * 86400);
   const pipeline = new Pipeline(actionsQ, statusQ, tasksQ, config);
   const clock = new IncidentClock({ redis: conn, prefix: config.redisPrefix, cards: store, metrics });
+  const policyQ = makeQueue<PolicyJob>(QUEUE.autonomy, conn, config.redisPrefix, log);
+  const autonomy = new AutonomyState(conn, config.redisPrefix);
+  const records = new RedisRecords(conn, config.redisPrefix, recordLifetimes(config));
+  const afterStored = policyHook(config, policyQ);
 
   const workerLog = (name: string) => log.child({ component: 'worker', queue: name });
   // A dead worker's jobs on every queue (a status render too) come back after the lock, not BullMQ's 30 s default.
@@ -79,7 +86,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     log: workerLog(QUEUE.actions),
   });
   const workers = [
-    new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings) }), {
+    new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings), afterStored }), {
       ...common,
       concurrency: opts.concurrency?.findings ?? 8,
     }),
@@ -101,8 +108,14 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         store: requestStore,
         pipeline,
         audit,
-        records: new RedisRecords(conn, config.redisPrefix, recordLifetimes(config)),
+        records,
         aws,
+        autonomy: {
+          state: autonomy,
+          limits: config.autonomy,
+          countdownMs: config.autonomy.countdownSeconds * 1000,
+          onOutcome: (r, outcome) => metrics.autonomy.inc({ rule: r.auto?.rule ?? 'unknown', outcome, action: r.action }),
+        },
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
         locks: new Locks(conn, config.redisPrefix),
         log: workerLog(QUEUE.actions),
@@ -115,6 +128,20 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     new Worker<TaskJob>(
       QUEUE.tasks,
       taskProcessor({ cards: store, requests: requestStore, audit, aws, names: new UserNames(slack, conn, config.redisPrefix, workerLog(QUEUE.tasks)), clock, ...publishing, log: workerLog(QUEUE.tasks) }),
+      { ...common, concurrency: 5 },
+    ),
+    // A policy's automatic requests are asked by the rule through the same service as a click.
+    new Worker<PolicyJob>(
+      QUEUE.autonomy,
+      policyProcessor({
+        config,
+        cards: store,
+        requests: new RequestService(config, requestStore, pipeline, audit, store, records, new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, workerLog(QUEUE.autonomy)), undefined),
+        state: autonomy,
+        audit,
+        ...publishing,
+        log: workerLog(QUEUE.autonomy),
+      }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
@@ -189,7 +216,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, policyQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },
