@@ -167,6 +167,12 @@ describe('automatic containment under a policy', () => {
     const metrics = await (await fetch(`${h.metricsUrl}/metrics`)).text();
     expect(metrics).toContain('ir_autonomy_decisions_total{rule="dev-miners",outcome="would-run",action="isolate"} 1');
     expect((await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).find([{ user: 'policy:dev-miners' }])).map((e) => e.event)).toEqual(['policy-shadow']);
+
+    // The incident report counts what the rule would have done.
+    await click(h, card, 'ir_report', 'U01ANA');
+    const file = await waitFor(() => [...h!.slack.files.values()].find((f) => f.filename?.startsWith('incident-report-') && f.content && f.channel), 'the report', 20_000);
+    expect(file.content).toContain('Shadow mode: 1 action(s) the policy would have run on its own; nothing was changed for them.');
+    expect(file.content).toContain(`- shadow: rule \`dev-miners\` would have run isolate on \`${INSTANCE}\``);
   }, 30_000);
 
   it('the kill switch (approvers only) holds every pending automatic action', async () => {
@@ -192,6 +198,29 @@ describe('automatic containment under a policy', () => {
     expect(listing).toContain('1. `dev-miners` *contain-unless-vetoed* (0:30 to Hold) isolate — when type CryptoCurrency:*, tag env=dev');
     expect(mutations(aws!)).toEqual([]);
   }, 30_000);
+
+  it('a worker killed during the window or during the automatic run never runs the action twice', async () => {
+    const lock = { lockDuration: 1000, stalledInterval: 500 };
+    h = await startHarness({ file: policy({ window: 2 }), worker: false, workerOptions: { lock } });
+    const first = await h.addWorker();
+    const card = await cardFor(h, cryptoEvent('dev'));
+    await inThread(h, card.ts, (t) => t.includes('ir_hold'), 'the countdown');
+    // Killed during the window: the countdown lives in Redis and a new worker picks it up.
+    await first.kill!();
+    const second = await h.addWorker();
+    // Killed during the automatic run: it dies moving the first interface.
+    aws!.hangNext('ModifyNetworkInterfaceAttribute');
+    await waitFor(() => aws!.callsOf('ModifyNetworkInterfaceAttribute').length === 1, 'the first interface move', 20_000);
+    await second.kill!();
+    await h.addWorker();
+    await inThread(h, card.ts, (t) => t.includes('Verified end state'), 'the resumed automatic isolation', 30_000);
+    const events = (await auditOf(h)).map((e) => e.event);
+    expect(events.filter((e) => e === 'approved')).toHaveLength(1);
+    expect(events.filter((e) => e === 'started')).toHaveLength(1);
+    expect(events).toContain('resumed');
+    expect(aws!.callsOf('DetachInstances')).toHaveLength(1);
+    expect(aws!.instance(INSTANCE).tags['ir:by']).toBe('policy:dev-miners');
+  }, 60_000);
 
   it('/ir policy test <finding-id> says which rule a finding matches and why the earlier ones did not', async () => {
     h = await startHarness({ file: policy({ shadow: true }) });

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { fileSchema } from '../src/config/schema';
 import { ConfigError, loadConfig } from '../src/config/load';
 import { parseEvents } from '../src/findings/events';
@@ -175,6 +176,12 @@ describe('policy validation at start-up', () => {
     expect(problems([{ name: 'prod', match: { tags: ['env=prod'] }, mode: 'contain', actions: ['isolate'] }])).toEqual([
       'autonomy.rules[0] (prod): matches tag env=prod, which autonomy.protectedTags protects (env=prod): it would aim automatic containment at protected resources; match another tag or use mode approve',
     ]);
+  });
+
+  it('accepts the example config\'s policy', () => {
+    const example = fileSchema.parse(parseYaml(readFileSync(resolve(__dirname, '..', 'config', 'ir-bot.example.yaml'), 'utf8')));
+    expect(example.autonomy.rules.map((r) => r.name)).toEqual(['dev-miners']);
+    expect(policyProblems(example)).toEqual([]);
   });
 
   it('reports the problems at start-up with the config file errors', () => {

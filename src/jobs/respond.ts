@@ -98,7 +98,8 @@ export function actionProcessor(deps: RespondDeps) {
         requestId: r.id,
         planRevision: r.rev,
         requestedBy: r.requestedBy,
-        approvedBy: r.approvedBy,
+        // A rule's request is approved by the rule itself: its tags and notes name it once.
+        approvedBy: r.approvedBy !== r.requestedBy ? r.approvedBy : undefined,
         undoes: r.undoes,
         startedAt: r.startedAt ?? Date.now(),
         caseId: r.findingId ?? r.id,
