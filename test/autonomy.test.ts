@@ -97,6 +97,14 @@ describe('automatic containment under a policy', () => {
     expect(metrics).toContain('ir_autonomy_decisions_total{rule="dev-miners",outcome="ran",action="isolate"} 1');
   }, 40_000);
 
+  it('a contain rule isolates at once, without a countdown, and still verifies', async () => {
+    h = await startHarness({ file: policy() });
+    const card = await cardFor(h, cryptoEvent('staging'));
+    const done = await inThread(h, card.ts, (t) => t.includes('Verified end state'), 'the verified isolation', 20_000);
+    expect(textOf(done)).toContain('Contained automatically by rule `all-miners` (matched: type CryptoCurrency:*)');
+    expect(h.slack.callsOf('chat.update').concat(h.slack.callsOf('chat.postMessage')).some((c) => JSON.stringify(c.args).includes('unless someone clicks Hold'))).toBe(false);
+  }, 30_000);
+
   it('Hold (approvers only) stops it: nothing runs, not even when the window job comes again, and the request waits for approval', async () => {
     h = await startHarness({ file: policy({ window: 4 }) });
     const card = await cardFor(h, cryptoEvent('dev'));

@@ -147,7 +147,8 @@ export function actionProcessor(deps: RespondDeps) {
     if (r.state !== 'planning') {
       // Re-delivered after the plan was stored: make sure the next job exists, then stop.
       if (r.state === 'approved') await pipeline.execute(r.id, r.rev);
-      if (r.state === 'awaiting-approval' && r.expiresAt) await pipeline.expire(r.id, r.rev, r.expiresAt);
+      // A rule's veto window ticks from now, not from the approval's expiry.
+      if (r.state === 'awaiting-approval' && r.expiresAt) await pipeline.expire(r.id, r.rev, r.autoAt !== undefined ? Date.now() : r.expiresAt);
       return r.state;
     }
     const plan = await withContext(r, (ctx) => actions[r.action].plan(r.targets, ctx));

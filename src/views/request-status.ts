@@ -134,8 +134,10 @@ function autoLine(r: ActionRequest, now: number): string | undefined {
   if (!r.auto) return undefined;
   const rule = `rule \`${safe(r.auto.rule, 40)}\` (matched: ${safe(r.auto.matched.join(', ') || 'every finding', 600)})`;
   const byRule = r.approvedBy === r.requestedBy;
-  if (r.state === 'awaiting-approval' && r.autoAt !== undefined) {
-    return `:stopwatch: *${AUTO_VERB[r.action] ?? r.action} ${targets(r)} in ${clock(r.autoAt - now)} unless someone clicks Hold* (at ${time(r.autoAt)}), by policy ${rule}`;
+  const vetoable = r.state === 'awaiting-approval' && r.autoAt !== undefined && r.auto.mode === 'contain-unless-vetoed';
+  if (r.state === 'awaiting-approval' && r.autoAt !== undefined && !vetoable) return `:robot_face: Running automatically by ${rule}.`;
+  if (vetoable) {
+    return `:stopwatch: *${AUTO_VERB[r.action] ?? r.action} ${targets(r)} in ${clock(r.autoAt! - now)} unless someone clicks Hold* (at ${time(r.autoAt!)}), by policy ${rule}`;
   }
   if (r.state === 'done' && byRule) return `:robot_face: Contained automatically by ${rule}. Undo with the button below.`;
   if (byRule && (r.state === 'running' || r.state === 'approved')) return `:robot_face: Running automatically by ${rule}.`;
@@ -147,7 +149,7 @@ export function renderRequestStatus(r: ActionRequest, now = Date.now()): CardVie
   const target = targets(r);
   let state = STATE_LINE[r.state];
   if (r.state === 'awaiting-approval' && r.expiresAt && r.autoAt === undefined) state += ` (expires ${time(r.expiresAt)})`;
-  if (r.state === 'awaiting-approval' && r.autoAt !== undefined) state = ':stopwatch: automatic unless held';
+  if (r.state === 'awaiting-approval' && r.autoAt !== undefined) state = r.auto?.mode === 'contain' ? STATE_LINE.approved : ':stopwatch: automatic unless held';
   if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 400)}`;
   if ((r.state === 'done' || r.state === 'failed') && r.startedAt && r.finishedAt) state += ` in ${duration(r.finishedAt - r.startedAt)}`;
   if (r.state === 'done' && r.result && !r.result.ok) state = ':warning: done, but verification found problems';
@@ -175,14 +177,15 @@ export function renderRequestStatus(r: ActionRequest, now = Date.now()): CardVie
   if (r.plan?.warnings.length && r.state !== 'done') blocks.push(...section('Before you approve', r.plan.warnings, ':warning:', 3));
   if (r.state === 'awaiting-approval') {
     const value = encodeDecision({ q: r.id, v: r.rev });
+    const holdable = r.autoAt !== undefined && r.auto?.mode === 'contain-unless-vetoed';
     blocks.push({
       type: 'actions',
       block_id: `decide-${r.rev}`,
       elements: [
         // During a rule's countdown Hold comes first: it is the button a responder is looking for.
-        ...(r.autoAt !== undefined ? [{ type: 'button' as const, action_id: HOLD_ACTION_ID, text: { type: 'plain_text' as const, text: 'Hold' }, style: 'danger' as const, value }] : []),
-        { type: 'button', action_id: APPROVE_ACTION_ID, text: { type: 'plain_text', text: r.autoAt !== undefined ? 'Run now' : 'Approve' }, style: 'primary', value },
-        { type: 'button', action_id: REJECT_ACTION_ID, text: { type: 'plain_text', text: 'Reject' }, ...(r.autoAt === undefined ? { style: 'danger' as const } : {}), value },
+        ...(holdable ? [{ type: 'button' as const, action_id: HOLD_ACTION_ID, text: { type: 'plain_text' as const, text: 'Hold' }, style: 'danger' as const, value }] : []),
+        { type: 'button', action_id: APPROVE_ACTION_ID, text: { type: 'plain_text', text: holdable ? 'Run now' : 'Approve' }, style: 'primary', value },
+        { type: 'button', action_id: REJECT_ACTION_ID, text: { type: 'plain_text', text: 'Reject' }, ...(holdable ? {} : { style: 'danger' as const }), value },
       ],
     });
   }
