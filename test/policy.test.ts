@@ -11,6 +11,9 @@ import { parseEvents } from '../src/findings/events';
 import { decide, explainMatch, type Policy } from '../src/policy/match';
 import { policyProblems } from '../src/policy/validate';
 import { findingFrom, testEnv } from './support/harness';
+import { blockKitProblems } from './support/block-kit';
+import { renderRequestStatus } from '../src/views/request-status';
+import type { ActionRequest } from '../src/requests/model';
 
 const DIR = resolve(__dirname, '..', '..', 'shared', 'corpus', 'findings');
 const present = existsSync(join(DIR, 'manifest.json'));
@@ -194,5 +197,48 @@ describe('policy validation at start-up', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toContain('config file /x.yaml autonomy.rules[0] (bad): delete-keys may never run automatically');
+  });
+});
+
+describe("an automatic request's status message", () => {
+  const base: ActionRequest = {
+    id: 'isolate-i-0a1b2c3d4e5f60718-1',
+    action: 'isolate',
+    target: 'i-0a1b2c3d4e5f60718',
+    targets: ['i-0a1b2c3d4e5f60718'],
+    channel: 'C02CRIT',
+    requestedBy: 'policy:dev-miners',
+    createdAt: 1_700_000_000_000,
+    state: 'awaiting-approval',
+    version: 3,
+    renderedVersion: 2,
+    needsApproval: true,
+    rev: 1,
+    plan: { summary: ['eni-1 (primary): sg-1 → ir-quarantine'], steps: [], warnings: [], fingerprint: 'x' },
+    // A tag value is the attacker's text as much as a finding title is.
+    auto: { rule: 'dev-miners', mode: 'contain-unless-vetoed', matched: ['type CryptoCurrency:*', 'tag env=<!here>'], windowMs: 300_000 },
+    autoAt: 1_700_000_300_000,
+    expiresAt: 1_700_001_800_000,
+  };
+  const now = 1_700_000_028_000;
+
+  it('counts down with Hold first, within Slack limits and without live mentions', () => {
+    const view = renderRequestStatus(base, now);
+    expect(blockKitProblems(view.blocks)).toEqual([]);
+    const text = JSON.stringify(view.blocks);
+    expect(text).toContain('isolating `i-0a1b2c3d4e5f60718` in 4:32 unless someone clicks Hold');
+    expect(text).not.toContain('<!here>');
+    const buttons = (view.blocks.find((b) => b.type === 'actions') as any).elements.map((e: any) => e.text.text);
+    expect(buttons).toEqual(['Hold', 'Run now', 'Reject']);
+  });
+
+  it('after a Hold waits for an approver and says who held it; once run by the rule, says so with Release', () => {
+    const held = JSON.stringify(renderRequestStatus({ ...base, rev: 2, autoAt: undefined, heldBy: 'U02LEAD' }, now).blocks);
+    expect(held).toContain('Automatic run stopped (held by <@U02LEAD>)');
+    expect(held).not.toContain('ir_hold');
+    expect(held).toContain('ir_approve');
+    const done = renderRequestStatus({ ...base, state: 'done', autoAt: undefined, approvedBy: 'policy:dev-miners', result: { ok: true, lines: ['eni-1: ir-quarantine only ✓'], notes: [] } }, now);
+    expect(JSON.stringify(done.blocks)).toContain('Contained automatically by rule `dev-miners`');
+    expect(JSON.stringify(done.blocks)).toContain('ir_release');
   });
 });
