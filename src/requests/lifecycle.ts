@@ -142,7 +142,8 @@ export class Lifecycle {
     const ok = await this.move(r, { from: ['running'] }, { state: 'done', result: outcome, finishedAt: Date.now(), notice: null, progress: null }, { event: 'succeeded', user: 'system', detail: { ...outcome, attachment: outcome.attachment && { filename: outcome.attachment.filename } } });
     if (ok && r.findingKey) {
       // The finding in Security Hub gets a note saying what was done about it.
-      const who = r.approvedBy ? `asked by ${r.requestedBy}, approved by ${r.approvedBy}` : `asked by ${r.requestedBy}`;
+      // A policy rule approves its own request: named once.
+      const who = r.approvedBy && r.approvedBy !== r.requestedBy ? `asked by ${r.requestedBy}, approved by ${r.approvedBy}` : `asked by ${r.requestedBy}`;
       await this.pipeline.task({ kind: 'note', findingKey: r.findingKey, user: r.requestedBy, text: `ir-bot: ${r.action} ${r.targets.join(', ')} done (${r.id}, ${who}). ${outcome.lines.slice(0, 3).join('; ')}` });
     }
     await this.pipeline.render(r.id);
