@@ -145,6 +145,19 @@ describe('automatic containment under a policy', () => {
     expect(aws!.calls).toEqual([]);
   }, 30_000);
 
+  it('checks the live tags before the rule runs: an instance tagged env=prod since the finding goes to approval instead', async () => {
+    h = await startHarness({ file: policy({ window: 2 }) });
+    const card = await cardFor(h, cryptoEvent('dev'));
+    await inThread(h, card.ts, (t) => t.includes('ir_hold'), 'the countdown');
+    aws!.instance(INSTANCE).tags.env = 'prod';
+    const held = await inThread(h, card.ts, (t) => t.includes('now carries the protected tag env=prod'), 'the brake on live tags', 20_000);
+    expect(textOf(held)).toContain('awaiting approval');
+    expect(buttonIn(held, 'ir_approve')).toBeDefined();
+    expect(buttonIn(held, 'ir_hold')).toBeUndefined();
+    await sleep(500);
+    expect(mutations(aws!)).toEqual([]);
+  }, 30_000);
+
   it('trips the breaker on the N+1th automatic action in an hour: that one goes back to approval and says why', async () => {
     aws!.addWebServer(OTHER, { eip: false, secondEni: false });
     h = await startHarness({ file: policy({ window: 1, maxPerAccountPerHour: 1 }) });

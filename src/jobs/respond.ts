@@ -14,7 +14,7 @@ import { terminateAction } from '../actions/terminate';
 import { deleteKeysAction, revokeRulesAction } from '../actions/eradicate';
 import { eachInstance } from '../actions/each-instance';
 import { isolateAction } from '../actions/isolate';
-import { InstanceUnavailable } from '../actions/instance';
+import { InstanceUnavailable, findInstance } from '../actions/instance';
 import { releaseAction } from '../actions/release';
 import { snapshotAction } from '../actions/snapshot';
 import { stopAction } from '../actions/stop';
@@ -33,7 +33,7 @@ import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
 import { protectedReason } from '../requests/guard';
-import { vetoWindowStep, type WindowDeps } from '../policy/window';
+import { liveTagBrake, vetoWindowStep, type WindowDeps } from '../policy/window';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
   // Several instances: one plan and approval, run in parallel (src/actions/each-instance.ts).
@@ -190,6 +190,11 @@ export function actionProcessor(deps: RespondDeps) {
           if (fresh.blocked) {
             await life.refuse(r, fresh, 'approved', 'AWS changed after the plan was made');
             return 'refused';
+          }
+          const braked = await liveTagBrake(r, deps.autonomy?.protectedTags, async (id) => Object.fromEntries(((await findInstance(ctx.aws, id)).Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])));
+          if (braked) {
+            await life.askApproval(r, fresh, r.rev + 1, 'approved', braked);
+            return 'held: protected tag';
           }
           if (fresh.fingerprint !== plan.fingerprint) {
             if (r.needsApproval) {

@@ -128,7 +128,7 @@ export interface Protection {
 /** Why automatic containment may not touch this finding's resources, or undefined. */
 export function protectedBrake(f: Finding, actions: PlannedAction[], p: Protection): string | undefined {
   const tags = f.instance?.tags ?? {};
-  const tag = p.protectedTags.find((t) => tagHolds(t, tags));
+  const tag = protectedTagIn(tags, p.protectedTags);
   if (tag) return `the instance carries the protected tag ${tag}`;
   const names = actions.flatMap((a) => a.targets).filter((t) => t.startsWith('arn:'));
   for (const arn of names) {
@@ -178,3 +178,8 @@ export function clock(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
+
+/** The first protected tag (`key=value`, value `*`: any) the tags carry, or undefined. */
+export function protectedTagIn(tags: Record<string, string>, protectedTags: string[]): string | undefined {
+  return protectedTags.find((t) => tagHolds(t, tags));
+}

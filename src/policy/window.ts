@@ -3,12 +3,15 @@ import type { ActionRequest } from '../requests/model';
 import type { Pipeline } from '../requests/pipeline';
 import type { RequestStore } from '../requests/store';
 import type { AutonomyState, Limits } from './state';
+import { protectedTagIn } from './match';
 
 export interface WindowDeps {
   state: AutonomyState;
   limits: Limits;
   /** How often the countdown in the thread is redrawn. */
   countdownMs: number;
+  /** autonomy.protectedTags: checked again on the instances' live tags just before a rule's run. */
+  protectedTags?: string[];
   /** Told how each automatic request ended its window (for /metrics). */
   onOutcome?: (r: ActionRequest, outcome: 'ran' | 'breaker' | 'autonomy-off') => void;
 }
@@ -48,4 +51,17 @@ export async function vetoWindowStep(
   const res = await deps.life.approve(r, r.rev, r.requestedBy, now);
   if (res.ok) deps.onOutcome?.(r, 'ran');
   return { done: res.ok ? 'approved by rule' : 'lost to another decision' };
+}
+
+/**
+ * Why a rule may not run on these instances as AWS tags them now (a finding's tags may be older
+ * than a protected tag someone added since), or undefined. Only for a request the rule approved itself.
+ */
+export async function liveTagBrake(r: ActionRequest, protectedTags: string[] | undefined, tagsOf: (id: string) => Promise<Record<string, string>>): Promise<string | undefined> {
+  if (!r.auto || r.approvedBy !== r.requestedBy || !protectedTags?.length) return undefined;
+  for (const id of r.targets.filter((t) => t.startsWith('i-'))) {
+    const tag = protectedTagIn(await tagsOf(id), protectedTags);
+    if (tag) return `Held before running: ${id} now carries the protected tag ${tag}, and a policy rule never contains a protected resource on its own. Nothing was changed; approve to run it anyway, or reject.`;
+  }
+  return undefined;
 }

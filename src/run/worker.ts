@@ -113,6 +113,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         autonomy: {
           state: autonomy,
           limits: config.autonomy,
+          protectedTags: config.autonomy.protectedTags,
           countdownMs: config.autonomy.countdownSeconds * 1000,
           onOutcome: (r, outcome) => metrics.autonomy.inc({ rule: r.auto?.rule ?? 'unknown', outcome, action: r.action }),
         },
