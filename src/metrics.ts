@@ -44,6 +44,13 @@ export class Metrics {
     labelNames: ['method', 'error'] as const,
     registers: [this.registry],
   });
+  /** Automatic containment (docs/autonomy.md): `would-run` counts shadow mode's trial decisions per action. */
+  readonly autonomy = new Counter({
+    name: 'ir_autonomy_decisions_total',
+    help: 'Policy decisions by rule and outcome: would-run (shadow), ran, breaker, autonomy-off, braked',
+    labelNames: ['rule', 'outcome', 'action'] as const,
+    registers: [this.registry],
+  });
   readonly awsErrors = new Counter({
     name: 'ir_aws_call_errors_total',
     help: 'AWS API calls that failed, by service and error',

@@ -27,6 +27,8 @@ export const QUEUE = {
   doctor: 'doctor',
   /** Declared incidents: channel set-up, pinned summary, lines, close (src/incidents). */
   incidents: 'incidents',
+  /** One job per finding version while a policy has rules: what the policy does about it (docs/autonomy.md). */
+  autonomy: 'autonomy',
 } as const;
 
 export interface DoctorJob {
@@ -37,6 +39,10 @@ export interface DoctorJob {
   /** Stored once computed, so a retried post shows the same result instead of checking again. */
   report?: DoctorReport;
   ts?: string;
+}
+
+export interface PolicyJob {
+  findingKey: string;
 }
 
 export interface FindingJob {

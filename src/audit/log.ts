@@ -24,7 +24,13 @@ export type AuditEvent =
   | 'refused-plan'
   | 'workflow-updated'
   | 'note-added'
-  | 'report';
+  | 'report'
+  /** Autonomy (docs/autonomy.md): an automatic run stopped, a rule's trial run, a brake that kept a rule from acting, the kill switch. */
+  | 'held'
+  | 'policy-shadow'
+  | 'policy-braked'
+  | 'autonomy-off'
+  | 'autonomy-on';
 
 export interface AuditEntry {
   event: AuditEvent;

@@ -125,6 +125,7 @@ export function incidentReport(input: {
   const touched = [...new Set(requests.flatMap((r) => targetsOf(r).all))];
   out.push('## Resources touched', '', ...(touched.length ? touched.map((x) => `- \`${md(x, 200)}\``) : ['- none: no response action was taken']), '');
 
+  out.push(...policySection(audit, requests));
   out.push('## Actions', '');
   if (requests.length === 0) out.push('No response action was requested.', '');
   for (const r of [...requests].sort((a, b) => a.createdAt - b.createdAt)) {
@@ -223,4 +224,31 @@ function timeline(findings: Finding[], audit: StoredAuditEntry[], requests: Acti
     const target = targets.length > 1 ? `${targets.length} targets: ${targets.map((x) => md(x, 200)).join(', ')}` : md(targets[0], 200);
     return `| ${md(row.at)} | ${md(row.event)}${count > 1 && targets.length <= 1 ? ` (×${count})` : ''} | ${row.by} | ${row.action} | ${target} | ${row.request} |`;
   });
+}
+
+/**
+ * What the containment policy did or would have done (docs/autonomy.md): a shadow rule's trial
+ * actions are counted here, so a team can read a week of them before turning the rule on.
+ */
+function policySection(audit: StoredAuditEntry[], requests: ActionRequest[]): string[] {
+  type Planned = { action: string; targets: string[] };
+  const detail = (e: StoredAuditEntry) => (e.detail ?? {}) as { rule?: string; matched?: string[]; brake?: string; actions?: Planned[] };
+  const lines: string[] = [];
+  const shadow = audit.filter((e) => e.event === 'policy-shadow');
+  const would = shadow.flatMap((e) => detail(e).actions ?? []);
+  for (const e of shadow) {
+    const d = detail(e);
+    for (const a of d.actions ?? []) lines.push(`- shadow: rule \`${md(d.rule, 40)}\` would have run ${md(a.action, 40)} on ${a.targets.map((t) => `\`${md(t, 200)}\``).join(', ')} at ${md(e.at)} (matched: ${md((d.matched ?? []).join(', '), 400)})`);
+  }
+  for (const e of audit.filter((x) => x.event === 'policy-braked')) {
+    const d = detail(e);
+    lines.push(`- rule \`${md(d.rule, 40)}\` matched at ${md(e.at)} but did not act on its own: ${md(d.brake, 300)}`);
+  }
+  for (const r of requests.filter((x) => x.auto)) {
+    const how = r.approvedBy === r.requestedBy ? `ran automatically (${r.state})` : r.heldBy ? `held (${md(r.heldBy, 40)}), then ${r.state}` : r.state;
+    lines.push(`- rule \`${md(r.auto!.rule, 40)}\` asked ${r.action} of ${targetsOf(r).all.map((t) => `\`${md(t, 200)}\``).join(', ')} (\`${md(r.id)}\`): ${how}`);
+  }
+  if (!lines.length) return [];
+  const head = would.length ? [`Shadow mode: ${would.length} action(s) the policy would have run on its own; nothing was changed for them.`, ''] : [];
+  return ['## Automatic containment (policy)', '', ...head, ...lines, ''];
 }

@@ -9,7 +9,10 @@ export type IrCommand =
   | { kind: 'status'; jobId?: string }
   | { kind: 'report'; findingId: string }
   | { kind: 'audit'; query: string }
-  | { kind: 'doctor' };
+  | { kind: 'doctor' }
+  /** Kill switch: `on`/`off`, or undefined for its state. */
+  | { kind: 'autonomy'; on?: boolean }
+  | { kind: 'policy'; testFindingId?: string };
 
 import { REQUEST_ID_PATTERN } from '../views/action-ids';
 
@@ -49,6 +52,8 @@ export const HELP_TEXT = [
   '`/ir report <finding-id>` — upload the Markdown incident report to the alert\'s thread',
   '`/ir doctor` — check every account and region before an incident (role, permissions, GuardDuty, Security Hub, EventBridge, CloudTrail, Athena, flow logs, SSM, evidence bucket)',
   '`/ir incident declare|add|lead|scribe|status|close …`, `/ir note`, `/ir timeline`, `/ir catchup`, `/ir stats [days]` — declared incidents (docs/incidents.md)',
+  '`/ir policy` / `/ir policy test <finding-id>` — the automatic containment rules; which rule a finding matches and why',
+  '`/ir autonomy off|on` — stop (and hold every pending) or resume automatic containment (approvers)',
 ].join('\n');
 
 export class CommandError extends Error {}
@@ -139,6 +144,17 @@ export function parseIrCommand(text: string): IrCommand {
     }
     case 'doctor':
       return { kind: 'doctor' };
+    case 'autonomy': {
+      const arg = rest[0]?.toLowerCase();
+      if (arg !== undefined && arg !== 'on' && arg !== 'off') throw new CommandError('`/ir autonomy` takes `off` (hold every pending automatic action) or `on`');
+      return { kind: 'autonomy', on: arg === undefined ? undefined : arg === 'on' };
+    }
+    case 'policy': {
+      if (rest.length === 0) return { kind: 'policy' };
+      const id = rest[1];
+      if (rest[0].toLowerCase() !== 'test' || !id || id.length > 300 || !/^[\w:/+=,.@-]+$/.test(id)) throw new CommandError('`/ir policy` lists the rules; `/ir policy test <finding-id>` says which rule a finding matches and why');
+      return { kind: 'policy', testFindingId: id };
+    }
     case 'status': {
       const id = rest[0];
       if (id !== undefined && !REQUEST_ID_PATTERN.test(id)) {

@@ -2,6 +2,7 @@ import type { RequestService } from '../requests/service';
 import type { Config } from '../config/load';
 import type { Authorizer } from './authz';
 import type { IncidentService } from '../incidents/service';
+import type { AutonomyService } from '../policy/service';
 
 /** What the Slack listeners may use: the request pipeline and the access rules, nothing of AWS. */
 export interface BotDeps {
@@ -14,4 +15,6 @@ export interface BotDeps {
   /** Declared incidents (`/ir incident …`); unset in tests that do not need them. */
   incidents?: IncidentService;
   incidentConfig?: Config['incidents'];
+  /** Hold, the kill switch and `/ir policy` (docs/autonomy.md). */
+  autonomy?: AutonomyService;
 }

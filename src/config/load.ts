@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { policyProblems } from '../policy/validate';
 import type { RedisEndpoint } from '../redis';
 import { envModeProblems, envSchema, fileSchema, parseSentinels, type Env, type FileConfig } from './schema';
 
@@ -86,7 +87,10 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, readFile: ReadFile = (p) =
         problems.push(...doc.errors.map((e) => `${where}: YAML ${e.message.split('\n')[0]}`));
       } else {
         const fileResult = fileSchema.safeParse(doc.toJS() ?? {});
-        if (fileResult.success) file = fileResult.data;
+        if (fileResult.success) {
+          file = fileResult.data;
+          problems.push(...policyProblems(file).map((p) => `${where} ${p}`));
+        }
         else problems.push(...describeIssues(where, fileResult.error.issues));
       }
     }

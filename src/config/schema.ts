@@ -55,6 +55,44 @@ const route = z
 
 const severityLabel = z.enum(['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']);
 
+/** What a policy rule may run on its own: containment and evidence, never eradication. */
+export const AUTO_ACTIONS = ['isolate', 'snapshot', 'memory', 'disable-key', 'revoke-sessions'] as const;
+export const POLICY_MODES = ['notify', 'approve', 'contain-unless-vetoed', 'contain', 'shadow'] as const;
+/** `key=value` (value `*`: any value), as tags are written in the config and in messages. */
+const tagPair = z.string().regex(/^[^=\s][^=]{0,127}=.{1,256}$/, 'must be key=value, e.g. env=dev (value * for any value)');
+const policyRule = z
+  .object({
+    /** Named in the thread, the audit entry and /metrics. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and - (at most 40)'),
+    /** Every condition given must hold (AND); a list matches any of its items (OR). */
+    match: z
+      .object({
+        /** Finding types: exact, or with `*` as a wildcard (`CryptoCurrency:*`, `*:EC2/*`). */
+        types: z.array(z.string().min(1).max(200)).min(1).optional(),
+        minSeverity: z.number().min(0).max(10).optional(),
+        maxSeverity: z.number().min(0).max(10).optional(),
+        severityLabels: z.array(severityLabel).min(1).optional(),
+        /** 0-100 (ASFF Confidence, OCSF confidence_score); a finding that gives none does not match. */
+        minConfidence: z.number().min(0).max(100).optional(),
+        /** Product name (GuardDuty, Security Hub, Inspector…; case, spaces and dashes ignored) or wire format (asff, ocsf). */
+        products: z.array(z.string().min(1).max(100)).min(1).optional(),
+        accounts: z.array(awsAccount).min(1).optional(),
+        regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as us-east-1')).min(1).optional(),
+        /** The instance's tags as the finding reports them; all must hold. */
+        tags: z.array(tagPair).min(1).optional(),
+        /** GuardDuty Extended Threat Detection: the finding is (true) or is not (false) an attack sequence. */
+        attackSequence: z.boolean().optional(),
+      })
+      .strict()
+      .prefault({}),
+    mode: z.enum(POLICY_MODES),
+    /** What the rule runs on its own (contain modes and shadow only). */
+    actions: z.array(z.enum(ACTION_NAMES)).default([]),
+    /** contain-unless-vetoed: how long the thread counts down before the actions run. */
+    windowSeconds: z.number().int().min(1).max(3600).optional(),
+  })
+  .strict();
+
 /** The YAML file named by IR_CONFIG. Defaults are the values a new deployment gets. */
 export const fileSchema = z
   .object({
@@ -474,6 +512,29 @@ export const fileSchema = z
           })
           .strict()
           .optional(),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Automatic containment (docs/autonomy.md): rules matched in order, the first that matches
+     * decides; no rule matching means today's flow (`approve`).
+     */
+    autonomy: z
+      .object({
+        rules: z.array(policyRule).default([]),
+        /** Every contain rule only says what it would have done (a trial run). */
+        shadow: z.boolean().default(false),
+        /** contain-unless-vetoed rules without their own window. */
+        windowSeconds: z.number().int().min(1).max(3600).default(300),
+        /** Never contained automatically: instances with any of these tags (key=value, value * for any). */
+        protectedTags: z.array(tagPair).default(['env=prod', 'ir:never-auto=true']),
+        /** Never contained automatically (besides access.protectedPrincipals): IAM ARNs or names. */
+        protectedPrincipals: z.array(protectedPrincipal).default([]),
+        /** Automatic actions per rolling hour, everywhere and per account; past either one, requests fall back to approval. */
+        maxPerHour: z.number().int().min(1).max(10_000).default(20),
+        maxPerAccountPerHour: z.number().int().min(1).max(10_000).default(10),
+        /** How often the veto countdown in the thread is refreshed (chat.update notifies nobody; Slack allows ~50/min). */
+        countdownSeconds: z.number().int().min(5).max(600).default(60),
       })
       .strict()
       .prefault({}),

@@ -19,7 +19,7 @@ import {
   type ResourceRef,
 } from './model';
 import { securityHubConsoleUrl } from './console';
-import { arr, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, uniq, type Json } from './loose';
+import { arr, compact, confidenceOf, dateOf, EPOCH, notFuture, num, obj, str, typed, uniq, type Json } from './loose';
 import { fromAsffResource } from './resources';
 import { asffClosure, providerFields } from './lifecycle';
 
@@ -217,6 +217,7 @@ export function fromAsff(f: Asff, context: { region?: string } = {}): Finding {
     description: str(f.Description) ?? '',
     severity,
     severityLabel: label && (LABELS as string[]).includes(label) && !isGuardDuty ? (label as SeverityLabel) : severityLabelOf(severity),
+    confidence: confidenceOf(num(f.Confidence)),
     accountId,
     region,
     partition,

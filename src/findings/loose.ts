@@ -77,3 +77,8 @@ export function dateOf(v: unknown, field: string, notes: string[]): string | und
   }
   return typeof v === 'string' ? v : new Date(ms).toISOString();
 }
+
+/** A confidence score only when it is one (0-100); anything else is left out rather than guessed. */
+export function confidenceOf(v: number | undefined): number | undefined {
+  return v !== undefined && v >= 0 && v <= 100 ? v : undefined;
+}

@@ -137,6 +137,8 @@ export interface Finding {
   description: string;
   severity: number;
   severityLabel: SeverityLabel;
+  /** 0-100 when the source gives one (ASFF Confidence, OCSF confidence_score): autonomy rules may require it. */
+  confidence?: number;
   accountId: string;
   region: string;
   partition: string;

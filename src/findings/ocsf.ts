@@ -24,7 +24,7 @@ import {
   principalArn,
   severityLabelOf,
 } from './model';
-import { arr, compact, dateOf, EPOCH, notFuture, num, obj, str, typed, type Json } from './loose';
+import { arr, compact, confidenceOf, dateOf, EPOCH, notFuture, num, obj, str, typed, type Json } from './loose';
 import { kindOfType, pickDetails, resource } from './resources';
 import { ocsfClosure } from './lifecycle';
 
@@ -162,6 +162,7 @@ export function fromOcsf(f: z.infer<typeof ocsfRequired>, context: { region?: st
     description: str(info.desc) ?? str(f.message) ?? '',
     severity,
     severityLabel: severityLabelOf(severity),
+    confidence: confidenceOf(num(f.confidence_score)),
     accountId,
     region,
     partition,

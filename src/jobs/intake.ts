@@ -14,6 +14,8 @@ export interface IntakeDeps {
   cards: Queue<CardJob>;
   metrics: Metrics;
   log: Logger;
+  /** After the finding is stored (each version, re-deliveries included): queues the policy's decision. */
+  afterStored?: (f: Finding) => Promise<void>;
 }
 
 /**
@@ -47,6 +49,7 @@ export function intakeFinding(deps: IntakeDeps) {
     // An exact re-delivery always queues one: it is how a sender retries after we failed between
     // storing the finding and queueing its render.
     if (a.renderNeeded || a.status === 'duplicate') await enqueueRender(cards, a.cardId, a.cardCreated ? 0 : config.slack.coalesceMs);
+    await deps.afterStored?.(f);
     deps.log.debug({ findingKey: f.key, findingId: f.id, channel: route.channel, cardId: a.cardId, status: a.status }, 'finding grouped');
     return { cardId: a.cardId, status: a.status, channel: route.channel };
   };

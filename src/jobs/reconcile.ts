@@ -59,7 +59,8 @@ export function reconcileProcessor(deps: ReconcileDeps) {
         }
         const job = await actions.getJob(`expire-${r.id}-r${r.rev}`);
         if (await isLive(job)) return undefined;
-        await requeue(job, () => pipeline.expire(r.id, r.rev, r.expiresAt ?? Date.now()));
+        // A rule's veto window ticks from now (it runs once autoAt has passed).
+        await requeue(job, () => pipeline.expire(r.id, r.rev, r.autoAt !== undefined ? Date.now() : r.expiresAt ?? Date.now()));
         return 'expiry queued again';
       }
       case 'approved':

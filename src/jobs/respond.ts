@@ -14,7 +14,7 @@ import { terminateAction } from '../actions/terminate';
 import { deleteKeysAction, revokeRulesAction } from '../actions/eradicate';
 import { eachInstance } from '../actions/each-instance';
 import { isolateAction } from '../actions/isolate';
-import { InstanceUnavailable } from '../actions/instance';
+import { InstanceUnavailable, findInstance } from '../actions/instance';
 import { releaseAction } from '../actions/release';
 import { snapshotAction } from '../actions/snapshot';
 import { stopAction } from '../actions/stop';
@@ -35,6 +35,7 @@ import type { RequestStore } from '../requests/store';
 import { retryLater } from './delay';
 import type { ActionJob } from '../queues';
 import { protectedReason } from '../requests/guard';
+import { liveTagBrake, vetoWindowStep, type WindowDeps } from '../policy/window';
 
 export const ACTIONS: Record<ActionName, ResponseAction> = {
   // Several instances: one plan and approval, run in parallel (src/actions/each-instance.ts).
@@ -71,6 +72,8 @@ export interface RespondDeps {
   cloudTrail?: CloudTrailBudget;
   log: Logger;
   actions?: Record<ActionName, ResponseAction>;
+  /** Runs the veto windows of policy rules' requests (docs/autonomy.md); without it they wait for people. */
+  autonomy?: WindowDeps;
   /** Told of every request that finished (time to contain on /metrics); its failure does not fail the request. */
   onFinished?: (r: ActionRequest, outcome: ActionOutcome) => Promise<void>;
 }
@@ -110,7 +113,8 @@ export function actionProcessor(deps: RespondDeps) {
         requestId: r.id,
         planRevision: r.rev,
         requestedBy: r.requestedBy,
-        approvedBy: r.approvedBy,
+        // A rule's request is approved by the rule itself: its tags and notes name it once.
+        approvedBy: r.approvedBy !== r.requestedBy ? r.approvedBy : undefined,
         undoes: r.undoes,
         startedAt: r.startedAt ?? Date.now(),
         caseId: r.findingId ?? r.id,
@@ -160,7 +164,8 @@ export function actionProcessor(deps: RespondDeps) {
     if (r.state !== 'planning') {
       // Re-delivered after the plan was stored: make sure the next job exists, then stop.
       if (r.state === 'approved') await pipeline.execute(r.id, r.rev);
-      if (r.state === 'awaiting-approval' && r.expiresAt) await pipeline.expire(r.id, r.rev, r.expiresAt);
+      // A rule's veto window ticks from now, not from the approval's expiry.
+      if (r.state === 'awaiting-approval' && r.expiresAt) await pipeline.expire(r.id, r.rev, r.autoAt !== undefined ? Date.now() : r.expiresAt);
       return r.state;
     }
     const plan = await withContext(r, (ctx) => actions[r.action].plan(r.targets, ctx));
@@ -203,6 +208,11 @@ export function actionProcessor(deps: RespondDeps) {
             await life.refuse(r, fresh, 'approved', 'AWS changed after the plan was made');
             return 'refused';
           }
+          const braked = await liveTagBrake(r, deps.autonomy?.protectedTags, async (id) => Object.fromEntries(((await findInstance(ctx.aws, id)).Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])));
+          if (braked) {
+            await life.askApproval(r, fresh, r.rev + 1, 'approved', braked);
+            return 'held: protected tag';
+          }
           if (fresh.fingerprint !== plan.fingerprint) {
             if (r.needsApproval) {
               await life.askApproval(r, fresh, r.rev + 1, 'approved', `AWS changed after ${approvalsOf(r)}, so nothing was run. This is the new plan: it needs its own approval${(r.approvalsNeeded ?? 1) > 1 ? 's' : ''}.`);
@@ -235,6 +245,10 @@ export function actionProcessor(deps: RespondDeps) {
 
   async function onExpire(job: Job<ActionJob>, r: ActionRequest, token?: string): Promise<string> {
     if (job.data.rev !== r.rev) return 'stale';
+    if (r.state === 'awaiting-approval' && r.autoAt !== undefined && deps.autonomy) {
+      const step = await vetoWindowStep(r, { ...deps.autonomy, life, store, pipeline });
+      return 'wait' in step ? retryLater(job, token, step.wait) : step.done;
+    }
     if (r.state === 'approved') {
       // Covers a crash between recording an approval and queueing its execution.
       await pipeline.execute(r.id, r.rev);

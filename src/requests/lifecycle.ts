@@ -55,13 +55,30 @@ export class Lifecycle {
   /** Shows the plan for approval (`notice` set: AWS changed after an approval, this is a new plan). */
   async askApproval(r: ActionRequest, plan: PlanView, rev: number, from: 'planning' | 'approved', notice?: string): Promise<boolean> {
     const expiresAt = Date.now() + this.approvalTimeoutMinutes * 60_000;
+    // A rule's request runs when its veto window ends; a plan that changed after that goes to people.
+    const autoAt = from === 'planning' && r.auto ? Date.now() + r.auto.windowMs : undefined;
     const ok = await this.move(
       r,
       { from: [from], rev: r.rev },
       // A new plan needs all its approvals afresh.
-      { state: 'awaiting-approval', plan, rev, expiresAt, notice: notice ?? null, approvedBy: null, approvedAt: null, firstApprovedBy: null, firstApprovedAt: null },
+      { state: 'awaiting-approval', plan, rev, expiresAt, notice: notice ?? null, approvedBy: null, approvedAt: null, firstApprovedBy: null, firstApprovedAt: null, autoAt: autoAt ?? null },
       { event: notice ? 'plan-changed' : 'approval-requested', user: 'system', detail: { summary: plan.summary, warnings: plan.warnings, rev, perInstance: plan.detail?.content } },
     );
+    // The window's job starts at once: it counts down in the thread, then runs or holds.
+    if (ok) await this.pipeline.expire(r.id, rev, autoAt !== undefined ? Date.now() : expiresAt);
+    await this.pipeline.render(r.id);
+    return ok;
+  }
+
+  /**
+   * Stops a rule's automatic run (a Hold click, the kill switch, the breaker): the request waits
+   * for a person's approval under a new plan revision, so the window's job and any button showing
+   * the old one change nothing.
+   */
+  async hold(r: ActionRequest, by: string, notice: string): Promise<boolean> {
+    const expiresAt = Date.now() + this.approvalTimeoutMinutes * 60_000;
+    const rev = r.rev + 1;
+    const ok = await this.move(r, { from: ['awaiting-approval'], rev: r.rev }, { rev, autoAt: null, heldBy: by, notice, expiresAt }, { event: 'held', user: by, detail: { rule: r.auto?.rule, reason: notice, rev } });
     if (ok) await this.pipeline.expire(r.id, rev, expiresAt);
     await this.pipeline.render(r.id);
     return ok;
@@ -140,7 +157,8 @@ export class Lifecycle {
     const ok = await this.move(r, { from: ['running'] }, { state: 'done', result: outcome, finishedAt: Date.now(), notice: null, progress: null }, { event: 'succeeded', user: 'system', detail: { ...outcome, attachment: outcome.attachment && { filename: outcome.attachment.filename } } });
     if (ok && r.findingKey) {
       // The finding in Security Hub gets a note saying what was done about it.
-      const approvers = [r.firstApprovedBy, r.approvedBy].filter(Boolean).join(' and ');
+      // A policy rule approves its own request: named once.
+      const approvers = [r.firstApprovedBy, r.approvedBy !== r.requestedBy ? r.approvedBy : undefined].filter(Boolean).join(' and ');
       const who = approvers ? `asked by ${r.requestedBy}, approved by ${approvers}` : `asked by ${r.requestedBy}`;
       await this.pipeline.task({ kind: 'note', findingKey: r.findingKey, user: r.requestedBy, text: `ir-bot: ${r.action} ${r.targets.join(', ')} done (${r.id}, ${who}). ${outcome.lines.slice(0, 3).join('; ')}` });
     }

@@ -108,6 +108,22 @@ export interface ActionRequest {
   attachmentPosted?: boolean;
   /** The plan revision whose per-instance file (a bulk plan's detail) is in the thread. */
   planFilePosted?: number;
+  /** Asked by a policy rule, not a person (docs/autonomy.md). */
+  auto?: AutoInfo;
+  /** When the rule's veto window ends and the approved plan runs; cleared by a Hold, the kill switch, the breaker or a changed plan. */
+  autoAt?: number;
+  /** Who (or what: autonomy-off, breaker) stopped the automatic run; the request then waits for a person's approval. */
+  heldBy?: string;
+  /** Last countdown refresh of the veto window (a new version, so the status message is redrawn). */
+  tickAt?: number;
+}
+
+export interface AutoInfo {
+  rule: string;
+  mode: 'contain' | 'contain-unless-vetoed';
+  /** The conditions that held, as the thread shows them (`type CryptoCurrency:*`, `tag env=dev`). */
+  matched: string[];
+  windowMs: number;
 }
 
 export function isTerminal(state: RequestState): boolean {

@@ -8,7 +8,7 @@ import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import { actionableTargets, type Finding } from '../findings/model';
 import { NO_REPLICA_WAIT, type ReplicaMark } from '../redis';
-import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest } from './model';
+import { ALWAYS_APPROVAL, ALWAYS_TWO_PERSON, type ActionName, type ActionRequest, type AutoInfo } from './model';
 import type { Lifecycle } from './lifecycle';
 import type { Pipeline } from './pipeline';
 import { LOCKING_ACTIONS, needsApproval, principalOf, protectedReason } from './guard';
@@ -36,6 +36,8 @@ export interface SubmitInput {
   machineMade?: boolean;
   /** The card may not be posted yet: the status message waits for its thread. */
   followCard?: boolean;
+  /** Asked by a policy rule (userId is then `policy:<rule>`): planned and shown like any request, run by the rule when its window ends. */
+  auto?: AutoInfo;
 }
 
 export type SubmitResult =
@@ -134,7 +136,7 @@ export class RequestService {
       }
     }
     const targets = input.targets?.length ? [...new Set([input.target, ...input.targets])] : [input.target];
-    const requested = { event: 'requested' as const, user: input.userId, requestId: NEW_REQUEST_ID, action: input.action, target: input.target, targets, findingKey, account, region, detail: { reason: input.reason, findingId } };
+    const requested = { event: 'requested' as const, user: input.userId, requestId: NEW_REQUEST_ID, action: input.action, target: input.target, targets, findingKey, account, region, detail: { reason: input.reason, findingId, ...(input.auto && { rule: input.auto.rule, matched: input.auto.matched, mode: input.auto.mode }) } };
     const encoded = this.audit.encode(requested);
     const { created, id, auditId } = await this.store.create({
       action: input.action,
@@ -149,9 +151,11 @@ export class RequestService {
       requestedBy: input.userId,
       reason: input.reason,
       undoes: input.undoes,
-      needsApproval: input.alwaysNeedsApproval === true || input.machineMade === true || ALWAYS_APPROVAL.includes(input.action) || needsApproval(input.action, this.config.access),
+      // An automatic request is approved by its rule when the window ends, so a Hold or a brake leaves it waiting for a person.
+      needsApproval: input.auto !== undefined || input.alwaysNeedsApproval === true || input.machineMade === true || ALWAYS_APPROVAL.includes(input.action) || needsApproval(input.action, this.config.access),
       followCard: input.followCard,
       approvalsNeeded: input.machineMade ? 2 : undefined,
+      auto: input.auto,
     }, encoded);
     const request = (await this.store.get(id))!;
     if (!created) return { status: 'joined', request };

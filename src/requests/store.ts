@@ -95,8 +95,8 @@ end
 return 'ok'
 `;
 
-const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted']);
-const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'firstApprovedAt', 'approvalsNeeded', 'decidedAt', 'startedAt', 'finishedAt', 'resumes', 'planFilePosted']);
+const JSON_FIELDS = new Set(['plan', 'progress', 'result', 'failure', 'targets', 'rerouted', 'auto']);
+const NUMBER_FIELDS = new Set(['createdAt', 'version', 'renderedVersion', 'rev', 'expiresAt', 'approvedAt', 'firstApprovedAt', 'approvalsNeeded', 'decidedAt', 'startedAt', 'finishedAt', 'resumes', 'planFilePosted', 'autoAt', 'tickAt']);
 
 /** Request ids name their target when it is short and plain (instance, key); an ARN is hashed. */
 export function idPart(target: string): string {
@@ -139,7 +139,7 @@ export type TransitionResult = { ok: true; auditId?: string } | { ok: false; rea
 
 export type NewRequest = Pick<
   ActionRequest,
-  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes' | 'followCard' | 'approvalsNeeded'
+  'action' | 'target' | 'targets' | 'account' | 'region' | 'findingKey' | 'findingId' | 'channel' | 'threadTs' | 'requestedBy' | 'reason' | 'needsApproval' | 'undoes' | 'followCard' | 'approvalsNeeded' | 'auto'
 >;
 
 export class RequestStore {

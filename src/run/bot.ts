@@ -10,7 +10,10 @@ import { IncidentService, type IncidentJob } from '../incidents/service';
 import { IncidentStore } from '../incidents/store';
 import { jiraWebhookRoute } from '../incidents/jira-webhook';
 import { CardStore } from '../cards/store';
-import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob } from '../queues';
+import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type PolicyJob, type StatusJob } from '../queues';
+import { policyHook } from '../policy/intake';
+import { AutonomyService } from '../policy/service';
+import { AutonomyState } from '../policy/state';
 import { intakeFinding } from '../jobs/intake';
 import type { DoctorJob, TaskJob } from '../queues';
 import { Lifecycle } from '../requests/lifecycle';
@@ -67,6 +70,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   const tasks = makeQueue<TaskJob>(QUEUE.tasks, producer, config.redisPrefix, log);
   const doctor = makeQueue<DoctorJob>(QUEUE.doctor, producer, config.redisPrefix, log);
   const incidentQ = makeQueue<IncidentJob>(QUEUE.incidents, producer, config.redisPrefix, log);
+  const policy = makeQueue<PolicyJob>(QUEUE.autonomy, producer, config.redisPrefix, log);
   metrics.watchQueues([findings, cards, actions, status]);
   const intakeRedis = redisConnection(config.redis, 'intake', redisLog);
   // Its own connection: a WAIT blocks the connection it is sent on (see ReplicaWait).
@@ -77,6 +81,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   metrics.watchUnshown(async () => ({ card: await cardStore.unshownCount(), 'request-status': await requestStore.unshownCount() }));
   const pipeline = new Pipeline(actions, status, tasks, config);
   const audit = new AuditLog(producer, config.redisPrefix, log.child({ component: 'audit' }));
+  const lifecycle = new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' }));
   const requests = new RequestService(
     config,
     requestStore,
@@ -84,9 +89,10 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
     audit,
     cardStore,
     new RedisRecords(producer, config.redisPrefix, recordLifetimes(config)),
-    new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, log.child({ component: 'lifecycle' })),
+    lifecycle,
     () => replicated.mark(),
   );
+  const autonomy = new AutonomyService(config, requestStore, lifecycle, new AutonomyState(producer, config.redisPrefix), cardStore, audit);
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
   const incidents = new IncidentService(new IncidentStore(producer, config.redisPrefix), cardStore, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));
@@ -98,6 +104,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
     athena: config.athena,
     incidents,
     incidentConfig: config.incidents,
+    autonomy,
     doctor: async (run) => {
       await doctor.add('doctor', run, { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: 10, removeOnFail: 100 });
     },
@@ -118,7 +125,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
       maxFindingsPerRequest: config.ingest.maxFindingsPerRequest,
       maxJsonDepth: config.ingest.maxJsonDepth,
       maxJsonNodes: config.ingest.maxJsonNodes,
-      intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }) }),
+      intake: intakeFinding({ config, store: new CardStore(intakeRedis, config.redisPrefix), cards, metrics, log: log.child({ component: 'intake' }), afterStored: policyHook(config, policy) }),
       customAction: (event, findings) => submitCustomAction(requests, config.securityHub, event, findings),
       replicaMark: () => replicated.mark(),
       metrics,
@@ -134,7 +141,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
   const close = async () => {
     await closeServer(server);
     await closeServer(metricsServer.server);
-    await Promise.all([findings, cards, actions, status, tasks, doctor, incidentQ].map((q) => q.close()));
+    await Promise.all([findings, cards, actions, status, tasks, doctor, incidentQ, policy].map((q) => q.close()));
     producer.disconnect();
     intakeRedis.disconnect();
     waitRedis?.disconnect();

@@ -6,7 +6,10 @@ import { createHttpServer } from '../http/server';
 import { pollProcessor } from '../ingest/securityhub-poller';
 import { enqueueRender, findingProcessor } from '../jobs/intake';
 import { IncidentClock } from '../jobs/incident-clock';
-import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, launcherJob, makeQueue, type ActionJob, type CardJob, type FindingJob, type StatusJob, type StoryJob } from '../queues';
+import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, launcherJob, makeQueue, type ActionJob, type CardJob, type FindingJob, type PolicyJob, type StatusJob, type StoryJob } from '../queues';
+import { policyHook, policyProcessor } from '../policy/intake';
+import { AutonomyState } from '../policy/state';
+import { RequestService } from '../requests/service';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
@@ -77,6 +80,10 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const clock = new IncidentClock({ redis: conn, prefix: config.redisPrefix, cards: store, metrics });
   const incidentQ = makeQueue<IncidentJob>(QUEUE.incidents, conn, config.redisPrefix, log);
   const incidents = new IncidentService(new IncidentStore(conn, config.redisPrefix), store, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));
+  const policyQ = makeQueue<PolicyJob>(QUEUE.autonomy, conn, config.redisPrefix, log);
+  const autonomy = new AutonomyState(conn, config.redisPrefix);
+  const records = new RedisRecords(conn, config.redisPrefix, recordLifetimes(config));
+  const afterStored = policyHook(config, policyQ);
 
   // The card follows its requests and workflow: a new version, rendered like any other change.
   const cardChanged = async (cardId: string | undefined) => {
@@ -98,7 +105,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     log: workerLog(QUEUE.actions),
   });
   const workers = [
-    new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings) }), {
+    new Worker<FindingJob>(QUEUE.findings, findingProcessor({ config, store, cards: cardsQ, metrics, log: workerLog(QUEUE.findings), afterStored }), {
       ...common,
       concurrency: opts.concurrency?.findings ?? 8,
     }),
@@ -124,8 +131,15 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         store: requestStore,
         pipeline,
         audit,
-        records: new RedisRecords(conn, config.redisPrefix, recordLifetimes(config)),
+        records,
         aws,
+        autonomy: {
+          state: autonomy,
+          limits: config.autonomy,
+          protectedTags: config.autonomy.protectedTags,
+          countdownMs: config.autonomy.countdownSeconds * 1000,
+          onOutcome: (r, outcome) => metrics.autonomy.inc({ rule: r.auto?.rule ?? 'unknown', outcome, action: r.action }),
+        },
         limiter: new MutationLimiter(conn, config.redisPrefix, config.aws),
         locks: new Locks(conn, config.redisPrefix),
         once: new SingleFlight(conn, config.redisPrefix, new Locks(conn, config.redisPrefix)),
@@ -158,6 +172,20 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     new Worker<IncidentJob>(
       QUEUE.incidents,
       incidentProcessor({ incidents, audit, config, names, prefix: config.redisPrefix, jira: config.jira && config.incidents.jira ? new JiraClient(config.jira) : undefined, jiraBaseUrl: config.jira?.baseUrl, ...publishing, log: workerLog(QUEUE.incidents) }),
+      { ...common, concurrency: 5 },
+    ),
+    // A policy's automatic requests are asked by the rule through the same service as a click.
+    new Worker<PolicyJob>(
+      QUEUE.autonomy,
+      policyProcessor({
+        config,
+        cards: store,
+        requests: new RequestService(config, requestStore, pipeline, audit, store, records, new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, workerLog(QUEUE.autonomy)), undefined),
+        state: autonomy,
+        audit,
+        ...publishing,
+        log: workerLog(QUEUE.autonomy),
+      }),
       { ...common, concurrency: 5 },
     ),
     new Worker<StoryJob>(
@@ -287,7 +315,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ, incidentQ].map((q) => q.close()));
+      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ, incidentQ, policyQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },

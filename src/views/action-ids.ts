@@ -86,6 +86,8 @@ export const REJECT_ACTION_ID = 'ir_reject';
 export const RELEASE_ACTION_ID = 'ir_release';
 /** Undo on a disable-key, deny-all or revoke-sessions result; carries that request's reference. */
 export const UNDO_ACTION_ID = 'ir_undo';
+/** Hold on a policy rule's veto countdown: stops the automatic run; the request then waits for approval. */
+export const HOLD_ACTION_ID = 'ir_hold';
 
 export interface DecisionPayload {
   /** Request id. */

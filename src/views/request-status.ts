@@ -1,11 +1,12 @@
 import type { KnownBlock } from '@slack/types';
 import type { StoredAuditEntry } from '../audit/log';
 import type { ActionRequest } from '../requests/model';
-import { APPROVE_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, UNDO_ACTION_ID, encodeDecision, encodePivot } from './action-ids';
+import { APPROVE_ACTION_ID, HOLD_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, UNDO_ACTION_ID, encodeDecision, encodePivot } from './action-ids';
 import type { ActionOutcome } from '../requests/model';
 import type { CardView } from './card';
 import { blastRadiusResponses } from './blast-radius';
 import { codeText, plain, safe, safeWords, truncate } from './mrkdwn';
+import { clock } from '../policy/match';
 
 const TITLE: Record<ActionRequest['action'], string> = {
   isolate: 'Isolate',
@@ -119,10 +120,36 @@ function targets(r: ActionRequest): string {
   return ids.length > 10 ? `${shown} and ${ids.length - 10} more` : shown;
 }
 
-export function renderRequestStatus(r: ActionRequest): CardView {
+const AUTO_VERB: Partial<Record<ActionRequest['action'], string>> = {
+  isolate: 'isolating',
+  snapshot: 'snapshotting',
+  memory: 'capturing the memory of',
+  'disable-key': 'disabling',
+  'revoke-sessions': 'revoking the sessions of',
+};
+
+
+/** A policy rule's request: its countdown, its outcome, and the conditions that matched. */
+function autoLine(r: ActionRequest, now: number): string | undefined {
+  if (!r.auto) return undefined;
+  const rule = `rule \`${safe(r.auto.rule, 40)}\` (matched: ${safe(r.auto.matched.join(', ') || 'every finding', 600)})`;
+  const byRule = r.approvedBy === r.requestedBy;
+  const vetoable = r.state === 'awaiting-approval' && r.autoAt !== undefined && r.auto.mode === 'contain-unless-vetoed';
+  if (r.state === 'awaiting-approval' && r.autoAt !== undefined && !vetoable) return `:robot_face: Running automatically by ${rule}.`;
+  if (vetoable) {
+    return `:stopwatch: *${AUTO_VERB[r.action] ?? r.action} ${targets(r)} in ${clock(r.autoAt! - now)} unless someone clicks Hold* (at ${time(r.autoAt!)}), by policy ${rule}`;
+  }
+  if (r.state === 'done' && byRule) return `:robot_face: Contained automatically by ${rule}. Undo with the button below.`;
+  if (byRule && (r.state === 'running' || r.state === 'approved')) return `:robot_face: Running automatically by ${rule}.`;
+  if (r.heldBy) return `:raised_hand: Automatic run stopped (${r.heldBy.startsWith('U') || r.heldBy.startsWith('W') ? `held by ${mention(r.heldBy)}` : safe(r.heldBy, 40)}): proposed by policy ${rule}.`;
+  return `Proposed by policy ${rule}.`;
+}
+
+export function renderRequestStatus(r: ActionRequest, now = Date.now()): CardView {
   const target = targets(r);
   let state = STATE_LINE[r.state];
-  if (r.state === 'awaiting-approval' && r.expiresAt) state += ` (expires ${time(r.expiresAt)})`;
+  if (r.state === 'awaiting-approval' && r.expiresAt && r.autoAt === undefined) state += ` (expires ${time(r.expiresAt)})`;
+  if (r.state === 'awaiting-approval' && r.autoAt !== undefined) state = r.auto?.mode === 'contain' ? STATE_LINE.approved : ':stopwatch: automatic unless held';
   if (r.state === 'awaiting-approval' && (r.approvalsNeeded ?? 1) > 1) state += `: ${r.firstApprovedBy ? 1 : 0} of ${r.approvalsNeeded} approvals (no person in Slack asked for it, so two different approvers must approve)`;
   if (r.state === 'running' && r.progress) state += `: step ${r.progress.step} of ${r.progress.total}, ${safe(r.progress.label, 400)}`;
   if ((r.state === 'done' || r.state === 'failed') && r.startedAt && r.finishedAt) state += ` in ${duration(r.finishedAt - r.startedAt)}`;
@@ -140,6 +167,8 @@ export function renderRequestStatus(r: ActionRequest): CardView {
     { type: 'section', text: { type: 'mrkdwn', text: `*${TITLE[r.action]}* ${target}: ${state}` } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: who.join(' · ') }] },
   ];
+  const auto = autoLine(r, now);
+  if (auto) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: auto } });
   if (r.rerouted) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:warning: Asked in <#${safe(r.rerouted.channel, 30)}>, where Slack refused ir-bot's post (\`${safe(r.rerouted.error, 60)}\`): shown here instead. Invite ir-bot to that channel to follow requests there.` }] });
   }
@@ -150,12 +179,15 @@ export function renderRequestStatus(r: ActionRequest): CardView {
   if (r.plan?.warnings.length && r.state !== 'done') blocks.push(...section('Before you approve', r.plan.warnings, ':warning:', 3));
   if (r.state === 'awaiting-approval') {
     const value = encodeDecision({ q: r.id, v: r.rev });
+    const holdable = r.autoAt !== undefined && r.auto?.mode === 'contain-unless-vetoed';
     blocks.push({
       type: 'actions',
       block_id: `decide-${r.rev}`,
       elements: [
-        { type: 'button', action_id: APPROVE_ACTION_ID, text: { type: 'plain_text', text: 'Approve' }, style: 'primary', value },
-        { type: 'button', action_id: REJECT_ACTION_ID, text: { type: 'plain_text', text: 'Reject' }, style: 'danger', value },
+        // During a rule's countdown Hold comes first: it is the button a responder is looking for.
+        ...(holdable ? [{ type: 'button' as const, action_id: HOLD_ACTION_ID, text: { type: 'plain_text' as const, text: 'Hold' }, style: 'danger' as const, value }] : []),
+        { type: 'button', action_id: APPROVE_ACTION_ID, text: { type: 'plain_text', text: holdable ? 'Run now' : 'Approve' }, style: 'primary', value },
+        { type: 'button', action_id: REJECT_ACTION_ID, text: { type: 'plain_text', text: 'Reject' }, ...(holdable ? {} : { style: 'danger' as const }), value },
       ],
     });
   }

@@ -1,10 +1,11 @@
 import type { App } from '@slack/bolt';
-import { ACTION_ID, APPROVE_ACTION_ID, DECLARE_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, SHOW_ALL_ACTION_ID, UNDO_ACTION_ID } from '../../views/action-ids';
+import { ACTION_ID, APPROVE_ACTION_ID, DECLARE_ACTION_ID, HOLD_ACTION_ID, BULK_ACTION_ID, HUNT_CANCEL_ACTION_ID, PIVOT_ACTION_ID, REPORT_ACTION_ID, WORKFLOW_ACTION_ID, FINDING_MENU_ACTION_ID, REJECT_ACTION_ID, RELEASE_ACTION_ID, SHOW_ALL_ACTION_ID, UNDO_ACTION_ID } from '../../views/action-ids';
 import type { BotDeps } from '../deps';
 import { bulkButton } from './actions/bulk-button';
 import { caseButton } from './actions/case-buttons';
 import { huntCancelButton, pivotButton } from './actions/hunt-buttons';
 import { decisionButton } from './actions/decision';
+import { holdButton } from './actions/hold-button';
 import { responseButton } from './actions/response-button';
 import { showAllButton } from './actions/show-all-button';
 import { undoButton } from './actions/undo-button';
@@ -25,6 +26,7 @@ export function registerListeners(app: App, deps: BotDeps): void {
   app.action(FINDING_MENU_ACTION_ID, onResponse);
   app.action(APPROVE_ACTION_ID, decisionButton(deps, 'approve'));
   app.action(REJECT_ACTION_ID, decisionButton(deps, 'reject'));
+  app.action(HOLD_ACTION_ID, holdButton(deps));
   app.action(RELEASE_ACTION_ID, undoButton(deps, (id) => deps.requests.releaseOf(id)));
   app.action(UNDO_ACTION_ID, undoButton(deps, (id) => deps.requests.undoOf(id)));
   const onBulk = bulkButton(deps);

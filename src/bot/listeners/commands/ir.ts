@@ -10,6 +10,7 @@ import { submitRequest } from '../submit';
 import { submitPerAccount } from '../submit-bulk';
 import { commandActor } from '../actor';
 import { INCIDENT_VERBS, incidentCommand } from './incident';
+import { autonomyCommand } from './autonomy';
 
 type Args = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -58,7 +59,7 @@ export function irCommand(deps: BotDeps) {
     await ack();
     let text: string | undefined;
     const actor = commandActor(command);
-    const reading = cmd.kind === 'report' || cmd.kind === 'audit' || cmd.kind === 'status' || cmd.kind === 'doctor';
+    const reading = cmd.kind === 'report' || cmd.kind === 'audit' || cmd.kind === 'status' || cmd.kind === 'doctor' || cmd.kind === 'policy' || cmd.kind === 'autonomy';
     const allowed = reading ? await deps.authz.checkReader(actor, client).catch(() => ({ ok: false as const, reason: 'Your access could not be checked right now.' })) : { ok: true as const };
     if (!allowed.ok) {
       await deps.requests.refused('refused-requester', command.user_id, { action: cmd.kind }).catch(() => undefined);
@@ -89,6 +90,8 @@ export function irCommand(deps: BotDeps) {
     } else if (cmd.kind === 'hunt') {
       const target = huntTarget(cmd.template!, cmd.params);
       text = await submitRequest(deps, client, logger, { action: 'hunt', target, targets: [target], channel: command.channel_id, userId: command.user_id }, { confirm: true, actor });
+    } else if (cmd.kind === 'policy' || cmd.kind === 'autonomy') {
+      text = await autonomyCommand(deps, cmd, actor, client);
     } else if (cmd.kind !== 'status') {
       if (cmd.kind === 'terminate') {
         // The principal first, then the instances it launched: one request, always two people.
