@@ -3,6 +3,8 @@
  * service, counts down in the thread, and runs (or is held) through signed Slack clicks, with
  * the local Slack API server and the in-memory AWS account.
  */
+import { AccessDeniedException, ListParentsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
+import { mockClient } from 'aws-sdk-client-mock';
 import { Queue } from 'bullmq';
 import { AuditLog } from '../src/audit/log';
 import { createLogger } from '../src/log';
@@ -253,5 +255,74 @@ describe('automatic containment under a policy', () => {
     expect(answer).toContain('matches rule `all-miners` (shadow) on type CryptoCurrency:*: it would have isolated i-0a1b2c3d4e5f60718.');
     expect(answer).toContain('but a brake wins: the instance carries the protected tag env=prod');
     expect(answer).toContain('rule `dev-miners` did not match: the instance has no tag env=dev');
+  }, 30_000);
+});
+
+describe('automatic containment on an Organizations OU', () => {
+  const CHILD = 'ou-ab12-devteam01';
+  const PARENT = 'ou-ab12-workload1';
+  const ACCOUNT = '123456789012';
+  const org = mockClient(OrganizationsClient);
+  let h: Harness | undefined;
+  let aws: FakeAws | undefined;
+  tearDownAfterEach(() => ({ h, aws }));
+  beforeEach(() => {
+    aws = FakeAws.withWebServer(INSTANCE, { asg: 'web-asg' });
+  });
+  afterEach(() => org.reset());
+  afterAll(() => org.restore());
+
+  const ouPolicy = (...more: unknown[]) => ({
+    ...policy(),
+    autonomy: { rules: [{ name: 'workloads', match: { types: ['CryptoCurrency:*'], ou: [PARENT] }, mode: 'contain', actions: ['isolate'] }, ...more] },
+  });
+  const denied = () => org.on(ListParentsCommand).rejects(new AccessDeniedException({ $metadata: { httpStatusCode: 400 }, message: 'You don\'t have permissions to access this resource.' }));
+  const DENIED = 'OU unknown: the bot may not call organizations:ListParents (AccessDeniedException)';
+
+  async function policyTest(harness: Harness, event: { detail: { id: string } }) {
+    const n = harness.slack.responses.length;
+    await slash(harness, `policy test ${event.detail.id}`, 'U01ANA');
+    return nextResponse(harness, 'U01ANA', n);
+  }
+
+  it('a rule on a parent OU contains a finding of an account in a child OU, verified, and looks the account up once', async () => {
+    org.on(ListParentsCommand, { ChildId: ACCOUNT }).resolves({ Parents: [{ Id: CHILD, Type: 'ORGANIZATIONAL_UNIT' }] });
+    org.on(ListParentsCommand, { ChildId: CHILD }).resolves({ Parents: [{ Id: PARENT, Type: 'ORGANIZATIONAL_UNIT' }] });
+    org.on(ListParentsCommand, { ChildId: PARENT }).resolves({ Parents: [{ Id: 'r-ab12', Type: 'ROOT' }] });
+    h = await startHarness({ file: ouPolicy() });
+    const event = cryptoEvent('staging');
+    const card = await cardFor(h, event);
+    const done = await inThread(h, card.ts, (t) => t.includes('Verified end state'), 'the verified isolation', 20_000);
+    expect(textOf(done)).toContain(`Contained automatically by rule \`workloads\` (matched: type CryptoCurrency:*, OU ${PARENT})`);
+    expect(aws!.calls.some((c) => c.api === 'ModifyNetworkInterfaceAttribute')).toBe(true);
+
+    expect(await policyTest(h, event)).toContain(`matches rule \`workloads\` (contain) on type CryptoCurrency:*, OU ${PARENT}`);
+    // The path is cached: the walk ran once (account, child, parent).
+    expect(org.commandCalls(ListParentsCommand).map((c) => c.args[0].input.ChildId)).toEqual([ACCOUNT, CHILD, PARENT]);
+  }, 30_000);
+
+  it('a denied lookup leaves the finding to today\'s approval flow and the thread and /ir policy test say why', async () => {
+    denied();
+    h = await startHarness({ file: ouPolicy() });
+    const event = cryptoEvent('staging');
+    const card = await cardFor(h, event);
+    const note = await inThread(h, card.ts, (t) => t.includes('OU unknown'), 'the OU note');
+    expect(textOf(note)).toContain(`Policy rule \`workloads\` could not be checked (${DENIED}`);
+    expect(textOf(note)).toContain('so it did not apply. Containment here needs approval as usual.');
+    expect(buttonIn(card, 'ir_isolate')).toBeDefined();
+    expect(await policyTest(h, event)).toContain(`rule \`workloads\` did not match: ${DENIED}`);
+    await sleep(1000);
+    expect(mutations(aws!)).toEqual([]);
+    expect((await new AuditLog(h.redis, h.config.redisPrefix, createLogger('silent')).find([{ user: 'policy:none' }])).map((e) => e.event)).toEqual(['policy-ou-unknown']);
+  }, 30_000);
+
+  it('a later catch-all contain rule does not act on its own when an earlier OU rule could not be checked', async () => {
+    denied();
+    h = await startHarness({ file: ouPolicy({ name: 'all-miners', match: { types: ['CryptoCurrency:*'] }, mode: 'contain', actions: ['isolate'] }) });
+    const card = await cardFor(h, cryptoEvent('staging'));
+    const note = await inThread(h, card.ts, (t) => t.includes('did not act on its own'), 'the brake note');
+    expect(textOf(note)).toContain(`Policy rule \`all-miners\` matched (matched: type CryptoCurrency:*) but did not act on its own: the earlier rule \`workloads\` could not be checked (${DENIED}`);
+    await sleep(1500);
+    expect(mutations(aws!)).toEqual([]);
   }, 30_000);
 });

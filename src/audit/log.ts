@@ -29,6 +29,8 @@ export type AuditEvent =
   | 'held'
   | 'policy-shadow'
   | 'policy-braked'
+  /** A rule matching on `ou` was skipped: the account's OU could not be looked up. */
+  | 'policy-ou-unknown'
   | 'autonomy-off'
   | 'autonomy-on';
 

@@ -77,6 +77,8 @@ const policyRule = z
         /** Product name (GuardDuty, Security Hub, Inspector…; case, spaces and dashes ignored) or wire format (asff, ocsf). */
         products: z.array(z.string().min(1).max(100)).min(1).optional(),
         accounts: z.array(awsAccount).min(1).optional(),
+        /** Organizations OUs: the account's parent OU or any OU above it (looked up by the worker, autonomy.ouCacheSeconds). */
+        ou: z.array(z.string().regex(/^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$/, 'must be an Organizations OU id such as ou-ab12-cd34ef56')).min(1).optional(),
         regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as us-east-1')).min(1).optional(),
         /** The instance's tags as the finding reports them; all must hold. */
         tags: z.array(tagPair).min(1).optional(),
@@ -535,6 +537,8 @@ export const fileSchema = z
         maxPerAccountPerHour: z.number().int().min(1).max(10_000).default(10),
         /** How often the veto countdown in the thread is refreshed (chat.update notifies nobody; Slack allows ~50/min). */
         countdownSeconds: z.number().int().min(5).max(600).default(60),
+        /** How long an account's OU path (organizations:ListParents) is reused before it is looked up again. */
+        ouCacheSeconds: z.number().int().min(60).max(86_400).default(3600),
       })
       .strict()
       .prefault({}),

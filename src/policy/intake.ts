@@ -8,7 +8,8 @@ import { publish, type PublishDeps } from '../jobs/publish';
 import { findingJobId, type PolicyJob } from '../queues';
 import type { RequestService } from '../requests/service';
 import { safe } from '../views/mrkdwn';
-import { clock, decide, describeActions, protectionOf, type Decision } from './match';
+import { clock, decide, describeActions, ouPathFor, protectionOf, type Decision } from './match';
+import type { OuPaths } from './ou';
 import type { AutonomyState } from './state';
 
 type PolicyConfig = Pick<Config, 'autonomy' | 'access' | 'channels' | 'retentionDays'>;
@@ -40,6 +41,8 @@ export interface PolicyDeps extends PublishDeps {
   requests: RequestService;
   state: AutonomyState;
   audit: AuditLog;
+  /** Accounts' OU paths, for rules that match on `ou`. */
+  ous?: OuPaths;
 }
 
 /**
@@ -53,23 +56,20 @@ export function policyProcessor(deps: PolicyDeps) {
     const f = await deps.cards.getFinding(job.data.findingKey);
     if (!f) return 'gone';
     if (await state.decided(f.key)) return 'decided before';
-    const d = decide(config.autonomy, f, protectionOf(config));
+    const d = decide(config.autonomy, f, protectionOf(config), await ouPathFor(config.autonomy, f.accountId, deps.ous));
     const done = async (what: string) => {
       await state.markDecided(f.key, config.retentionDays * 86400);
       return what;
     };
-    if (d.kind === 'none' || d.mode === 'notify' || d.mode === 'approve' || d.actions.length === 0) return done(d.kind === 'none' ? 'no rule' : d.mode);
-    const rule = config.autonomy.rules.find((r) => r.name === d.rule)!;
-    const note = policyNote(d, rule.mode);
-    if (note) {
+    /** Posts a note in the finding's thread, its audit entry (and counts) recorded once. */
+    const noted = async (event: 'policy-braked' | 'policy-shadow' | 'policy-ou-unknown', note: string, detail: Record<string, unknown>, count?: () => void) => {
       const thread = await deps.cards.threadOf(f.key);
       // The card is posted by its own job; the note waits for its thread (BullMQ retries with backoff).
       if (!thread) throw new Error('the card is not posted yet');
-      const event = d.brake ? 'policy-braked' : 'policy-shadow';
       // Recorded once: a re-run after a failed post finds the entry's marker and only posts.
       if (!(await state.decided(`${f.key}-noted`))) {
-        await deps.audit.append({ event, user: `policy:${d.rule}`, findingKey: f.key, detail: { rule: d.rule, matched: d.matched, brake: d.brake, actions: d.actions } });
-        for (const a of d.actions) deps.metrics.autonomy.inc({ rule: d.rule, outcome: d.brake ? 'braked' : 'would-run', action: a.action });
+        await deps.audit.append({ event, user: `policy:${d.kind === 'rule' ? d.rule : 'none'}`, findingKey: f.key, detail });
+        count?.();
         await state.markDecided(`${f.key}-noted`, 86400);
       }
       await publish(deps, job, token, { key: `policy:${f.key}`, channel: thread.channel, threadTs: thread.ts, text: note.slice(0, 300), blocks: [{ type: 'section', text: { type: 'mrkdwn', text: safe(note, 2900) } }] }, {
@@ -78,6 +78,20 @@ export function policyProcessor(deps: PolicyDeps) {
         deleted: async () => undefined,
       });
       return done(event);
+    };
+    if (d.kind === 'none' || d.mode === 'notify' || d.mode === 'approve' || d.actions.length === 0) {
+      const what = d.kind === 'none' ? 'no rule' : d.mode;
+      if (!d.ouUnknown) return done(what);
+      // Say why an OU rule did not take the finding, or the team reads silence as "no rule matched".
+      return noted('policy-ou-unknown', `:grey_question: Policy ${d.ouUnknown}, so it did not apply. Containment here needs approval as usual.`, { unchecked: d.ouUnknown, decided: d.kind === 'rule' ? d.rule : undefined });
+    }
+    const rule = config.autonomy.rules.find((r) => r.name === d.rule)!;
+    const note = policyNote(d, rule.mode);
+    if (note) {
+      const event = d.brake ? 'policy-braked' : 'policy-shadow';
+      return noted(event, note, { rule: d.rule, matched: d.matched, brake: d.brake, actions: d.actions }, () => {
+        for (const a of d.actions) deps.metrics.autonomy.inc({ rule: d.rule, outcome: d.brake ? 'braked' : 'would-run', action: a.action });
+      });
     }
     const channel = routeFinding(f, config.channels).channel;
     const mode = d.mode as 'contain' | 'contain-unless-vetoed';

@@ -1,5 +1,6 @@
 import type { AUTO_ACTIONS, FileConfig } from '../config/schema';
 import { actionableTargets, type Finding } from '../findings/model';
+import type { OuPath, OuPaths } from './ou';
 
 export type Policy = FileConfig['autonomy'];
 export type PolicyRule = Policy['rules'][number];
@@ -26,11 +27,15 @@ function tagHolds(pair: string, tags: Record<string, string>): boolean {
 /** `Security Hub`, `securityhub` and `security-hub` are one product (an ASFF finding without ProductName is named from its ARN). */
 const norm = (s: string | undefined) => (s ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
 
+/** How a failed `ou` condition begins when the account's place in the organization is not known. */
+export const OU_UNKNOWN = 'OU unknown: ';
+
 /**
  * Why `m` matches `f` (one line per condition that held), or undefined at the first condition
- * that does not. An empty match holds for every finding.
+ * that does not. An empty match holds for every finding. `ou` is the account's OU path as the
+ * worker looked it up; without it an `ou` condition does not hold.
  */
-export function explainMatch(m: Match, f: Finding): { matched: string[] } | { failed: string } {
+export function explainMatch(m: Match, f: Finding, ou?: OuPath): { matched: string[] } | { failed: string } {
   const matched: string[] = [];
   if (m.types) {
     const t = m.types.find((p) => globMatches(p, f.type));
@@ -60,6 +65,13 @@ export function explainMatch(m: Match, f: Finding): { matched: string[] } | { fa
     if (!m.accounts.includes(f.accountId)) return { failed: `account ${f.accountId} is not listed` };
     matched.push(`account ${f.accountId}`);
   }
+  if (m.ou) {
+    // Containment never runs on a guess: an unknown place in the organization is no match.
+    if (!ou || 'unknown' in ou) return { failed: `${OU_UNKNOWN}${ou && 'unknown' in ou ? ou.unknown : 'not looked up'}` };
+    const hit = m.ou.find((id) => ou.path.includes(id));
+    if (!hit) return { failed: `account ${f.accountId} is under ${ou.path.join(' < ') || 'no OU'}, not ${m.ou.join(' or ')}` };
+    matched.push(`OU ${hit}`);
+  }
   if (m.regions) {
     if (!m.regions.includes(f.region)) return { failed: `region ${f.region} is not listed` };
     matched.push(`region ${f.region}`);
@@ -85,10 +97,15 @@ export interface PlannedAction {
   targets: string[];
 }
 
+/** Set when a rule was skipped because the account's OU is not known ("rule `x`: OU unknown: …"). */
+interface Unchecked {
+  ouUnknown?: string;
+}
+
 export type Decision =
   /** No rule matched: today's flow. */
-  | { kind: 'none'; tried: { rule: string; failed: string }[] }
-  | {
+  | ({ kind: 'none'; tried: { rule: string; failed: string }[] } & Unchecked)
+  | ({
       kind: 'rule';
       rule: string;
       /** The mode that applies: a contain rule under `shadow: true` is `shadow`. */
@@ -100,7 +117,7 @@ export type Decision =
       brake?: string;
       windowSeconds: number;
       tried: { rule: string; failed: string }[];
-    };
+    } & Unchecked);
 
 /** What each automatic action acts on, from what the finding names. */
 export function plannedActions(rule: PolicyRule, f: Finding): PlannedAction[] {
@@ -144,21 +161,33 @@ export function protectedBrake(f: Finding, actions: PlannedAction[], p: Protecti
 
 const CONTAINING: readonly PolicyMode[] = ['contain', 'contain-unless-vetoed'];
 
-/** The first rule that matches decides; brakes (protected tags and principals) always win. */
-export function decide(policy: Policy, f: Finding, protection: Protection): Decision {
+/**
+ * The first rule that matches decides; brakes (protected tags and principals) always win. A rule
+ * skipped because the account's OU is unknown might have decided otherwise, so a later rule may
+ * not act on its own either.
+ */
+export function decide(policy: Policy, f: Finding, protection: Protection, ou?: OuPath): Decision {
   const tried: { rule: string; failed: string }[] = [];
+  let ouUnknown: string | undefined;
   for (const rule of policy.rules) {
-    const res = explainMatch(rule.match, f);
+    const res = explainMatch(rule.match, f, ou);
     if ('failed' in res) {
       tried.push({ rule: rule.name, failed: res.failed });
+      if (res.failed.startsWith(OU_UNKNOWN)) ouUnknown ??= `rule \`${rule.name}\` could not be checked (${res.failed})`;
       continue;
     }
     const mode: PolicyMode = policy.shadow && CONTAINING.includes(rule.mode) ? 'shadow' : rule.mode;
     const actions = mode === 'notify' || mode === 'approve' ? [] : plannedActions(rule, f);
-    const brake = actions.length ? protectedBrake(f, actions, protection) : undefined;
-    return { kind: 'rule', rule: rule.name, mode, matched: res.matched, actions, brake, windowSeconds: rule.windowSeconds ?? policy.windowSeconds, tried };
+    const brake = actions.length ? (protectedBrake(f, actions, protection) ?? (ouUnknown && `the earlier ${ouUnknown}`)) : undefined;
+    return { kind: 'rule', rule: rule.name, mode, matched: res.matched, actions, brake, windowSeconds: rule.windowSeconds ?? policy.windowSeconds, tried, ouUnknown };
   }
-  return { kind: 'none', tried };
+  return { kind: 'none', tried, ouUnknown };
+}
+
+/** The account's OU path, looked up only when a rule asks for one. */
+export async function ouPathFor(policy: Policy, account: string, ous: OuPaths | undefined): Promise<OuPath | undefined> {
+  if (!policy.rules.some((r) => r.match.ou)) return undefined;
+  return ous ? ous.of(account) : { unknown: 'no Organizations lookup is configured in this process' };
 }
 
 /** "isolate i-1, i-2" as the thread and the audit say it. */

@@ -4,7 +4,8 @@ import type { Config } from '../config/load';
 import type { Lifecycle } from '../requests/lifecycle';
 import type { RequestStore } from '../requests/store';
 import { code, safe } from '../views/mrkdwn';
-import { clock, decide, describeActions, protectionOf, type PolicyRule } from './match';
+import { clock, decide, describeActions, ouPathFor, protectionOf, type PolicyRule } from './match';
+import type { OuPaths } from './ou';
 import type { AutonomyState } from './state';
 import { AUTONOMY_OFF_NOTICE } from './window';
 
@@ -19,6 +20,8 @@ export class AutonomyService {
     private readonly state: AutonomyState,
     private readonly cards: CardStore,
     private readonly audit: AuditLog,
+    /** What the worker recorded of accounts' OUs (this process calls no AWS). */
+    private readonly ous?: OuPaths,
   ) {}
 
   /** The caller has checked the user is an approver (Hold has the authorization of an approval). */
@@ -69,7 +72,7 @@ export class AutonomyService {
     const key = (await this.cards.getFinding(findingIdOrKey)) ? findingIdOrKey : await this.cards.findingKeyForId(findingIdOrKey);
     const f = key ? await this.cards.getFinding(key) : undefined;
     if (!f) return `No finding \`${safe(findingIdOrKey, 120)}\` is known (findings are kept for the retention period).`;
-    const d = decide(this.config.autonomy, f, protectionOf(this.config));
+    const d = decide(this.config.autonomy, f, protectionOf(this.config), await ouPathFor(this.config.autonomy, f.accountId, this.ous));
     const head = `Finding \`${safe(f.id, 200)}\` (${safe(f.type, 200)}, severity ${f.severity}, account ${safe(f.accountId, 20)}):`;
     const skipped = d.tried.map((t) => `• rule \`${t.rule}\` did not match: ${safe(t.failed, 300)}`);
     if (d.kind === 'none') return [head, 'no rule matches, so it gets today\'s flow (approve).', ...skipped].join('\n');
@@ -91,6 +94,7 @@ function ruleLine(r: PolicyRule, windowSeconds: number): string {
     m.minConfidence !== undefined && `confidence ≥ ${m.minConfidence}`,
     m.products && `product ${m.products.join(' or ')}`,
     m.accounts && `account ${m.accounts.join(' or ')}`,
+    m.ou && `OU ${m.ou.join(' or ')} (or one below)`,
     m.regions && `region ${m.regions.join(' or ')}`,
     m.tags && `tag ${m.tags.join(' and ')}`,
     m.attackSequence !== undefined && (m.attackSequence ? 'attack sequence' : 'not an attack sequence'),

@@ -43,6 +43,8 @@ export function shadows(earlier: Match, later: Match): boolean {
   const subset = (e?: string[], l?: string[], norm = (x: string) => x) => !e || (l !== undefined && l.every((x) => e.map(norm).includes(norm(x))));
   if (!subset(earlier.products, later.products, (x) => x.toLowerCase())) return false;
   if (!subset(earlier.accounts, later.accounts)) return false;
+  // OUs nest, which only Organizations knows: only the same ids (or fewer) are known to be covered.
+  if (!subset(earlier.ou, later.ou)) return false;
   if (!subset(earlier.regions, later.regions)) return false;
   if (earlier.tags && !earlier.tags.every((t) => (later.tags ?? []).includes(t) || (splitTag(t)[1] === '*' && (later.tags ?? []).some((l) => splitTag(l)[0] === splitTag(t)[0])))) return false;
   if (earlier.attackSequence !== undefined && earlier.attackSequence !== later.attackSequence) return false;

@@ -14,6 +14,7 @@ import { QUEUE, makeQueue, type ActionJob, type CardJob, type FindingJob, type P
 import { policyHook } from '../policy/intake';
 import { AutonomyService } from '../policy/service';
 import { AutonomyState } from '../policy/state';
+import { OuPaths } from '../policy/ou';
 import { intakeFinding } from '../jobs/intake';
 import type { DoctorJob, TaskJob } from '../queues';
 import { Lifecycle } from '../requests/lifecycle';
@@ -92,7 +93,7 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
     lifecycle,
     () => replicated.mark(),
   );
-  const autonomy = new AutonomyService(config, requestStore, lifecycle, new AutonomyState(producer, config.redisPrefix), cardStore, audit);
+  const autonomy = new AutonomyService(config, requestStore, lifecycle, new AutonomyState(producer, config.redisPrefix), cardStore, audit, new OuPaths(producer, config.redisPrefix, config.autonomy.ouCacheSeconds));
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
   const incidents = new IncidentService(new IncidentStore(producer, config.redisPrefix), cardStore, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));

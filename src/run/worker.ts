@@ -9,6 +9,8 @@ import { IncidentClock } from '../jobs/incident-clock';
 import { AUDIT_RETENTION_JOB, QUEUE, bullPrefix, launcherJob, makeQueue, type ActionJob, type CardJob, type FindingJob, type PolicyJob, type StatusJob, type StoryJob } from '../queues';
 import { policyHook, policyProcessor } from '../policy/intake';
 import { AutonomyState } from '../policy/state';
+import { OuPaths } from '../policy/ou';
+import { organizationPaths } from '../aws/organizations';
 import { RequestService } from '../requests/service';
 import { afterCardShown, renderCardProcessor } from '../jobs/render-card';
 import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
@@ -84,6 +86,9 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
   const autonomy = new AutonomyState(conn, config.redisPrefix);
   const records = new RedisRecords(conn, config.redisPrefix, recordLifetimes(config));
   const afterStored = policyHook(config, policyQ);
+  // Only a policy that matches on OUs calls Organizations.
+  const organizations = config.autonomy.rules.some((r) => r.match.ou) ? organizationPaths(config.aws.maxAttempts) : undefined;
+  const ous = new OuPaths(conn, config.redisPrefix, config.autonomy.ouCacheSeconds, organizations?.lookup);
 
   // The card follows its requests and workflow: a new version, rendered like any other change.
   const cardChanged = async (cardId: string | undefined) => {
@@ -183,6 +188,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         requests: new RequestService(config, requestStore, pipeline, audit, store, records, new Lifecycle(requestStore, audit, pipeline, config.access.approvalTimeoutMinutes, workerLog(QUEUE.autonomy)), undefined),
         state: autonomy,
         audit,
+        ous,
         ...publishing,
         log: workerLog(QUEUE.autonomy),
       }),
@@ -317,6 +323,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ, incidentQ, policyQ].map((q) => q.close()));
       if (!opts.aws) aws.destroy();
+      organizations?.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },
     async kill() {

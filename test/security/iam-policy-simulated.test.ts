@@ -65,6 +65,8 @@ const CALLS: Record<string, Call[]> = {
   'guardduty:ListDetectors': [{ resource: '*' }],
   'iam:SimulatePrincipalPolicy': [{ resource: iam('role', 'ir-responder') }],
   'organizations:ListAccounts': [{ resource: '*' }],
+  // A policy rule's `ou` (src/aws/organizations.ts): the account's parent, then each OU's, up to the root.
+  'organizations:ListParents': [{ resource: `arn:aws:organizations::111122223333:account/o-a1b2c3d4e5/${ACCOUNT}` }, { resource: 'arn:aws:organizations::111122223333:ou/o-a1b2c3d4e5/ou-ab12-cd34ef56' }],
   's3:GetBucketVersioning': [{ resource: 'arn:aws:s3:::example-ir-evidence' }],
   'securityhub:DescribeHub': [{ resource: `arn:aws:securityhub:${R}:${ACCOUNT}:hub/default` }],
   'athena:GetQueryExecution': [{ resource: `arn:aws:athena:${R}:${ACCOUNT}:workgroup/primary` }],
