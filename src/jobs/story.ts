@@ -8,13 +8,30 @@ import type { AwsClients } from '../aws/clients';
 import type { Responder } from '../aws/responder';
 import { BudgetWait, CloudTrailBudget } from '../aws/cloudtrail-budget';
 import { renderCompactStories, renderStory, type CompactStory } from '../views/story';
-import type { CardStore, ThreadRef } from '../cards/store';
+import type { CardStore, LaunchFacts, ThreadRef } from '../cards/store';
 import type { Config } from '../config/load';
 import type { Finding } from '../findings/model';
 import { uploadOnce } from '../slack/upload';
 import { publish, type PublishDeps } from './publish';
 import { retryLater } from './delay';
 import type { LauncherJob, StoryJob } from '../queues';
+
+/** The part of a story its card shows: the launch (common cause) and production impact (first line). */
+export function launchFactsOf(s: Story): LaunchFacts {
+  const asgWhy = s.unchecked?.find((u) => u.section === 'Auto Scaling group')?.why;
+  const targetsWhy = s.unchecked?.find((u) => u.section === 'target groups')?.why;
+  const why = [asgWhy && `Auto Scaling group: ${asgWhy}`, targetsWhy && `target groups: ${targetsWhy}`].filter(Boolean).join('; ');
+  return {
+    principal: s.launch?.principal,
+    accessKeyId: s.launch?.accessKeyId,
+    amiId: s.ami.id,
+    amiOwnerId: s.ami.ownerId,
+    amiOwnerAlias: s.ami.ownerAlias,
+    autoScalingGroup: s.production?.autoScalingGroup,
+    targetGroups: s.production?.targetGroups.length ? [...new Set(s.production.targetGroups.map((t) => t.name))] : undefined,
+    productionUnchecked: why || undefined,
+  };
+}
 
 export interface StoryDeps extends PublishDeps {
   config: Pick<Config, 'story' | 'retentionDays'> & { aws: Pick<Config['aws'], 'cloudTrailLookupsPerSecond'> };
@@ -23,7 +40,7 @@ export interface StoryDeps extends PublishDeps {
   redis: Redis;
   prefix: string;
   slack: WebClient;
-  /** Each story read: the card gathers what its instances' launches share (launcher, AMI owner). */
+  /** Each story read: the card gathers what its instances' launches share (launcher, AMI owner) and their production impact (`launchFactsOf`). */
   onStory?: (cardId: string, story: Story) => Promise<void>;
   /** Queues the launcher look-up of a posted story message. */
   queueLauncher(data: LauncherJob): Promise<void>;
