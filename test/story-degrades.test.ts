@@ -154,3 +154,29 @@ describe("the story reads the instance's production impact, and the card says it
     expect(await failedStoryJobs(h)).toBe(0);
   });
 });
+
+describe('stories told together read a VPC\'s target groups once', () => {
+  let h: Harness | undefined;
+  let aws: FakeAws | undefined;
+  tearDownAfterEach(() => ({ h, aws }));
+
+  it('twelve web servers in web-tg on one storm card: every compact story names web-tg, from one DescribeTargetHealth per batch, not one per instance', async () => {
+    aws = new FakeAws();
+    aws.account = '123456789012';
+    const events = Array.from({ length: 12 }, (_, i) => {
+      const e = fixture('guardduty-crypto-dns');
+      e.detail.id = `${i.toString(16).padStart(8, '0')}${'e'.repeat(24)}`;
+      e.detail.resource.instanceDetails.instanceId = `i-${(0xb00 + i).toString(16).padStart(17, '0')}`;
+      return e;
+    });
+    for (const e of events) aws.addWebServer(e.detail.resource.instanceDetails.instanceId, { eip: false });
+    h = await startHarness({ file: { story: { enabled: true, fullStoriesPerCard: 1, compactBatch: 6 }, aws: { maxAttempts: 1 } } });
+    expect((await h.postEvents(events)).status).toBe(202);
+    const told = await waitFor(() => {
+      const m = [...h!.slack.messages.values()].filter((x) => x.thread_ts && textOf(x).includes('Production: '));
+      const n = m.reduce((sum, x) => sum + (textOf(x).match(/target group `web-tg`/g) ?? []).length, 0);
+      return n === 12 ? m : undefined;
+    }, 'twelve compact stories naming web-tg');
+    expect(aws.callsOf('DescribeTargetHealth').length).toBeLessThanOrEqual(told.length);
+  });
+});

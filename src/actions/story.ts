@@ -3,7 +3,7 @@ import { DescribeImagesCommand, DescribeInstanceAttributeCommand, DescribeInstan
 import { GetInstanceProfileCommand } from '@aws-sdk/client-iam';
 import type { Responder } from '../aws/responder';
 import { AwsCallError } from '../aws/errors';
-import { autoScalingGroupOf, findInstance, targetRegistrationsOf } from './instance';
+import { autoScalingGroupOf, findInstance, registrationsIn, vpcTargets, type VpcTargets } from './instance';
 import { redactSecrets } from '../redact';
 import { ADVISORY_TIMEOUT_MS, advisory, whyUnchecked, within, type Checked } from './advisory';
 
@@ -172,6 +172,11 @@ export interface StoryOptions {
    * CloudTrail's budget is spent elsewhere; `fillLauncher` completes it.
    */
   launcher?: false | TrailAccess;
+  /**
+   * How a VPC's target groups are read: a caller telling many stories at once shares one read per
+   * VPC, since each read is a DescribeTargetHealth per group (ELB's request rate is the account's).
+   */
+  vpcTargets?: (aws: Responder, vpcId: string | undefined) => Promise<VpcTargets>;
 }
 
 export interface LauncherPart {
@@ -258,7 +263,7 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
     advisory(timeoutMs, async () => (await aws.send(aws.clients.ec2, new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }))).UserData?.Value),
     advisory(timeoutMs, () => roleOf(aws, profileArn)),
     advisory(timeoutMs, () => autoScalingGroupOf(aws, instanceId)),
-    advisory(timeoutMs, () => targetRegistrationsOf(aws, instanceId, i.VpcId)),
+    advisory(timeoutMs, async () => registrationsIn(await (opts.vpcTargets ?? vpcTargets)(aws, i.VpcId), instanceId)),
     opts.launcher === false ? Promise.resolve(undefined) : advisory(timeoutMs, () => findLauncher(aws, instanceId, launchedAt?.toISOString(), settings, opts.launcher || UNPACED)),
   ]);
 

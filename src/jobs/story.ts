@@ -2,8 +2,8 @@ import type { WebClient } from '@slack/web-api';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { whyUnchecked } from '../actions/advisory';
-import { InstanceUnavailable } from '../actions/instance';
-import { buildStory, fillLauncher, type Story, type TrailAccess, type TrailLaunch } from '../actions/story';
+import { InstanceUnavailable, vpcTargets, type VpcTargets } from '../actions/instance';
+import { buildStory, fillLauncher, type Story, type StoryOptions, type TrailAccess, type TrailLaunch } from '../actions/story';
 import type { AwsClients } from '../aws/clients';
 import type { Responder } from '../aws/responder';
 import { BudgetWait, CloudTrailBudget } from '../aws/cloudtrail-budget';
@@ -30,6 +30,23 @@ export function launchFactsOf(s: Story): LaunchFacts {
     autoScalingGroup: s.production?.autoScalingGroup,
     targetGroups: s.production?.targetGroups.length ? [...new Set(s.production.targetGroups.map((t) => t.name))] : undefined,
     productionUnchecked: why || undefined,
+  };
+}
+
+/** The stories one job tells read each VPC's target groups once (per account and region), not once per instance. */
+type TargetsMemo = Map<string, Promise<VpcTargets>>;
+
+function sharedTargets(memo: TargetsMemo, f: Finding): StoryOptions['vpcTargets'] {
+  return (aws, vpcId) => {
+    const key = `${f.accountId}|${f.region}|${vpcId ?? ''}`;
+    let read = memo.get(key);
+    if (!read) {
+      read = vpcTargets(aws, vpcId);
+      // Each story awaits it within its own bound; one that gave up must not leave it unhandled.
+      read.catch(() => undefined);
+      memo.set(key, read);
+    }
+    return read;
   };
 }
 
@@ -99,14 +116,14 @@ export function storyProcessor(deps: StoryDeps) {
     return { ...told, story: { ...s, unchecked } };
   }
 
-  async function read(cardId: string, f: Finding): Promise<Told> {
+  async function read(cardId: string, f: Finding, targets: TargetsMemo): Promise<Told> {
     const id = f.instance!.id;
     const kept = await deps.redis.get(dataKey(cardId, id));
     if (kept) return JSON.parse(kept) as Told;
     let told: Told;
     try {
       const story = await session(f.accountId, f.region, f.key.slice(0, 12), (aws) =>
-        buildStory(aws, id, settings, { launcher: false, sectionTimeoutMs: settings.sectionTimeoutSeconds * 1000 }),
+        buildStory(aws, id, settings, { launcher: false, sectionTimeoutMs: settings.sectionTimeoutSeconds * 1000, vpcTargets: sharedTargets(targets, f) }),
       );
       told = await nameOnce(cardId, { instanceId: id, story });
       await deps.onStory?.(cardId, story);
@@ -125,9 +142,9 @@ export function storyProcessor(deps: StoryDeps) {
       : { text: 'No instance story', blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: `:warning: No story for \`${told.instanceId}\`: ${told.missing}` } }] };
   }
 
-  async function tellFull(job: Job<StoryJob>, token: string | undefined, cardId: string, thread: ThreadRef, f: Finding, toldSet: string): Promise<void> {
+  async function tellFull(job: Job<StoryJob>, token: string | undefined, cardId: string, thread: ThreadRef, f: Finding, toldSet: string, targets: TargetsMemo): Promise<void> {
     const id = f.instance!.id;
-    const told = await read(cardId, f);
+    const told = await read(cardId, f, targets);
     const view = fullView(told, f.key);
     // Told only once its user-data file is in too: a retry after a failed upload updates the
     // message it already posted and uploads just the file.
@@ -165,14 +182,15 @@ export function storyProcessor(deps: StoryDeps) {
     const already = new Set(await deps.redis.smembers(toldSet));
     const pending = [...byInstance.values()].filter((f) => !already.has(f.instance!.id));
     if (pending.length === 0) return 'all told';
+    const targets: TargetsMemo = new Map();
 
     if (byInstance.size <= settings.fullStoriesPerCard) {
-      for (const f of pending) await tellFull(job, token, cardId, thread, f, toldSet);
+      for (const f of pending) await tellFull(job, token, cardId, thread, f, toldSet, targets);
       return `told ${pending.length}`;
     }
     for (let i = 0; i < pending.length; i += settings.compactBatch) {
       const batch = pending.slice(i, i + settings.compactBatch);
-      const items = await Promise.all(batch.map((f) => read(cardId, f)));
+      const items = await Promise.all(batch.map((f) => read(cardId, f, targets)));
       const part = { from: already.size + i + 1, total: byInstance.size };
       const view = renderCompactStories(items, part);
       const message = `story:${cardId}:${batch[0].instance!.id}`;
