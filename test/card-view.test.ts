@@ -105,3 +105,29 @@ describe('npm run preview', () => {
     expect((preview('{}', 'channels: { default: general }').output as any).problems[0]).toMatch(/channels.default: must be a Slack channel ID/);
   });
 });
+
+describe("the production line gathers the instances' stories", () => {
+  it('counts instances per target group and Auto Scaling group, counts the unchecked ones apart, and escapes AWS names', () => {
+    const ids = ['i-00000000000000a01', 'i-00000000000000a02', 'i-00000000000000a03'];
+    const findings = ids.map((id, i) =>
+      finding('guardduty-crypto-dns', (e) => {
+        e.detail.id = `${i.toString(16).padStart(8, '0')}${'c'.repeat(24)}`;
+        e.detail.resource.instanceDetails.instanceId = id;
+        e.detail.resource.instanceDetails.tags = [{ key: 'Name', value: `w${i}` }];
+      }),
+    );
+    const view = renderCard(findings, {
+      storm: false,
+      listLimit: 10,
+      launches: {
+        [ids[0]]: { autoScalingGroup: 'web-asg', targetGroups: ['web-tg', '<!here>-tg'] },
+        [ids[1]]: { autoScalingGroup: 'web-asg', targetGroups: ['web-tg'] },
+        [ids[2]]: { productionUnchecked: 'target groups: access denied: <@U1>' },
+      },
+    });
+    const line = ((view.blocks as any[]).find((b) => b.block_id === 'ir_incident').text.text as string).split('\n')[0];
+    expect(line).toBe(
+      ':factory: *Production:* 2 instances in Auto Scaling group `web-asg` · 2 instances in target group `web-tg` · 1 instance in target group `&lt;!here&gt;-tg` · could not check 1 instance (target groups: access denied: &lt;@\u200BU1&gt;)',
+    );
+  });
+});

@@ -102,3 +102,81 @@ describe('a story section that cannot be read is named, and the rest of the stor
     expect(threadReplies(h, first.channel, first.thread_ts!).filter((m) => textOf(m).includes('The story of'))).toHaveLength(1);
   });
 });
+
+describe("the story reads the instance's production impact, and the card says it first", () => {
+  let h: Harness | undefined;
+  let aws: FakeAws | undefined;
+  tearDownAfterEach(() => ({ h, aws }));
+
+  /** The first line of the card's live header, once `done` says the story's facts are in. */
+  async function firstLine(h: Harness, done: (line: string) => boolean, what: string): Promise<string> {
+    return waitFor(() => {
+      const card = h.slack.channelMessages('C02CRIT')[0];
+      const block = (card?.blocks as { block_id?: string; text?: { text: string } }[] | undefined)?.find((b) => b.block_id === 'ir_incident');
+      const line = block?.text?.text.split('\n')[0];
+      return line && done(line) ? line : undefined;
+    }, what);
+  }
+
+  it('the web server in web-asg and web-tg: its story says both, and the card names the target group on its first line', async () => {
+    aws = account();
+    aws.asg.set(INSTANCE, 'web-asg');
+    h = await startHarness({ file: { story: { enabled: true }, aws: { maxAttempts: 1 } } });
+    const story = textOf(await storyIn(h, (t) => t.includes('*Production*'), 'the story with its production section'));
+    expect(story).toContain('*Production*: in Auto Scaling group `web-asg` · in target group `web-tg` port 80 (healthy; 0 other healthy targets)');
+    const line = await firstLine(h, (l) => l.includes('target group'), "the card's first line naming the target group");
+    expect(line).toBe(':factory: *Production:* 1 instance in Auto Scaling group `web-asg` · 1 instance in target group `web-tg`');
+  });
+
+  it('an Auto Scaling group only the story knows (no tag on the finding) is named on the card too', async () => {
+    aws = account();
+    aws.asg.set(INSTANCE, 'web-asg');
+    h = await startHarness({ file: { story: { enabled: true }, aws: { maxAttempts: 1 } } });
+    const e = fixture('guardduty-crypto-dns');
+    e.detail.resource.instanceDetails.tags = [{ key: 'Name', value: 'web-1' }];
+    expect((await h.postEvents([e])).status).toBe(202);
+    const line = await firstLine(h, (l) => l.includes('target group'), "the card's first line after the story");
+    expect(line).toBe(':factory: *Production:* 1 instance in Auto Scaling group `web-asg` · 1 instance in target group `web-tg`');
+  });
+
+  it('DescribeTargetHealth denied: the story says "could not check" for target groups and tells the rest; the card keeps its ASG and says what it could not check; no job fails', async () => {
+    aws = account();
+    aws.failAlways('DescribeTargetHealth', awsError('AccessDenied', 'User: arn:aws:sts::123456789012:assumed-role/ir-bot/x is not authorized to perform: elasticloadbalancing:DescribeTargetHealth', 403));
+    h = await startHarness({ file: { story: { enabled: true }, aws: { maxAttempts: 1 } } });
+    const story = textOf(await storyIn(h, (t) => !t.includes('looking up'), 'the story with its launcher line settled'));
+    expect(story).toContain("target groups: could not check: access denied: the bot's role may not call elasticloadbalancing:DescribeTargetHealth");
+    expect(story).toContain('sg-0000000000000web1');
+    expect(story).toContain('`web-role`');
+    const line = await firstLine(h, (l) => l.includes('could not check'), "the card's first line with the unchecked note");
+    expect(line).toBe(
+      ":factory: *Production:* 1 instance in Auto Scaling group `web-asg` · could not check 1 instance (target groups: access denied: the bot's role may not call elasticloadbalancing:DescribeTargetHealth)",
+    );
+    expect(await failedStoryJobs(h)).toBe(0);
+  });
+});
+
+describe('stories told together read a VPC\'s target groups once', () => {
+  let h: Harness | undefined;
+  let aws: FakeAws | undefined;
+  tearDownAfterEach(() => ({ h, aws }));
+
+  it('twelve web servers in web-tg on one storm card: every compact story names web-tg, from one DescribeTargetHealth per batch, not one per instance', async () => {
+    aws = new FakeAws();
+    aws.account = '123456789012';
+    const events = Array.from({ length: 12 }, (_, i) => {
+      const e = fixture('guardduty-crypto-dns');
+      e.detail.id = `${i.toString(16).padStart(8, '0')}${'e'.repeat(24)}`;
+      e.detail.resource.instanceDetails.instanceId = `i-${(0xb00 + i).toString(16).padStart(17, '0')}`;
+      return e;
+    });
+    for (const e of events) aws.addWebServer(e.detail.resource.instanceDetails.instanceId, { eip: false });
+    h = await startHarness({ file: { story: { enabled: true, fullStoriesPerCard: 1, compactBatch: 6 }, aws: { maxAttempts: 1 } } });
+    expect((await h.postEvents(events)).status).toBe(202);
+    const told = await waitFor(() => {
+      const m = [...h!.slack.messages.values()].filter((x) => x.thread_ts && textOf(x).includes('Production: '));
+      const n = m.reduce((sum, x) => sum + (textOf(x).match(/target group `web-tg`/g) ?? []).length, 0);
+      return n === 12 ? m : undefined;
+    }, 'twelve compact stories naming web-tg');
+    expect(aws.callsOf('DescribeTargetHealth').length).toBeLessThanOrEqual(told.length);
+  });
+});

@@ -1,6 +1,6 @@
 import { DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeAddressesCommand, DescribeInstanceAttributeCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type Instance } from '@aws-sdk/client-ec2';
-import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetGroup, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AwsCallError } from '../aws/errors';
 import type { Responder } from '../aws/responder';
 
@@ -92,8 +92,11 @@ export async function autoScalingGroupOf(aws: Responder, id: string): Promise<st
   return out.AutoScalingInstances?.find((a) => a.InstanceId === id)?.AutoScalingGroupName;
 }
 
+/** A VPC's instance-type target groups with their targets' health: one read answers for every instance in it. */
+export type VpcTargets = { group: TargetGroup; targets: TargetHealthDescription[] }[];
+
 /** ELBv2 cannot be asked "which groups hold this instance": read the VPC's instance-type groups. */
-export async function targetRegistrationsOf(aws: Responder, id: string, vpcId: string | undefined): Promise<TargetRegistration[]> {
+export async function vpcTargets(aws: Responder, vpcId: string | undefined): Promise<VpcTargets> {
   const groups: TargetGroup[] = [];
   let marker: string | undefined;
   do {
@@ -101,26 +104,32 @@ export async function targetRegistrationsOf(aws: Responder, id: string, vpcId: s
     groups.push(...(page.TargetGroups ?? []).filter((g) => g.TargetType === 'instance' && (!vpcId || g.VpcId === vpcId)));
     marker = page.NextMarker;
   } while (marker);
-  const out: TargetRegistration[] = [];
-  await Promise.all(
-    groups.map(async (g) => {
-      const health = await aws.send(aws.clients.elbv2, new DescribeTargetHealthCommand({ TargetGroupArn: g.TargetGroupArn }));
-      const descs = health.TargetHealthDescriptions ?? [];
-      const otherHealthy = descs.filter((d) => d.Target?.Id !== id && d.TargetHealth?.State === 'healthy').length;
-      for (const d of descs) {
-        if (d.Target?.Id !== id) continue;
-        out.push({
-          targetGroupArn: g.TargetGroupArn!,
-          name: g.TargetGroupName ?? g.TargetGroupArn!,
-          port: d.Target.Port,
-          availabilityZone: d.Target.AvailabilityZone,
-          healthy: d.TargetHealth?.State === 'healthy',
-          otherHealthy,
-        });
-      }
-    }),
+  return Promise.all(
+    groups.map(async (group) => ({ group, targets: (await aws.send(aws.clients.elbv2, new DescribeTargetHealthCommand({ TargetGroupArn: group.TargetGroupArn }))).TargetHealthDescriptions ?? [] })),
   );
+}
+
+export function registrationsIn(vpc: VpcTargets, id: string): TargetRegistration[] {
+  const out: TargetRegistration[] = [];
+  for (const { group: g, targets: descs } of vpc) {
+    const otherHealthy = descs.filter((d) => d.Target?.Id !== id && d.TargetHealth?.State === 'healthy').length;
+    for (const d of descs) {
+      if (d.Target?.Id !== id) continue;
+      out.push({
+        targetGroupArn: g.TargetGroupArn!,
+        name: g.TargetGroupName ?? g.TargetGroupArn!,
+        port: d.Target.Port,
+        availabilityZone: d.Target.AvailabilityZone,
+        healthy: d.TargetHealth?.State === 'healthy',
+        otherHealthy,
+      });
+    }
+  }
   return out.sort((a, b) => a.targetGroupArn.localeCompare(b.targetGroupArn) || (a.port ?? 0) - (b.port ?? 0));
+}
+
+export async function targetRegistrationsOf(aws: Responder, id: string, vpcId: string | undefined): Promise<TargetRegistration[]> {
+  return registrationsIn(await vpcTargets(aws, vpcId), id);
 }
 
 export async function describeInstanceState(aws: Responder, id: string, opts: { targets: boolean }): Promise<InstanceState> {

@@ -3,7 +3,7 @@ import { DescribeImagesCommand, DescribeInstanceAttributeCommand, DescribeInstan
 import { GetInstanceProfileCommand } from '@aws-sdk/client-iam';
 import type { Responder } from '../aws/responder';
 import { AwsCallError } from '../aws/errors';
-import { findInstance } from './instance';
+import { autoScalingGroupOf, findInstance, registrationsIn, vpcTargets, type VpcTargets } from './instance';
 import { redactSecrets } from '../redact';
 import { ADVISORY_TIMEOUT_MS, advisory, whyUnchecked, within, type Checked } from './advisory';
 
@@ -41,6 +41,8 @@ export interface Story {
   roleName?: string;
   ami: { id?: string; name?: string; ownerId?: string; ownerAlias?: string };
   securityGroups: { id: string; name: string; inbound: string[]; openToWorld: boolean }[];
+  /** What serves production through it: its Auto Scaling group and the target groups it is registered in (empty when unchecked; absent in stories kept from before it was read). */
+  production?: { autoScalingGroup?: string; targetGroups: { name: string; port?: number; healthy: boolean; otherHealthy: number }[] };
   userData?: { text: string; lines: number; matches: UserDataMatch[] };
   launch?: LaunchInfo;
   /** Why "who launched it" is unknown, when it is. */
@@ -160,7 +162,7 @@ async function launches(aws: Responder, trail: TrailAccess, attr: { AttributeKey
 }
 
 /** The story's sections that are looked up apart from the instance itself; each may fail alone. */
-export type StorySection = 'AMI' | 'security groups' | 'user data' | 'instance role' | 'launcher';
+export type StorySection = 'AMI' | 'security groups' | 'user data' | 'instance role' | 'launcher' | 'Auto Scaling group' | 'target groups';
 
 export interface StoryOptions {
   /** Bound of each section's lookup (ms). */
@@ -170,6 +172,11 @@ export interface StoryOptions {
    * CloudTrail's budget is spent elsewhere; `fillLauncher` completes it.
    */
   launcher?: false | TrailAccess;
+  /**
+   * How a VPC's target groups are read: a caller telling many stories at once shares one read per
+   * VPC, since each read is a DescribeTargetHealth per group (ELB's request rate is the account's).
+   */
+  vpcTargets?: (aws: Responder, vpcId: string | undefined) => Promise<VpcTargets>;
 }
 
 export interface LauncherPart {
@@ -250,11 +257,13 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
   const groupIds = (i.SecurityGroups ?? []).map((g) => g.GroupId!).filter(Boolean);
   const profileArn = i.IamInstanceProfile?.Arn;
   const launchedAt = i.LaunchTime ? new Date(i.LaunchTime) : undefined;
-  const [imageC, groupsC, userDataC, roleC, launcherC] = await Promise.all([
+  const [imageC, groupsC, userDataC, roleC, asgC, targetsC, launcherC] = await Promise.all([
     advisory(timeoutMs, async () => (i.ImageId ? (await aws.send(aws.clients.ec2, new DescribeImagesCommand({ ImageIds: [i.ImageId] }))).Images?.[0] ?? null : null)),
     advisory(timeoutMs, async () => (groupIds.length ? ((await aws.send(aws.clients.ec2, new DescribeSecurityGroupsCommand({ GroupIds: groupIds }))).SecurityGroups ?? []) : [])),
     advisory(timeoutMs, async () => (await aws.send(aws.clients.ec2, new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }))).UserData?.Value),
     advisory(timeoutMs, () => roleOf(aws, profileArn)),
+    advisory(timeoutMs, () => autoScalingGroupOf(aws, instanceId)),
+    advisory(timeoutMs, async () => registrationsIn(await (opts.vpcTargets ?? vpcTargets)(aws, i.VpcId), instanceId)),
     opts.launcher === false ? Promise.resolve(undefined) : advisory(timeoutMs, () => findLauncher(aws, instanceId, launchedAt?.toISOString(), settings, opts.launcher || UNPACED)),
   ]);
 
@@ -283,6 +292,10 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
   }
   const roleName = note('instance role', roleC);
   const launcher = launcherC ? note('launcher', launcherC) : undefined;
+  const production: Story['production'] = {
+    autoScalingGroup: note('Auto Scaling group', asgC),
+    targetGroups: (note('target groups', targetsC) ?? []).map((t) => ({ name: t.name, port: t.port, healthy: t.healthy, otherHealthy: t.otherHealthy })),
+  };
   return {
     instanceId,
     name: tags.Name,
@@ -299,6 +312,7 @@ export async function buildStory(aws: Responder, instanceId: string, settings: S
     roleName,
     ami,
     securityGroups,
+    production,
     userData,
     launch: launcher?.launch,
     launchUnknown: launcher?.launchUnknown,

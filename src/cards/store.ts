@@ -27,7 +27,7 @@ export interface CardState {
   findings: Finding[];
   /** Who acknowledged, resolved or suppressed it from the card. */
   marks: CardMarks;
-  /** What each instance's story found about its launch (CloudTrail RunInstances, the AMI's owner). */
+  /** What each instance's story found about its launch (CloudTrail RunInstances, the AMI's owner) and production (ASG, target groups). */
   launches: Record<string, LaunchFacts>;
 }
 
@@ -39,6 +39,11 @@ export interface LaunchFacts {
   amiOwnerId?: string;
   /** Amazon's own AMIs (alias `amazon`) are never "another account's". */
   amiOwnerAlias?: string;
+  /** Production impact, for the card's first line: the instance's Auto Scaling group and target groups (names). */
+  autoScalingGroup?: string;
+  targetGroups?: string[];
+  /** Why the Auto Scaling group or target groups could not be checked (the story's reason). */
+  productionUnchecked?: string;
 }
 
 export interface ThreadRef {

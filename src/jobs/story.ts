@@ -2,19 +2,53 @@ import type { WebClient } from '@slack/web-api';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { whyUnchecked } from '../actions/advisory';
-import { InstanceUnavailable } from '../actions/instance';
-import { buildStory, fillLauncher, type Story, type TrailAccess, type TrailLaunch } from '../actions/story';
+import { InstanceUnavailable, vpcTargets, type VpcTargets } from '../actions/instance';
+import { buildStory, fillLauncher, type Story, type StoryOptions, type TrailAccess, type TrailLaunch } from '../actions/story';
 import type { AwsClients } from '../aws/clients';
 import type { Responder } from '../aws/responder';
 import { BudgetWait, CloudTrailBudget } from '../aws/cloudtrail-budget';
 import { renderCompactStories, renderStory, type CompactStory } from '../views/story';
-import type { CardStore, ThreadRef } from '../cards/store';
+import type { CardStore, LaunchFacts, ThreadRef } from '../cards/store';
 import type { Config } from '../config/load';
 import type { Finding } from '../findings/model';
 import { uploadOnce } from '../slack/upload';
 import { publish, type PublishDeps } from './publish';
 import { retryLater } from './delay';
 import type { LauncherJob, StoryJob } from '../queues';
+
+/** The part of a story its card shows: the launch (common cause) and production impact (first line). */
+export function launchFactsOf(s: Story): LaunchFacts {
+  const asgWhy = s.unchecked?.find((u) => u.section === 'Auto Scaling group')?.why;
+  const targetsWhy = s.unchecked?.find((u) => u.section === 'target groups')?.why;
+  const why = [asgWhy && `Auto Scaling group: ${asgWhy}`, targetsWhy && `target groups: ${targetsWhy}`].filter(Boolean).join('; ');
+  return {
+    principal: s.launch?.principal,
+    accessKeyId: s.launch?.accessKeyId,
+    amiId: s.ami.id,
+    amiOwnerId: s.ami.ownerId,
+    amiOwnerAlias: s.ami.ownerAlias,
+    autoScalingGroup: s.production?.autoScalingGroup,
+    targetGroups: s.production?.targetGroups.length ? [...new Set(s.production.targetGroups.map((t) => t.name))] : undefined,
+    productionUnchecked: why || undefined,
+  };
+}
+
+/** The stories one job tells read each VPC's target groups once (per account and region), not once per instance. */
+type TargetsMemo = Map<string, Promise<VpcTargets>>;
+
+function sharedTargets(memo: TargetsMemo, f: Finding): StoryOptions['vpcTargets'] {
+  return (aws, vpcId) => {
+    const key = `${f.accountId}|${f.region}|${vpcId ?? ''}`;
+    let read = memo.get(key);
+    if (!read) {
+      read = vpcTargets(aws, vpcId);
+      // Each story awaits it within its own bound; one that gave up must not leave it unhandled.
+      read.catch(() => undefined);
+      memo.set(key, read);
+    }
+    return read;
+  };
+}
 
 export interface StoryDeps extends PublishDeps {
   config: Pick<Config, 'story' | 'retentionDays'> & { aws: Pick<Config['aws'], 'cloudTrailLookupsPerSecond'> };
@@ -23,7 +57,7 @@ export interface StoryDeps extends PublishDeps {
   redis: Redis;
   prefix: string;
   slack: WebClient;
-  /** Each story read: the card gathers what its instances' launches share (launcher, AMI owner). */
+  /** Each story read: the card gathers what its instances' launches share (launcher, AMI owner) and their production impact (`launchFactsOf`). */
   onStory?: (cardId: string, story: Story) => Promise<void>;
   /** Queues the launcher look-up of a posted story message. */
   queueLauncher(data: LauncherJob): Promise<void>;
@@ -82,14 +116,14 @@ export function storyProcessor(deps: StoryDeps) {
     return { ...told, story: { ...s, unchecked } };
   }
 
-  async function read(cardId: string, f: Finding): Promise<Told> {
+  async function read(cardId: string, f: Finding, targets: TargetsMemo): Promise<Told> {
     const id = f.instance!.id;
     const kept = await deps.redis.get(dataKey(cardId, id));
     if (kept) return JSON.parse(kept) as Told;
     let told: Told;
     try {
       const story = await session(f.accountId, f.region, f.key.slice(0, 12), (aws) =>
-        buildStory(aws, id, settings, { launcher: false, sectionTimeoutMs: settings.sectionTimeoutSeconds * 1000 }),
+        buildStory(aws, id, settings, { launcher: false, sectionTimeoutMs: settings.sectionTimeoutSeconds * 1000, vpcTargets: sharedTargets(targets, f) }),
       );
       told = await nameOnce(cardId, { instanceId: id, story });
       await deps.onStory?.(cardId, story);
@@ -108,9 +142,9 @@ export function storyProcessor(deps: StoryDeps) {
       : { text: 'No instance story', blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: `:warning: No story for \`${told.instanceId}\`: ${told.missing}` } }] };
   }
 
-  async function tellFull(job: Job<StoryJob>, token: string | undefined, cardId: string, thread: ThreadRef, f: Finding, toldSet: string): Promise<void> {
+  async function tellFull(job: Job<StoryJob>, token: string | undefined, cardId: string, thread: ThreadRef, f: Finding, toldSet: string, targets: TargetsMemo): Promise<void> {
     const id = f.instance!.id;
-    const told = await read(cardId, f);
+    const told = await read(cardId, f, targets);
     const view = fullView(told, f.key);
     // Told only once its user-data file is in too: a retry after a failed upload updates the
     // message it already posted and uploads just the file.
@@ -148,14 +182,15 @@ export function storyProcessor(deps: StoryDeps) {
     const already = new Set(await deps.redis.smembers(toldSet));
     const pending = [...byInstance.values()].filter((f) => !already.has(f.instance!.id));
     if (pending.length === 0) return 'all told';
+    const targets: TargetsMemo = new Map();
 
     if (byInstance.size <= settings.fullStoriesPerCard) {
-      for (const f of pending) await tellFull(job, token, cardId, thread, f, toldSet);
+      for (const f of pending) await tellFull(job, token, cardId, thread, f, toldSet, targets);
       return `told ${pending.length}`;
     }
     for (let i = 0; i < pending.length; i += settings.compactBatch) {
       const batch = pending.slice(i, i + settings.compactBatch);
-      const items = await Promise.all(batch.map((f) => read(cardId, f)));
+      const items = await Promise.all(batch.map((f) => read(cardId, f, targets)));
       const part = { from: already.size + i + 1, total: byInstance.size };
       const view = renderCompactStories(items, part);
       const message = `story:${cardId}:${batch[0].instance!.id}`;

@@ -17,7 +17,7 @@ import { SWEEP_JOB, sweepProcessor } from '../jobs/sweep';
 import { RECONCILE_JOB, reconcileProcessor } from '../jobs/reconcile';
 import { renderStatusProcessor } from '../jobs/render-status';
 import { actionProcessor, type RespondDeps } from '../jobs/respond';
-import { storyProcessor } from '../jobs/story';
+import { launchFactsOf, storyProcessor } from '../jobs/story';
 import { taskProcessor } from '../jobs/tasks';
 import { DOCTOR_SCHEDULE, doctorProcessor } from '../jobs/doctor';
 import { sdkDoctorAws, type DoctorAws } from '../doctor/checks';
@@ -205,8 +205,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
         ...publishing,
         log: workerLog(QUEUE.story),
         onStory: async (cardId, s) => {
-          const facts = { principal: s.launch?.principal, accessKeyId: s.launch?.accessKeyId, amiId: s.ami.id, amiOwnerId: s.ami.ownerId, amiOwnerAlias: s.ami.ownerAlias };
-          if (await store.recordLaunch(cardId, s.instanceId, facts)) await cardChanged(cardId);
+          if (await store.recordLaunch(cardId, s.instanceId, launchFactsOf(s))) await cardChanged(cardId);
         },
         queueLauncher: async (data) => {
           const j = launcherJob(data);

@@ -258,25 +258,37 @@ function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;
 }
 
-/** Production impact: instances in an Auto Scaling group or carrying a tag configured as critical. */
-function impactLine(findings: Finding[], criticalTags: string[]): string | undefined {
+/**
+ * Production impact: instances in an Auto Scaling group (their tag, or their story), in a load
+ * balancer's target group (their story), or carrying a tag configured as critical; and the
+ * instances whose stories could not check it, since "no impact" would be a claim nobody checked.
+ */
+function impactLine(findings: Finding[], criticalTags: string[], launches: Record<string, LaunchFacts>): string | undefined {
   const instances = new Map<string, Finding['instance']>();
   for (const f of findings) if (f.instance && !instances.has(f.instance.id)) instances.set(f.instance.id, f.instance);
   const asgs = new Map<string, number>();
+  const targetGroups = new Map<string, number>();
   const tagged = new Map<string, number>();
-  for (const i of instances.values()) {
-    const asg = i?.tags?.['aws:autoscaling:groupName'];
-    if (asg) asgs.set(asg, (asgs.get(asg) ?? 0) + 1);
+  const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const unchecked: string[] = [];
+  for (const [id, i] of instances) {
+    const facts = launches[id];
+    const asg = i?.tags?.['aws:autoscaling:groupName'] ?? facts?.autoScalingGroup;
+    if (asg) count(asgs, asg);
+    for (const tg of facts?.targetGroups ?? []) count(targetGroups, tg);
+    if (facts?.productionUnchecked) unchecked.push(facts.productionUnchecked);
     for (const spec of criticalTags) {
       const [k, v] = spec.split('=', 2);
       const val = i?.tags?.[k];
-      if (val !== undefined && (v === undefined || val === v)) tagged.set(`${k}=${val}`, (tagged.get(`${k}=${val}`) ?? 0) + 1);
+      if (val !== undefined && (v === undefined || val === v)) count(tagged, `${k}=${val}`);
     }
   }
   const parts = [
     ...[...asgs].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} in Auto Scaling group ${code(g, 120)}`),
+    ...[...targetGroups].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} in target group ${code(g, 120)}`),
     ...[...tagged].slice(0, 3).map(([t, n]) => `${plural(n, 'instance')} tagged ${code(t, 120)}`),
   ];
+  if (unchecked.length) parts.push(`could not check ${plural(unchecked.length, 'instance')} (${safe(unchecked[0], 200)})`);
   return parts.length ? `:factory: *Production:* ${parts.join(' · ')}` : undefined;
 }
 
@@ -362,7 +374,7 @@ function causeButtons(cause: NonNullable<ReturnType<typeof commonCause>>, incide
  */
 function incidentBlock(findings: Finding[], incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): KnownBlock {
   const lines: string[] = [];
-  const impact = impactLine(findings, criticalTags);
+  const impact = impactLine(findings, criticalTags, launches);
   if (impact) lines.push(impact);
   const owner = incident.owner?.by ? `owner ${mention(incident.owner.by)}${incident.owner.at ? ` since ${shortTime(incident.owner.at)}` : ''}` : 'no owner yet: *Acknowledge* to own it';
   const resolvedBy = incident.resolved ? ` · ${incident.resolved.status === 'SUPPRESSED' ? 'suppressed' : 'resolved'} by ${mention(incident.resolved.by)}` : '';

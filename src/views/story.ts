@@ -19,6 +19,23 @@ function unchecked(s: Story, section: NonNullable<Story['unchecked']>[number]['s
   return u ? `could not check: ${safe(u.why, 300)}` : undefined;
 }
 
+/** What serves production through the instance, or why that could not be checked: told first, as on the card. */
+function productionLine(s: Story): string | undefined {
+  if (!s.production) return undefined;
+  const asgUnchecked = unchecked(s, 'Auto Scaling group');
+  const targetsUnchecked = unchecked(s, 'target groups');
+  const { autoScalingGroup: asg, targetGroups } = s.production;
+  const parts = [
+    asgUnchecked ? `Auto Scaling group: ${asgUnchecked}` : asg ? `in Auto Scaling group ${code(asg, 120)}` : undefined,
+    ...(targetsUnchecked
+      ? [`target groups: ${targetsUnchecked}`]
+      : targetGroups.slice(0, 10).map((t) => `in target group ${code(t.name, 120)}${t.port !== undefined ? ` port ${t.port}` : ''} (${t.healthy ? 'healthy' : 'not healthy'}; ${t.otherHealthy} other healthy target${t.otherHealthy === 1 ? '' : 's'})`)),
+  ].filter((x): x is string => !!x);
+  if (!parts.length) return '*Production*: in no Auto Scaling group and no target group';
+  const serving = !!asg || targetGroups.length > 0;
+  return `${serving ? ':factory: ' : ''}*Production*: ${parts.join(' · ')}`;
+}
+
 const LOOKING_UP = 'looking up… (CloudTrail allows 2 lookups/s per account and region; this message is updated when it answers)';
 
 /** The instance's story as posted in the alert's thread. Every AWS value is escaped. */
@@ -27,6 +44,8 @@ export function renderStory(s: Story, findingKey: string): CardView {
   const head = [`*The story of* \`${safe(s.instanceId, 40)}\`${s.name ? ` (${safe(s.name, 80)})` : ''}: ${safe(s.type ?? '?', 30)}, ${safe(s.state, 20)}`];
   if (s.launchTime) head.push(`launched ${safe(s.launchTime, 40)}`);
   blocks.push(section(head.join(', ')));
+  const production = productionLine(s);
+  if (production) blocks.push(section(production));
   if (s.flags.length) blocks.push(section(`*Flags*\n${s.flags.map((f) => `:warning: ${safe(f, 400)}`).join('\n')}`));
   const amiUnchecked = unchecked(s, 'AMI');
   const roleUnchecked = unchecked(s, 'instance role');
@@ -131,6 +150,8 @@ function compactSection(c: CompactStory): KnownBlock {
         ? `Launched by ${code(s.launch.principal, 160)}${s.launch.accessKeyId ? ` key ${code(s.launch.accessKeyId, 30)}` : ''}${s.launch.sourceIp ? ` from ${code(s.launch.sourceIp, 60)}` : ''}${s.siblings.length ? `, with ${s.siblings.length} other instance(s)` : ''}`
         : `Launched by: ${unchecked(s, 'launcher') ?? 'unknown'}`,
   ];
+  const serves = [s.production?.autoScalingGroup ? `Auto Scaling group ${code(s.production.autoScalingGroup, 120)}` : '', ...(s.production?.targetGroups ?? []).slice(0, 5).map((t) => `target group ${code(t.name, 120)}`)].filter(Boolean);
+  if (serves.length) lines.push(`:factory: Production: ${serves.join(' · ')}`);
   for (const u of s.unchecked ?? []) if (u.section !== 'launcher') lines.push(`${safe(u.section, 40)}: could not check: ${safe(u.why, 200)}`);
   const m = s.userData?.matches ?? [];
   // Unchecked user data is said in the line above: "none" would be a claim nobody checked.
