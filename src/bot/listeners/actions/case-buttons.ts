@@ -3,7 +3,7 @@ import type { WorkflowChoice } from '../../../actions/securityhub-workflow';
 import { decodeFindingKey } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { actorOf } from '../actor';
-import { QUEUE_DOWN, tellUser } from '../reply';
+import { NO_FINDING_REFERENCE, QUEUE_DOWN, tellUser, whereOf } from '../reply';
 import { suppressApprovalView } from '../../../views/suppress-approval';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
@@ -23,10 +23,9 @@ export function caseButton(deps: BotDeps, what: WorkflowChoice | 'report') {
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
     const key = decodeFindingKey((body.actions[0] as ButtonAction | undefined)?.value);
-    const channel = body.channel?.id ?? body.container?.channel_id;
-    const threadTs = body.message?.thread_ts ?? body.message?.ts;
-    const where = { channel, user: body.user.id, threadTs };
-    if (!key || !channel) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
+    const where = whereOf(body);
+    const { channel, threadTs } = where;
+    if (!key || !channel) return tellUser(client, logger, where, NO_FINDING_REFERENCE);
     try {
       // Reading (the report) is for approvers too; changing Security Hub only for responders.
       const allowed = what === 'report' ? await deps.authz.checkReader(actorOf(body), client) : await deps.authz.check(actorOf(body), 'responders', client);

@@ -2,7 +2,7 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import { decodeDecision } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { actorOf } from '../actor';
-import { QUEUE_DOWN, tellUser } from '../reply';
+import { QUEUE_DOWN, tellUser, whereOf } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
@@ -11,7 +11,7 @@ export function decisionButton(deps: BotDeps, decision: 'approve' | 'reject') {
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
     const payload = decodeDecision((body.actions[0] as ButtonAction | undefined)?.value);
-    const where = { channel: body.channel?.id ?? body.container?.channel_id, user: body.user.id, threadTs: body.message?.thread_ts ?? body.message?.ts };
+    const where = whereOf(body);
     if (!payload) return tellUser(client, logger, where, 'That button carries no valid request reference, so nothing was done.');
     try {
       const allowed = await deps.authz.check(actorOf(body), 'approvers', client);

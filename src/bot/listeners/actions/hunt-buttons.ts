@@ -3,20 +3,16 @@ import { huntTarget } from '../../../hunts/templates';
 import { decodeDecision, decodePivot } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { actorOf } from '../actor';
-import { QUEUE_DOWN, tellUser } from '../reply';
+import { QUEUE_DOWN, tellUser, whereOf } from '../reply';
 import { submitRequest } from '../submit';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
-
-function where(body: BlockAction) {
-  return { channel: body.channel?.id ?? body.container?.channel_id, user: body.user.id, threadTs: body.message?.thread_ts ?? body.message?.ts };
-}
 
 /** Cancel on a running hunt: responders only; the job stops the query. */
 export function huntCancelButton(deps: BotDeps) {
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
-    const w = where(body);
+    const w = whereOf(body);
     const p = decodeDecision((body.actions[0] as ButtonAction | undefined)?.value);
     if (!p) return tellUser(client, logger, w, 'That button carries no valid hunt reference.');
     try {
@@ -33,7 +29,7 @@ export function huntCancelButton(deps: BotDeps) {
 export function pivotButton(deps: BotDeps) {
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
-    const w = where(body);
+    const w = whereOf(body);
     const p = decodePivot((body.actions[0] as ButtonAction | undefined)?.value);
     if (!p) return tellUser(client, logger, w, 'That button carries no valid value.');
     const base = { channel: w.channel ?? '', threadTs: w.threadTs, userId: body.user.id };

@@ -4,7 +4,7 @@ import { catchupText, label } from '../../../incidents/view';
 import { decodeFindingKey } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { actorOf } from '../actor';
-import { QUEUE_DOWN, tellUser } from '../reply';
+import { NO_FINDING_REFERENCE, QUEUE_DOWN, tellUser, whereOf } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
@@ -13,10 +13,9 @@ export function declareButton(deps: BotDeps) {
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
     const key = decodeFindingKey((body.actions[0] as ButtonAction | undefined)?.value);
-    const channel = body.channel?.id ?? body.container?.channel_id;
-    const threadTs = body.message?.thread_ts ?? body.message?.ts;
-    const where = { channel, user: body.user.id, threadTs };
-    if (!key || !channel || !deps.incidents) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
+    const where = whereOf(body);
+    const { channel, threadTs } = where;
+    if (!key || !channel || !deps.incidents) return tellUser(client, logger, where, NO_FINDING_REFERENCE);
     try {
       const allowed = await deps.authz.check(actorOf(body), 'responders', client);
       if (!allowed.ok) return tellUser(client, logger, where, `:no_entry: ${allowed.reason} No incident was declared.`);

@@ -9,7 +9,7 @@ import { applicableResponses } from '../../../views/card';
 import type { BotDeps } from '../../deps';
 import { actorOf } from '../actor';
 import { submitRequest } from '../submit';
-import { tellUser } from '../reply';
+import { NO_FINDING_REFERENCE, tellUser } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
@@ -39,7 +39,7 @@ export function responseButton(deps: BotDeps) {
     const channel = body.channel?.id ?? body.container?.channel_id;
     const cardTs = body.message?.thread_ts ?? body.message?.ts;
     const where = { channel, user: body.user.id, threadTs: cardTs };
-    if (!payload) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
+    if (!payload) return tellUser(client, logger, where, NO_FINDING_REFERENCE);
     if (payload.a === 'hunt') {
       const f = await deps.requests.finding(payload.k).catch(() => undefined);
       if (deps.athena && channel) {

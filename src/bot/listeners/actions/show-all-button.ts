@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { decodeFindingKey } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
-import { QUEUE_DOWN, tellUser } from '../reply';
+import { NO_FINDING_REFERENCE, QUEUE_DOWN, tellUser, whereOf } from '../reply';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
@@ -10,8 +10,8 @@ export function showAllButton(deps: BotDeps) {
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
     const key = decodeFindingKey((body.actions[0] as ButtonAction | undefined)?.value);
-    const where = { channel: body.channel?.id ?? body.container?.channel_id, user: body.user.id, threadTs: body.message?.thread_ts ?? body.message?.ts };
-    if (!key) return tellUser(client, logger, where, 'That button carries no valid finding reference, so nothing was done.');
+    const where = whereOf(body);
+    if (!key) return tellUser(client, logger, where, NO_FINDING_REFERENCE);
     try {
       await deps.requests.showAll(key, body.user.id);
     } catch (err) {

@@ -3,7 +3,7 @@ import type { UndoAsk } from '../../../requests/undo';
 import { decodeDecision } from '../../../views/action-ids';
 import type { BotDeps } from '../../deps';
 import { actorOf } from '../actor';
-import { QUEUE_DOWN, tellUser } from '../reply';
+import { QUEUE_DOWN, tellUser, whereOf } from '../reply';
 import { submitRequest } from '../submit';
 
 type Args = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
@@ -18,7 +18,7 @@ export function undoButton(deps: BotDeps, ask: (requestId: string) => Promise<Un
   return async ({ ack, body, client, logger }: Args): Promise<void> => {
     await ack();
     const payload = decodeDecision((body.actions[0] as ButtonAction | undefined)?.value);
-    const where = { channel: body.channel?.id ?? body.container?.channel_id, user: body.user.id, threadTs: body.message?.thread_ts ?? body.message?.ts };
+    const where = whereOf(body);
     if (!payload) return tellUser(client, logger, where, 'That button carries no valid request reference, so nothing was done.');
     let answer;
     try {
