@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetAccessKeyLastUsedCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -12,6 +11,7 @@ import { Responder } from '../src/aws/responder';
 import { fileSchema } from '../src/config/schema';
 import { testClients } from './support/action-context';
 import { actionContext } from './support/mock-action-context';
+import { scratchRedis } from './support/redis-server';
 
 const ACCOUNT = '111122223333';
 const KEY = 'AKIAIOSFODNN7EXAMPLE';
@@ -23,17 +23,7 @@ const USER_ARN = `arn:aws:iam::${ACCOUNT}:user/ci-deployer`;
  * us-east-1 too. AWS counts LookupEvents per account and region for every caller together.
  */
 describe('every LookupEvents an action makes spends the shared budget of the region it goes to', () => {
-  let redis: Redis[];
-  let prefix: string;
-  beforeEach(() => {
-    redis = [new Redis(process.env.TEST_REDIS_URL!), new Redis(process.env.TEST_REDIS_URL!)];
-    prefix = `t${randomBytes(5).toString('hex')}`;
-  });
-  afterEach(async () => {
-    const keys = await redis[0].keys(`${prefix}:*`);
-    if (keys.length) await redis[0].del(...keys);
-    for (const r of redis) r.disconnect();
-  });
+  const scratch = scratchRedis();
 
   it('two concurrent blast-radius/eradication runs in separate workers make at most 2 calls in any second per region, us-east-1 reads included', async () => {
     const clients = testClients('eu-west-1');
@@ -52,6 +42,7 @@ describe('every LookupEvents an action makes spends the shared budget of the reg
     mockClient(IAMClient).on(GetAccessKeyLastUsedCommand).resolves({ UserName: 'ci-deployer' });
 
     const lookupsPerSecond = fileSchema.parse({ channels: { default: 'C01ALERTS' } }).aws.cloudTrailLookupsPerSecond;
+    const { prefix } = scratch;
     const worker = (r: Redis) =>
       actionContext({
         aws: new Responder(clients, ACCOUNT, 'eu-west-1', async () => undefined),
@@ -60,7 +51,9 @@ describe('every LookupEvents an action makes spends the shared budget of the reg
         now: () => new Date(),
         cloudTrailCall: new CloudTrailBudget(r, prefix, { lookupsPerSecond, cacheMs: 0 }).forAccount(ACCOUNT, 'eu-west-1', 120_000),
       });
-    const [a, b] = [worker(redis[0]), worker(redis[1])];
+    // Each worker has its own connection, as separate processes do.
+    const conns = [scratch.redis.duplicate(), scratch.redis.duplicate()];
+    const [a, b] = conns.map(worker);
 
     const radius = await blastRadiusAction.plan([USER_ARN], a);
     await Promise.all([blastRadiusAction.execute(radius, a), deleteKeysAction.plan([KEY], b), launchOf(b, 'i-0123456789abcdef0')]);
@@ -73,5 +66,6 @@ describe('every LookupEvents an action makes spends the shared budget of the reg
       // No three calls within one second, whichever worker made them.
       for (let i = 2; i < times.length; i++) expect(times[i] - times[i - 2]).toBeGreaterThanOrEqual(1000);
     }
+    for (const c of conns) c.disconnect();
   }, 20_000);
 });
