@@ -1,5 +1,6 @@
 import { revokeSessionsAction } from '../src/actions/iam';
 import { isolateAction } from '../src/actions/isolate';
+import { snapshotAction } from '../src/actions/snapshot';
 import { Locks } from '../src/requests/locks';
 import { SingleFlight } from '../src/requests/single-flight';
 import { actionContext } from './support/action-context';
@@ -42,6 +43,31 @@ describe('a plan never waits on an advisory check: revoke-sessions', () => {
     aws = account();
     const plan = await revokeSessionsAction.plan([WEB], actionContext({ account: aws.account, requestId: 'revoke-sessions-i-0a1b2c3d4e5f60718-1' }));
     expect(plan.warnings[0]).toBe('role web-role is shared by 1 other instance(s): the deny hits their current sessions too (they fetch new credentials within minutes)');
+  });
+});
+
+describe('a plan never waits on an advisory check: snapshot', () => {
+  let aws: FakeAws;
+  afterEach(() => aws?.restore());
+  const denyVolumes = () => aws.onCall('DescribeVolumes', () => {
+    throw awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403);
+  });
+
+  it('a denied volume read only informs: the snapshot is planned with the sizes unknown and "could not check" and why', async () => {
+    aws = account();
+    denyVolumes();
+    const plan = await snapshotAction.plan([WEB, OTHER], actionContext({ account: aws.account, requestId: 'snapshot-1' }));
+    expect(plan.blocked).toBeUndefined();
+    expect(plan.summary[0]).toBe(`${WEB}: one crash-consistent set of 2 volume(s): /dev/xvda vol-e5f60718000000001 (? GiB), /dev/xvdf vol-e5f60718000000002 (? GiB)`);
+    expect(plan.warnings).toEqual([`could not check the size and encryption of the volumes of ${WEB}, ${OTHER}: access denied: the bot's role may not call ec2:DescribeVolumes: they are snapshotted all the same.`]);
+  });
+
+  it('with a forensic account the volumes\' encryption decides how to share, so the same denial stays an error', async () => {
+    aws = account();
+    denyVolumes();
+    const ctx = actionContext({ account: aws.account, requestId: 'snapshot-1' });
+    ctx.snapshot = { ...ctx.snapshot, forensicAccount: '999988887777' };
+    await expect(snapshotAction.plan([WEB], ctx)).rejects.toThrow(/DescribeVolumes/);
   });
 });
 
