@@ -75,7 +75,7 @@ describe('memory capture: plan', () => {
     const plan = await memoryAction.plan([ID], ctx);
     expect(plan.blocked).toBeUndefined();
     expect(plan.warnings).toContain(
-      `could not check whether the VPC of ${ID} (vpc-1) has the SSM and S3 endpoints its agent needs once isolated: access denied: the bot's role may not call ec2:DescribeVpcEndpoints. It is isolated: without them the agent cannot reach SSM or S3 and the capture fails.`,
+      `could not check whether the VPC of ${ID} has the SSM and S3 endpoints the agent needs once isolated: access denied: the bot's role may not call ec2:DescribeVpcEndpoints. ${ID} is isolated: without them the agent cannot reach SSM or S3 and the capture fails.`,
     );
     expect(plan.summary[0]).toContain('16 GiB of memory');
   });

@@ -164,9 +164,13 @@ function endpointWarning(instanceId: string, isolated: boolean, ends: { ssm: boo
   return `${instanceId} is isolated and its VPC lacks ${lacks}: the agent may not reach SSM or S3, and the capture would fail. Release, capture, isolate again, or add the endpoints.`;
 }
 
-function endpointUnchecked(t: CaptureTarget, isolated: boolean, why: string): string {
-  const what = couldNotCheck(`whether the VPC of ${t.instanceId} (${t.vpcId}) has the SSM and S3 endpoints its agent needs once isolated`, why);
-  return isolated ? `${what}. It is isolated: without them the agent cannot reach SSM or S3 and the capture fails.` : `${what}. Capture it before isolating it.`;
+function endpointsUnchecked(why: string, u: { isolated: string[]; free: string[] }): string {
+  const all = [...u.isolated, ...u.free];
+  return [
+    `${couldNotCheck(`whether the VPC of ${all.join(', ')} has the SSM and S3 endpoints the agent needs once isolated`, why)}.`,
+    ...(u.isolated.length ? [`${u.isolated.join(', ')} ${u.isolated.length > 1 ? 'are' : 'is'} isolated: without them the agent cannot reach SSM or S3 and the capture fails.`] : []),
+    ...(u.free.length ? [`Capture ${u.free.join(', ')} before isolating ${u.free.length > 1 ? 'them' : 'it'}.`] : []),
+  ].join(' ');
 }
 
 async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
@@ -245,15 +249,23 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
 
   const warnings = [...skipped];
   if (!sizes.ok && targets.some((t) => t.platform === 'Linux')) warnings.push(`${couldNotCheck(`the memory size of ${types.join(', ')}`, sizes.why)}: size and duration are unknown.`);
+  /** Instances whose VPC endpoints could not be read, by reason: each reason is named once. */
+  const unchecked = new Map<string, { isolated: string[]; free: string[] }>();
   for (const t of targets) {
     const isolated = await ctx.records.get(isolationRecordName(t.instanceId));
     const checked = t.vpcId ? await endpoints.get(t.vpcId)! : ({ ok: true, value: { ssm: false, s3: false } } as const);
-    const w = checked.ok ? endpointWarning(t.instanceId, !!isolated, checked.value) : endpointUnchecked(t, !!isolated, checked.why);
-    if (w) warnings.push(w);
+    if (!checked.ok) {
+      const u = unchecked.get(checked.why) ?? unchecked.set(checked.why, { isolated: [], free: [] }).get(checked.why)!;
+      (isolated ? u.isolated : u.free).push(t.instanceId);
+    } else {
+      const w = endpointWarning(t.instanceId, !!isolated, checked.value);
+      if (w) warnings.push(w);
+    }
     if (t.platform === 'Linux' && t.memoryMiB !== undefined && t.memoryMiB * 1024 ** 2 > PUT_LIMIT_BYTES) {
       warnings.push(`${t.instanceId} has ${gib(t.memoryMiB)} of memory; one upload carries at most 5 GiB. AVML compresses the image (snappy), which usually fits; if it does not, nothing is uploaded and the image stays in ${memory.scratchDir.linux} on the instance.`);
     }
   }
+  for (const [why, u] of unchecked) warnings.push(endpointsUnchecked(why, u));
   warnings.push(`The capture writes the image to ${scratchDirs(memory, targets)} on the instance's disk before uploading it (and deletes it after): it overwrites free disk space, so snapshot first if deleted files on disk matter.`);
   const rate = memory.estimatedMiBPerSecond;
   const bucketRegion = memory.evidenceRegion ?? aws.region;
