@@ -11,6 +11,7 @@ import { stopAction } from '../src/actions/stop';
 import { FinalError, NotYet, StepFailure } from '../src/actions/types';
 import { isolationRecordName } from '../src/actions/isolate';
 import { actionContext } from './support/mock-action-context';
+import { awsError } from './support/fake-aws';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -63,6 +64,30 @@ describe('memory capture: plan', () => {
     await ctx.records.putIfAbsent(isolationRecordName(ID), { requestId: 'isolate-x-1' });
     const plan = await memoryAction.plan([ID], ctx);
     expect(plan.warnings.join('\n')).toContain(`${ID} is isolated and its VPC lacks the ssm/ssmmessages/ec2messages interface endpoints and an S3 endpoint`);
+  });
+
+  it('a denied VPC-endpoint check does not stop the plan: it says it could not check, and why', async () => {
+    instance();
+    agent();
+    ec2.on(DescribeVpcEndpointsCommand).rejects(awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403));
+    const ctx = actionContext({ file: { memory: MEMORY } });
+    await ctx.records.putIfAbsent(isolationRecordName(ID), { requestId: 'isolate-x-1' });
+    const plan = await memoryAction.plan([ID], ctx);
+    expect(plan.blocked).toBeUndefined();
+    expect(plan.warnings).toContain(
+      `could not check whether the VPC of ${ID} has the SSM and S3 endpoints the agent needs once isolated: access denied: the bot's role may not call ec2:DescribeVpcEndpoints. ${ID} is isolated: without them the agent cannot reach SSM or S3 and the capture fails.`,
+    );
+    expect(plan.summary[0]).toContain('16 GiB of memory');
+  });
+
+  it('a throttled memory-size read leaves a Linux capture planned with the size unknown, and says why', async () => {
+    instance();
+    agent();
+    ec2.on(DescribeInstanceTypesCommand).rejects(awsError('RequestLimitExceeded', 'Request limit exceeded.', 503));
+    const plan = await memoryAction.plan([ID], actionContext({ file: { memory: MEMORY } }));
+    expect(plan.blocked).toBeUndefined();
+    expect(plan.summary[0]).toContain('? GiB of memory, unknown duration');
+    expect(plan.warnings).toContain('could not check the memory size of m5.xlarge: AWS throttled ec2:DescribeInstanceTypes: size and duration are unknown.');
   });
 
   it.each([

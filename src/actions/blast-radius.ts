@@ -226,16 +226,27 @@ export function regionsRead(region: string): string {
 /** Services CloudTrail records in the partition's global-event region only. */
 const GLOBAL_SOURCES = new Set(['iam.amazonaws.com', 'sts.amazonaws.com', 'signin.amazonaws.com']);
 
-/** LookupEvents, every page, paced to CloudTrail's 2 requests per second per account and region. */
+/**
+ * Waits until one LookupEvents call to `client` may go. AWS's 2 calls/s is per account and region
+ * for every caller together, so the worker's shared budget (Redis) is spent for the region the call
+ * goes to: the global-event region's reads count against that region, not the request's. Without
+ * a worker (tests of one action) calls are paced in this process, per client.
+ */
+export async function cloudTrailTurn(ctx: ActionContext, client: CloudTrailClient, lastCall: Map<CloudTrailClient, number>): Promise<void> {
+  const { aws } = ctx;
+  if (ctx.cloudTrailCall) return ctx.cloudTrailCall(client === aws.clients.cloudTrail ? aws.region : globalEventRegion(aws.region));
+  const wait = (lastCall.get(client) ?? 0) + 1000 / ctx.blastRadius.lookupsPerSecond - Date.now();
+  if (wait > 0) await ctx.sleep(wait);
+  lastCall.set(client, Date.now());
+}
+
+/** LookupEvents, every page, each within CloudTrail's budget of the region it goes to. */
 async function lookupAll(ctx: ActionContext, client: CloudTrailClient, attr: LookupAttribute, start: Date, budget: { left: number; lastCall: Map<CloudTrailClient, number> }): Promise<{ events: Event[]; partial: boolean }> {
   const { aws } = ctx;
-  const gapMs = 1000 / ctx.blastRadius.lookupsPerSecond;
   const events: Event[] = [];
   let token: string | undefined;
   do {
-    const wait = (budget.lastCall.get(client) ?? 0) + gapMs - Date.now();
-    if (wait > 0) await ctx.sleep(wait);
-    budget.lastCall.set(client, Date.now());
+    await cloudTrailTurn(ctx, client, budget.lastCall);
     const page = await aws.send(client, new LookupEventsCommand({ LookupAttributes: [attr], StartTime: start, EndTime: ctx.now(), NextToken: token, MaxResults: 50 }));
     events.push(...(page.Events ?? []));
     budget.left -= page.Events?.length ?? 0;

@@ -1,7 +1,6 @@
 import {
   AssociateIamInstanceProfileCommand,
   DescribeIamInstanceProfileAssociationsCommand,
-  DescribeInstancesCommand,
   DisassociateIamInstanceProfileCommand,
 } from '@aws-sdk/client-ec2';
 import {
@@ -26,7 +25,9 @@ import {
 } from '@aws-sdk/client-iam';
 import { AwsCallError } from '../aws/errors';
 import type { Responder } from '../aws/responder';
+import { couldNotCheck, type Checked } from './advisory';
 import { findInstance, InstanceUnavailable } from './instance';
+import { instancesSharingProfile } from './role-sharing';
 import { blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /** Names a responder recognises in the IAM console; undo removes exactly these. */
@@ -390,19 +391,17 @@ export interface RevokeRecord {
 
 export const revokeRecordName = (target: string) => `iam-revoke:${target}`;
 
-async function roleOfInstance(aws: Responder, instanceId: string): Promise<{ role?: Principal; profileArn?: string; associationId?: string; sharedWith: number }> {
+/** The instance's profile association: what revoke-sessions removes and restore-sessions puts back. */
+async function profileOf(aws: Responder, instanceId: string): Promise<{ profileArn?: string; associationId?: string }> {
   const out = await aws.send(aws.clients.ec2, new DescribeIamInstanceProfileAssociationsCommand({ Filters: [{ Name: 'instance-id', Values: [instanceId] }] }));
   const assoc = out.IamInstanceProfileAssociations?.find((a) => a.State === 'associated');
-  const profileArn = assoc?.IamInstanceProfile?.Arn;
-  if (!profileArn) return { sharedWith: 0 };
+  return { profileArn: assoc?.IamInstanceProfile?.Arn, associationId: assoc?.AssociationId };
+}
+
+async function roleOfProfile(aws: Responder, profileArn: string): Promise<Principal | undefined> {
   const prof = await aws.send(aws.clients.iam, new GetInstanceProfileCommand({ InstanceProfileName: profileArn.split('/').pop()! }));
   const r = prof.InstanceProfile?.Roles?.[0];
-  const others = await aws.send(
-    aws.clients.ec2,
-    new DescribeInstancesCommand({ Filters: [{ Name: 'iam-instance-profile.arn', Values: [profileArn] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }] }),
-  );
-  const sharedWith = (others.Reservations ?? []).flatMap((x) => x.Instances ?? []).filter((x) => x.InstanceId !== instanceId).length;
-  return { role: r?.Arn ? parsePrincipal(r.Arn) : undefined, profileArn, associationId: assoc?.AssociationId, sharedWith };
+  return r?.Arn ? parsePrincipal(r.Arn) : undefined;
 }
 
 const revokeSessions: ResponseAction = {
@@ -410,6 +409,7 @@ const revokeSessions: ResponseAction = {
     const { aws } = ctx;
     let role: Principal | undefined;
     let instance: { id: string; profileArn: string } | undefined;
+    let sharing: Promise<Checked<string[]>> | undefined;
     const warnings: string[] = [];
     const earlier = await ctx.records.get<RevokeRecord>(revokeRecordName(target.startsWith('i-') ? target : (parsePrincipal(target)?.arn ?? target)));
     if (target.startsWith('i-')) {
@@ -419,11 +419,13 @@ const revokeSessions: ResponseAction = {
         if (err instanceof InstanceUnavailable) return blockedPlan(err.message);
         throw err;
       }
-      const r = await roleOfInstance(aws, target);
-      if (r.role && r.profileArn) {
-        role = r.role;
+      const r = await profileOf(aws, target);
+      // Started now, awaited last: the advisory lookup runs beside the reads the plan needs.
+      sharing = instancesSharingProfile(ctx, target, r.profileArn);
+      const current = r.profileArn ? await roleOfProfile(aws, r.profileArn) : undefined;
+      if (current && r.profileArn) {
+        role = current;
         instance = { id: target, profileArn: r.profileArn };
-        if (r.sharedWith > 0) warnings.push(`role ${role.name} is shared by ${r.sharedWith} other instance(s): the deny hits their current sessions too (they fetch new credentials within minutes)`);
         if (earlier?.profileArn && earlier.profileArn !== r.profileArn) {
           warnings.push(`${target} had ${earlier.profileArn} before the first revocation; undo puts that one back, not ${r.profileArn}`);
         }
@@ -443,6 +445,9 @@ const revokeSessions: ResponseAction = {
     const guarded = ctx.protectedReason?.(role);
     if (guarded) return blockedPlan(instance ? `${instance.id} runs as role ${role.name}: ${guarded}` : guarded);
     if (!(await principalExists(aws, role))) return blockedPlan(`role ${role.name} does not exist in account ${role.account}`);
+    const shared = instance && sharing ? await sharing : undefined;
+    if (shared && !shared.ok) warnings.unshift(couldNotCheck(`whether role ${role.name} is shared with other instances (instance profile ${instance!.profileArn})`, shared.why));
+    else if (shared?.ok && shared.value.length) warnings.unshift(`role ${role.name} is shared by ${shared.value.length} other instance(s): the deny hits their current sessions too (they fetch new credentials within minutes)`);
     const summary = [`role ${role.name}: inline policy ${REVOKE_POLICY} denying every action to credentials issued before the moment it runs`];
     if (earlier) summary.push(`replaces the cut-off ${earlier.issuedBefore} of the earlier revocation (\`${earlier.requestId}\`); undo still restores the state from before the first`);
     if (instance) {
@@ -467,7 +472,7 @@ const revokeSessions: ResponseAction = {
       steps.push({
         label: 'remove the instance profile',
         run: async () => {
-          const r = await roleOfInstance(aws, instance.id);
+          const r = await profileOf(aws, instance.id);
           if (r.associationId) await aws.send(aws.clients.ec2, new DisassociateIamInstanceProfileCommand({ AssociationId: r.associationId }));
           return `instance profile removed from ${instance.id}`;
         },
@@ -493,7 +498,7 @@ const revokeSessions: ResponseAction = {
     const lines = [`role ${role.name}: ${REVOKE_POLICY} denies sessions issued before ${stored.issuedBefore}${consistency(verified!.reads)} ${verified!.ok ? '✓' : '✗'}`];
     let ok = verified!.ok;
     if (instance) {
-      const r = await roleOfInstance(aws, instance.id);
+      const r = await profileOf(aws, instance.id);
       lines.push(`${instance.id}: ${r.profileArn ? `still has ${r.profileArn} ✗` : 'no instance profile ✓'}`);
       ok &&= !r.profileArn;
     }
@@ -542,7 +547,7 @@ const restoreSessions: ResponseAction = {
         run: async () => {
           if (rec.policyBefore === undefined) await deleteRolePolicy(aws, rec.role, REVOKE_POLICY);
           else if ((await inlinePolicy(aws, rec.role, REVOKE_POLICY)) !== rec.policyBefore) await putRolePolicy(aws, rec.role, REVOKE_POLICY, JSON.parse(rec.policyBefore));
-          if (rec.instanceId && rec.profileArn && !(await roleOfInstance(aws, rec.instanceId)).profileArn) {
+          if (rec.instanceId && rec.profileArn && !(await profileOf(aws, rec.instanceId)).profileArn) {
             await aws.send(aws.clients.ec2, new AssociateIamInstanceProfileCommand({ InstanceId: rec.instanceId, IamInstanceProfile: { Arn: rec.profileArn } }));
           }
           return 'restored';
@@ -559,7 +564,7 @@ const restoreSessions: ResponseAction = {
     const lines = [`role ${rec.role.name}: ${REVOKE_POLICY} ${verified!.ok ? (rec.policyBefore === undefined ? 'removed ✓' : 'as before ✓') : 'still present ✗'}`];
     let ok = verified!.ok;
     if (rec.instanceId && rec.profileArn) {
-      const now = (await roleOfInstance(aws, rec.instanceId)).profileArn;
+      const now = (await profileOf(aws, rec.instanceId)).profileArn;
       lines.push(`${rec.instanceId}: ${now === rec.profileArn ? `instance profile ${rec.profileArn} ✓` : `${now ? `has ${now}` : 'no instance profile'}, expected ${rec.profileArn} ✗`}`);
       ok &&= now === rec.profileArn;
     }

@@ -2,13 +2,13 @@ import { DetachInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateTagsCommand,
   DescribeAddressesCommand,
-  DescribeInstancesCommand,
   DisassociateAddressCommand,
   ModifyInstanceAttributeCommand,
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ADVISORY_TIMEOUT_MS, advisory, couldNotCheck, type Checked } from './advisory';
+import { couldNotCheck, type Checked } from './advisory';
+import { instancesSharingProfile } from './role-sharing';
 import type { ActionOutcome, PlanView } from './results';
 import type { Responder } from '../aws/responder';
 import {
@@ -94,33 +94,8 @@ function isolationFingerprint(s: InstanceState): string {
 
 const NAT_OR_BASTION = /\b(nat|bastion|jump ?host|jumpbox|vpn|proxy)\b/i;
 
-/** Ten plans for instances of one role ask the same question: one answer serves them for this long. */
-const PROFILE_USERS_FRESH_MS = 10_000;
 /** The id of a VPC's quarantine group, as plans label it (execute and verify read the groups themselves). */
 const GROUP_IDS_FRESH_MS = 5_000;
-
-/** Advisory: the other instances that run with the same instance profile (never blocks the plan). */
-async function sharedRoleInstances(ctx: ActionContext, s: InstanceState): Promise<Checked<string[]>> {
-  const { aws } = ctx;
-  const arn = s.profileArn;
-  if (!arn) return { ok: true, value: [] };
-  return advisory(ADVISORY_TIMEOUT_MS, async () => {
-    const users = await shareResult(ctx, `profile-users:${aws.account}:${aws.region}:${arn}`, PROFILE_USERS_FRESH_MS, async () => {
-      const out = await aws.send(
-        aws.clients.ec2,
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: 'iam-instance-profile.arn', Values: [arn] },
-            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-          ],
-          MaxResults: 1000,
-        }),
-      );
-      return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId ?? '');
-    });
-    return users.filter((id) => id && id !== s.id);
-  });
-}
 
 function roleWarning(s: InstanceState, sharing: number): string {
   return `its instance role (${s.profileArn}) is shared by ${sharing} other instance(s): revoking the role's sessions would hit them too`;
@@ -158,7 +133,7 @@ async function plan([instanceId]: string[], ctx: ActionContext): Promise<PlanVie
   if (!s.vpcId) return blockedPlan(`${instanceId} is not in a VPC (EC2-Classic): security-group isolation does not apply`);
   const qName = isolation.quarantineGroupName;
   // Started now, awaited last: the advisory lookup runs beside the reads the plan needs.
-  const sharingCheck = sharedRoleInstances(ctx, s);
+  const sharingCheck = instancesSharingProfile(ctx, s.id, s.profileArn);
   const vpcId = s.vpcId;
   // Plans of concurrent requests in one VPC ask the same question; verify never uses this answer.
   const qId = await shareResult(ctx, groupIdsName(aws, vpcId), GROUP_IDS_FRESH_MS, async () => (await findGroups(aws, vpcId, [qName])).get(qName)?.GroupId ?? null);

@@ -3,6 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, PutObjectTagging
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AwsCallError } from '../aws/errors';
+import { ADVISORY_TIMEOUT_MS, advisory, couldNotCheck } from './advisory';
 import type { Responder } from '../aws/responder';
 import { isolationRecordName } from './isolate';
 import { InstanceUnavailable, findInstance } from './instance';
@@ -156,6 +157,22 @@ async function endpointsOf(aws: Responder, vpcId: string): Promise<{ ssm: boolea
   return { ssm: SSM_ENDPOINTS.every((n) => names.includes(n)), s3: names.includes('s3') };
 }
 
+function endpointWarning(instanceId: string, isolated: boolean, ends: { ssm: boolean; s3: boolean }): string | undefined {
+  if (ends.ssm && ends.s3) return undefined;
+  if (!isolated) return `Capture ${instanceId} before isolating it: the quarantine group cuts the agent's path to SSM and S3 (its VPC has no ${ends.ssm ? 'S3' : 'SSM'} endpoint).`;
+  const lacks = [!ends.ssm && 'the ssm/ssmmessages/ec2messages interface endpoints', !ends.s3 && 'an S3 endpoint'].filter(Boolean).join(' and ');
+  return `${instanceId} is isolated and its VPC lacks ${lacks}: the agent may not reach SSM or S3, and the capture would fail. Release, capture, isolate again, or add the endpoints.`;
+}
+
+function endpointsUnchecked(why: string, u: { isolated: string[]; free: string[] }): string {
+  const all = [...u.isolated, ...u.free];
+  return [
+    `${couldNotCheck(`whether the VPC of ${all.join(', ')} has the SSM and S3 endpoints the agent needs once isolated`, why)}.`,
+    ...(u.isolated.length ? [`${u.isolated.join(', ')} ${u.isolated.length > 1 ? 'are' : 'is'} isolated: without them the agent cannot reach SSM or S3 and the capture fails.`] : []),
+    ...(u.free.length ? [`Capture ${u.free.join(', ')} before isolating ${u.free.length > 1 ? 'them' : 'it'}.`] : []),
+  ].join(' ');
+}
+
 async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView> {
   // On record before any AWS call: a plan that throws leaves a capture that is not verified.
   for (const id of instanceIds) await noteCapture(ctx, id, { status: 'requested' });
@@ -193,16 +210,20 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
     }),
   );
   const instances = found.filter((i) => i !== undefined);
+  // Advisory, started beside the agents' read the plan needs: an endpoint missing or a memory size
+  // unknown is a warning, so a denied or slow read of either never holds up the plan.
+  const endpoints = new Map([...new Set(instances.map((i) => i.VpcId).filter((v): v is string => !!v))].map((v) => [v, advisory(ADVISORY_TIMEOUT_MS, () => endpointsOf(aws, v))]));
+  const types = [...new Set(instances.map((i) => i.InstanceType).filter((t): t is _InstanceType => !!t))];
   const [agents, sizes] = await Promise.all([
     instances.length ? agentsOf(aws, instances.map((i) => i.InstanceId!)) : Promise.resolve(new Map()),
-    memoryOfTypes(aws, [...new Set(instances.map((i) => i.InstanceType).filter((t): t is _InstanceType => !!t))]),
+    advisory(ADVISORY_TIMEOUT_MS, () => memoryOfTypes(aws, types)),
   ]);
   const targets: CaptureTarget[] = [];
   for (const i of instances) {
     const id = i.InstanceId!;
     const state = i.State?.Name ?? 'unknown';
     const agent = agents.get(id);
-    const memoryMiB = i.InstanceType ? sizes.get(i.InstanceType) : undefined;
+    const memoryMiB = i.InstanceType && sizes.ok ? sizes.value.get(i.InstanceType) : undefined;
     if (state !== 'running') {
       skipped.push(`${id} is ${state}: memory exists only while it runs${state === 'stopped' ? ' (what was in memory is gone)' : ''}`);
     } else if (!agent) {
@@ -217,7 +238,7 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
       // winpmem writes a raw image as large as memory; one PUT carries at most 5 GiB.
       skipped.push(
         memoryMiB === undefined
-          ? `${id}: its memory size is unknown, and a Windows image (raw, as large as memory) must fit one 5 GiB upload: not captured`
+          ? `${id}: its memory size is unknown${sizes.ok ? '' : ` (${couldNotCheck(`instance type ${i.InstanceType}`, sizes.why)})`}, and a Windows image (raw, as large as memory) must fit one 5 GiB upload: not captured`
           : `${id} has ${gib(memoryMiB)} of memory: its raw Windows image would exceed the 5 GiB one upload can carry, so it is not captured. Capture it by hand (winpmem to an attached volume).`,
       );
     } else {
@@ -227,20 +248,24 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
   if (targets.length === 0) return blockedPlan(`Memory cannot be captured: ${skipped.join('; ')}`);
 
   const warnings = [...skipped];
+  if (!sizes.ok && targets.some((t) => t.platform === 'Linux')) warnings.push(`${couldNotCheck(`the memory size of ${types.join(', ')}`, sizes.why)}: size and duration are unknown.`);
+  /** Instances whose VPC endpoints could not be read, by reason: each reason is named once. */
+  const unchecked = new Map<string, { isolated: string[]; free: string[] }>();
   for (const t of targets) {
     const isolated = await ctx.records.get(isolationRecordName(t.instanceId));
-    const ends = t.vpcId ? await endpointsOf(aws, t.vpcId) : { ssm: false, s3: false };
-    if (isolated && !(ends.ssm && ends.s3)) {
-      warnings.push(
-        `${t.instanceId} is isolated and its VPC lacks ${[!ends.ssm && 'the ssm/ssmmessages/ec2messages interface endpoints', !ends.s3 && 'an S3 endpoint'].filter(Boolean).join(' and ')}: the agent may not reach SSM or S3, and the capture would fail. Release, capture, isolate again, or add the endpoints.`,
-      );
-    } else if (!isolated && !(ends.ssm && ends.s3)) {
-      warnings.push(`Capture ${t.instanceId} before isolating it: the quarantine group cuts the agent's path to SSM and S3 (its VPC has no ${ends.ssm ? 'S3' : 'SSM'} endpoint).`);
+    const checked = t.vpcId ? await endpoints.get(t.vpcId)! : ({ ok: true, value: { ssm: false, s3: false } } as const);
+    if (!checked.ok) {
+      const u = unchecked.get(checked.why) ?? unchecked.set(checked.why, { isolated: [], free: [] }).get(checked.why)!;
+      (isolated ? u.isolated : u.free).push(t.instanceId);
+    } else {
+      const w = endpointWarning(t.instanceId, !!isolated, checked.value);
+      if (w) warnings.push(w);
     }
     if (t.platform === 'Linux' && t.memoryMiB !== undefined && t.memoryMiB * 1024 ** 2 > PUT_LIMIT_BYTES) {
       warnings.push(`${t.instanceId} has ${gib(t.memoryMiB)} of memory; one upload carries at most 5 GiB. AVML compresses the image (snappy), which usually fits; if it does not, nothing is uploaded and the image stays in ${memory.scratchDir.linux} on the instance.`);
     }
   }
+  for (const [why, u] of unchecked) warnings.push(endpointsUnchecked(why, u));
   warnings.push(`The capture writes the image to ${scratchDirs(memory, targets)} on the instance's disk before uploading it (and deletes it after): it overwrites free disk space, so snapshot first if deleted files on disk matter.`);
   const rate = memory.estimatedMiBPerSecond;
   const bucketRegion = memory.evidenceRegion ?? aws.region;

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { AwsCallError } from '../aws/errors';
+import { ADVISORY_TIMEOUT_MS, advisory, couldNotCheck, type Checked } from './advisory';
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance } from './instance';
@@ -66,19 +67,23 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const { aws } = ctx;
   const volumes: VolumePlan[] = [];
   const skipped: string[] = [];
+  const forensic = ctx.snapshot.forensicAccount;
   // Every instance is described at once: ten instances cost one round of calls, not ten.
   const perInstance = await Promise.all(
-    instanceIds.map(async (id): Promise<{ volumes: VolumePlan[]; skipped?: string }> => {
+    instanceIds.map(async (id): Promise<{ volumes: VolumePlan[]; skipped?: string; unchecked?: string }> => {
       try {
         const i = await findInstance(aws, id);
         const mappings = (i.BlockDeviceMappings ?? []).filter((m) => m.Ebs?.VolumeId);
         if (mappings.length === 0) {
           return { volumes: [], skipped: `${id}: no EBS volumes attached (instance-store only): nothing to snapshot; capture its disk from inside the instance` };
         }
-        const vols = await aws.send(aws.clients.ec2, new DescribeVolumesCommand({ VolumeIds: mappings.map((m) => m.Ebs!.VolumeId!) }));
+        const read = () => aws.send(aws.clients.ec2, new DescribeVolumesCommand({ VolumeIds: mappings.map((m) => m.Ebs!.VolumeId!) }));
+        // Sizes and encryption only inform the plan, unless a forensic account decides by encryption how to share.
+        const vols: Checked<Awaited<ReturnType<typeof read>>> = forensic ? { ok: true, value: await read() } : await advisory(ADVISORY_TIMEOUT_MS, read);
         return {
+          unchecked: vols.ok ? undefined : vols.why,
           volumes: mappings.map((m) => {
-            const v = vols.Volumes?.find((x) => x.VolumeId === m.Ebs!.VolumeId);
+            const v = vols.ok ? vols.value.Volumes?.find((x) => x.VolumeId === m.Ebs!.VolumeId) : undefined;
             return { instanceId: id, volumeId: m.Ebs!.VolumeId!, device: m.DeviceName ?? '?', sizeGiB: v?.Size, encrypted: !!v?.Encrypted, kmsKeyId: v?.KmsKeyId, share: 'none' as const };
           }),
         };
@@ -95,7 +100,10 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   if (volumes.length === 0) return blockedPlan(skipped.join('; ') || 'nothing to snapshot');
 
   const warnings = [...skipped];
-  const forensic = ctx.snapshot.forensicAccount;
+  for (const why of new Set(perInstance.map((r) => r.unchecked).filter((w): w is string => !!w))) {
+    const ids = instanceIds.filter((_, n) => perInstance[n].unchecked === why);
+    warnings.push(`${couldNotCheck(`the size and encryption of the volumes of ${ids.join(', ')}`, why)}: they are snapshotted all the same.`);
+  }
   if (forensic) {
     const awsManaged = await Promise.all(volumes.map((v) => (v.encrypted ? keyIsAwsManaged(aws, v.kmsKeyId) : Promise.resolve(false))));
     for (const [n, v] of volumes.entries()) {

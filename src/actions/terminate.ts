@@ -1,5 +1,6 @@
-import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import { LookupEventsCommand, type CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DescribeSnapshotsCommand, ModifyInstanceAttributeCommand, TerminateInstancesCommand, type Snapshot } from '@aws-sdk/client-ec2';
+import { cloudTrailTurn } from './blast-radius';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate } from './memory-gate';
@@ -38,8 +39,9 @@ export async function launchOf(ctx: ActionContext, instanceId: string): Promise<
   const { aws } = ctx;
   const start = new Date(ctx.now().getTime() - 90 * 86_400_000);
   let token: string | undefined;
+  const lastCall = new Map<CloudTrailClient, number>();
   for (let page = 0; page < 20; page++) {
-    if (page > 0) await ctx.sleep(1000 / ctx.blastRadius.lookupsPerSecond);
+    await cloudTrailTurn(ctx, aws.clients.cloudTrail, lastCall);
     const out = await aws.send(
       aws.clients.cloudTrail,
       new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: instanceId }], StartTime: start, EndTime: ctx.now(), NextToken: token, MaxResults: 50 }),

@@ -59,11 +59,12 @@ export interface ActionContext {
   /** Drops a shared answer that AWS was just seen to contradict. */
   forget?(name: string): Promise<void>;
   /**
-   * Resolves when one CloudTrail LookupEvents call may go to this request's account and region:
-   * the budget is shared with every worker (stories, other requests) through Redis
-   * (src/aws/cloudtrail-budget.ts). Call it before each call, each page included.
+   * Resolves when one CloudTrail LookupEvents call may go to this request's account and `region`
+   * (the region the call goes to; default the request's own): the budget is shared with every
+   * worker (stories, other requests) through Redis (src/aws/cloudtrail-budget.ts). Call it before
+   * each call, each page included (src/actions/blast-radius.ts `cloudTrailTurn`).
    */
-  cloudTrailCall?(): Promise<void>;
+  cloudTrailCall?(region?: string): Promise<void>;
 }
 
 /** `ctx.shared` when the worker provides it, else the old behaviour: one at a time, nothing kept. */

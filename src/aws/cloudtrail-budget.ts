@@ -58,6 +58,16 @@ export class CloudTrailBudget {
     }
   }
 
+  /**
+   * The hook an action calls before each LookupEvents (ActionContext.cloudTrailCall): the call
+   * spends the budget of the region it goes to, which is not always the request's own (IAM events
+   * are read from the partition's global-event region, us-east-1, whose budget every request in
+   * every region of the account shares).
+   */
+  forAccount(account: string, homeRegion: string, patienceMs: number): (region?: string) => Promise<void> {
+    return (region) => this.acquire(account, region ?? homeRegion, patienceMs);
+  }
+
   /** A cached lookup answer (JSON), or undefined. */
   async cached<T>(account: string, region: string, lookup: string): Promise<T | undefined> {
     const raw = await this.redis.get(this.cacheKey(account, region, lookup));

@@ -133,7 +133,7 @@ export function actionProcessor(deps: RespondDeps) {
         now: () => new Date(),
         serialize: (name, fn) => deps.locks.withLock(name, fn),
         ...(deps.once && { shared: (name, freshMs, fn) => deps.once!.run(name, freshMs, fn), forget: (name) => deps.once!.forget(name) }),
-        ...(deps.cloudTrail && { cloudTrailCall: () => deps.cloudTrail!.acquire(session.account, session.region, CLOUDTRAIL_PATIENCE_MS) }),
+        ...(deps.cloudTrail && { cloudTrailCall: deps.cloudTrail.forAccount(session.account, session.region, CLOUDTRAIL_PATIENCE_MS) }),
         progress: async (step, total, label) => {
           await store.patch(r.id, { progress: { step, total, label } });
           await pipeline.render(r.id, false);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,4 +96,22 @@ export async function startRedisServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A Redis connection to the tests' server and a fresh key prefix for each test, its keys removed
+ * after it: for tests of one Redis-backed piece (budgets, single-flight) without a whole harness.
+ */
+export function scratchRedis(): { readonly redis: Redis; readonly prefix: string } {
+  const s = { redis: undefined as unknown as Redis, prefix: '' };
+  beforeEach(() => {
+    s.redis = new Redis(process.env.TEST_REDIS_URL!);
+    s.prefix = `t${randomBytes(5).toString('hex')}`;
+  });
+  afterEach(async () => {
+    const keys = await s.redis.keys(`${s.prefix}:*`);
+    if (keys.length) await s.redis.del(...keys);
+    s.redis.disconnect();
+  });
+  return s;
 }
