@@ -211,7 +211,12 @@ describe('Redis lost after start', () => {
       expect(said.filter((x, i) => said.indexOf(x) !== i)).toEqual([]);
     } finally {
       await redis.start();
-      await worker.stop();
+      // Under load a graceful stop right after the restart can wait on a reconnecting BullMQ
+      // connection (seen 1 run in ~10 on 2 busy cores; npm start's shutdown has its own 25 s cap).
+      // What this test checks is the logging, so a stop that takes too long is cut short.
+      let stopped = false;
+      await Promise.race([worker.stop().then(() => (stopped = true)), new Promise((r) => setTimeout(r, 10_000))]);
+      if (!stopped) await worker.kill?.();
       await redis.stop();
       await slack.stop();
     }
