@@ -83,7 +83,10 @@ describe('incidents: the worker killed during declare', () => {
     const i = await waitFor(async () => {
       const x = await store.get('inc-1');
       return x?.channel && x.pinned && x.ticket?.key && x.ticket.state === 'created' ? x : undefined;
-    }, 'the incident complete: channel, pinned summary, ticket', 40_000);
+    }, 'the incident complete: channel, pinned summary, ticket', 40_000).catch(async (err: Error) => {
+      // What was left undone, for whoever reads a failure.
+      throw new Error(`${err.message}: ${JSON.stringify(await store.get('inc-1'))}; Slack calls ${hh.slack.calls.map((c) => c.method).join(' ')}; Jira calls ${jira!.calls.map((c) => `${c.method} ${c.path} ${c.status}`).join(', ')}`);
+    });
     return { h: hh, jira, i, done };
   }
 
