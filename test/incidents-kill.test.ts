@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { IncidentStore } from '../src/incidents/store';
 import { BASE_FILE_CONFIG, fixture, startHarness, testEnv, waitFor, writeConfigFile, type Harness } from './support/harness';
 import { JiraServer } from './support/jira-server';
-import { click, textOf } from './support/slack-user';
+import { click, textOf, threadReplies } from './support/slack-user';
 import { terminate } from './support/worker-process';
 
 const EMAIL = 'ir-bot@example.com';
@@ -82,15 +82,19 @@ describe('incidents: the worker killed during declare', () => {
 
     const i = await waitFor(async () => {
       const x = await store.get('inc-1');
-      return x?.channel && x.pinned && x.ticket?.key && x.ticket.state === 'created' ? x : undefined;
+      return x?.channel && x.invited && x.pinned && x.ticket?.key && x.ticket.state === 'created' ? x : undefined;
     }, 'the incident complete: channel, pinned summary, ticket', 40_000).catch(async (err: Error) => {
       // What was left undone, for whoever reads a failure.
       throw new Error(`${err.message}: ${JSON.stringify(await store.get('inc-1'))}; Slack calls ${hh.slack.calls.map((c) => c.method).join(' ')}; Jira calls ${jira!.calls.map((c) => `${c.method} ${c.path} ${c.status}`).join(', ')}`);
     });
-    return { h: hh, jira, i, done };
+    const linked = () => threadReplies(hh, card.channel, card.ts).filter((m) => textOf(m).includes('part of *INC-1*'));
+    const links = await waitFor(() => (linked().length ? linked() : undefined), 'the link in the card thread');
+    return { h: hh, jira, i, done, links };
   }
 
-  function expectOneOfEach({ h: hh, jira: j, i, done }: Awaited<ReturnType<typeof declareAndKill>>) {
+  function expectOneOfEach({ h: hh, jira: j, i, done, links }: Awaited<ReturnType<typeof declareAndKill>>) {
+    expect(links).toHaveLength(1);
+    expect(textOf(links[0])).toContain(`<#${i.channel}>`);
     expect(done).toEqual({ 'conversations.create': 1, 'pins.add': 1 });
     const created = [...hh.slack.channels.values()].filter((c) => c.creator === 'U0BOT');
     expect(created).toHaveLength(1);
