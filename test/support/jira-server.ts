@@ -37,6 +37,9 @@ export class JiraServer {
     for (const status of statuses) this.failures.push({ status, retryAfter: status === 429 ? 1 : undefined });
   }
 
+  /** Called once a call is carried out, before its answer is sent; a returned promise holds the answer back until it settles. */
+  beforeAnswer?: (method: string, path: string, status: number) => Promise<void> | undefined;
+
   /** The next `n` calls are carried out but their answers never arrive. */
   loseAnswerNext(n = 1): void {
     this.lose += n;
@@ -51,6 +54,12 @@ export class JiraServer {
         const path = (req.url ?? '').split('?')[0];
         const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
           this.calls.push({ method: req.method ?? '', path, status });
+          const answer = () => reply(status, body, headers);
+          const hold = this.beforeAnswer?.(req.method ?? '', path, status);
+          if (hold) return void hold.then(answer, answer);
+          answer();
+        };
+        const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
           if (this.lose > 0 && status < 300) {
             this.lose -= 1;
             req.socket.destroy();

@@ -82,6 +82,12 @@ export class SlackApiServer {
   }
 
   /**
+   * Called once a call is carried out, before its answer is sent; a returned promise holds the
+   * answer back until it settles (the kill test kills the calling worker here).
+   */
+  beforeAnswer?: (method: string, body: unknown) => Promise<void> | undefined;
+
+  /**
    * The next `times` calls of `method` are carried out but their answers never arrive (the
    * connection is cut), as when a response is lost on the network or the caller times out.
    */
@@ -139,13 +145,18 @@ export class SlackApiServer {
         const method = path.replace(/^\/api\//, '');
         const [status, body, headers] = this.handle(method, args, String(req.headers.authorization ?? ''));
         this.calls.push({ method, args, at: Date.now(), status });
-        const lose = this.lostAnswers.get(method) ?? 0;
-        if (lose > 0) {
-          this.lostAnswers.set(method, lose - 1);
-          req.socket.destroy();
-          return;
-        }
-        send(res, status, body, headers);
+        const answer = () => {
+          const lose = this.lostAnswers.get(method) ?? 0;
+          if (lose > 0) {
+            this.lostAnswers.set(method, lose - 1);
+            req.socket.destroy();
+            return;
+          }
+          send(res, status, body, headers);
+        };
+        const hold = this.beforeAnswer?.(method, body);
+        if (hold) void hold.then(answer, answer);
+        else answer();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
