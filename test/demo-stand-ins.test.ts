@@ -51,7 +51,8 @@ describe('npm run demo stays on this machine', () => {
   it('captures memory through stand-ins for SSM and S3: our document only, the image verified, every URL pointing at a dead loopback port', async () => {
     const res = await fetch(`${demo!.url}/api/command`, { method: 'POST', body: JSON.stringify({ user: 'U01ANA', channel: 'C01SECOPS', text: `/ir memory ${WEB_SERVER}` }) });
     expect(res.status).toBe(200);
-    const [key, object] = await until('the image in the stand-in bucket', () => [...demo!.memory.objects].find(([k]) => k.includes(WEB_SERVER) && k.startsWith('demo-ir-evidence/')));
+    // The image is tagged after its upload (PutObjectTagging), so wait for the tags too.
+    const [key, object] = await until('the tagged image in the stand-in bucket', () => [...demo!.memory.objects].find(([k, o]) => k.includes(WEB_SERVER) && k.startsWith('demo-ir-evidence/') && o.tags?.['ir:sha256'] !== undefined));
     expect(object.tags?.['ir:sha256']).toBe(object.sha256);
     const result = await until('the verified result', () => [...demo!.slack.messages.values()].find((m) => JSON.stringify(m.blocks ?? m.text).includes(`${key.slice('demo-ir-evidence/'.length)}, version ${object.versionId}`)));
     expect(JSON.stringify(result.blocks)).toContain(`sha256 ${object.sha256} ✓`);
