@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { stubServer } from './stub-http';
 import { blockKitViolations } from './slack-limits';
 
 /** Blocks arrive as JSON in form posts and as arrays in JSON posts. */
@@ -123,41 +124,35 @@ export class SlackApiServer {
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const path = (req.url ?? '').split('?')[0];
-        const args = parseBody(raw, String(req.headers['content-type'] ?? ''));
-        if (path.startsWith('/upload/')) {
-          const id = path.slice('/upload/'.length);
-          const f = this.files.get(id);
-          // Slack's upload URL takes the bytes raw or as one multipart part: keep just the file.
-          const multipart = /^--(\S+)\r\n/.exec(raw);
-          if (f) f.content = multipart ? raw.slice(raw.indexOf('\r\n\r\n') + 4, raw.lastIndexOf(`\r\n--${multipart[1]}`)) : raw;
-          return send(res, 200, { ok: true });
+    this.server = stubServer((req, res, raw, path) => {
+      const args = parseBody(raw, String(req.headers['content-type'] ?? ''));
+      if (path.startsWith('/upload/')) {
+        const id = path.slice('/upload/'.length);
+        const f = this.files.get(id);
+        // Slack's upload URL takes the bytes raw or as one multipart part: keep just the file.
+        const multipart = /^--(\S+)\r\n/.exec(raw);
+        if (f) f.content = multipart ? raw.slice(raw.indexOf('\r\n\r\n') + 4, raw.lastIndexOf(`\r\n--${multipart[1]}`)) : raw;
+        return send(res, 200, { ok: true });
+      }
+      if (path.startsWith('/respond/')) {
+        this.responses.push({ path, body: args });
+        return send(res, 200, { ok: true });
+      }
+      const method = path.replace(/^\/api\//, '');
+      const [status, body, headers] = this.handle(method, args, String(req.headers.authorization ?? ''));
+      this.calls.push({ method, args, at: Date.now(), status });
+      const answer = () => {
+        const lose = this.lostAnswers.get(method) ?? 0;
+        if (lose > 0) {
+          this.lostAnswers.set(method, lose - 1);
+          req.socket.destroy();
+          return;
         }
-        if (path.startsWith('/respond/')) {
-          this.responses.push({ path, body: args });
-          return send(res, 200, { ok: true });
-        }
-        const method = path.replace(/^\/api\//, '');
-        const [status, body, headers] = this.handle(method, args, String(req.headers.authorization ?? ''));
-        this.calls.push({ method, args, at: Date.now(), status });
-        const answer = () => {
-          const lose = this.lostAnswers.get(method) ?? 0;
-          if (lose > 0) {
-            this.lostAnswers.set(method, lose - 1);
-            req.socket.destroy();
-            return;
-          }
-          send(res, status, body, headers);
-        };
-        const hold = this.beforeAnswer?.(method, body);
-        if (hold) void hold.then(answer, answer);
-        else answer();
-      });
+        send(res, status, body, headers);
+      };
+      const hold = this.beforeAnswer?.(method, body);
+      if (hold) void hold.then(answer, answer);
+      else answer();
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
     const { port } = this.server.address() as AddressInfo;
