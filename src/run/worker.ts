@@ -312,6 +312,7 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     metricsServer = await startMetricsServer(config, { log, metrics, health });
   }
   log.info({ port: port || undefined, pollEnabled: poll.enabled }, 'worker running');
+  const queues = [findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ, incidentQ, policyQ];
   return {
     port,
     metricsPort: metricsServer?.port,
@@ -320,14 +321,20 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ, incidentQ, policyQ].map((q) => q.close()));
+      await Promise.all(queues.map((q) => q.close()));
       if (!opts.aws) aws.destroy();
       organizations?.destroy();
       await conn.quit().catch(() => conn.disconnect());
     },
+    /**
+     * As a crash would: connections dropped, nothing waited for. Not close(true): BullMQ hands a
+     * second close() the promise of the first, so after a stop() stuck on a reconnecting
+     * connection a forced close would wait on that same stuck stop.
+     */
     async kill() {
       conn.disconnect();
-      await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+      const dropped = [...workers, ...queues].map((q) => q.disconnect().catch(() => undefined));
+      await Promise.race([Promise.all(dropped), new Promise((r) => setTimeout(r, 2_000).unref())]);
       if (server) await closeServer(server);
       if (metricsServer) await closeServer(metricsServer.server);
     },
