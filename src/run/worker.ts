@@ -312,11 +312,13 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     metricsServer = await startMetricsServer(config, { log, metrics, health });
   }
   log.info({ port: port || undefined, pollEnabled: poll.enabled }, 'worker running');
+  let killed = false;
   const queues = [findingsQ, cardsQ, pollQ, actionsQ, statusQ, storyQ, tasksQ, doctorQ, incidentQ, policyQ];
   return {
     port,
     metricsPort: metricsServer?.port,
     async stop() {
+      if (killed) return;
       if (server) await closeServer(server);
       if (metricsServer) await closeServer(metricsServer.server);
       // close() lets running jobs finish; anything it cannot finish is re-run from Redis later.
@@ -327,13 +329,15 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       await conn.quit().catch(() => conn.disconnect());
     },
     /**
-     * As a crash would: connections dropped, nothing waited for. Not close(true): BullMQ hands a
-     * second close() the promise of the first, so after a stop() stuck on a reconnecting
-     * connection a forced close would wait on that same stuck stop.
+     * As a crash would: connections dropped, nothing waited for (bounded at 2 s), and a later
+     * stop() does nothing. The connections are dropped as well as force-closed because BullMQ
+     * hands a second close() the promise of the first: after a stop() stuck on a reconnecting
+     * connection, close(true) alone would wait on that same stuck stop.
      */
     async kill() {
+      killed = true;
       conn.disconnect();
-      const dropped = [...workers, ...queues].map((q) => q.disconnect().catch(() => undefined));
+      const dropped = [...workers.map((w) => w.close(true)), ...[...workers, ...queues].map((q) => q.disconnect())].map((p) => p.catch(() => undefined));
       await Promise.race([Promise.all(dropped), new Promise((r) => setTimeout(r, 2_000).unref())]);
       if (server) await closeServer(server);
       if (metricsServer) await closeServer(metricsServer.server);
