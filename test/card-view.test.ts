@@ -1,3 +1,4 @@
+import { incidentOf } from '../src/cards/incident';
 import { renderCard, applicableResponses } from '../src/views/card';
 import { escapeMrkdwn, code } from '../src/views/mrkdwn';
 import { preview } from '../src/preview';
@@ -129,5 +130,28 @@ describe("the production line gathers the instances' stories", () => {
     expect(line).toBe(
       ':factory: *Production:* 2 instances in Auto Scaling group `web-asg` · 2 instances in target group `web-tg` · 1 instance in target group `&lt;!here&gt;-tg` · could not check 1 instance (target groups: access denied: &lt;@\u200BU1&gt;)',
     );
+  });
+
+  it('says "taken out of" for an isolated instance and "was in" for a terminated one, not "in"', () => {
+    const ids = ['i-00000000000000b01', 'i-00000000000000b02', 'i-00000000000000b03'];
+    const findings = ids.map((id, i) =>
+      finding('guardduty-crypto-dns', (e) => {
+        e.detail.id = `${i.toString(16).padStart(8, '0')}${'e'.repeat(24)}`;
+        e.detail.resource.instanceDetails.instanceId = id;
+        e.detail.resource.instanceDetails.tags = [];
+      }),
+    );
+    const launches = Object.fromEntries(ids.map((id) => [id, { autoScalingGroup: 'web-asg', targetGroups: ['web-tg'] }]));
+    const incident = incidentOf(findings, [], {}, { approvers: [], twoPersonRule: true });
+    const done = (id: string) => incident.resources.find((r) => r.id === id)!.done;
+    done(ids[0]).isolated = { by: 'U1', at: Date.now() };
+    done(ids[1]).terminated = { by: 'U1', at: Date.now() };
+    const line = (isolation?: { detachFromAutoScaling: boolean; deregisterFromTargetGroups: boolean }) =>
+      ((renderCard(findings, { storm: false, listLimit: 10, incident, launches, isolation }).blocks as any[]).find((b) => b.block_id === 'ir_incident').text.text as string).split('\n')[0];
+    expect(line()).toBe(
+      ':factory: *Production:* 1 instance taken out of Auto Scaling group `web-asg` · 1 instance terminated, was in Auto Scaling group `web-asg` · 1 instance in Auto Scaling group `web-asg` · 1 instance taken out of target group `web-tg` · 1 instance terminated, was in target group `web-tg` · 1 instance in target group `web-tg`',
+    );
+    // With isolation.deregisterFromTargetGroups off, the isolated instance is still in its target group.
+    expect(line({ detachFromAutoScaling: true, deregisterFromTargetGroups: false })).toContain('2 instances in target group `web-tg`');
   });
 });

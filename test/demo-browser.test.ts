@@ -93,9 +93,9 @@ describe('npm run demo in a real browser', () => {
     await card.waitFor({ timeout: 120_000 });
     const text = (await card.textContent()) ?? '';
     expect(text).toContain('CONTAINED');
-    expect(text).toContain('Production: 1 instance in Auto Scaling group web-asg');
-    // Target-group membership comes from the web server's story, told in the thread before this.
-    expect(text).toContain('1 instance in target group web-tg');
+    // Isolation took the web server out of its group and target group (the latter known from its story).
+    expect(text).toContain('Production: 1 instance taken out of Auto Scaling group web-asg');
+    expect(text).toContain('1 instance taken out of target group web-tg');
     expect(await card.locator('button[data-action-id="ir_bulk_isolate"]').count()).toBe(0);
     expect(await card.locator('button', { hasText: /^Isolate/ }).count()).toBe(0);
   }, 180_000);

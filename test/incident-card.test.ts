@@ -71,6 +71,8 @@ describe('the card as the incident live header', () => {
     await click(h, approval, 'ir_approve', 'U02LEAD');
     await waitFor(() => header(card).includes('*CONTAINED*'), 'the card contained', 60_000);
     expect(header(card)).toContain('*Contained:* 3 of 3 resources (3 isolated)');
+    // Isolation detached them: production no longer says they are in the group.
+    expect(header(card).split('\n')[0]).toContain('3 instances taken out of Auto Scaling group `web-asg`');
     expect(header(card)).toContain('*Next:* Preserve: snapshot 3 instances');
     expect(header(card)).not.toContain('Waiting for approval');
     for (const id of instances) expect(textOf(card)).toMatch(new RegExp(`${id}.*?isolated by <@U01ANA> \\(approved by <@U02LEAD>\\)`));

@@ -263,7 +263,7 @@ function plural(n: number, one: string): string {
  * balancer's target group (their story), or carrying a tag configured as critical; and the
  * instances whose stories could not check it, since "no impact" would be a claim nobody checked.
  */
-function impactLine(findings: Finding[], criticalTags: string[], launches: Record<string, LaunchFacts>): string | undefined {
+function impactLine(findings: Finding[], incident: Incident, { criticalTags, launches, isolation }: HeaderFacts): string | undefined {
   const instances = new Map<string, Finding['instance']>();
   for (const f of findings) if (f.instance && !instances.has(f.instance.id)) instances.set(f.instance.id, f.instance);
   const asgs = new Map<string, number>();
@@ -273,9 +273,12 @@ function impactLine(findings: Finding[], criticalTags: string[], launches: Recor
   const unchecked: string[] = [];
   for (const [id, i] of instances) {
     const facts = launches[id];
+    // Once isolated (or terminated) the instance is out of its group: say so, not "in" it.
+    const done = resourceState(incident, id)?.done ?? {};
+    const out = (takenOutByIsolation: boolean) => (done.terminated ? 'terminated, was in' : done.isolated && takenOutByIsolation ? 'taken out of' : 'in');
     const asg = i?.tags?.['aws:autoscaling:groupName'] ?? facts?.autoScalingGroup;
-    if (asg) count(asgs, asg);
-    for (const tg of facts?.targetGroups ?? []) count(targetGroups, tg);
+    if (asg) count(asgs, `${out(isolation.detachFromAutoScaling)} Auto Scaling group ${code(asg, 120)}`);
+    for (const tg of facts?.targetGroups ?? []) count(targetGroups, `${out(isolation.deregisterFromTargetGroups)} target group ${code(tg, 120)}`);
     if (facts?.productionUnchecked) unchecked.push(facts.productionUnchecked);
     for (const spec of criticalTags) {
       const [k, v] = spec.split('=', 2);
@@ -284,8 +287,8 @@ function impactLine(findings: Finding[], criticalTags: string[], launches: Recor
     }
   }
   const parts = [
-    ...[...asgs].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} in Auto Scaling group ${code(g, 120)}`),
-    ...[...targetGroups].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} in target group ${code(g, 120)}`),
+    ...[...asgs].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} ${g}`),
+    ...[...targetGroups].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} ${g}`),
     ...[...tagged].slice(0, 3).map(([t, n]) => `${plural(n, 'instance')} tagged ${code(t, 120)}`),
   ];
   if (unchecked.length) parts.push(`could not check ${plural(unchecked.length, 'instance')} (${safe(unchecked[0], 200)})`);
@@ -372,9 +375,9 @@ function causeButtons(cause: NonNullable<ReturnType<typeof commonCause>>, incide
  * The incident's live header, one line each: production impact, status and owner, what is
  * contained, what waits for a human, the next step, the common cause; then closed/reopened notes.
  */
-function incidentBlock(findings: Finding[], incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): KnownBlock {
+function incidentBlock(findings: Finding[], incident: Incident, facts: HeaderFacts): KnownBlock {
   const lines: string[] = [];
-  const impact = impactLine(findings, criticalTags, launches);
+  const impact = impactLine(findings, incident, facts);
   if (impact) lines.push(impact);
   const owner = incident.owner?.by ? `owner ${mention(incident.owner.by)}${incident.owner.at ? ` since ${shortTime(incident.owner.at)}` : ''}` : 'no owner yet: *Acknowledge* to own it';
   const resolvedBy = incident.resolved ? ` · ${incident.resolved.status === 'SUPPRESSED' ? 'suppressed' : 'resolved'} by ${mention(incident.resolved.by)}` : '';
@@ -390,7 +393,7 @@ function incidentBlock(findings: Finding[], incident: Incident, criticalTags: st
   }
   if (incident.approvals.length > 3) lines.push(`…and ${incident.approvals.length - 3} more requests waiting for approval in the thread`);
   if (incident.next) lines.push(`*Next:* ${incident.next}`);
-  const cause = findings.length > 1 ? commonCause(findings, launches) : undefined;
+  const cause = findings.length > 1 ? commonCause(findings, facts.launches) : undefined;
   if (cause) {
     // What was done to the cause itself (the key disabled, the user denied), right on its line.
     const done = [cause.key?.id, cause.principal?.arn].map((id) => resourceState(incident, id)).filter((x): x is ResourceState => !!x).map(stateLine).filter(Boolean);
@@ -414,7 +417,7 @@ function responseStateBlock(incident: Incident): KnownBlock | undefined {
   return { type: 'section', text: { type: 'mrkdwn', text: fitLines('*Response so far*', rows.map((r) => `• ${code(r.id, 200)}: ${stateLine(r)}`), 'resources') } };
 }
 
-function singleCard(f: Finding, incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): CardView {
+function singleCard(f: Finding, incident: Incident, facts: HeaderFacts): CardView {
   const fields = [
     field('Account / region', `${safe(f.accountId)} / ${safe(f.region, 40)}`),
     field('Resource', resourceLine(f)),
@@ -439,7 +442,7 @@ function singleCard(f: Finding, incident: Incident, criticalTags: string[], laun
 
   const blocks: KnownBlock[] = [
     { type: 'header', text: plain(`${SEVERITY_EMOJI[f.severityLabel]} ${headerState(incident)}${f.severityLabel} · ${f.type}`, 150) },
-    incidentBlock([f], incident, criticalTags, launches),
+    incidentBlock([f], incident, facts),
     {
       type: 'section',
       text: { type: 'mrkdwn', text: `*${safe(f.title, 300)}*\n${safe(f.description, 1500)}` },
@@ -530,7 +533,7 @@ function headerState(incident: Incident): string {
   return incident.status === 'resolved' ? 'RESOLVED · ' : incident.status === 'contained' ? 'CONTAINED · ' : '';
 }
 
-function rollupCard(findings: Finding[], storm: boolean, listLimit: number, incident: Incident, criticalTags: string[], launches: Record<string, LaunchFacts>): CardView {
+function rollupCard(findings: Finding[], storm: boolean, listLimit: number, incident: Incident, facts: HeaderFacts): CardView {
   const groups = groupByResource(findings);
   const top = groups[0][0];
   const types = new Set(findings.map((f) => f.type));
@@ -548,7 +551,7 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number, inci
 
   const blocks: KnownBlock[] = [
     { type: 'header', text: plain(`${SEVERITY_EMOJI[top.severityLabel]} ${headerState(incident)}${findings.length} findings · ${subject} · ${scope}`, 150) },
-    incidentBlock(findings, incident, criticalTags, launches),
+    incidentBlock(findings, incident, facts),
     {
       type: 'section',
       text: { type: 'mrkdwn', text: `${why} One row per resource (${safe(on, 200)}), most severe first; every finding is recorded.` },
@@ -575,7 +578,7 @@ function rollupCard(findings: Finding[], storm: boolean, listLimit: number, inci
   // A roll-up about one resource keeps that resource's buttons on the card, as a single card would.
   const own = groups.length === 1 ? responseButtons(top, incident) : [];
   if (own.length > 0) blocks.push({ type: 'actions', block_id: `ir_card_${top.key}`, elements: own.slice(0, 25) });
-  const cause = commonCause(findings, launches);
+  const cause = commonCause(findings, facts.launches);
   const causeButtonList = cause && groups.length > 1 ? causeButtons(cause, incident) : [];
   if (causeButtonList.length) blocks.push({ type: 'actions', block_id: `ir_cause_${top.key}`, elements: causeButtonList });
   const bulk = rollupButtons(findings, groups, listLimit, incident);
@@ -639,14 +642,18 @@ export interface CardOptions {
   criticalTags?: string[];
   /** Launch facts from the instances' stories, for the common cause. */
   launches?: Record<string, LaunchFacts>;
+  /** What an isolation takes an instance out of (config `isolation`), so the production line says "taken out of" once it is isolated. */
+  isolation?: { detachFromAutoScaling: boolean; deregisterFromTargetGroups: boolean };
 }
+
+/** What the card's header reads besides the findings and the incident. */
+type HeaderFacts = Required<Pick<CardOptions, 'criticalTags' | 'launches' | 'isolation'>>;
 
 export function renderCard(findings: Finding[], opts: CardOptions): CardView {
   if (findings.length === 0) throw new Error('a card needs at least one finding');
   const incident = opts.incident ?? incidentOf(findings, [], {}, { approvers: [], twoPersonRule: true });
-  const tags = opts.criticalTags ?? [];
-  const launches = opts.launches ?? {};
-  const view = findings.length === 1 && !opts.storm ? singleCard(findings[0], incident, tags, launches) : rollupCard(findings, opts.storm, opts.listLimit, incident, tags, launches);
+  const facts: HeaderFacts = { criticalTags: opts.criticalTags ?? [], launches: opts.launches ?? {}, isolation: opts.isolation ?? { detachFromAutoScaling: true, deregisterFromTargetGroups: true } };
+  const view = findings.length === 1 && !opts.storm ? singleCard(findings[0], incident, facts) : rollupCard(findings, opts.storm, opts.listLimit, incident, facts);
   if (opts.rerouted) {
     // Says where the card should have gone and why it did not, right under the header.
     const why = `:warning: Routed to <#${safe(opts.rerouted.channel, 30)}>, but Slack refused the post there (\`${safe(opts.rerouted.error, 60)}\`): posted here instead. Invite ir-bot to that channel or fix \`channels.routes\`.`;
