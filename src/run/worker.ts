@@ -180,6 +180,9 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
       { ...common, concurrency: 5 },
     ),
     // A policy's automatic requests are asked by the rule through the same service as a click.
+    // No REDIS_WAIT_REPLICAS mark here: nobody outside Redis is told "queued" by this submit, and
+    // the policy job that asks was itself confirmed at intake; a failover that loses the request
+    // loses this job's completion too (a primary replicates in order), so the job runs again.
     new Worker<PolicyJob>(
       QUEUE.autonomy,
       policyProcessor({
