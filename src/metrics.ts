@@ -47,7 +47,7 @@ export class Metrics {
   /** Automatic containment (docs/autonomy.md): `would-run` counts shadow mode's trial decisions per action. */
   readonly autonomy = new Counter({
     name: 'ir_autonomy_decisions_total',
-    help: 'Policy decisions by rule and outcome: would-run (shadow), ran, breaker, autonomy-off, braked',
+    help: 'Policy decisions by rule and outcome: would-run (shadow), ran, held (by a person), breaker, autonomy-off, braked',
     labelNames: ['rule', 'outcome', 'action'] as const,
     registers: [this.registry],
   });

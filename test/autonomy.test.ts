@@ -121,6 +121,8 @@ describe('automatic containment under a policy', () => {
     expect(textOf(held)).toContain('awaiting approval');
     expect(buttonIn(held, 'ir_hold')).toBeUndefined();
     expect(buttonIn(held, 'ir_approve')).toBeDefined();
+    const metrics = await (await fetch(`${h.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/ir_autonomy_decisions_total\{rule="dev-miners",outcome="held",action="isolate"\} 1/);
 
     // The old revision's window job, delivered again past the window, is stale.
     const requestId = (await auditOf(h))[0].requestId!;

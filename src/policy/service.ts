@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/log';
 import type { CardStore } from '../cards/store';
 import type { Config } from '../config/load';
 import type { Lifecycle } from '../requests/lifecycle';
+import type { ActionRequest } from '../requests/model';
 import type { RequestStore } from '../requests/store';
 import { code, safe } from '../views/mrkdwn';
 import { clock, decide, describeActions, ouPathFor, protectionOf, type PolicyRule } from './match';
@@ -22,6 +23,8 @@ export class AutonomyService {
     private readonly audit: AuditLog,
     /** What the worker recorded of accounts' OUs (this process calls no AWS). */
     private readonly ous?: OuPaths,
+    /** A person held a rule's run (counted on /metrics as outcome `held`). */
+    private readonly onHeld?: (r: ActionRequest) => void,
   ) {}
 
   /** The caller has checked the user is an approver (Hold has the authorization of an approval). */
@@ -35,7 +38,10 @@ export class AutonomyService {
     }
     if (r.rev !== rev) return { ok: false, message: 'This countdown was replaced by a newer plan; use the newest message in the thread.' };
     const ok = await this.life.hold(r, userId, HOLD_NOTICE);
-    if (ok) return { ok };
+    if (ok) {
+      this.onHeld?.(r);
+      return { ok };
+    }
     const fresh = await this.store.get(requestId);
     return { ok: false, message: fresh?.state === 'approved' || fresh?.state === 'running' ? 'Too late to hold: the window ended and the rule started its run. Undo it with the button on its result.' : 'Someone else decided on this request first.' };
   }

@@ -93,7 +93,9 @@ export async function startBot(config: Config, log: Logger, metrics: Metrics, op
     lifecycle,
     () => replicated.mark(),
   );
-  const autonomy = new AutonomyService(config, requestStore, lifecycle, new AutonomyState(producer, config.redisPrefix), cardStore, audit, new OuPaths(producer, config.redisPrefix, config.autonomy.ouCacheSeconds));
+  const autonomy = new AutonomyService(config, requestStore, lifecycle, new AutonomyState(producer, config.redisPrefix), cardStore, audit, new OuPaths(producer, config.redisPrefix, config.autonomy.ouCacheSeconds), (r) =>
+    metrics.autonomy.inc({ rule: r.auto?.rule ?? 'unknown', outcome: 'held', action: r.action }),
+  );
   const authz = new Authorizer(config.access, log.child({ component: 'authz' }));
   authz.logPolicy();
   const incidents = new IncidentService(new IncidentStore(producer, config.redisPrefix), cardStore, incidentQ, metrics, requestStore, !!(config.jira && config.incidents.jira));
