@@ -54,4 +54,33 @@ describe('a bulk plan and its result read in ten seconds', () => {
     const out = await waitFor(() => [...h.slack.files.values()].find((f) => f.thread_ts === card.ts && f.filename?.startsWith('result-')), 'the result file');
     for (const id of [...MINERS.filter((m) => m !== MINERS[3]), WEB_SERVER]) expect(out.content).toContain(`${id}: verified`);
   }, 90_000);
+
+  it.each([
+    ['snapshot', 'Snapshot', /^• 11 instances: one crash-consistent set of 2 volume\(s\): \/dev\/xvda \(8 GiB\), \/dev\/xvdf \(100 GiB\)$/m],
+    ['stop', 'Stop', /^• 11 instances: running → stopped \(never terminated\)$/m],
+  ])('the demo: %s all 11 asks in one shared line, every instance and volume in the plan file', async (kind, title, shared) => {
+    aws = buildScene();
+    h = await startHarness({ file: { channels: DEMO_CHANNELS, access: DEMO_ACCESS, slack: FAST_SLACK } });
+    expect((await h.postEvents(guardDutyFindings(fixture('guardduty-crypto-dns')))).status).toBe(202);
+    const card = await waitFor(() => h.slack.channelMessages('C02CRYPTO').find((m) => textOf(m).includes(`ir_bulk_${kind}`)), 'the roll-up', 30_000);
+    await click(h, card, `ir_bulk_${kind}`, 'U01ANA');
+    const plan = await waitFor(() => threadReplies(h, card.channel, card.ts).find((m) => textOf(m).includes('Every instance, one line each')), 'the plan', 30_000);
+    const seen = visibleText(plan.blocks);
+    // Before: 2,218 (snapshot) and 1,217 (stop) characters, one bullet per instance and the stop warning cut mid-command.
+    expect(seen.length).toBeLessThan(800);
+    expect(seen).toMatch(shared);
+    expect(seen).not.toContain('…');
+    const file = await waitFor(() => [...h.slack.files.values()].find((f) => f.thread_ts === card.ts && f.filename?.startsWith('plan-')), 'the plan file');
+    expect(file.content.split('\n')[0]).toMatch(new RegExp(`^${title}: 11 instance\\(s\\) in account ${ACCOUNT}`));
+    for (const id of [...MINERS, WEB_SERVER]) expect(file.content).toContain(id);
+    if (kind === 'snapshot') {
+      expect(file.content).toContain(`${WEB_SERVER}: one crash-consistent set of 2 volume(s): /dev/xvda vol-e5f60718000000001 (8 GiB)`);
+      // Progress names the instance that lags, not 22 bare device names.
+      await waitFor(() => /0 of 22 completed; slowest i-\w+ \/dev\/xvd[af] at \d+%/.test(visibleText(plan.blocks)), 'progress naming the slowest volume', 30_000);
+    } else {
+      expect(seen).toContain(`or the two commands in ${file.filename}`);
+      expect(file.content).toMatch(/^\/ir memory (i-\w+ ){10}i-\w+$/m);
+      expect(file.content).toMatch(/^\/ir snapshot (i-\w+ ){10}i-\w+$/m);
+    }
+  }, 90_000);
 });

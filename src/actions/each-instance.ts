@@ -1,6 +1,7 @@
 import { AwsCallError } from '../aws/errors';
 import { InstanceUnavailable } from './instance';
 import type { ActionOutcome, PlanView } from './results';
+import { byLine, planFile, whom } from './plan-digest';
 import { FinalError, StepFailure, blockedPlan, fingerprint, type ActionContext, type ResponseAction } from './types';
 
 /** What a bulk plan carries to its execute step: each instance's own plan, as its action made it. */
@@ -20,25 +21,6 @@ export function shortReason(instanceId: string, blocked: string): string {
 function splitSkipped(s: string): { id: string; reason: string } {
   const at = s.indexOf(': ');
   return at > 0 ? { id: s.slice(0, at), reason: s.slice(at + 2) } : { id: s, reason: 'skipped' };
-}
-
-/**
- * Which instances a line is about, for a reader: "all 10", "9 of 10 (not i-…)", or the ids when
- * they are few. Ids are never shortened: a reader copies them.
- */
-function whom(ids: string[], all: string[]): string {
-  if (ids.length === all.length) return all.length === 1 ? ids[0] : `${all.length} instances`;
-  const others = all.filter((id) => !ids.includes(id));
-  if (ids.length <= 2) return ids.join(', ');
-  if (others.length <= 2) return `${ids.length} instances (all but ${others.join(', ')})`;
-  return `${ids.length} instances (listed in the file)`;
-}
-
-/** Lines to the instances that have them, in first-seen order. */
-function byLine(entries: { id: string; lines: string[] }[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const e of entries) for (const l of new Set(e.lines)) out.set(l, [...(out.get(l) ?? []), e.id]);
-  return out;
 }
 
 /** An instance's warnings, where one about instances sharing its role counts only those outside the plan. */
@@ -79,20 +61,20 @@ function digestPlan(each: { instanceId: string; plan: PlanView }[], skipped: str
   else summary.push(...ownOnly);
   const warnings = [...byLine(each.map((p) => ({ id: p.instanceId, lines: warningsInPlan(p.plan, ids) })))].map(([w, who]) => `${whom(who, ids)}: ${w}`);
 
-  const file = [`${title}: ${ids.length} instance(s) in account ${ctx.aws.account} / ${ctx.aws.region}, request ${ctx.requestId}, plan revision ${ctx.planRevision}`, ''];
+  const file: string[] = [];
   for (const p of each) {
     file.push(p.instanceId, ...p.plan.summary.map((l) => `  - ${l}`), ...p.plan.warnings.map((w) => `  ! ${w}`), '');
   }
   for (const s of skipped.map(splitSkipped)) file.push(`${s.id}: skipped`, `  ${s.reason}`, '');
-  const filename = `plan-${ctx.requestId}-r${ctx.planRevision}.txt`.replace(/[^\w.-]/g, '_');
-  summary.push(`Every change, instance by instance: ${filename} in this thread`);
+  const detail = planFile(ctx, title, ids.length, file);
+  summary.push(`Every change, instance by instance: ${detail.filename} in this thread`);
   return {
     summary,
     warnings,
     steps: ids,
     fingerprint: fingerprint(each.map((p) => [p.instanceId, p.plan.fingerprint])),
     data: { each, skipped } satisfies EachInstancePlanData,
-    detail: { filename, content: file.join('\n') },
+    detail,
   };
 }
 

@@ -8,6 +8,7 @@ import type { Responder } from '../aws/responder';
 import { isolationRecordName } from './isolate';
 import { InstanceUnavailable, findInstance } from './instance';
 import type { ActionOutcome, PlanView } from './results';
+import { digestPerInstance } from './plan-digest';
 import { FinalError, NotYet, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /**
@@ -269,11 +270,20 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
   warnings.push(`The capture writes the image to ${scratchDirs(memory, targets)} on the instance's disk before uploading it (and deletes it after): it overwrites free disk space, so snapshot first if deleted files on disk matter.`);
   const rate = memory.estimatedMiBPerSecond;
   const bucketRegion = memory.evidenceRegion ?? aws.region;
-  const summary = targets.map((t) => {
+  const how = (t: CaptureTarget, key: string) => {
     const tool = t.platform === 'Linux' ? `AVML (${memory.tools.linux})` : `winpmem (${memory.tools.windows})`;
-    return `${t.instanceId} (${t.platformName ?? t.platform}, SSM agent online): ${tool} via SSM document ${memory.ssmDocument} → s3://${memory.evidenceBucket}/${t.key}; ${gib(t.memoryMiB)} of memory, ${minutes(t.memoryMiB, rate)}`;
-  });
+    return `${tool} via SSM document ${memory.ssmDocument} → s3://${memory.evidenceBucket}/${key}; ${gib(t.memoryMiB)} of memory, ${minutes(t.memoryMiB, rate)}`;
+  };
+  const host = (t: CaptureTarget) => `${t.platformName ?? t.platform}, SSM agent online`;
+  // Many instances share a line per platform and size; every image's own key is in the plan file.
+  const digest = digestPerInstance(
+    targets.map((t) => ({ id: t.instanceId, same: `${host(t)}: ${how(t, `${t.key.slice(0, t.key.indexOf(`/${t.instanceId}/`) + 1)}<instance>/…`)}`, full: `${t.instanceId} (${host(t)}): ${how(t, t.key)}` })),
+    ctx,
+    'Capture memory',
+  );
+  const summary = digest.summary;
   summary.push(`The upload is accepted only with the SHA-256 the instance reports and only to an empty key (signed for ${bucketRegion}${memory.evidenceRegion ? '' : ', as `memory.evidenceRegion` is not set'}); verified when S3's checksum equals it; image tagged with the case (${ctx.caseId}), instance, request and requester`);
+  if (digest.pointer) summary.push(digest.pointer);
   const data: MemoryPlanData = { targets, skipped, bucket: memory.evidenceBucket, bucketRegion };
   return {
     summary,
@@ -281,6 +291,7 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
     steps: STEPS,
     fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.platform])),
     data,
+    detail: digest.detail,
   };
 }
 

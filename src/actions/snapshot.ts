@@ -14,6 +14,7 @@ import { ADVISORY_TIMEOUT_MS, advisory, couldNotCheck, type Checked } from './ad
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance } from './instance';
+import { digestPerInstance } from './plan-digest';
 import { FinalError, NotYet, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface VolumePlan {
@@ -117,13 +118,17 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
       }
     }
   }
-  const summary: string[] = [];
-  for (const id of [...new Set(volumes.map((v) => v.instanceId))]) {
-    const vs = volumes.filter((v) => v.instanceId === id);
-    summary.push(
-      `${id}: one crash-consistent set of ${vs.length} volume(s): ${vs.map((v) => `${v.device} ${v.volumeId} (${v.sizeGiB ?? '?'} GiB${v.encrypted ? ', encrypted' : ''})`).join(', ')}`,
-    );
-  }
+  const set = (vs: VolumePlan[], ids: boolean) => `one crash-consistent set of ${vs.length} volume(s): ${vs.map((v) => `${v.device}${ids ? ` ${v.volumeId}` : ''} (${v.sizeGiB ?? '?'} GiB${v.encrypted ? ', encrypted' : ''})`).join(', ')}`;
+  // Many instances with the same disks share one line; their volume ids are in the plan file.
+  const digest = digestPerInstance(
+    [...new Set(volumes.map((v) => v.instanceId))].map((id) => {
+      const vs = volumes.filter((v) => v.instanceId === id);
+      return { id, same: set(vs, false), full: `${id}: ${set(vs, true)}` };
+    }),
+    ctx,
+    'Snapshot',
+  );
+  const summary = digest.summary;
   summary.push(`tag each snapshot with the case (${ctx.caseId}), request, instance, device, requester and time`);
   if (forensic) {
     const share = volumes.filter((v) => v.share === 'share').length;
@@ -131,9 +136,10 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
     if (share) summary.push(`share ${share} completed snapshot(s) with forensic account ${forensic} (createVolumePermission)`);
     if (copy) summary.push(`copy ${copy} snapshot(s) with ${ctx.snapshot.copyKmsKeyId} and share the copies with ${forensic}`);
   }
+  if (digest.pointer) summary.push(digest.pointer);
   const data: SnapshotPlanData = { volumes, skipped };
   const steps = ['create snapshots', 'wait until completed', ...(forensic ? ['share with the forensic account'] : []), 'verify'];
-  return { summary, warnings, steps, fingerprint: fingerprint(volumes.map((v) => [v.instanceId, v.volumeId])), data };
+  return { summary, warnings, steps, fingerprint: fingerprint(volumes.map((v) => [v.instanceId, v.volumeId])), data, detail: digest.detail };
 }
 
 function tagsFor(ctx: ActionContext, instanceId: string, now: string): { Key: string; Value: string }[] {
@@ -259,6 +265,17 @@ async function describeSnapshots(aws: Responder, ids: string[]): Promise<Map<str
 }
 
 /**
+ * Progress a reader can place: each volume with its instance when they are few; past four, the
+ * slowest one, since a list of 22 device names says nothing about which instance lags.
+ */
+function progressOf(taken: Taken[]): string {
+  const pct = (t: Taken) => Number.parseInt(t.progress ?? '', 10) || 0;
+  if (taken.length <= 4) return taken.map((t) => `${t.volume.instanceId} ${t.volume.device} ${t.progress || '0%'}`).join(', ');
+  const slowest = taken.filter((t) => t.state !== 'completed').sort((a, b) => pct(a) - pct(b))[0];
+  return `slowest ${slowest.volume.instanceId} ${slowest.volume.device} at ${pct(slowest)}%`;
+}
+
+/**
  * Polls with doubling waits until every snapshot is completed; reports per-volume progress. A
  * snapshot can take hours: past a minute the wait goes back to Redis as a delayed job (NotYet),
  * which survives restarts and holds no worker; the deadline counts from the request's start.
@@ -279,7 +296,7 @@ async function waitCompleted(ctx: ActionContext, step: number, total: number, ta
     }
     const done = taken.filter((t) => t.state === 'completed').length;
     if (done === taken.length) return;
-    await ctx.progress(step, total, `${done} of ${taken.length} completed; ${taken.map((t) => `${t.volume.device} ${t.progress || '0%'}`).join(', ')}`);
+    await ctx.progress(step, total, `${done} of ${taken.length} completed; ${progressOf(taken)}`);
     if (Date.now() > deadline) throw new FinalError(`${taken.length - done} snapshot(s) still pending after ${ctx.snapshot.timeoutMinutes} min; they carry on in AWS`);
     if (waited >= ctx.snapshot.holdJobSeconds * 1000) throw new NotYet(ctx.snapshot.maxPollIntervalMs, `waiting for ${taken.length - done} snapshot(s) to complete; checked again every ${Math.round(ctx.snapshot.maxPollIntervalMs / 1000)} s`);
     await ctx.sleep(wait);

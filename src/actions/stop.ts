@@ -3,6 +3,7 @@ import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate, waitForCaptures, type MemoryWait } from './memory-gate';
+import { DIGEST_FROM, digestPerInstance } from './plan-digest';
 import { FinalError, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface StopTarget {
@@ -39,25 +40,34 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const live = targets.filter((t) => t.state !== 'stopped').map((t) => t.instanceId);
   const gate = await memoryGate(ctx, live, { verb: 'stop', command: `/ir stop ${live.join(' ')}`, wait: true });
   if (gate.blocked) return blockedPlan(gate.blocked);
-  const summary = targets.map((t) =>
-    t.state === 'stopped'
-      ? `${t.instanceId}: already stopped`
-      : `${t.instanceId}: ${t.state} → stopped (never terminated)${t.stopProtection ? '; stop protection on → off, as stopping needs it' : ''}`,
-  );
   const running = targets.filter((t) => t.state !== 'stopped');
+  const ids = running.map((t) => t.instanceId).join(' ');
+  const first = [`/ir memory ${ids}`, `/ir snapshot ${ids}`];
+  const change = (t: StopTarget) => (t.state === 'stopped' ? 'already stopped' : `${t.state} → stopped (never terminated)${t.stopProtection ? '; stop protection on → off, as stopping needs it' : ''}`);
+  const digest = digestPerInstance(
+    targets.map((t) => ({ id: t.instanceId, same: change(t), full: `${t.instanceId}: ${change(t)}` })),
+    ctx,
+    'Stop',
+    running.length ? ['Memory and disks first, unless already done:', ...first] : [],
+  );
+  const summary = digest.summary;
+  // Eleven ids twice would crowd out the warning itself: from DIGEST_FROM on, the commands are in the file.
+  const how = running.length < DIGEST_FROM ? `(\`${first[0]}\`, then \`${first[1]}\`)` : `(the card's Capture memory all and Snapshot all, or the two commands in ${digest.detail?.filename})`;
   const warnings = [
-    ...(running.length
-      ? [
-          `Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first (\`/ir memory ${running.map((t) => t.instanceId).join(' ')}\`, then \`/ir snapshot ${running.map((t) => t.instanceId).join(' ')}\`) unless it is already done.`,
-        ]
-      : []),
+    ...(running.length ? [`Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first ${how} unless it is already done.`] : []),
     ...targets.filter((t) => t.spot).map((t) => `${t.instanceId} is a Spot instance: a one-time Spot request cannot be stopped (only a persistent one)`),
     ...skipped,
   ];
-  summary.push(...gate.summary, ...[...gate.images].map(([id, image]) => `${id}: ${image}`));
+  const images = [...gate.images].map(([id, image]) => `${id}: ${image}`);
+  summary.push(...gate.summary);
+  if (digest.detail && images.length) {
+    summary.push(`verified memory images of ${images.length} instance(s): in the file`);
+    digest.detail.content += `\n\nVerified memory images:\n${images.join('\n')}`;
+  } else summary.push(...images);
+  if (digest.pointer) summary.push(digest.pointer);
   const data: StopPlanData = { targets, skipped, memoryWaits: gate.waits };
   const steps = [...(gate.waits.length ? ['wait for memory capture'] : []), ...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
-  return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data };
+  return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data, detail: digest.detail };
 }
 
 /**

@@ -1,0 +1,34 @@
+import { digestPerInstance } from '../src/actions/plan-digest';
+
+const ctx = { requestId: 'memory-i-0000000000000a001-1', planRevision: 2, aws: { account: '123456789012', region: 'eu-west-1' } } as const;
+const id = (n: number) => `i-${n.toString(16).padStart(17, '0')}`;
+
+describe('a plan over many instances says what they share once', () => {
+  it('keeps three instances line by line, with no file', () => {
+    const entries = [1, 2, 3].map((n) => ({ id: id(n), same: 'running → stopped', full: `${id(n)}: running → stopped` }));
+    expect(digestPerInstance(entries, ctx as any, 'Stop')).toEqual({ summary: entries.map((e) => e.full) });
+  });
+
+  it('groups equal lines, largest group first, names a minority by id, counts the rest past the cap, and files every full line', () => {
+    const entries = [
+      ...[1, 2, 3, 4, 5, 6].map((n) => ({ id: id(n), same: 'Amazon Linux 2023: AVML, 16 GiB', full: `${id(n)} (Amazon Linux 2023): AVML → s3://ev/case/${id(n)}/r.lime, 16 GiB` })),
+      { id: id(7), same: 'Windows: winpmem, 32 GiB', full: `${id(7)} (Windows): winpmem, 32 GiB` },
+      ...[8, 9, 10].map((n) => ({ id: id(n), same: `odd ${n}`, full: `${id(n)}: odd ${n}` })),
+    ];
+    const d = digestPerInstance(entries, ctx as any, 'Capture memory', ['extra'], 3);
+    expect(d.summary).toEqual([
+      '6 instances (listed in the file): Amazon Linux 2023: AVML, 16 GiB',
+      `${id(7)}: Windows: winpmem, 32 GiB`,
+      `${id(8)}: odd 8`,
+      'and 2 more instance(s) with changes of their own',
+    ]);
+    expect(d.pointer).toBe('Every instance, one line each: plan-memory-i-0000000000000a001-1-r2.txt in this thread');
+    expect(d.detail!.content.split('\n')).toEqual([
+      'Capture memory: 10 instance(s) in account 123456789012 / eu-west-1, request memory-i-0000000000000a001-1, plan revision 2',
+      '',
+      ...entries.map((e) => e.full),
+      '',
+      'extra',
+    ]);
+  });
+});
