@@ -77,10 +77,20 @@ describe('a bulk plan and its result read in ten seconds', () => {
       expect(file.content).toContain(`${WEB_SERVER}: one crash-consistent set of 2 volume(s): /dev/xvda vol-e5f60718000000001 (8 GiB)`);
       // Progress names the instance that lags, not 22 bare device names.
       await waitFor(() => /0 of 22 completed; slowest i-\w+ \/dev\/xvd[af] at \d+%/.test(visibleText(plan.blocks)), 'progress naming the slowest volume', 30_000);
+      await waitFor(() => textOf(plan).includes('ir_approve') || textOf(plan).includes('Verified end state'), 'the approval or the result', 30_000);
     } else {
       expect(seen).toContain(`or the two commands in ${file.filename}`);
       expect(file.content).toMatch(/^\/ir memory (i-\w+ ){10}i-\w+$/m);
       expect(file.content).toMatch(/^\/ir snapshot (i-\w+ ){10}i-\w+$/m);
     }
+    // The result leads with the count; every line is in its file (before: 22 and 11 bullets).
+    if (textOf(plan).includes('ir_approve')) await click(h, plan, 'ir_approve', 'U02LEAD');
+    await waitFor(() => textOf(plan).includes('Verified end state'), 'the verified result', 60_000);
+    const result = visibleText(plan.blocks);
+    expect(result).toContain(kind === 'snapshot' ? '• 22 of 22 snapshots of 11 instances completed ✓\n' : '• 11 of 11 stopped ✓\n');
+    expect(result.length).toBeLessThan(800);
+    const out = await waitFor(() => [...h.slack.files.values()].find((f) => f.thread_ts === card.ts && f.filename?.startsWith('result-')), 'the result file');
+    expect(out.content.trim().split('\n')).toHaveLength(kind === 'snapshot' ? 22 : 11);
+    expect(out.content).toContain(kind === 'snapshot' ? `${WEB_SERVER} /dev/xvdf vol-e5f60718000000002 → snap-` : `${WEB_SERVER}: stopped ✓`);
   }, 90_000);
 });

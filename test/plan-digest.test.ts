@@ -1,4 +1,4 @@
-import { digestPerInstance } from '../src/actions/plan-digest';
+import { digestOutcome, digestPerInstance } from '../src/actions/plan-digest';
 
 const ctx = { requestId: 'memory-i-0000000000000a001-1', planRevision: 2, aws: { account: '123456789012', region: 'eu-west-1' } } as const;
 const id = (n: number) => `i-${n.toString(16).padStart(17, '0')}`;
@@ -30,5 +30,17 @@ describe('a plan over many instances says what they share once', () => {
       '',
       'extra',
     ]);
+  });
+});
+
+describe('a result over many instances leads with its count', () => {
+  it('shows the count and only the lines that failed, caps them, and files every line; a small result is unchanged', () => {
+    const lines = [...[1, 2, 3, 4, 5].map((n) => `${id(n)}: stopped ✓`), `${id(6)}: running ✗`, `${id(7)}: stopping ✗`, `${id(8)}: pending ✗`];
+    const out = digestOutcome({ ok: false, lines, notes: ['n'] }, 8, 'stop-x-1', (ok, all) => `${ok} of ${all} stopped ✓`, 2);
+    expect(out.summary).toEqual(['5 of 8 stopped ✓, 3 ✗', `${id(6)}: running ✗`, `${id(7)}: stopping ✗`, 'and 1 more ✗ in the file', 'Every line of the verified state: result-stop-x-1.txt in this thread']);
+    expect(out.lines).toEqual(lines);
+    expect(out.attachment).toEqual({ filename: 'result-stop-x-1.txt', content: `${lines.join('\n')}\n` });
+    const small = { ok: true, lines: lines.slice(0, 3), notes: [] };
+    expect(digestOutcome(small, 3, 'stop-x-2', () => 'x')).toBe(small);
   });
 });

@@ -167,7 +167,6 @@ export function eachInstance(action: ResponseAction, verb: string, opts: EachIns
   return { plan, execute };
 }
 
-
 /**
  * A bulk result leads with counts ("10 isolated ✓, 1 skipped: i-… already isolated since …").
  * The thread shows (`summary`) only what needs a look besides: failures, anything not verified,

@@ -8,7 +8,7 @@ import type { Responder } from '../aws/responder';
 import { isolationRecordName } from './isolate';
 import { InstanceUnavailable, findInstance } from './instance';
 import type { ActionOutcome, PlanView } from './results';
-import { digestPerInstance } from './plan-digest';
+import { digestOutcome, digestPerInstance } from './plan-digest';
 import { FinalError, NotYet, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 /**
@@ -575,7 +575,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     // Nothing was captured: the request fails, and a stop or terminate waiting on it stays blocked.
     throw new FinalError(`memory capture failed: ${lines.join('; ')}`);
   }
-  return {
+  const outcome = {
     ok: verified === data.targets.length,
     lines,
     notes: [
@@ -583,6 +583,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
       ...data.skipped.map((s) => `Skipped: ${s}`),
     ],
   };
+  return digestOutcome(outcome, data.targets.length, ctx.requestId, (ok, all) => `${ok} of ${all} memory images verified in S3 ✓`);
 }
 
 export const memoryAction: ResponseAction = { plan, execute };

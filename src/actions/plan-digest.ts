@@ -1,3 +1,4 @@
+import type { ActionOutcome } from './results';
 import type { ActionContext } from './types';
 
 /**
@@ -49,4 +50,20 @@ export function digestPerInstance(
   if (rest) summary.push(`and ${rest} more instance(s) with changes of their own`);
   const detail = planFile(ctx, title, entries.length, [...entries.map((e) => e.full), ...(extraFileLines.length ? ['', ...extraFileLines] : [])]);
   return { summary, detail, pointer: `Every instance, one line each: ${detail.filename} in this thread` };
+}
+
+/**
+ * A result over many instances, as the thread shows it: the count first ("20 of 22 snapshots
+ * completed ✓, 2 ✗"), then only the lines that need a look (✗), then the file that holds every
+ * line. `lines` stay complete for the report and the card. Under DIGEST_FROM instances, unchanged.
+ */
+export function digestOutcome(outcome: ActionOutcome, instances: number, requestId: string, counted: (ok: number, all: number) => string, maxShown = 10): ActionOutcome {
+  if (instances < DIGEST_FROM || outcome.attachment) return outcome;
+  const bad = outcome.lines.filter((l) => l.includes('✗'));
+  const ok = outcome.lines.length - bad.length;
+  const filename = `result-${requestId}.txt`.replace(/[^\w.-]/g, '_');
+  const summary = [`${counted(ok, outcome.lines.length)}${bad.length ? `, ${bad.length} ✗` : ''}`, ...bad.slice(0, maxShown)];
+  if (bad.length > maxShown) summary.push(`and ${bad.length - maxShown} more ✗ in the file`);
+  summary.push(`Every line of the verified state: ${filename} in this thread`);
+  return { ...outcome, summary, attachment: { filename, content: `${outcome.lines.join('\n')}\n` } };
 }

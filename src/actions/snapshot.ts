@@ -14,7 +14,7 @@ import { ADVISORY_TIMEOUT_MS, advisory, couldNotCheck, type Checked } from './ad
 import type { Responder } from '../aws/responder';
 import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance } from './instance';
-import { digestPerInstance } from './plan-digest';
+import { digestOutcome, digestPerInstance } from './plan-digest';
 import { FinalError, NotYet, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface VolumePlan {
@@ -395,7 +395,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     ...data.skipped.map((s) => `Skipped: ${s}`),
   ];
   const complete = data.volumes.every((v) => taken.some((t) => t.volume.volumeId === v.volumeId && t.state === 'completed' && !t.shared?.endsWith('✗')));
-  return { ok: complete, lines, notes };
+  return digestOutcome({ ok: complete, lines, notes }, instances.length, ctx.requestId, (ok, all) => `${ok} of ${all} snapshots of ${instances.length} instances completed ✓`);
 }
 
 export const snapshotAction: ResponseAction = { plan, execute };

@@ -3,7 +3,7 @@ import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate, waitForCaptures, type MemoryWait } from './memory-gate';
-import { DIGEST_FROM, digestPerInstance } from './plan-digest';
+import { DIGEST_FROM, digestOutcome, digestPerInstance } from './plan-digest';
 import { FinalError, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface StopTarget {
@@ -121,11 +121,12 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     const s = final.get(t.instanceId) ?? 'unknown';
     return `${t.instanceId}: ${s}${t.state === 'stopped' ? ' (already was)' : ''} ${s === 'stopped' ? '✓' : '✗'}`;
   });
-  return {
+  const outcome = {
     ok: ids.every((id) => final.get(id) === 'stopped'),
     lines,
     notes: ['Stopped, not terminated: EBS volumes and the instances remain for investigation. Starting them again puts them back on the network with their current security groups.', ...data.skipped.map((s) => `Skipped: ${s}`)],
   };
+  return digestOutcome(outcome, lines.length, ctx.requestId, (ok, all) => `${ok} of ${all} stopped ✓`);
 }
 
 export const stopAction: ResponseAction = { plan, execute };
