@@ -47,7 +47,7 @@ describe('snapshot: every volume, crash-consistent, tagged, with progress in the
     expect(text).toContain('mount it read-only');
     // Progress was shown per volume on the way.
     const updates = h.slack.callsOf('chat.update').map((c) => JSON.stringify(c.args.blocks));
-    expect(updates.some((u) => /0 of 2 completed; \/dev\/xvda (13|25|38|50|63|75|88)%/.test(u))).toBe(true);
+    expect(updates.some((u) => /0 of 2 completed; i-\w+ \/dev\/xvda (13|25|38|50|63|75|88)%/.test(u))).toBe(true);
   });
 
   it('reports a snapshot that fails midway, and what was already done', async () => {
