@@ -109,6 +109,19 @@ describe('memory capture: plan', () => {
     expect(plan.blocked).toBe(`Memory cannot be captured: ${ID} has 16 GiB of memory: its raw Windows image would exceed the 5 GiB one upload can carry, so it is not captured. Capture it by hand (winpmem to an attached volume).`);
   });
 
+  it('over five instances says the shared capture once and files each image key', async () => {
+    const ids = [1, 2, 3, 4, 5].map((n) => `i-0a1b2c3d4e5f6071${n}`);
+    instance();
+    for (const id of ids) ec2.on(DescribeInstancesCommand, { InstanceIds: [id] }).resolves({ Reservations: [{ Instances: [{ InstanceId: id, State: { Name: 'running' }, InstanceType: 'm5.xlarge', VpcId: 'vpc-1' }] }] });
+    ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: ids.map((id) => ({ InstanceId: id, PingStatus: 'Online', PlatformType: 'Linux', PlatformName: 'Amazon Linux', PlatformVersion: '2023' })) });
+    const ctx = actionContext({ file: { memory: MEMORY } });
+    const plan = await memoryAction.plan(ids, ctx);
+    expect(plan.blocked).toBeUndefined();
+    expect(plan.summary[0]).toBe('5 instances: Amazon Linux 2023, SSM agent online: AVML (s3://ir-tools/avml/avml) via SSM document ir-bot-memory-capture → s3://ir-evidence/memory/case-7cc4f1c3/<instance>/…; 16 GiB of memory, ~6 min');
+    expect(plan.summary.at(-1)).toBe(`Every instance, one line each: ${plan.detail!.filename} in this thread`);
+    for (const id of ids) expect(plan.detail!.content).toContain(`${id} (Amazon Linux 2023, SSM agent online): AVML (s3://ir-tools/avml/avml) via SSM document ir-bot-memory-capture → s3://ir-evidence/memory/case-7cc4f1c3/${id}/`);
+  });
+
   it('refuses when no evidence bucket is configured', async () => {
     const plan = await memoryAction.plan([ID], actionContext());
     expect(plan.blocked).toContain('set `memory.evidenceBucket`');
