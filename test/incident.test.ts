@@ -28,6 +28,28 @@ describe('the incident from its records', () => {
     expect(inc.next).toBe('Contain: isolate 2 instances');
   });
 
+  it('a partial stop or snapshot counts the instances whose own lines are all ✓ (a snapshot with one failed volume is not snapshotted)', () => {
+    const stop = req('stop', ID, { result: { ok: false, lines: [`${ID[0]}: stopped ✓`, `${ID[1]}: stopped ✓`, `${ID[2]}: running ✗`], notes: [] } });
+    const snap = req('snapshot', ID, {
+      result: {
+        ok: false,
+        lines: [
+          `${ID[0]} /dev/xvda vol-1 → snap-1 (8 GiB) completed ✓`,
+          `${ID[0]} /dev/xvdf vol-2 → snap-2 (100 GiB) completed ✓`,
+          `${ID[1]} /dev/xvda vol-3 → snap-3 (8 GiB) completed ✓`,
+          `${ID[1]} /dev/xvdf vol-4: no snapshot of this request: throttled ✗`,
+        ],
+        notes: [],
+      },
+    });
+    const inc = incidentOf(findings, [stop, snap], {}, ACCESS);
+    const done = (id: string) => Object.keys(inc.resources.find((r) => r.id === id)!.done).sort();
+    expect(done(ID[0])).toEqual(['snapshotted', 'stopped']);
+    expect(done(ID[1])).toEqual(['stopped']);
+    expect(done(ID[2])).toEqual([]);
+    expect(inc.contained.by).toEqual({ stopped: 2 });
+  });
+
   it('a release after an isolation takes it back; an "already isolated" refusal counts as isolated (found so)', () => {
     const inc = incidentOf(findings, [req('isolate', [ID[0]]), req('release', [ID[0]]), req('isolate', [ID[1]], { state: 'refused', result: undefined, plan: { summary: [], warnings: [], steps: [], fingerprint: '', blocked: `${ID[1]} is already isolated since 03:00` } })], {}, ACCESS);
     expect(inc.resources.find((r) => r.id === ID[0])!.done).toEqual({});

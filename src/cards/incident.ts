@@ -84,14 +84,24 @@ function alreadyDone(r: ActionRequest): string[] {
   });
 }
 
-/** The targets a finished request verifiably changed. A partial result names its verified instances line by line. */
+/**
+ * The targets a finished request verifiably changed. A partial result names its verified instances
+ * line by line: a bulk result as "<id>: verified", the multi-instance actions (snapshot, stop,
+ * memory) as lines that start with the id and end in ✓ or ✗; an instance counts when it has such
+ * lines and none of them is ✗ (a snapshot with one of two volumes failed is not snapshotted).
+ */
 function succeeded(r: ActionRequest): string[] {
   if (r.state !== 'done' || !r.result) return [];
   const skipped = new Set(
     (((r.plan?.data as { skipped?: unknown } | undefined)?.skipped as unknown[] | undefined) ?? []).flatMap((s) => (typeof s === 'string' ? [INSTANCE_ID.exec(s)?.[0] ?? ''] : [])),
   );
   if (r.result.ok) return r.targets.filter((t) => !skipped.has(t));
-  return r.targets.filter((t) => r.result!.lines.some((l) => l.startsWith(`${t}: verified`)));
+  const lines = r.result.lines;
+  return r.targets.filter((t) => {
+    if (lines.some((l) => l.startsWith(`${t}: verified`))) return true;
+    const own = lines.filter((l) => l.startsWith(`${t}:`) || l.startsWith(`${t} `));
+    return own.length > 0 && own.every((l) => l.includes('✓') && !l.includes('✗'));
+  });
 }
 
 export function incidentOf(findings: Finding[], requests: ActionRequest[], marks: CardMarks, access: { approvers: string[]; twoPersonRule: boolean }): Incident {
