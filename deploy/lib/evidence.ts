@@ -14,13 +14,18 @@ export interface DocumentBuckets {
 /**
  * A presigned URL of this bucket only: virtual-hosted or path-style (the SDK's form for a name with
  * dots), any region, either partition's domain. The region is one DNS label, so a look-alike bucket
- * named "<bucket>.s3.<region>" cannot pass.
+ * named "<bucket>.s3.<region>" cannot pass; no dot segment or percent-encoding in the path, so
+ * "<bucket>/../<other bucket>" cannot either.
  */
 export function bucketUrlPattern(bucket: string | undefined): string {
   if (!bucket) return '^$';
   const b = bucket.replaceAll('.', '\\.');
   const s3 = '[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?';
-  return `^(https://(${b}\\.s3\\.${s3}|s3\\.${s3}/${b})/[^\\s"'\`$\\\\]+)?$`;
+  // No path segment may start with a dot and the path holds no %: curl and Invoke-WebRequest
+  // resolve "/<bucket>/../other-bucket/x" to another bucket; the query keeps % for the signature.
+  const path = '(/[A-Za-z0-9_~+=-][A-Za-z0-9._~+=-]*)+';
+  const query = '(\\?[A-Za-z0-9._~%&=+-]*)?';
+  return `^(https://(${b}\\.s3\\.${s3}|s3\\.${s3}/${b})${path}${query})?$`;
 }
 
 /**

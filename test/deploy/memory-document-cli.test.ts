@@ -10,6 +10,11 @@ describe('npm run memory-document: our SSM document pinned to your buckets, for 
     const upload = new RegExp(doc.parameters.uploadUrl.allowedPattern);
     expect(tool.test('https://acme-ir-tools.s3.eu-west-1.amazonaws.com/avml/avml?X-Amz-Signature=0a')).toBe(true);
     expect(upload.test('https://s3.us-east-1.amazonaws.com/acme.ir.evidence/memory/c/i-1/r.lime?x-id=PutObject')).toBe(true);
+    // A dot segment or its percent-encoding would take curl to another bucket of the same host.
+    expect(tool.test('https://s3.us-east-1.amazonaws.com/acme-ir-tools/../attacker-bucket/avml')).toBe(false);
+    expect(tool.test('https://s3.us-east-1.amazonaws.com/acme-ir-tools/%2e%2e/attacker-bucket/avml')).toBe(false);
+    expect(upload.test('https://s3.us-east-1.amazonaws.com/acme.ir.evidence/./../attacker/x.lime')).toBe(false);
+    expect(doc.mainSteps.flatMap((s: any) => s.inputs.runCommand).filter((l: string) => l.includes('| curl ')).every((l: string) => l.includes('--path-as-is'))).toBe(true);
     for (const elsewhere of ['https://attacker.example/avml', 'https://acme-ir-tools-x.s3.eu-west-1.amazonaws.com/avml', 'https://acme-ir-evidence.s3.us-east-1.amazonaws.com/x']) {
       expect(tool.test(elsewhere)).toBe(false);
       expect(upload.test(elsewhere)).toBe(false);
