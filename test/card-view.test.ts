@@ -132,8 +132,8 @@ describe("the production line gathers the instances' stories", () => {
     );
   });
 
-  it('says "taken out of" for an isolated instance and "was in" for a terminated one, not "in"', () => {
-    const ids = ['i-00000000000000b01', 'i-00000000000000b02', 'i-00000000000000b03'];
+  it('says "taken out of" only where the isolation verified it, "was in" for a terminated instance, and lists live groups first', () => {
+    const ids = ['i-00000000000000b01', 'i-00000000000000b02', 'i-00000000000000b03', 'i-00000000000000b04'];
     const findings = ids.map((id, i) =>
       finding('guardduty-crypto-dns', (e) => {
         e.detail.id = `${i.toString(16).padStart(8, '0')}${'e'.repeat(24)}`;
@@ -144,14 +144,14 @@ describe("the production line gathers the instances' stories", () => {
     const launches = Object.fromEntries(ids.map((id) => [id, { autoScalingGroup: 'web-asg', targetGroups: ['web-tg'] }]));
     const incident = incidentOf(findings, [], {}, { approvers: [], twoPersonRule: true });
     const done = (id: string) => incident.resources.find((r) => r.id === id)!.done;
-    done(ids[0]).isolated = { by: 'U1', at: Date.now() };
-    done(ids[1]).terminated = { by: 'U1', at: Date.now() };
-    const line = (isolation?: { detachFromAutoScaling: boolean; deregisterFromTargetGroups: boolean }) =>
-      ((renderCard(findings, { storm: false, listLimit: 10, incident, launches, isolation }).blocks as any[]).find((b) => b.block_id === 'ir_incident').text.text as string).split('\n')[0];
-    expect(line()).toBe(
-      ':factory: *Production:* 1 instance taken out of Auto Scaling group `web-asg` · 1 instance terminated, was in Auto Scaling group `web-asg` · 1 instance in Auto Scaling group `web-asg` · 1 instance taken out of target group `web-tg` · 1 instance terminated, was in target group `web-tg` · 1 instance in target group `web-tg`',
+    // Isolated by a request whose result verified both (a bulk result's line for it).
+    done(ids[0]).isolated = { by: 'U1', at: 1, result: `${ids[0]}: verified: eni-1: sg-q only ✓; Auto Scaling group web-asg: detached ✓; target group web-tg port 80: deregistered ✓` };
+    done(ids[1]).terminated = { by: 'U1', at: 1 };
+    // Found already isolated (someone else's change): nothing says it left its groups.
+    done(ids[2]).isolated = {};
+    const line = ((renderCard(findings, { storm: false, listLimit: 10, incident, launches }).blocks as any[]).find((b) => b.block_id === 'ir_incident').text.text as string).split('\n')[0];
+    expect(line).toBe(
+      ':factory: *Production:* 2 instances in Auto Scaling group `web-asg` · 1 instance taken out of Auto Scaling group `web-asg` · 1 instance terminated, was in Auto Scaling group `web-asg` · 2 instances in target group `web-tg` · 1 instance taken out of target group `web-tg` · 1 instance terminated, was in target group `web-tg`',
     );
-    // With isolation.deregisterFromTargetGroups off, the isolated instance is still in its target group.
-    expect(line({ detachFromAutoScaling: true, deregisterFromTargetGroups: false })).toContain('2 instances in target group `web-tg`');
   });
 });

@@ -43,7 +43,7 @@ describe('the card as the incident live header', () => {
     aws.account = '123456789012';
     const events = [0, 1, 2].map(minerEvent);
     const instances = events.map((e) => e.detail.resource.instanceDetails.instanceId as string);
-    for (const id of instances) aws.addWebServer(id, { eip: false, targetGroup: false });
+    for (const id of instances) aws.addWebServer(id, { eip: false, targetGroup: false, asg: 'web-asg' });
     h = await startHarness({ file: { access: ACCESS, slack: FAST_SLACK, aws: { maxAttempts: 1, jobAttempts: 2, jobBackoffMs: 50 } } });
     for (const e of events) expect((await h.postEvents(e)).status).toBe(202);
 

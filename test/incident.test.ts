@@ -50,6 +50,12 @@ describe('the incident from its records', () => {
     expect(inc.contained.by).toEqual({ stopped: 2 });
   });
 
+  it('a revoke-sessions whose role policy was not verified does not count the instance as revoked, though its own line is ✓', () => {
+    const revoke = req('revoke-sessions', [ID[0]], { result: { ok: false, lines: ['role web-role: deny sessions issued before 03:00 not verified ✗', `${ID[0]}: instance profile web-role ✓`], notes: [] } });
+    const inc = incidentOf(findings, [revoke], {}, ACCESS);
+    expect(inc.resources.find((r) => r.id === ID[0])!.done).toEqual({});
+  });
+
   it('a release after an isolation takes it back; an "already isolated" refusal counts as isolated (found so)', () => {
     const inc = incidentOf(findings, [req('isolate', [ID[0]]), req('release', [ID[0]]), req('isolate', [ID[1]], { state: 'refused', result: undefined, plan: { summary: [], warnings: [], steps: [], fingerprint: '', blocked: `${ID[1]} is already isolated since 03:00` } })], {}, ACCESS);
     expect(inc.resources.find((r) => r.id === ID[0])!.done).toEqual({});

@@ -42,7 +42,8 @@ export const CONTAINING: readonly Effect[] = ['isolated', 'stopped', 'terminated
 export interface ResourceState {
   id: string;
   kind: 'instance' | 'access-key' | 'principal';
-  done: Partial<Record<Effect, Mark & { approvedBy?: string }>>;
+  /** `result`: what the request's verified result says of this resource (e.g. "Auto Scaling group web-asg: detached ✓"); none when found already done. */
+  done: Partial<Record<Effect, Mark & { approvedBy?: string; result?: string }>>;
   /** Requests still open on it (planning, awaiting approval, running). */
   pending: { action: ActionName; state: ActionRequest['state']; requestId: string }[];
 }
@@ -97,11 +98,23 @@ function succeeded(r: ActionRequest): string[] {
   );
   if (r.result.ok) return r.targets.filter((t) => !skipped.has(t));
   const lines = r.result.lines;
+  // Only these actions write one ✓/✗ line per instance (volume); others (revoke-sessions) mix in
+  // lines about shared things (the role), so an instance's own ✓ says nothing of the whole.
+  const perInstanceLines = PER_INSTANCE_LINES.includes(r.action);
   return r.targets.filter((t) => {
     if (lines.some((l) => l.startsWith(`${t}: verified`))) return true;
+    if (!perInstanceLines) return false;
     const own = lines.filter((l) => l.startsWith(`${t}:`) || l.startsWith(`${t} `));
     return own.length > 0 && own.every((l) => l.includes('✓') && !l.includes('✗'));
   });
+}
+
+const PER_INSTANCE_LINES: ActionName[] = ['snapshot', 'stop', 'memory', 'terminate'];
+
+/** What a succeeded request's result says of one target: its own lines in a bulk result, all of them for a request on that target alone. */
+function resultFor(r: ActionRequest, target: string): string | undefined {
+  const lines = r.result?.lines ?? [];
+  return r.targets.length === 1 ? lines.join('\n') : lines.filter((l) => l.startsWith(`${target}:`) || l.startsWith(`${target} `)).join('\n');
 }
 
 export function incidentOf(findings: Finding[], requests: ActionRequest[], marks: CardMarks, access: { approvers: string[]; twoPersonRule: boolean }): Incident {
@@ -135,7 +148,7 @@ export function incidentOf(findings: Finding[], requests: ActionRequest[], marks
     if (effect) {
       for (const t of succeeded(r)) {
         const s = stateOf(t);
-        if (s) s.done[effect] = { by: r.requestedBy, at: r.finishedAt, approvedBy: r.approvedBy };
+        if (s) s.done[effect] = { by: r.requestedBy, at: r.finishedAt, approvedBy: r.approvedBy, result: resultFor(r, t) };
       }
       for (const t of alreadyDone(r)) {
         const s = stateOf(t);

@@ -12,7 +12,7 @@ import type { RequestStore } from '../requests/store';
 import { requestsFor } from './tasks';
 
 export interface RenderDeps extends PublishDeps {
-  config: Pick<Config, 'storm' | 'channels' | 'access' | 'cards' | 'isolation'>;
+  config: Pick<Config, 'storm' | 'channels' | 'access' | 'cards'>;
   store: CardStore;
   /** The requests about a card's findings: the card shows what was done and what waits. */
   requests?: RequestStore;
@@ -36,7 +36,7 @@ export function renderCardProcessor(deps: RenderDeps) {
     }
     const requests = deps.requests ? await requestsFor(deps.requests, state.findings) : [];
     const incident = incidentOf(state.findings, requests, state.marks, deps.config.access);
-    const view = renderCard(state.findings, { storm: state.storm, listLimit: deps.config.storm.listLimit, rerouted: state.rerouted, incident, criticalTags: deps.config.cards.criticalTags, launches: state.launches, isolation: deps.config.isolation });
+    const view = renderCard(state.findings, { storm: state.storm, listLimit: deps.config.storm.listLimit, rerouted: state.rerouted, incident, criticalTags: deps.config.cards.criticalTags, launches: state.launches });
     const log = deps.log.child({ cardId: state.cardId, channel: state.channel, thread_ts: state.ts, jobId: job.id });
     const fallback = deps.config.channels.default;
     // A card the routed channel refuses goes to the default channel, saying so, rather than waiting out every retry unseen.

@@ -263,7 +263,7 @@ function plural(n: number, one: string): string {
  * balancer's target group (their story), or carrying a tag configured as critical; and the
  * instances whose stories could not check it, since "no impact" would be a claim nobody checked.
  */
-function impactLine(findings: Finding[], incident: Incident, { criticalTags, launches, isolation }: HeaderFacts): string | undefined {
+function impactLine(findings: Finding[], incident: Incident, { criticalTags, launches }: HeaderFacts): string | undefined {
   const instances = new Map<string, Finding['instance']>();
   for (const f of findings) if (f.instance && !instances.has(f.instance.id)) instances.set(f.instance.id, f.instance);
   const asgs = new Map<string, number>();
@@ -273,12 +273,16 @@ function impactLine(findings: Finding[], incident: Incident, { criticalTags, lau
   const unchecked: string[] = [];
   for (const [id, i] of instances) {
     const facts = launches[id];
-    // Once isolated (or terminated) the instance is out of its group: say so, not "in" it.
+    // Out of its group only as far as the isolation's verified result says (not an instance found
+    // already isolated, nor one whose isolation had detaching turned off); a terminated one is gone.
     const done = resourceState(incident, id)?.done ?? {};
-    const out = (takenOutByIsolation: boolean) => (done.terminated ? 'terminated, was in' : done.isolated && takenOutByIsolation ? 'taken out of' : 'in');
+    const verified = (done.isolated?.result ?? '').split(/\n|; /);
+    const out = (took: (line: string) => boolean) => (done.terminated ? 'terminated, was in' : verified.some(took) ? 'taken out of' : 'in');
     const asg = i?.tags?.['aws:autoscaling:groupName'] ?? facts?.autoScalingGroup;
-    if (asg) count(asgs, `${out(isolation.detachFromAutoScaling)} Auto Scaling group ${code(asg, 120)}`);
-    for (const tg of facts?.targetGroups ?? []) count(targetGroups, `${out(isolation.deregisterFromTargetGroups)} target group ${code(tg, 120)}`);
+    if (asg) count(asgs, `${out((l) => l.endsWith(`Auto Scaling group ${asg}: detached ✓`))} Auto Scaling group ${code(asg, 120)}`);
+    for (const tg of facts?.targetGroups ?? []) {
+      count(targetGroups, `${out((l) => (l.includes(`target group ${tg}:`) || l.includes(`target group ${tg} port `)) && l.endsWith(': deregistered ✓'))} target group ${code(tg, 120)}`);
+    }
     if (facts?.productionUnchecked) unchecked.push(facts.productionUnchecked);
     for (const spec of criticalTags) {
       const [k, v] = spec.split('=', 2);
@@ -286,9 +290,11 @@ function impactLine(findings: Finding[], incident: Incident, { criticalTags, lau
       if (val !== undefined && (v === undefined || val === v)) count(tagged, `${k}=${val}`);
     }
   }
+  // Groups still serving come first: a live one must not be pushed off by those already left.
+  const live = (m: Map<string, number>) => [...m].sort(([a], [b]) => Number(!a.startsWith('in ')) - Number(!b.startsWith('in ')));
   const parts = [
-    ...[...asgs].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} ${g}`),
-    ...[...targetGroups].slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} ${g}`),
+    ...live(asgs).slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} ${g}`),
+    ...live(targetGroups).slice(0, 3).map(([g, n]) => `${plural(n, 'instance')} ${g}`),
     ...[...tagged].slice(0, 3).map(([t, n]) => `${plural(n, 'instance')} tagged ${code(t, 120)}`),
   ];
   if (unchecked.length) parts.push(`could not check ${plural(unchecked.length, 'instance')} (${safe(unchecked[0], 200)})`);
@@ -642,17 +648,15 @@ export interface CardOptions {
   criticalTags?: string[];
   /** Launch facts from the instances' stories, for the common cause. */
   launches?: Record<string, LaunchFacts>;
-  /** What an isolation takes an instance out of (config `isolation`), so the production line says "taken out of" once it is isolated. */
-  isolation?: { detachFromAutoScaling: boolean; deregisterFromTargetGroups: boolean };
 }
 
 /** What the card's header reads besides the findings and the incident. */
-type HeaderFacts = Required<Pick<CardOptions, 'criticalTags' | 'launches' | 'isolation'>>;
+type HeaderFacts = Required<Pick<CardOptions, 'criticalTags' | 'launches'>>;
 
 export function renderCard(findings: Finding[], opts: CardOptions): CardView {
   if (findings.length === 0) throw new Error('a card needs at least one finding');
   const incident = opts.incident ?? incidentOf(findings, [], {}, { approvers: [], twoPersonRule: true });
-  const facts: HeaderFacts = { criticalTags: opts.criticalTags ?? [], launches: opts.launches ?? {}, isolation: opts.isolation ?? { detachFromAutoScaling: true, deregisterFromTargetGroups: true } };
+  const facts: HeaderFacts = { criticalTags: opts.criticalTags ?? [], launches: opts.launches ?? {} };
   const view = findings.length === 1 && !opts.storm ? singleCard(findings[0], incident, facts) : rollupCard(findings, opts.storm, opts.listLimit, incident, facts);
   if (opts.rerouted) {
     // Says where the card should have gone and why it did not, right under the header.
