@@ -395,7 +395,7 @@ async function execute(p: PlanView, ctx: ActionContext): Promise<ActionOutcome> 
     ...data.skipped.map((s) => `Skipped: ${s}`),
   ];
   const complete = data.volumes.every((v) => taken.some((t) => t.volume.volumeId === v.volumeId && t.state === 'completed' && !t.shared?.endsWith('✗')));
-  return digestOutcome({ ok: complete, lines, notes }, instances.length, ctx.requestId, (ok, all) => `${ok} of ${all} snapshots of ${instances.length} instances completed ✓`);
+  return digestOutcome({ ok: complete, lines, notes }, instances.length, ctx.requestId, (ok, all) => `${ok} of ${all} snapshots of ${instances.length} instances completed${ctx.snapshot.forensicAccount ? ' and shared' : ''} ✓`);
 }
 
 export const snapshotAction: ResponseAction = { plan, execute };

@@ -340,10 +340,12 @@ export async function startWorker(config: Config, log: Logger, metrics: Metrics,
     async kill() {
       killed = true;
       conn.disconnect();
-      const dropped = [...workers.map((w) => w.close(true)), ...[...workers, ...queues].map((q) => q.disconnect())].map((p) => p.catch(() => undefined));
-      await Promise.race([Promise.all(dropped), new Promise((r) => setTimeout(r, 2_000).unref())]);
-      if (server) await closeServer(server);
-      if (metricsServer) await closeServer(metricsServer.server);
+      // Open HTTP connections too (a /metrics scrape waiting on the dropped Redis would hold close()).
+      for (const s of [server, metricsServer?.server]) s?.closeAllConnections();
+      const dropped = [...workers.map((w) => w.close(true)), ...[...workers, ...queues].map((q) => q.disconnect()), ...(server ? [closeServer(server)] : []), ...(metricsServer ? [closeServer(metricsServer.server)] : [])];
+      await Promise.race([Promise.all(dropped.map((p) => p.catch(() => undefined))), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      if (!opts.aws) aws.destroy();
+      organizations?.destroy();
     },
   };
 }
