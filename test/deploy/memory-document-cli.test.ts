@@ -25,6 +25,7 @@ describe('npm run memory-document: our SSM document pinned to your buckets, for 
     expect(memoryDocumentCli(['--evidence-bucket', 'acme-ir-evidence'])).toEqual({ code: 2, err: expect.stringMatching(/^--tools-bucket is required: the document accepts URLs of that bucket only\nusage: npm run memory-document/) });
     expect(memoryDocumentCli(['--tools-bucket', 'Acme_Tools', '--evidence-bucket', 'acme-ir-evidence'])).toEqual({ code: 2, err: '--tools-bucket "Acme_Tools" is not an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)' });
     expect(memoryDocumentCli(['--tools-bucket', 'a', '--evidence-bucket', 'acme-ir-evidence']).code).toBe(2);
+    expect(memoryDocumentCli(['--tools-bucket', '192.168.5.4', '--evidence-bucket', 'acme-ir-evidence']).code).toBe(2);
     expect(memoryDocumentCli(['--tools-bucket', 'acme', '--evidence-bucket', 'acme-ir-evidence', '--bucket', 'x'])).toEqual({ code: 2, err: expect.stringContaining("Unknown option '--bucket'") });
   });
 });
