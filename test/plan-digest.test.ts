@@ -15,14 +15,15 @@ describe('a plan over many instances says what they share once', () => {
       { id: id(7), same: 'Windows: winpmem, 32 GiB', full: `${id(7)} (Windows): winpmem, 32 GiB` },
       ...[8, 9, 10].map((n) => ({ id: id(n), same: `odd ${n}`, full: `${id(n)}: odd ${n}` })),
     ];
-    const d = digestPerInstance(entries, ctx as any, 'Capture memory', ['extra'], 3);
+    const d = digestPerInstance(entries, ctx as any, 'Capture memory', { then: ['upload bound to the hash'], fileTail: ['extra'], maxLines: 3 });
     expect(d.summary).toEqual([
       '6 instances (listed in the file): Amazon Linux 2023: AVML, 16 GiB',
       `${id(7)}: Windows: winpmem, 32 GiB`,
       `${id(8)}: odd 8`,
       'and 2 more instance(s) with changes of their own',
+      'upload bound to the hash',
+      'Every instance, one line each: plan-memory-i-0000000000000a001-1-r2.txt in this thread',
     ]);
-    expect(d.pointer).toBe('Every instance, one line each: plan-memory-i-0000000000000a001-1-r2.txt in this thread');
     expect(d.detail!.content.split('\n')).toEqual([
       'Capture memory: 10 instance(s) in account 123456789012 / eu-west-1, request memory-i-0000000000000a001-1, plan revision 2',
       '',

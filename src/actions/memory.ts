@@ -276,14 +276,16 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
   };
   const host = (t: CaptureTarget) => `${t.platformName ?? t.platform}, SSM agent online`;
   // Many instances share a line per platform and size; every image's own key is in the plan file.
-  const digest = digestPerInstance(
+  const { summary, detail } = digestPerInstance(
     targets.map((t) => ({ id: t.instanceId, same: `${host(t)}: ${how(t, `${t.key.slice(0, t.key.indexOf(`/${t.instanceId}/`) + 1)}<instance>/…`)}`, full: `${t.instanceId} (${host(t)}): ${how(t, t.key)}` })),
     ctx,
     'Capture memory',
+    {
+      then: [
+        `The upload is accepted only with the SHA-256 the instance reports and only to an empty key (signed for ${bucketRegion}${memory.evidenceRegion ? '' : ', as `memory.evidenceRegion` is not set'}); verified when S3's checksum equals it; image tagged with the case (${ctx.caseId}), instance, request and requester`,
+      ],
+    },
   );
-  const summary = digest.summary;
-  summary.push(`The upload is accepted only with the SHA-256 the instance reports and only to an empty key (signed for ${bucketRegion}${memory.evidenceRegion ? '' : ', as `memory.evidenceRegion` is not set'}); verified when S3's checksum equals it; image tagged with the case (${ctx.caseId}), instance, request and requester`);
-  if (digest.pointer) summary.push(digest.pointer);
   const data: MemoryPlanData = { targets, skipped, bucket: memory.evidenceBucket, bucketRegion };
   return {
     summary,
@@ -291,7 +293,7 @@ async function planCapture(instanceIds: string[], ctx: ActionContext): Promise<P
     steps: STEPS,
     fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.platform])),
     data,
-    detail: digest.detail,
+    detail,
   };
 }
 

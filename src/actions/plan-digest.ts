@@ -29,27 +29,30 @@ export function planFile(ctx: Pick<ActionContext, 'requestId' | 'planRevision' |
 /** From this many instances a multi-instance plan is digested; fewer are read as fast line by line. */
 export const DIGEST_FROM = 4;
 
+/** Whether a plan over this many instances is digested (see digestPerInstance). */
+export const digests = (instances: number): boolean => instances >= DIGEST_FROM;
+
 /**
- * One line per instance, for a plan over several: under DIGEST_FROM instances the full lines as
- * they are; from it, instances whose `same` text is equal share one bullet ("11 instances:
- * running → stopped"), at most `maxLines` bullets (the rest counted), and every full line goes to
- * the plan file; `pointer` names that file, for the plan's last line.
+ * A plan's summary over several instances: under DIGEST_FROM instances each full line as it is;
+ * from it, instances whose `same` text is equal share one bullet ("11 instances: running →
+ * stopped"), at most `maxLines` bullets (the rest counted), and every full line goes to the plan
+ * file. `then`: the plan's further lines; `fileTail`: more for the file. The pointer to the file
+ * is the summary's last line.
  */
 export function digestPerInstance(
   entries: { id: string; same: string; full: string }[],
   ctx: Pick<ActionContext, 'requestId' | 'planRevision' | 'aws'>,
   title: string,
-  extraFileLines: string[] = [],
-  maxLines = 5,
-): { summary: string[]; detail?: { filename: string; content: string }; pointer?: string } {
-  if (entries.length < DIGEST_FROM) return { summary: entries.map((e) => e.full) };
+  { then = [], fileTail = [], maxLines = 5 }: { then?: string[]; fileTail?: string[]; maxLines?: number } = {},
+): { summary: string[]; detail?: { filename: string; content: string } } {
+  if (!digests(entries.length)) return { summary: [...entries.map((e) => e.full), ...then] };
   const all = entries.map((e) => e.id);
   const groups = [...byLine(entries.map((e) => ({ id: e.id, lines: [e.same] })))].sort((a, b) => b[1].length - a[1].length);
   const summary = groups.slice(0, maxLines).map(([line, ids]) => `${whom(ids, all)}: ${line}`);
   const rest = groups.slice(maxLines).reduce((n, [, ids]) => n + ids.length, 0);
   if (rest) summary.push(`and ${rest} more instance(s) with changes of their own`);
-  const detail = planFile(ctx, title, entries.length, [...entries.map((e) => e.full), ...(extraFileLines.length ? ['', ...extraFileLines] : [])]);
-  return { summary, detail, pointer: `Every instance, one line each: ${detail.filename} in this thread` };
+  const detail = planFile(ctx, title, entries.length, [...entries.map((e) => e.full), ...(fileTail.length ? ['', ...fileTail] : [])]);
+  return { summary: [...summary, ...then, `Every instance, one line each: ${detail.filename} in this thread`], detail };
 }
 
 /**

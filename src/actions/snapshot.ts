@@ -119,27 +119,26 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
     }
   }
   const set = (vs: VolumePlan[], ids: boolean) => `one crash-consistent set of ${vs.length} volume(s): ${vs.map((v) => `${v.device}${ids ? ` ${v.volumeId}` : ''} (${v.sizeGiB ?? '?'} GiB${v.encrypted ? ', encrypted' : ''})`).join(', ')}`;
+  const then = [`tag each snapshot with the case (${ctx.caseId}), request, instance, device, requester and time`];
+  if (forensic) {
+    const share = volumes.filter((v) => v.share === 'share').length;
+    const copy = volumes.filter((v) => v.share === 'copy-then-share').length;
+    if (share) then.push(`share ${share} completed snapshot(s) with forensic account ${forensic} (createVolumePermission)`);
+    if (copy) then.push(`copy ${copy} snapshot(s) with ${ctx.snapshot.copyKmsKeyId} and share the copies with ${forensic}`);
+  }
   // Many instances with the same disks share one line; their volume ids are in the plan file.
-  const digest = digestPerInstance(
+  const { summary, detail } = digestPerInstance(
     [...new Set(volumes.map((v) => v.instanceId))].map((id) => {
       const vs = volumes.filter((v) => v.instanceId === id);
       return { id, same: set(vs, false), full: `${id}: ${set(vs, true)}` };
     }),
     ctx,
     'Snapshot',
+    { then },
   );
-  const summary = digest.summary;
-  summary.push(`tag each snapshot with the case (${ctx.caseId}), request, instance, device, requester and time`);
-  if (forensic) {
-    const share = volumes.filter((v) => v.share === 'share').length;
-    const copy = volumes.filter((v) => v.share === 'copy-then-share').length;
-    if (share) summary.push(`share ${share} completed snapshot(s) with forensic account ${forensic} (createVolumePermission)`);
-    if (copy) summary.push(`copy ${copy} snapshot(s) with ${ctx.snapshot.copyKmsKeyId} and share the copies with ${forensic}`);
-  }
-  if (digest.pointer) summary.push(digest.pointer);
   const data: SnapshotPlanData = { volumes, skipped };
   const steps = ['create snapshots', 'wait until completed', ...(forensic ? ['share with the forensic account'] : []), 'verify'];
-  return { summary, warnings, steps, fingerprint: fingerprint(volumes.map((v) => [v.instanceId, v.volumeId])), data, detail: digest.detail };
+  return { summary, warnings, steps, fingerprint: fingerprint(volumes.map((v) => [v.instanceId, v.volumeId])), data, detail };
 }
 
 function tagsFor(ctx: ActionContext, instanceId: string, now: string): { Key: string; Value: string }[] {

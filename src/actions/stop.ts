@@ -3,7 +3,7 @@ import type { ActionOutcome, PlanView } from './results';
 import { InstanceUnavailable, findInstance, protectionOf } from './instance';
 import { instanceStates, waitForInstances } from './instance-states';
 import { memoryGate, waitForCaptures, type MemoryWait } from './memory-gate';
-import { DIGEST_FROM, digestOutcome, digestPerInstance } from './plan-digest';
+import { DIGEST_FROM, digestOutcome, digestPerInstance, digests } from './plan-digest';
 import { FinalError, blockedPlan, fingerprint, runSteps, type ActionContext, type ResponseAction } from './types';
 
 interface StopTarget {
@@ -44,27 +44,25 @@ async function plan(instanceIds: string[], ctx: ActionContext): Promise<PlanView
   const ids = running.map((t) => t.instanceId).join(' ');
   const first = [`/ir memory ${ids}`, `/ir snapshot ${ids}`];
   const change = (t: StopTarget) => (t.state === 'stopped' ? 'already stopped' : `${t.state} → stopped (never terminated)${t.stopProtection ? '; stop protection on → off, as stopping needs it' : ''}`);
+  const images = [...gate.images].map(([id, image]) => `${id}: ${image}`);
+  // Eleven ids twice would crowd out the warning itself: digested, the commands and images are in the file.
+  const digested = digests(targets.length);
   const digest = digestPerInstance(
     targets.map((t) => ({ id: t.instanceId, same: change(t), full: `${t.instanceId}: ${change(t)}` })),
     ctx,
     'Stop',
-    running.length ? ['Memory and disks first, unless already done:', ...first] : [],
+    {
+      then: [...gate.summary, ...(digested && images.length ? [`verified memory images of ${images.length} instance(s): in the file`] : images)],
+      fileTail: [...(running.length ? ['Memory and disks first, unless already done:', ...first] : []), ...(images.length ? ['', 'Verified memory images:', ...images] : [])],
+    },
   );
   const summary = digest.summary;
-  // Eleven ids twice would crowd out the warning itself: from DIGEST_FROM on, the commands are in the file.
-  const how = running.length < DIGEST_FROM ? `(\`${first[0]}\`, then \`${first[1]}\`)` : `(the card's Capture memory all and Snapshot all, or the two commands in ${digest.detail?.filename})`;
+  const how = digested && running.length >= DIGEST_FROM ? `(the card's Capture memory all and Snapshot all, or the two commands in ${digest.detail?.filename})` : `(\`${first[0]}\`, then \`${first[1]}\`)`;
   const warnings = [
     ...(running.length ? [`Stopping loses what is only in memory: running processes, open connections, in-memory malware and keys. Capture memory and snapshot first ${how} unless it is already done.`] : []),
     ...targets.filter((t) => t.spot).map((t) => `${t.instanceId} is a Spot instance: a one-time Spot request cannot be stopped (only a persistent one)`),
     ...skipped,
   ];
-  const images = [...gate.images].map(([id, image]) => `${id}: ${image}`);
-  summary.push(...gate.summary);
-  if (digest.detail && images.length) {
-    summary.push(`verified memory images of ${images.length} instance(s): in the file`);
-    digest.detail.content += `\n\nVerified memory images:\n${images.join('\n')}`;
-  } else summary.push(...images);
-  if (digest.pointer) summary.push(digest.pointer);
   const data: StopPlanData = { targets, skipped, memoryWaits: gate.waits };
   const steps = [...(gate.waits.length ? ['wait for memory capture'] : []), ...(running.some((t) => t.stopProtection) ? ['turn off stop protection'] : []), 'stop instances', 'wait until stopped'];
   return { summary, warnings, steps, fingerprint: fingerprint(targets.map((t) => [t.instanceId, t.state === 'stopped', t.stopProtection])), data, detail: digest.detail };
